@@ -1,0 +1,27 @@
+"""Archive's tables (its own database)."""
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+
+from shared.db import UtcDateTime
+from shared.outbox import add_outbox_tables
+
+metadata = MetaData()
+outbox, processed_events = add_outbox_tables(metadata)
+
+archived_events = Table(
+    "archived_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_type", String(80), nullable=False, index=True),
+    Column("event_version", Integer, nullable=False),
+    Column("producer", String(40), nullable=False),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("correlation_id", String(100), nullable=False, index=True),
+    Column("demand_code", String(20), nullable=True, index=True),
+    Column("occurred_at", UtcDateTime(), nullable=False, index=True),
+    Column("archived_at", UtcDateTime(), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

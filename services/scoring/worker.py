@@ -1,0 +1,23 @@
+"""Scoring's consumers: ``python -m services.scoring.worker``."""
+
+from __future__ import annotations
+
+from services.scoring import build, handlers
+from shared.contracts.dispatch import ASSIGNMENT_MADE
+from shared.messaging import Subscription
+from shared.runtime import Service
+from shared.worker import run_worker
+
+
+def subscriptions(svc: Service) -> list[Subscription]:
+    return [
+        svc.subscription(
+            "on_assignment_made",
+            [("dispatch", f"{ASSIGNMENT_MADE}.#")],
+            handlers.on_assignment_made,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    run_worker(build(), subscriptions)

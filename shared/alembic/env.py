@@ -1,0 +1,30 @@
+"""Alembic environment shared by every service's migration chain."""
+
+from alembic import context
+from sqlalchemy import pool
+
+from shared.db import make_engine
+
+config = context.config
+target_metadata = config.attributes["metadata"]
+url = config.get_main_option("sqlalchemy.url") or ""
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = (
+        make_engine(url, poolclass=pool.NullPool)
+        if not url.startswith("sqlite")
+        else (make_engine(url))
+    )
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=url.startswith("sqlite"),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

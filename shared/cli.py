@@ -1,0 +1,161 @@
+"""The ``onestop`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from shared.config import DIRECTORY, SERVICES, Settings, load_settings
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+@click.group()
+def main() -> None:
+    """onestop — one-stop S&T service platform (一站式科技包保服务)."""
+    import shared.contracts  # noqa: F401
+
+
+@main.command()
+@click.option(
+    "--service",
+    "names",
+    multiple=True,
+    type=click.Choice([DIRECTORY, *SERVICES]),
+    help="only these databases",
+)
+def migrate(names: tuple[str, ...]) -> None:
+    """Bring every service database (and the directory) to the latest schema."""
+    from shared import migrate as m
+
+    m.upgrade(_settings(), names or None)
+    click.echo("migrated: " + ", ".join(names or (DIRECTORY, *SERVICES)))
+
+
+def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Load the demo data (idempotent) and return the demo credentials.
+
+    Keys are stored hashed, so their plaintext exists only in
+    ``<data dir>/demo-credentials.json``; that file is reused while its keys
+    still authenticate, so a restart keeps the same keys.
+    """
+    from services import dispatch, intake
+    from services.dispatch.handlers import seed_responsibility
+    from services.intake.handlers import seed_enterprises
+    from shared import demo
+
+    intake_svc = intake.build(settings)
+    for code, name in demo.JURISDICTIONS:
+        intake_svc.directory.add_jurisdiction(code, name)
+    seed_enterprises(intake_svc, demo.ENTERPRISES)
+    seed_responsibility(
+        dispatch.build(settings), demo.DEPARTMENTS, demo.STAFF, demo.AGENCIES, city="630100"
+    )
+    path = settings.data_dir / "demo-credentials.json"
+    creds: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        creds = json.loads(path.read_text())
+    directory = intake_svc.directory
+    for role, (jurisdiction, agency_id) in demo.DEMO_KEYS.items():
+        entry = creds.get(role)
+        if entry and directory.authenticate(entry.get("key", "")) is not None:
+            continue
+        key = directory.create_key(
+            name=f"demo {role}", role=role, jurisdiction=jurisdiction, agency_id=agency_id
+        )
+        creds[role] = {"key": key, "jurisdiction": jurisdiction}
+        if agency_id:
+            creds[role]["agency_id"] = agency_id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(creds, ensure_ascii=False, indent=2))
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return creds
+
+
+@main.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Load the demo province/city/districts, departments, agencies, enterprises and keys."""
+    settings = _settings()
+    creds = seed_demo(settings)
+    click.echo(json.dumps(creds, ensure_ascii=False, indent=2))
+    click.echo(f"written to {settings.data_dir / 'demo-credentials.json'}")
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="default: $PORT or 8080")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--no-demo", is_flag=True, help="do not load the demo data")
+def run(port: int | None, host: str, no_demo: bool) -> None:
+    """Embedded default: all five services and their workers in one process."""
+    from shared.embedded import serve
+
+    settings = _settings()
+    serve(settings, host=host, port=port or settings.port, demo=not no_demo)
+
+
+@main.command()
+@click.argument("service", type=click.Choice(SERVICES))
+def worker(service: str) -> None:
+    """Run one service's consumers and outbox relay (production shape)."""
+    import importlib
+
+    svc_mod = importlib.import_module(f"services.{service}")
+    wmod = importlib.import_module(f"services.{service}.worker")
+    from shared.worker import run_worker
+
+    run_worker(svc_mod.build(_settings()), wmod.subscriptions)
+
+
+@main.group()
+def apikey() -> None:
+    """Create and revoke API keys (stored hashed; shown once)."""
+
+
+def _directory() -> Any:
+    from shared.auth import Directory
+    from shared.auth import metadata as md
+    from shared.db import Database
+
+    return Directory(Database(_settings().database_url(DIRECTORY), md), cache_seconds=0)
+
+
+@apikey.command("create")
+@click.option("--role", required=True, type=click.Choice(["admin", "district", "staff", "agency"]))
+@click.option("--jurisdiction", required=True, help="GB/T 2260 code the key is bound to")
+@click.option("--name", required=True, help="who holds the key")
+@click.option("--agency", "agency_id", default=None, help="agency id (agency keys)")
+def apikey_create(role: str, jurisdiction: str, name: str, agency_id: str | None) -> None:
+    """Print a new key; only its hash is stored."""
+    try:
+        key = _directory().create_key(
+            name=name, role=role, jurisdiction=jurisdiction, agency_id=agency_id
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(key)
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key by its id (the middle part of osk_<id>_<secret>)."""
+    if not _directory().revoke(key_id):
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+@main.command("make-revision")
+@click.argument("name", type=click.Choice([DIRECTORY, *SERVICES]))
+@click.option("-m", "--message", required=True)
+def make_revision(name: str, message: str) -> None:
+    """Autogenerate a migration in NAME's chain (developers)."""
+    from shared import migrate as m
+
+    m.revision(_settings(), name, message)

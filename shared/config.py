@@ -1,0 +1,90 @@
+"""The one place that reads ``os.environ``.
+
+Every setting has a default that gives the *embedded* shape (SQLite files under
+``var/`` and kombu's in-process ``memory://`` transport), so a fresh clone runs
+with no configuration at all. The production shape sets a database URL per
+service and one broker URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES: tuple[str, ...] = ("intake", "dispatch", "visits", "scoring", "archive")
+# The directory (API keys and the jurisdiction tree) is platform infrastructure
+# that every service authenticates against; it is not a business service.
+DIRECTORY = "directory"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    broker_url: str
+    database_urls: Mapping[str, str]
+    port: int = 8080
+    sweep_interval: float = 2.0
+    sweep_grace: float = 1.0
+    max_attempts: int = 5
+    retry_backoff: float = 0.2
+    prefetch: int = 20
+    heartbeat: int = 30
+    log_level: str = "INFO"
+    metrics_dir: str | None = None
+    metrics_port: int = 0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker is kombu's in-process transport."""
+        return self.broker_url.startswith("memory://")
+
+    def database_url(self, name: str) -> str:
+        return self.database_urls[name]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (``os.environ`` when not given)."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("ONESTOP_DATA_DIR", "var")).resolve()
+    urls = {}
+    for name in (*SERVICES, DIRECTORY):
+        key = f"ONESTOP_{name.upper()}_DATABASE_URL"
+        urls[name] = env.get(key) or f"sqlite:///{data_dir / (name + '.db')}"
+    return Settings(
+        data_dir=data_dir,
+        broker_url=env.get("ONESTOP_BROKER_URL", "memory://localhost/"),
+        database_urls=urls,
+        port=_int(env, "PORT", 8080),
+        sweep_interval=_float(env, "ONESTOP_SWEEP_INTERVAL", 2.0),
+        sweep_grace=_float(env, "ONESTOP_SWEEP_GRACE", 1.0),
+        max_attempts=_int(env, "ONESTOP_MAX_ATTEMPTS", 5),
+        retry_backoff=_float(env, "ONESTOP_RETRY_BACKOFF", 0.2),
+        prefetch=_int(env, "ONESTOP_PREFETCH", 20),
+        heartbeat=_int(env, "ONESTOP_HEARTBEAT", 30),
+        log_level=env.get("ONESTOP_LOG_LEVEL", "INFO"),
+        metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
+    )

@@ -1,0 +1,9 @@
+"""Published event contracts, one module per producing service.
+
+Importing this package registers every (event_type, version) payload schema.
+The AsyncAPI document (``docs/asyncapi.yaml``) describes the same catalogue.
+"""
+
+from shared.contracts import dispatch, intake
+
+__all__ = ["dispatch", "intake"]

@@ -1,0 +1,166 @@
+"""SQLAlchemy 2 engine/session factories and the unit of work.
+
+A unit of work is one database transaction; events added to it are written to
+the service's outbox table in the *same* transaction, and the relay is told to
+publish them once the commit succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, insert
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from shared.events import Event
+
+
+class Base(DeclarativeBase):
+    """Declarative base; each service subclasses it with its own ``metadata``."""
+
+    __abstract__ = True
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy drive transactions, WAL for concurrent readers, and
+            # BEGIN IMMEDIATE (below) so that writers queue on the busy timeout
+            # instead of failing a read-to-write lock upgrade.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """One service's database: engine, session factory and its metadata."""
+
+    def __init__(self, url: str, metadata: MetaData) -> None:
+        self.url = url
+        self.metadata = metadata
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+            self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        return self._engine
+
+    def session(self) -> Session:
+        self.engine  # noqa: B018 - creates the session factory on first use
+        assert self._sessions is not None
+        return self._sessions()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._sessions = None
+
+
+class UnitOfWork:
+    """``with uow: ...; uow.commit()`` — anything not committed is rolled back.
+
+    ``emit(event)`` stages an event in the outbox of this same transaction;
+    after a successful commit ``on_commit`` is called (the relay's wake-up).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        outbox_table: Any,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self._outbox = outbox_table
+        self._on_commit = on_commit
+        self.session: Session
+        self.events: list[Event] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.db.session()
+        self.events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+        self.session.execute(
+            insert(self._outbox).values(
+                event_id=event.event_id,
+                event_type=event.event_type,
+                event_version=event.event_version,
+                producer=event.producer,
+                routing_key=event.routing_key,
+                body=event.to_json(),
+                created_at=event.occurred_at,
+            )
+        )
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self.events and self._on_commit is not None:
+            self._on_commit()
+        self.events = []
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self.events = []

@@ -1,0 +1,80 @@
+"""Demo data for the embedded default: Xining (西宁市), Qinghai, the XN seed's city.
+
+Real GB/T 2260 division codes; credit codes carry valid GB 32100-2015 check
+characters (the enterprises themselves are fictitious).
+"""
+
+from __future__ import annotations
+
+JURISDICTIONS: list[tuple[str, str]] = [
+    ("630000", "青海省"),
+    ("630100", "西宁市"),
+    ("630102", "城东区"),
+    ("630103", "城中区"),
+    ("630104", "城西区"),
+    ("630105", "城北区"),
+    ("630106", "湟中区"),
+    ("630121", "大通回族土族自治县"),
+    ("630123", "湟源县"),
+]
+
+# (id, jurisdiction, name, segments, is_default)
+DEPARTMENTS: list[tuple[str, str, str, tuple[str, ...], bool]] = [
+    ("qh-kjt-office", "630000", "青海省科学技术厅 办公室", (), True),
+    ("xn-office", "630100", "西宁市科学技术局 办公室", (), True),
+    (
+        "xn-hitech",
+        "630100",
+        "西宁市科学技术局 高新技术科",
+        ("technology", "achievement_transfer"),
+        False,
+    ),
+    ("xn-talent", "630100", "西宁市科学技术局 科技人才科", ("talent",), False),
+    ("xn-finance", "630100", "西宁市科学技术局 科技金融与知识产权科", ("funding", "ip"), False),
+    ("cd-kjj", "630102", "城东区科学技术局", (), True),
+    ("cz-kjj", "630103", "城中区科学技术局", (), True),
+    ("cx-kjj", "630104", "城西区科学技术局", (), True),
+    ("cb-kjj", "630105", "城北区科学技术局", (), True),
+    ("hz-kjj", "630106", "湟中区科学技术局", (), True),
+]
+
+# (id, department, name, title)
+STAFF: list[tuple[str, str, str, str]] = [
+    ("staff-001", "xn-hitech", "李明", "科长"),
+    ("staff-002", "xn-hitech", "王芳", "包保专员"),
+    ("staff-003", "xn-talent", "张伟", "科长"),
+    ("staff-004", "cd-kjj", "赵敏", "副局长"),
+    ("staff-005", "cd-kjj", "陈静", "包保专员"),
+]
+
+# (id, name, category, rank basis = last year's in-city high-tech business volume)
+AGENCIES: list[tuple[str, str, str, int]] = [
+    ("ag-fin-1", "青海汇智科技金融服务有限公司", "finance", 42),
+    ("ag-fin-2", "西宁创融财务咨询有限公司", "finance", 31),
+    ("ag-rd-1", "青海高原研发服务中心", "rd", 38),
+    ("ag-rd-2", "西宁博研技术服务有限公司", "rd", 22),
+    ("ag-pat-1", "青海知桥专利代理事务所", "patent", 55),
+    ("ag-pat-2", "西宁智权知识产权服务有限公司", "patent", 17),
+    ("ag-gen-1", "西宁科创综合服务有限公司", "general", 26),
+    ("ag-gen-2", "青海启航企业服务有限公司", "general", 12),
+]
+
+# (credit code, name, jurisdiction)
+ENTERPRISES: list[tuple[str, str, str]] = [
+    ("91630102MA7522T5X6", "青海高原新材料科技有限公司", "630102"),
+    ("91630103MA75A3KX7N", "西宁光伏装备制造有限公司", "630103"),
+    ("91630104710405288K", "青海盐湖锂业科技有限公司", "630104"),
+    ("91630105MA7NHP6Q1L", "西宁藏药生物科技有限公司", "630105"),
+    ("91630100226580371K", "青海电子信息产业有限公司", "630100"),
+    ("91630121MA7532XW4R", "大通农牧科技有限公司", "630121"),
+    ("91630123MA75B1D297", "湟源特色食品科技有限公司", "630123"),
+    ("91630100MA752UF1XB", "西宁数智软件有限公司", "630100"),
+]
+
+# role → (jurisdiction, agency id)
+DEMO_KEYS: dict[str, tuple[str, str | None]] = {
+    "admin": ("630000", None),
+    "district": ("630102", None),
+    "staff": ("630100", None),
+    "agency": ("630100", "ag-pat-1"),
+}

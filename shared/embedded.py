@@ -1,0 +1,187 @@
+"""The embedded default: five services, their workers and relays in one process.
+
+SQLite files under the data directory and kombu's in-process ``memory://``
+transport, so nothing external is needed. Shutdown (SIGTERM or Ctrl-C) is
+ordered so that nothing accepted is lost:
+
+1. intake stops accepting demands (503 with Retry-After);
+2. outboxes are published and every in-process queue is consumed until the
+   whole platform is quiet (no pending outbox row, no queued or in-flight
+   message) — events started by one service reach the end of the thread;
+3. the HTTP server, the consumers and the relays stop.
+
+Because the in-process broker does not survive the process, a *crash* could
+leave published-but-unconsumed messages behind. The run records whether it
+ended cleanly; after an unclean end, outbox rows published since that run
+started are published again at start-up. Consumers are idempotent (inbox), so
+a re-delivery is harmless.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import update
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import make_server
+
+from shared.config import SERVICES, Settings
+from shared.logs import setup_logging
+from shared.messaging import connect
+from shared.runtime import Service
+from shared.worker import WorkerThread
+
+log = logging.getLogger(__name__)
+
+
+def _not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    body = json.dumps(
+        {
+            "error": {
+                "status": 404,
+                "code": "not_found",
+                "message": "Use one of /intake, /dispatch, /visits, /scoring, /archive.",
+            }
+        }
+    ).encode()
+    start_response(
+        "404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class Platform:
+    """All five services wired together in this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services: dict[str, Service] = {}
+        self.apps: dict[str, Any] = {}
+        self.workers: list[WorkerThread] = []
+        for name in SERVICES:
+            app = importlib.import_module(f"services.{name}.app").create_app(settings)
+            self.apps[f"/{name}"] = app
+            self.services[name] = app.extensions["onestop"]
+        self.wsgi = DispatcherMiddleware(_not_found, self.apps)
+        self._state_path = settings.data_dir / "embedded-state.json"
+
+    # lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self._recover_after_crash()
+        for name, svc in self.services.items():
+            subs = importlib.import_module(f"services.{name}.worker").subscriptions(svc)
+            w = WorkerThread(svc, svc.consumer(subs))
+            w.start()
+            self.workers.append(w)
+            svc.relay.ensure_started()
+            svc.relay.notify()
+        deadline = time.monotonic() + 10
+        while not all(w.consumer.ready for w in self.workers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _recover_after_crash(self) -> None:
+        state: dict[str, Any] = {}
+        if self._state_path.exists():
+            state = json.loads(self._state_path.read_text())
+        if state and not state.get("clean", False):
+            since = datetime.fromisoformat(state["started_at"])
+            for svc in self.services.values():
+                with svc.db.session() as s:
+                    n = s.execute(  # type: ignore[attr-defined]
+                        update(svc.outbox)
+                        .where(svc.outbox.c.published_at >= since)
+                        .values(published_at=None)
+                    ).rowcount
+                    s.commit()
+                if n:
+                    log.warning(
+                        "%s: previous run ended uncleanly; re-publishing %d events", svc.name, n
+                    )
+        self._write_state(clean=False)
+
+    def _write_state(self, *, clean: bool) -> None:
+        self._state_path.parent.mkdir(parents=True, exist_ok=True)
+        started = datetime.now(UTC).isoformat()
+        if clean and self._state_path.exists():
+            started = json.loads(self._state_path.read_text()).get("started_at", started)
+        self._state_path.write_text(json.dumps({"started_at": started, "clean": clean}))
+
+    def queued(self) -> int:
+        """Messages waiting in the in-process queues plus those being handled."""
+        total = 0
+        with connect(self.settings.broker_url) as conn:
+            ch = conn.default_channel
+            for w in self.workers:
+                for sub in w.consumer.subscriptions:
+                    total += ch.queue_declare(queue=sub.queue, passive=True).message_count
+        return total + sum(1 for w in self.workers if w.consumer.busy)
+
+    def quiesce(self, timeout: float = 30.0) -> bool:
+        """Wait until no outbox row is pending and no message is queued or in flight."""
+        deadline = time.monotonic() + timeout
+        quiet_rounds = 0
+        while time.monotonic() < deadline:
+            for svc in self.services.values():
+                svc.relay.notify()
+            pending = sum(svc.relay.pending() for svc in self.services.values())
+            busy = pending + self.queued()
+            quiet_rounds = quiet_rounds + 1 if busy == 0 else 0
+            if quiet_rounds >= 3:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self.services["intake"].accepting.clear()
+        drained = self.quiesce()
+        log.info("drained: %s", drained)
+        for w in self.workers:
+            w.stop()
+        for svc in self.services.values():
+            svc.relay.drain(timeout=5)
+            svc.relay.stop()
+        self._write_state(clean=drained)
+
+
+def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> None:
+    setup_logging(settings.log_level)
+    from shared import migrate
+    from shared.cli import seed_demo
+
+    migrate.upgrade(settings)
+    if demo:
+        creds = seed_demo(settings)
+        print("Demo API keys (also in", settings.data_dir / "demo-credentials.json", "):")
+        print(json.dumps(creds, ensure_ascii=False, indent=2), flush=True)
+    platform = Platform(settings)
+    platform.start()
+    server = make_server(host, port, platform.wsgi, threaded=True)
+    stopping = threading.Event()
+
+    def _shutdown() -> None:
+        platform.stop()
+        server.shutdown()
+
+    def _signal(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            log.info("signal %s: stopping intake, draining events", signum)
+            threading.Thread(target=_shutdown, name="shutdown").start()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    print(
+        f"onestop (embedded) serving on http://{host}:{port} "
+        "— /intake /dispatch /visits /scoring /archive",
+        flush=True,
+    )
+    server.serve_forever()
+    log.info("stopped")

@@ -1,0 +1,117 @@
+"""One JSON error format for every service.
+
+    {"error": {"status": 422, "code": "validation_failed",
+               "message": "The request is invalid.",
+               "fields": {"json": {"title": ["Missing data for required field."]}}}}
+
+``fields`` appears only for validation errors and names every bad field, by
+location (json, query, headers, path).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raise from a route or a handler to answer with a clear 4xx."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or _CODES.get(status, "error")
+        self.fields = fields
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    fields: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "status": status,
+        "code": code or _CODES.get(status, "error"),
+        "message": message,
+    }
+    if fields:
+        body["fields"] = fields
+    cid = g.get("correlation_id") if g else None
+    if cid:
+        body["correlation_id"] = cid
+    resp = jsonify({"error": body})
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:  # webargs validation error: {"json": {"field": [...]}}
+        return error_response(
+            422 if status in (400, 422) else status,
+            "The request is invalid; see fields.",
+            code="validation_failed",
+            fields=messages,
+        )
+    headers = dict(data.get("headers", {})) if isinstance(data, dict) else {}
+    return error_response(status, exc.description or exc.name, headers=headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(
+            exc.status, exc.message, code=exc.code, fields=exc.fields, headers=exc.headers
+        )
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError) -> Response:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(422, "The request is invalid; see fields.", fields=fields)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        return http_exception_response(exc)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "Internal error; it has been logged.")

@@ -1,0 +1,200 @@
+"""The event envelope, the (type, version) registry and jurisdiction routing.
+
+Every message on the bus is one JSON object::
+
+    {"event_id": uuid, "event_type": "demand.accepted", "event_version": 1,
+     "occurred_at": "2026-11-25T08:00:00+00:00", "producer": "intake",
+     "correlation_id": "…", "jurisdiction": "630102", "payload": {...}}
+
+Payload schemas are registered once per (type, version) in ``shared.contracts``;
+``parse_event`` validates both the envelope and the payload, so a consumer never
+sees a malformed event (it is dead-lettered with the validation message instead).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+JURISDICTION_RE = re.compile(r"^[1-9]\d{5}$")
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
+
+
+class UnknownEvent(ValueError):
+    """No payload schema is registered for this (type, version)."""
+
+
+def jurisdiction_path(code: str) -> list[str]:
+    """The GB/T 2260 ancestry of a division code, province first.
+
+    ``630102`` (城东区) → ``["630000", "630100", "630102"]``. The hierarchy is in
+    the code itself: two digits of province, two of prefecture, two of county.
+    """
+    if not JURISDICTION_RE.match(code):
+        raise ValueError(f"not a GB/T 2260 division code: {code!r}")
+    path = [code[:2] + "0000"]
+    if code[2:4] != "00":
+        path.append(code[:4] + "00")
+    if code[4:] != "00":
+        path.append(code)
+    return path
+
+
+def in_subtree(code: str, root: str) -> bool:
+    """True when division ``code`` is ``root`` or lies below it."""
+    return root in jurisdiction_path(code)
+
+
+def subtree_prefix(root: str) -> str:
+    """Every code in ``root``'s subtree starts with this prefix (for SQL LIKE)."""
+    return root[: (2, 4, 6)[len(jurisdiction_path(root)) - 1]]
+
+
+def routing_key(event_type: str, jurisdiction: str) -> str:
+    """``demand.accepted`` in 630102 → ``demand.accepted.630000.630100.630102``.
+
+    A city binds ``demand.accepted.630000.630100.#`` to receive only its subtree.
+    """
+    return ".".join([event_type, *jurisdiction_path(jurisdiction)])
+
+
+def subtree_binding(event_type: str, jurisdiction: str) -> str:
+    """The topic binding key that matches ``event_type`` within a subtree."""
+    return ".".join([event_type, *jurisdiction_path(jurisdiction), "#"])
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    event_id = fields.UUID(required=True)
+    event_type = fields.String(required=True, validate=validate.Regexp(EVENT_TYPE_RE))
+    event_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    producer = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    jurisdiction = fields.String(required=True, validate=validate.Regexp(JURISDICTION_RE))
+    payload = fields.Dict(required=True)
+    # Set on events re-published from the archive (replay); consumers' inboxes
+    # still dedupe on event_id, so a replay never applies anything twice.
+    replay = fields.Boolean(load_default=False)
+
+
+_ENVELOPE = EnvelopeSchema()
+_REGISTRY: dict[tuple[str, int], Schema] = {}
+
+
+def register(event_type: str, version: int, schema: Schema) -> Schema:
+    """Register the payload schema of one (type, version); returns the schema."""
+    if not EVENT_TYPE_RE.match(event_type):
+        raise ValueError(f"bad event type {event_type!r}: use past-tense dotted names")
+    key = (event_type, version)
+    if key in _REGISTRY:
+        raise ValueError(f"event {event_type} v{version} is registered twice")
+    _REGISTRY[key] = schema
+    return schema
+
+
+def registered() -> list[tuple[str, int]]:
+    return sorted(_REGISTRY)
+
+
+def payload_schema(event_type: str, version: int) -> Schema:
+    try:
+        return _REGISTRY[(event_type, version)]
+    except KeyError:
+        raise UnknownEvent(f"no schema registered for {event_type} v{version}") from None
+
+
+@dataclass(frozen=True)
+class Event:
+    event_type: str
+    event_version: int
+    producer: str
+    jurisdiction: str
+    payload: dict[str, Any]
+    correlation_id: str
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    replay: bool = False
+
+    @property
+    def routing_key(self) -> str:
+        return routing_key(self.event_type, self.jurisdiction)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "event_version": self.event_version,
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            "producer": self.producer,
+            "correlation_id": self.correlation_id,
+            "jurisdiction": self.jurisdiction,
+            "payload": self.payload,
+        }
+        if self.replay:
+            data["replay"] = True
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+def make_event(
+    event_type: str,
+    version: int,
+    *,
+    producer: str,
+    jurisdiction: str,
+    payload: dict[str, Any],
+    correlation_id: str | None = None,
+) -> Event:
+    """Build an event whose payload is validated against its registered schema."""
+    schema = payload_schema(event_type, version)
+    errors = schema.validate(payload)
+    if errors:
+        raise ValidationError({"payload": errors})
+    jurisdiction_path(jurisdiction)  # raises on a bad code
+    return Event(
+        event_type=event_type,
+        event_version=version,
+        producer=producer,
+        jurisdiction=jurisdiction,
+        payload=schema.dump(schema.load(payload)),
+        correlation_id=correlation_id or str(uuid.uuid4()),
+    )
+
+
+def parse_event(body: str | bytes | dict[str, Any]) -> Event:
+    """Validate a message body (envelope and payload); raise ``ValidationError``."""
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"message body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ValidationError("message body must be a JSON object")
+    env = _ENVELOPE.load(body)
+    schema = payload_schema(env["event_type"], env["event_version"])
+    try:
+        payload = schema.load(env["payload"])
+    except ValidationError as exc:
+        raise ValidationError({"payload": exc.messages}) from exc
+    return Event(
+        event_type=env["event_type"],
+        event_version=env["event_version"],
+        producer=env["producer"],
+        jurisdiction=env["jurisdiction"],
+        payload=schema.dump(payload),
+        correlation_id=env["correlation_id"],
+        event_id=str(env["event_id"]),
+        occurred_at=env["occurred_at"],
+        replay=env["replay"],
+    )

@@ -1,0 +1,317 @@
+"""kombu topology, the confirming publisher and the consumer base.
+
+Topology (the same on RabbitMQ and on kombu's in-process ``memory://``):
+
+* one durable **topic exchange per producing service**: ``onestop.<producer>``;
+* routing keys ``<event_type>.<province>.<city>.<county>`` (see
+  ``shared.events.routing_key``), so a city binds only its subtree with
+  ``demand.accepted.630000.630100.#``;
+* one durable **queue per consuming handler**: ``<service>.<handler>``;
+* a direct **dead-letter exchange** ``onestop.dlx`` and one ``<queue>.dlq`` per
+  queue. A message that cannot be parsed, or whose handler still fails after
+  ``max_attempts`` tries (with exponential backoff), is published there with
+  the reason in its headers and then acknowledged, so the queue keeps flowing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kombu import Connection, Exchange, Queue
+from kombu.message import Message
+from kombu.mixins import ConsumerMixin
+from marshmallow import ValidationError
+
+from shared.events import Event, UnknownEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+DLX = Exchange("onestop.dlx", type="direct", durable=True)
+
+
+def exchange_for(producer: str) -> Exchange:
+    return Exchange(f"onestop.{producer}", type="topic", durable=True)
+
+
+def dead_letter_queue(queue_name: str) -> Queue:
+    return Queue(f"{queue_name}.dlq", exchange=DLX, routing_key=queue_name, durable=True)
+
+
+def connect(url: str, heartbeat: int = 30) -> Connection:
+    if url.startswith("memory://"):
+        # The in-process transport polls; keep its latency well under a second.
+        return Connection(url, transport_options={"polling_interval": 0.01})
+    return Connection(
+        url,
+        heartbeat=heartbeat,
+        transport_options={"confirm_publish": True},
+        connect_timeout=5,
+    )
+
+
+class KombuPublisher:
+    """Publishes persistent JSON messages and waits for the broker's confirm.
+
+    On RabbitMQ ``confirm_publish`` makes ``basic_publish`` block until the
+    broker acks (a nack or a lost connection raises); the in-process transport
+    stores the message synchronously, which is its confirm.
+    """
+
+    def __init__(self, url: str, heartbeat: int = 30) -> None:
+        self.conn = connect(url, heartbeat)
+        self.channel = self.conn.channel()
+        self._declared: set[str] = set()
+
+    def _bind(self, exchange: Exchange) -> Exchange:
+        bound = exchange(self.channel)
+        if exchange.name not in self._declared:
+            bound.declare()
+            self._declared.add(exchange.name)
+        return bound
+
+    def publish(
+        self,
+        exchange: Exchange,
+        routing_key: str,
+        body: str,
+        headers: dict[str, Any],
+    ) -> None:
+        ex = self._bind(exchange)
+        msg = ex.Message(
+            body,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            headers=headers,
+            properties={"message_id": headers.get("event_id", "")},
+        )
+        ex.publish(msg, routing_key=routing_key)
+
+    def publish_to_queue(self, queue: str, body: str | bytes, headers: dict[str, Any]) -> None:
+        """Publish through the default exchange straight to ``queue`` (retries)."""
+        msg = self.channel.prepare_message(
+            body,
+            delivery_mode=2,
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers=headers,
+        )
+        self.channel.basic_publish(msg, exchange="", routing_key=queue)
+
+    def close(self) -> None:
+        try:
+            self.conn.release()
+        except Exception:
+            log.debug("publisher close failed", exc_info=True)
+
+
+Handler = Callable[[Event], bool]
+
+
+@dataclass
+class Subscription:
+    """One durable queue, its bindings, and the function that applies an event.
+
+    ``apply(event)`` returns True when applied, False for a duplicate, and
+    raises to ask for a retry.
+    """
+
+    queue: str
+    bindings: Sequence[tuple[str, str]]  # (producer, binding key)
+    apply: Handler
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def kombu_queue(self) -> Queue:
+        from kombu import binding
+
+        return Queue(
+            self.queue,
+            bindings=[binding(exchange_for(p), routing_key=k) for p, k in self.bindings],
+            durable=True,
+            queue_arguments={
+                "x-dead-letter-exchange": DLX.name,
+                "x-dead-letter-routing-key": self.queue,
+                **self.args,
+            },
+        )
+
+
+def declare_topology(conn: Connection, subscriptions: Sequence[Subscription]) -> None:
+    """Declare exchanges, queues, bindings and dead-letter queues (idempotent)."""
+    with conn.channel() as ch:
+        DLX(ch).declare()
+        for sub in subscriptions:
+            for producer, _ in sub.bindings:
+                exchange_for(producer)(ch).declare()
+            sub.kombu_queue()(ch).declare()
+            dead_letter_queue(sub.queue)(ch).declare()
+
+
+ATTEMPT_HEADER = "x-onestop-attempt"
+
+
+class Outcome:
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    RETRIED = "retried"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class EventConsumer(ConsumerMixin):
+    """Consumes a set of subscriptions with manual acks after the commit.
+
+    The message is acknowledged only after ``apply`` returned (its transaction
+    committed) or after it was handed to the retry path / the dead-letter queue
+    with a confirmed publish, so a crash at any point leads to a redelivery that
+    the inbox recognises — nothing is lost, nothing is applied twice.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        subscriptions: Sequence[Subscription],
+        *,
+        max_attempts: int = 5,
+        retry_backoff: float = 0.2,
+        prefetch: int = 20,
+        heartbeat: int = 30,
+        on_outcome: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.connection = connect(url, heartbeat)
+        self.subscriptions = list(subscriptions)
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.prefetch = prefetch
+        self._on_outcome = on_outcome
+        self._publisher: KombuPublisher | None = None
+        self.connect_max_retries = None
+        self.ready = False
+        self.busy = False
+
+    # kombu's ConsumerMixin hooks ------------------------------------------
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Any]:
+        declare_topology(self.connection, self.subscriptions)
+        consumers = []
+        for sub in self.subscriptions:
+            c = consumer_cls(
+                queues=[sub.kombu_queue()],
+                callbacks=[self._callback(sub)],
+                accept=["json", "application/json"],
+                prefetch_count=self.prefetch,
+                no_ack=False,
+            )
+            consumers.append(c)
+        return consumers
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
+        self.ready = True
+        log.info("consuming %s", ", ".join(s.queue for s in self.subscriptions))
+
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        self.ready = False
+        log.warning("broker connection error: %s; retrying in %ss", exc, interval)
+
+    def on_connection_revived(self) -> None:
+        self._reset_publisher()
+
+    # delivery ---------------------------------------------------------------
+    def _callback(self, sub: Subscription) -> Callable[[Any, Message], None]:
+        def on_message(_body: Any, message: Message) -> None:
+            self.handle(sub, message)
+
+        return on_message
+
+    def _reset_publisher(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+        self._publisher = None
+
+    def _pub(self) -> KombuPublisher:
+        if self._publisher is None:
+            self._publisher = KombuPublisher(self.url)
+        return self._publisher
+
+    def _outcome(self, sub: Subscription, event_type: str, outcome: str) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(sub.queue, event_type, outcome)
+
+    def handle(self, sub: Subscription, message: Message) -> str:
+        self.busy = True
+        try:
+            return self._handle(sub, message)
+        finally:
+            self.busy = False
+
+    def _handle(self, sub: Subscription, message: Message) -> str:
+        raw = message.body
+        headers = dict(message.headers or {})
+        event_type = str(headers.get("event_type", "unknown"))
+        try:
+            event = parse_event(raw)
+        except (ValidationError, UnknownEvent) as exc:
+            reason = f"invalid event: {getattr(exc, 'messages', exc)}"
+            self._dead_letter(sub, message, reason, int(headers.get(ATTEMPT_HEADER, 1)))
+            self._outcome(sub, event_type, Outcome.DEAD_LETTERED)
+            return Outcome.DEAD_LETTERED
+        attempt = int(headers.get(ATTEMPT_HEADER, 1))
+        try:
+            applied = sub.apply(event)
+        except Exception as exc:
+            if attempt >= self.max_attempts:
+                log.error(
+                    "giving up on %s after %d attempts", event.event_id, attempt, exc_info=True
+                )
+                self._dead_letter(sub, message, f"{type(exc).__name__}: {exc}", attempt)
+                self._outcome(sub, event.event_type, Outcome.DEAD_LETTERED)
+                return Outcome.DEAD_LETTERED
+            log.warning("attempt %d of %s failed: %s", attempt, event.event_id, exc)
+            time.sleep(self.retry_backoff * (2 ** (attempt - 1)))
+            self._pub().publish_to_queue(sub.queue, raw, {**headers, ATTEMPT_HEADER: attempt + 1})
+            message.ack()
+            self._outcome(sub, event.event_type, Outcome.RETRIED)
+            return Outcome.RETRIED
+        message.ack()
+        outcome = Outcome.APPLIED if applied else Outcome.DUPLICATE
+        self._outcome(sub, event.event_type, outcome)
+        return outcome
+
+    def _dead_letter(self, sub: Subscription, message: Message, reason: str, attempt: int) -> None:
+        headers = {
+            **dict(message.headers or {}),
+            "x-onestop-reason": reason[:2000],
+            "x-onestop-queue": sub.queue,
+            "x-onestop-attempts": attempt,
+            "x-onestop-failed-at": datetime.now(UTC).isoformat(),
+            "x-onestop-routing-key": message.delivery_info.get("routing_key", ""),
+        }
+        body = message.body
+        if isinstance(body, bytes):
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError:
+                body = json.dumps({"undecodable": body.hex()})
+        self._pub().publish(DLX, sub.queue, body, headers)
+        message.ack()
+
+    def stop(self) -> None:
+        self.should_stop = True
+
+
+def wait_for_broker(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connect(url) as conn:
+                conn.ensure_connection(max_retries=1)
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -1,0 +1,278 @@
+"""Transactional outbox with its relay, and the inbox of processed events.
+
+Every service database carries two infrastructure tables, added to the
+service's metadata by ``add_outbox_tables``:
+
+* ``outbox`` — events written in the same transaction as the state change.
+  The relay publishes pending rows in ``seq`` order and marks a row published
+  only after the broker confirmed it. It is woken right after each commit
+  (low latency) and also sweeps on a timer for anything left behind (a crash,
+  a broker outage). Rows are claimed with ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL so that several relays (gunicorn workers, the worker process)
+  never publish the same row concurrently.
+* ``processed_events`` — the inbox: ``(consumer, event_id)`` recorded in the
+  same transaction as the effect of handling the event, so a redelivered or
+  replayed event is recognised and acknowledged without being applied again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kombu import Exchange
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from shared.db import Database, UnitOfWork, UtcDateTime
+from shared.events import Event
+from shared.messaging import exchange_for
+
+log = logging.getLogger(__name__)
+
+
+def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(80), nullable=False),
+        Column("event_version", Integer, nullable=False),
+        Column("producer", String(40), nullable=False),
+        Column("routing_key", String(200), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+    )
+    inbox = Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(36), primary_key=True),
+        Column("event_type", String(80), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
+    )
+    return outbox, inbox
+
+
+class Publisher(Protocol):
+    def publish(
+        self, exchange: Exchange, routing_key: str, body: str, headers: dict[str, Any]
+    ) -> None:
+        """Publish one message; return only once the broker confirmed it."""
+
+
+class OutboxRelay:
+    """Publishes a service's outbox; ``notify()`` wakes it, a timer sweeps."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Table,
+        publisher_factory: Callable[[], Publisher],
+        *,
+        sweep_interval: float = 2.0,
+        batch: int = 200,
+        on_published: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self._publisher_factory = publisher_factory
+        self._publisher: Publisher | None = None
+        self.sweep_interval = sweep_interval
+        self.batch = batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._on_published = on_published
+
+    # -- control -----------------------------------------------------------
+    def notify(self) -> None:
+        self.ensure_started()
+        self._wake.set()
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run,
+                    name=f"outbox-relay-{self.db.url.rsplit('/', 1)[-1]}",
+                    daemon=True,
+                )
+                self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+        self._close_publisher()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.sweep_interval)
+            self._wake.clear()
+            try:
+                while self.publish_pending() == self.batch and not self._stop.is_set():
+                    pass
+            except Exception:  # broker or database down: the sweep tries again
+                log.warning("outbox relay could not publish; will retry", exc_info=True)
+                self._close_publisher()
+
+    # -- work --------------------------------------------------------------
+    def _close_publisher(self) -> None:
+        pub, self._publisher = self._publisher, None
+        close = getattr(pub, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.debug("closing publisher failed", exc_info=True)
+
+    def pending(self) -> int:
+        with self.db.session() as s:
+            return int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(self.outbox)
+                    .where(self.outbox.c.published_at.is_(None))
+                )
+                or 0
+            )
+
+    def publish_pending(self) -> int:
+        """Publish up to ``batch`` pending rows; returns how many were published."""
+        t = self.outbox
+        with self.db.session() as s:
+            rows = s.execute(
+                select(
+                    t.c.seq,
+                    t.c.event_id,
+                    t.c.event_type,
+                    t.c.event_version,
+                    t.c.producer,
+                    t.c.routing_key,
+                    t.c.body,
+                )
+                .where(t.c.published_at.is_(None))
+                .order_by(t.c.seq)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                s.rollback()
+                return 0
+            if self._publisher is None:
+                self._publisher = self._publisher_factory()
+            done: list[int] = []
+            try:
+                for row in rows:
+                    self._publisher.publish(
+                        exchange_for(row.producer),
+                        row.routing_key,
+                        row.body,
+                        {
+                            "event_type": row.event_type,
+                            "event_version": row.event_version,
+                            "event_id": row.event_id,
+                        },
+                    )
+                    done.append(row.seq)
+                    if self._on_published is not None:
+                        self._on_published(row.producer, row.event_type)
+            finally:
+                now = datetime.now(UTC)
+                if done:
+                    s.execute(update(t).where(t.c.seq.in_(done)).values(published_at=now))
+                failed = [r.seq for r in rows if r.seq not in set(done)]
+                if failed:
+                    s.execute(
+                        update(t).where(t.c.seq == failed[0]).values(attempts=t.c.attempts + 1)
+                    )
+                s.commit()
+            return len(done)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Publish until nothing is pending (or ``timeout``); True when empty."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.publish_pending()
+            except Exception:
+                log.warning("drain: publish failed", exc_info=True)
+                self._close_publisher()
+                time.sleep(0.5)
+            if self.pending() == 0:
+                return True
+            time.sleep(0.05)
+        return False
+
+
+class Inbox:
+    """Applies an event at most once per consumer (the processed-event table)."""
+
+    def __init__(self, inbox: Table) -> None:
+        self.table = inbox
+
+    def seen(self, uow: UnitOfWork, consumer: str, event_id: str) -> bool:
+        t = self.table
+        return (
+            uow.session.scalar(
+                select(t.c.event_id).where(t.c.consumer == consumer, t.c.event_id == event_id)
+            )
+            is not None
+        )
+
+    def apply(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        consumer: str,
+        event: Event,
+        handler: Callable[[Event, UnitOfWork], None],
+    ) -> bool:
+        """Run ``handler`` and record the event in one transaction.
+
+        Returns False when the event had already been processed (a duplicate).
+        """
+        with uow_factory() as uow:
+            if self.seen(uow, consumer, event.event_id):
+                return False
+            uow.session.execute(
+                self.table.insert().values(
+                    consumer=consumer,
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    processed_at=datetime.now(UTC),
+                )
+            )
+            handler(event, uow)
+            try:
+                uow.commit()
+            except IntegrityError:
+                uow.rollback()
+                # A concurrent delivery of the same event won the race.
+                if self.seen(uow, consumer, event.event_id):
+                    return False
+                raise
+        return True

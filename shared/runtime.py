@@ -1,0 +1,101 @@
+"""``bootstrap()``: wires one service's dependencies (cosmicpython style).
+
+Nothing here does I/O at construction: engines and broker connections are
+opened on first use, so importing and building is always safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import MetaData, Table, text
+
+from shared import metrics
+from shared.auth import Directory
+from shared.auth import metadata as directory_metadata
+from shared.config import DIRECTORY, Settings, load_settings
+from shared.db import Database, UnitOfWork
+from shared.events import Event
+from shared.messaging import EventConsumer, KombuPublisher, Subscription, connect
+from shared.outbox import Inbox, OutboxRelay
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event, UnitOfWork], None]
+
+
+@dataclass
+class Service:
+    name: str
+    settings: Settings
+    db: Database
+    outbox: Table
+    inbox: Inbox
+    relay: OutboxRelay
+    directory: Directory
+    accepting: threading.Event = field(default_factory=threading.Event)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.db, self.outbox, on_commit=self.relay.notify)
+
+    def subscription(
+        self, handler_name: str, bindings: Sequence[tuple[str, str]], handler: EventHandler
+    ) -> Subscription:
+        """A durable queue ``<service>.<handler_name>`` applying ``handler`` once per event."""
+        consumer = f"{self.name}.{handler_name}"
+
+        def apply(event: Event) -> bool:
+            return self.inbox.apply(self.uow, consumer, event, handler)
+
+        return Subscription(queue=consumer, bindings=list(bindings), apply=apply)
+
+    def consumer(self, subscriptions: Sequence[Subscription]) -> EventConsumer:
+        s = self.settings
+        return EventConsumer(
+            s.broker_url,
+            subscriptions,
+            max_attempts=s.max_attempts,
+            retry_backoff=s.retry_backoff,
+            prefetch=s.prefetch,
+            heartbeat=s.heartbeat,
+            on_outcome=metrics.consumed,
+        )
+
+    def check_database(self) -> str | None:
+        try:
+            with self.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return None
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+
+    def check_broker(self) -> str | None:
+        if self.settings.embedded:
+            return None
+        try:
+            with connect(self.settings.broker_url) as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            return None
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def bootstrap(name: str, metadata: MetaData, settings: Settings | None = None) -> Service:
+    settings = settings or load_settings()
+    db = Database(settings.database_url(name), metadata)
+    outbox = metadata.tables["outbox"]
+    inbox = Inbox(metadata.tables["processed_events"])
+    relay = OutboxRelay(
+        db,
+        outbox,
+        lambda: KombuPublisher(settings.broker_url, settings.heartbeat),
+        sweep_interval=settings.sweep_interval,
+        on_published=metrics.published,
+    )
+    directory = Directory(Database(settings.database_url(DIRECTORY), directory_metadata))
+    svc = Service(name, settings, db, outbox, inbox, relay, directory)
+    svc.accepting.set()
+    return svc

@@ -1,0 +1,144 @@
+"""The common shape of every service's Flask app.
+
+``make_app`` gives each service the same skeleton: flask-smorest (OpenAPI at
+``/openapi.json``), the error format, API-key authentication on ``/api/``,
+correlation ids, ``/healthz``, ``/readyz`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared import metrics
+from shared.auth import Principal
+from shared.errors import ApiError, http_exception_response, register_error_handlers
+from shared.runtime import Service
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OnestopApi(Api):
+    """flask-smorest, answering its errors in the platform's one format."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return http_exception_response(error)
+
+
+def current_principal() -> Principal:
+    principal = g.get("principal")
+    if principal is None:
+        raise ApiError(401, "Authentication required.")
+    return cast(Principal, principal)
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    def deco(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            p = current_principal()
+            if p.role not in roles:
+                raise ApiError(403, f"This call needs one of the roles: {', '.join(roles)}.")
+            return fn(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return deco
+
+
+def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
+    app = Flask(f"onestop.{svc.name}")
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "osk_…"}
+                }
+            },
+            "security": [{"apiKey": []}],
+        },
+        MAX_CONTENT_LENGTH=1 << 20,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
+    app.extensions["onestop"] = svc
+    api = OnestopApi(app)
+    for bp in blueprints:
+        api.register_blueprint(bp)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _before() -> None:
+        g.started = time.perf_counter()
+        g.correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+        if request.path.startswith("/api/"):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise ApiError(
+                    401,
+                    "Send an API key as 'Authorization: Bearer <key>'.",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            principal = svc.directory.authenticate(token.strip())
+            if principal is None:
+                raise ApiError(
+                    401,
+                    "The API key is unknown or revoked.",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            g.principal = principal
+
+    @app.after_request
+    def _after(resp: Response) -> Response:
+        resp.headers["X-Correlation-ID"] = g.get("correlation_id", "")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.HTTP_REQUESTS.labels(svc.name, request.method, endpoint, resp.status_code).inc()
+        started = g.get("started")
+        if started is not None:
+            metrics.HTTP_LATENCY.labels(svc.name, endpoint).observe(time.perf_counter() - started)
+        return resp
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok", "service": svc.name})
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        checks = {"database": svc.check_database(), "broker": svc.check_broker()}
+        ok = all(v is None for v in checks.values())
+        body = {
+            "status": "ready" if ok else "unavailable",
+            "service": svc.name,
+            "checks": {k: (v or "ok") for k, v in checks.items()},
+        }
+        return jsonify(body), 200 if ok else 503
+
+    @app.get("/metrics")
+    def metrics_view() -> Response:
+        pending = svc.relay.pending() if svc.check_database() is None else 0
+        metrics.OUTBOX_PENDING.labels(svc.name).set(pending)
+        data, ctype = metrics.render(svc.settings.metrics_dir)
+        return Response(data, content_type=ctype)
+
+    return app
+
+
+def service() -> Service:
+    from flask import current_app
+
+    return cast(Service, current_app.extensions["onestop"])

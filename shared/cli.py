@@ -100,6 +100,16 @@ def run(port: int | None, host: str, no_demo: bool) -> None:
     serve(settings, host=host, port=port or settings.port, demo=not no_demo)
 
 
+@main.command("run-stack")
+@click.option("--port", type=int, default=None, help="gateway port (default $PORT or 8080)")
+def run_stack_cmd(port: int | None) -> None:
+    """Production shape on one machine: gunicorn APIs + workers, RabbitMQ, PostgreSQL, nginx."""
+    from shared.stack import run_stack
+
+    settings = _settings()
+    run_stack(settings.data_dir / "stack", port or settings.port)
+
+
 @main.command()
 @click.argument("service", type=click.Choice(SERVICES))
 def worker(service: str) -> None:
@@ -159,3 +169,7 @@ def make_revision(name: str, message: str) -> None:
     from shared import migrate as m
 
     m.revision(_settings(), name, message)
+
+
+if __name__ == "__main__":
+    main()

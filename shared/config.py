@@ -88,3 +88,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
     )
+
+
+def explicit_infrastructure(
+    env: Mapping[str, str] | None = None,
+) -> tuple[str | None, dict[str, str]]:
+    """The broker URL and database URLs that were *given* (for ``run-stack``).
+
+    Returns ``(broker_url or None, {name: url})`` with the database URLs only
+    when all of them are set; ``run-stack`` starts local servers for the rest.
+    """
+    env = os.environ if env is None else env
+    urls = {n: env.get(f"ONESTOP_{n.upper()}_DATABASE_URL", "") for n in (DIRECTORY, *SERVICES)}
+    return env.get("ONESTOP_BROKER_URL") or None, (urls if all(urls.values()) else {})

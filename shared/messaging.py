@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 from marshmallow import ValidationError
@@ -95,14 +95,16 @@ class KombuPublisher:
 
     def publish_to_queue(self, queue: str, body: str | bytes, headers: dict[str, Any]) -> None:
         """Publish through the default exchange straight to ``queue`` (retries)."""
-        msg = self.channel.prepare_message(
+        Producer(self.channel).publish(
             body,
+            exchange="",
+            routing_key=queue,
             delivery_mode=2,
             content_type="application/json",
             content_encoding="utf-8",
             headers=headers,
+            retry=False,
         )
-        self.channel.basic_publish(msg, exchange="", routing_key=queue)
 
     def close(self) -> None:
         try:

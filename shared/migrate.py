@@ -37,6 +37,7 @@ def versions_dir(name: str) -> Path:
 
 def alembic_config(name: str, url: str) -> Config:
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(ROOT / "shared" / "alembic"))
     cfg.set_main_option("version_locations", str(versions_dir(name)))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

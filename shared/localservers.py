@@ -1,0 +1,278 @@
+"""Throwaway RabbitMQ and PostgreSQL servers on loopback, from the Debian packages.
+
+Used by the test suite (integration, e2e and fault tests), ``make run-stack``
+and ``make bench``: each server gets free ports and its own data directory,
+runs as the package's system user when we are root, and can be stopped and
+started again on the same data (a broker outage keeps durable queues).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+DATABASES = ("directory", "intake", "dispatch", "visits", "scoring", "archive")
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServerError(f"server exited with {proc.returncode} before port {port} opened")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise ServerError(f"port {port} did not open within {timeout}s")
+
+
+def _as_user(user: str, argv: list[str], env: dict[str, str]) -> list[str]:
+    envs = [f"{k}={v}" for k, v in env.items()]
+    if os.geteuid() == 0:
+        return ["runuser", "-u", user, "--", "env", *envs, *argv]
+    return ["env", *envs, *argv]
+
+
+def _chown(path: Path, user: str) -> None:
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam(user)
+        for root, dirs, files in os.walk(path):
+            for n in [
+                root,
+                *(os.path.join(root, d) for d in dirs),
+                *(os.path.join(root, f) for f in files),
+            ]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+
+
+@dataclass
+class Postgres:
+    """``initdb`` + ``postgres`` on a free port; one database per service."""
+
+    port: int = field(default_factory=free_port)
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-pg-")))
+    user: str = "postgres"
+    proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return bool(glob.glob(PG_BIN_GLOB + "/postgres"))
+
+    @property
+    def bindir(self) -> str:
+        found = sorted(glob.glob(PG_BIN_GLOB))
+        if not found:
+            raise ServerError("PostgreSQL server binaries not found: apt-get install postgresql")
+        return found[-1]
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql+psycopg://onestop@127.0.0.1:{self.port}/{dbname}"
+
+    def start(self) -> Postgres:
+        data = self.base / "data"
+        if not data.exists():
+            self.base.chmod(0o755)
+            _chown(self.base, self.user)
+            subprocess.run(
+                _as_user(
+                    self.user,
+                    [
+                        f"{self.bindir}/initdb",
+                        "-D",
+                        str(data),
+                        "-U",
+                        "onestop",
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ],
+                    {},
+                ),
+                check=True,
+                capture_output=True,
+            )
+        log = open(self.base / "postgres.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            _as_user(
+                self.user,
+                [
+                    f"{self.bindir}/postgres",
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.base}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    "full_page_writes=off",
+                ],
+                {},
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_port(self.port, 60, self.proc)
+        self._create_databases()
+        return self
+
+    def _create_databases(self) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = psycopg.connect(
+                    f"host=127.0.0.1 port={self.port} user=onestop dbname=postgres", autocommit=True
+                )
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with conn:
+            have = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+            for name in DATABASES:
+                if name not in have:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@dataclass
+class RabbitMQ:
+    """A RabbitMQ node with its own name, ports and mnesia directory."""
+
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    management_port: int = 0
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-mq-")))
+    user: str = "rabbitmq"
+    proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return os.path.exists(RABBIT_SERVER)
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    @property
+    def nodename(self) -> str:
+        return f"onestop{self.port}@localhost"
+
+    def _env(self) -> dict[str, str]:
+        plugins = "[rabbitmq_management]." if self.management_port else "[]."
+        (self.base / "enabled_plugins").write_text(plugins + "\n")
+        conf = ["loopback_users.guest = true", "log.console = false", "log.file.level = warning"]
+        if self.management_port:
+            conf.append(f"management.tcp.port = {self.management_port}")
+            conf.append("management.tcp.ip = 127.0.0.1")
+        (self.base / "rabbitmq.conf").write_text("\n".join(conf) + "\n")
+        (self.base / "rabbitmq-env.conf").write_text("")
+        return {
+            "HOME": str(self.base),
+            "RABBITMQ_NODENAME": self.nodename,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.base / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(self.base / "rabbitmq-env.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(self.base / "rabbit.pid"),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+
+    def start(self, timeout: float = 120) -> RabbitMQ:
+        if not self.available():
+            raise ServerError("rabbitmq-server not found: apt-get install rabbitmq-server")
+        self.base.chmod(0o755)
+        env = self._env()
+        _chown(self.base, self.user)
+        log = open(self.base / "server.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            _as_user(self.user, [RABBIT_SERVER], env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(self.base),
+        )
+        wait_port(self.port, timeout, self.proc)
+        self._wait_amqp(timeout)
+        return self
+
+    def _wait_amqp(self, timeout: float) -> None:
+        from kombu import Connection
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with Connection(self.url, connect_timeout=2) as c:
+                    c.ensure_connection(max_retries=1)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        """Stop the node (its durable queues and persistent messages are kept)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)

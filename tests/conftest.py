@@ -1,0 +1,80 @@
+"""Shared fixtures: settings for the embedded shape, real servers for integration.
+
+PostgreSQL and RabbitMQ are started by the suite itself on free loopback ports
+with throwaway data directories. Where the Debian packages are missing the
+integration tests are skipped locally, but under CI (``CI=true``) a missing
+server is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import shared.contracts  # noqa: F401
+from shared.config import Settings, load_settings
+from shared.localservers import Postgres, RabbitMQ
+
+DEMO_DEMAND = {
+    "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},
+    "category": "technology",
+    "title": "正极材料烧结工艺改进",
+    "description": "需要改进锂电池正极材料烧结工艺，降低能耗。",
+    "source": "online",
+}
+
+
+def _need(available: bool, what: str) -> None:
+    if not available:
+        msg = f"{what} is not installed (apt-get install {what})"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def embedded_settings(tmp_path: Path) -> Settings:
+    return load_settings({
+        "ONESTOP_DATA_DIR": str(tmp_path / "var"),
+        "ONESTOP_SWEEP_INTERVAL": "0.2",
+        "ONESTOP_RETRY_BACKOFF": "0.01",
+        "ONESTOP_MAX_ATTEMPTS": "3",
+    })
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    _need(Postgres.available(), "postgresql")
+    pg = Postgres(base=tmp_path_factory.mktemp("pg")).start()
+    yield pg
+    pg.destroy()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+    _need(RabbitMQ.available(), "rabbitmq-server")
+    mq = RabbitMQ(base=tmp_path_factory.mktemp("mq")).start()
+    yield mq
+    mq.destroy()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll until ``predicate()`` is truthy; fail with the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+
+
+def read_credentials(data_dir: Path) -> dict[str, dict[str, str]]:
+    return json.loads((data_dir / "demo-credentials.json").read_text())

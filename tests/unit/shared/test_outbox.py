@@ -1,0 +1,132 @@
+"""Outbox relay and inbox on SQLite with a fake publisher."""
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from services import intake
+from shared import migrate
+from shared.events import make_event
+from tests.unit.shared.test_events import accepted_payload
+
+
+class FakePublisher:
+    def __init__(self, fail_after=None):
+        self.sent = []
+        self.fail_after = fail_after
+
+    def publish(self, exchange, routing_key, body, headers):
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise ConnectionError("broker unreachable")
+        self.sent.append((exchange.name, routing_key, headers["event_id"]))
+
+
+@pytest.fixture
+def live_svc(embedded_settings):
+    migrate.upgrade(embedded_settings, ("intake",))
+    return intake.build(embedded_settings)
+
+
+@pytest.fixture
+def svc(live_svc, monkeypatch):
+    """The relay only runs when a test calls it (no wake-up thread)."""
+    monkeypatch.setattr(live_svc.relay, "notify", lambda: None)
+    return live_svc
+
+
+def stage(svc, n):
+    ids = []
+    with svc.uow() as uow:
+        for i in range(n):
+            ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
+                            payload=accepted_payload(demand_code=f"630102-2026-{i:06d}"))
+            uow.emit(ev)
+            ids.append(ev.event_id)
+        uow.commit()
+    return ids
+
+
+def test_events_are_written_in_the_transaction_and_nothing_on_rollback(svc):
+    svc.relay._publisher = FakePublisher()  # never used here
+    with svc.uow() as uow:
+        uow.emit(make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
+                            payload=accepted_payload()))
+        # no commit: leaving the block rolls back
+    assert svc.relay.pending() == 0
+    stage(svc, 2)
+    assert svc.relay.pending() == 2
+
+
+def test_relay_publishes_in_order_and_marks_published(svc):
+    ids = stage(svc, 3)
+    pub = FakePublisher()
+    svc.relay._publisher_factory = lambda: pub
+    assert svc.relay.publish_pending() == 3
+    assert [e for _, _, e in pub.sent] == ids
+    assert pub.sent[0][0] == "onestop.intake"
+    assert pub.sent[0][1] == "demand.accepted.630000.630100.630102"
+    assert svc.relay.pending() == 0
+    assert svc.relay.publish_pending() == 0
+
+
+def test_rows_stay_pending_until_the_broker_confirms(svc):
+    ids = stage(svc, 3)
+    failing = FakePublisher(fail_after=1)
+    svc.relay._publisher_factory = lambda: failing
+    with pytest.raises(ConnectionError):
+        svc.relay.publish_pending()
+    assert svc.relay.pending() == 2  # only the confirmed one is marked
+    ok = FakePublisher()
+    svc.relay._publisher = None
+    svc.relay._publisher_factory = lambda: ok
+    assert svc.relay.drain(timeout=5)
+    assert [e for _, _, e in ok.sent] == ids[1:]
+    row = svc.db.session().execute(
+        select(svc.outbox.c.attempts).where(svc.outbox.c.event_id == ids[1])
+    ).scalar()
+    assert row == 1
+
+
+def test_commit_wakes_the_relay(live_svc):
+    svc = live_svc
+    pub = FakePublisher()
+    published = threading.Event()
+    svc.relay._publisher_factory = lambda: pub
+    svc.relay._on_published = lambda *_: published.set()
+    svc.relay.sweep_interval = 30  # only the wake-up can make this fast
+    stage(svc, 1)
+    assert published.wait(5)
+    svc.relay.stop()
+    assert svc.relay.pending() == 0
+
+
+def test_inbox_applies_once_and_rolls_back_with_the_effect(svc):
+    from services.intake.models import enterprises
+
+    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
+                    payload=accepted_payload())
+    calls = []
+
+    def handler(event, uow):
+        calls.append(event.event_id)
+        uow.session.execute(enterprises.insert().values(
+            credit_code=f"X{len(calls):017d}", name="n", jurisdiction="630102",
+            created_at=event.occurred_at))
+
+    assert svc.inbox.apply(svc.uow, "t.c", ev, handler) is True
+    assert svc.inbox.apply(svc.uow, "t.c", ev, handler) is False
+    assert svc.inbox.apply(svc.uow, "other.consumer", ev, handler) is True
+    assert len(calls) == 2
+
+    def boom(event, uow):
+        handler(event, uow)
+        raise RuntimeError("fail after the effect")
+
+    ev2 = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
+                     payload=accepted_payload())
+    with pytest.raises(RuntimeError):
+        svc.inbox.apply(svc.uow, "t.c", ev2, boom)
+    with svc.db.session() as s:
+        assert s.execute(select(enterprises)).all().__len__() == 2  # effect rolled back
+    assert svc.inbox.apply(svc.uow, "t.c", ev2, handler) is True  # not marked processed

@@ -144,6 +144,8 @@ class Platform:
         drained = self.quiesce()
         log.info("drained: %s", drained)
         for w in self.workers:
+            w.consumer.should_stop = True
+        for w in self.workers:
             w.stop()
         for svc in self.services.values():
             svc.relay.drain(timeout=5)

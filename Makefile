@@ -1,0 +1,44 @@
+# onestop — make help lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PORT ?= 8080
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -d $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: $(STAMP) ## embedded default: all services in one process on :$PORT with demo data
+	$(VENV)/bin/onestop run
+
+run-stack: $(STAMP) ## production shape without Docker: gunicorn + workers, RabbitMQ, PostgreSQL, nginx
+	@command -v rabbitmq-server >/dev/null || test -x /usr/lib/rabbitmq/bin/rabbitmq-server || (apt-get update -q && apt-get install -y -q rabbitmq-server)
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q postgresql)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -q && apt-get install -y -q nginx)
+	$(VENV)/bin/onestop run-stack
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint ## lint, then the whole suite (unit, integration, e2e, fault)
+	$(VENV)/bin/pytest -p no:cacheprovider -v --durations=15
+
+bench: $(STAMP) ## benchmarks on the stack shape; prints a JSON report
+	$(PY) -m bench.stack_bench
+
+clean: ## remove runtime data (var/)
+	rm -rf var
+
+.PHONY: help install run run-stack lint test bench clean

@@ -1,0 +1,32 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from services.visits.domain import EnterpriseLink, link_owner
+
+
+def link(day, code, unit="cd-kjj"):
+    return EnterpriseLink("91630102MA7522T5X6", "department", unit, "城东区科学技术局", "630102",
+                          datetime(2026, 11, day, tzinfo=UTC), code)
+
+
+def test_first_assignment_creates_the_link():
+    new = link(3, "D1")
+    assert link_owner(None, new) is new
+
+
+def test_later_assignments_count_and_keep_the_first_date():
+    merged = link_owner(link(3, "D1"), link(9, "D2"))
+    assert merged.demand_count == 2
+    assert merged.since == datetime(2026, 11, 3, tzinfo=UTC)
+    assert merged.last_demand_code == "D2"
+    # an out-of-order (older) delivery does not move the latest demand back
+    merged = link_owner(merged, link(1, "D0"))
+    assert merged.since == datetime(2026, 11, 1, tzinfo=UTC)
+    assert merged.last_demand_code == "D2"
+    assert merged.demand_count == 3
+
+
+def test_links_of_other_units_do_not_merge():
+    with pytest.raises(ValueError):
+        link_owner(link(3, "D1"), link(4, "D2", unit="other"))

@@ -46,7 +46,6 @@ class Settings:
     database_urls: Mapping[str, str]
     port: int = 8080
     sweep_interval: float = 2.0
-    sweep_grace: float = 1.0
     max_attempts: int = 5
     retry_backoff: float = 0.2
     prefetch: int = 20
@@ -79,7 +78,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_urls=urls,
         port=_int(env, "PORT", 8080),
         sweep_interval=_float(env, "ONESTOP_SWEEP_INTERVAL", 2.0),
-        sweep_grace=_float(env, "ONESTOP_SWEEP_GRACE", 1.0),
         max_attempts=_int(env, "ONESTOP_MAX_ATTEMPTS", 5),
         retry_backoff=_float(env, "ONESTOP_RETRY_BACKOFF", 0.2),
         prefetch=_int(env, "ONESTOP_PREFETCH", 20),

@@ -114,35 +114,35 @@ class Postgres:
                 check=True,
                 capture_output=True,
             )
-        log = open(self.base / "postgres.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            _as_user(
-                self.user,
-                [
-                    f"{self.bindir}/postgres",
-                    "-D",
-                    str(data),
-                    "-p",
-                    str(self.port),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    f"unix_socket_directories={self.base}",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "max_connections=300",
-                    "-c",
-                    "full_page_writes=off",
-                ],
-                {},
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.base / "postgres.log", "ab") as log:  # the child keeps its own fd
+            self.proc = subprocess.Popen(
+                _as_user(
+                    self.user,
+                    [
+                        f"{self.bindir}/postgres",
+                        "-D",
+                        str(data),
+                        "-p",
+                        str(self.port),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        f"unix_socket_directories={self.base}",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "synchronous_commit=off",
+                        "-c",
+                        "max_connections=300",
+                        "-c",
+                        "full_page_writes=off",
+                    ],
+                    {},
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_port(self.port, 60, self.proc)
         self._create_databases()
         return self
@@ -236,14 +236,14 @@ class RabbitMQ:
         self.base.chmod(0o755)
         env = self._env()
         _chown(self.base, self.user)
-        log = open(self.base / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            _as_user(self.user, [RABBIT_SERVER], env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=str(self.base),
-        )
+        with open(self.base / "server.log", "ab") as log:  # the child keeps its own fd
+            self.proc = subprocess.Popen(
+                _as_user(self.user, [RABBIT_SERVER], env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=str(self.base),
+            )
         wait_port(self.port, timeout, self.proc)
         self._wait_amqp(timeout)
         return self

@@ -204,7 +204,9 @@ class EventConsumer(ConsumerMixin):
         for sub in self.subscriptions:
             c = consumer_cls(
                 queues=[sub.kombu_queue()],
-                callbacks=[self._callback(sub)],
+                # on_message gets the raw message: undecodable bodies reach our
+                # dead-letter path instead of kombu's decode-error handler.
+                on_message=self._callback(sub),
                 accept=["json", "application/json"],
                 prefetch_count=self.prefetch,
                 no_ack=False,
@@ -224,8 +226,8 @@ class EventConsumer(ConsumerMixin):
         self._reset_publisher()
 
     # delivery ---------------------------------------------------------------
-    def _callback(self, sub: Subscription) -> Callable[[Any, Message], None]:
-        def on_message(_body: Any, message: Message) -> None:
+    def _callback(self, sub: Subscription) -> Callable[[Message], None]:
+        def on_message(message: Message) -> None:
             self.handle(sub, message)
 
         return on_message

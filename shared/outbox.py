@@ -258,16 +258,16 @@ class Inbox:
         with uow_factory() as uow:
             if self.seen(uow, consumer, event.event_id):
                 return False
-            uow.session.execute(
-                self.table.insert().values(
-                    consumer=consumer,
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    processed_at=datetime.now(UTC),
-                )
-            )
-            handler(event, uow)
             try:
+                uow.session.execute(
+                    self.table.insert().values(
+                        consumer=consumer,
+                        event_id=event.event_id,
+                        event_type=event.event_type,
+                        processed_at=datetime.now(UTC),
+                    )
+                )
+                handler(event, uow)
                 uow.commit()
             except IntegrityError:
                 uow.rollback()

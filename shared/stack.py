@@ -82,10 +82,15 @@ class Stack:
     def _spawn(self, key: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         logdir = self.base / "logs"
         logdir.mkdir(parents=True, exist_ok=True)
-        log = open(logdir / f"{key}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(
-            argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(logdir / f"{key}.log", "ab") as log:  # the child keeps its own fd
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.procs[key] = proc
         return proc
 

@@ -40,26 +40,28 @@ def _need(available: bool, what: str) -> None:
 
 @pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
-    return load_settings({
-        "ONESTOP_DATA_DIR": str(tmp_path / "var"),
-        "ONESTOP_SWEEP_INTERVAL": "0.2",
-        "ONESTOP_RETRY_BACKOFF": "0.01",
-        "ONESTOP_MAX_ATTEMPTS": "3",
-    })
+    return load_settings(
+        {
+            "ONESTOP_DATA_DIR": str(tmp_path / "var"),
+            "ONESTOP_SWEEP_INTERVAL": "0.2",
+            "ONESTOP_RETRY_BACKOFF": "0.01",
+            "ONESTOP_MAX_ATTEMPTS": "3",
+        }
+    )
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+def postgres() -> Iterator[Postgres]:
     _need(Postgres.available(), "postgresql")
-    pg = Postgres(base=tmp_path_factory.mktemp("pg")).start()
+    pg = Postgres().start()  # under /tmp: the postgres user must reach it
     yield pg
     pg.destroy()
 
 
 @pytest.fixture(scope="session")
-def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+def rabbitmq() -> Iterator[RabbitMQ]:
     _need(RabbitMQ.available(), "rabbitmq-server")
-    mq = RabbitMQ(base=tmp_path_factory.mktemp("mq")).start()
+    mq = RabbitMQ().start()
     yield mq
     mq.destroy()
 

@@ -47,8 +47,9 @@ def trace(client, headers, code):
 def test_demand_flows_through_every_service(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
-    r = c.post("/intake/api/v1/demands", json=DEMO_DEMAND,
-               headers={**h, "X-Correlation-ID": "corr-e2e-1"})
+    r = c.post(
+        "/intake/api/v1/demands", json=DEMO_DEMAND, headers={**h, "X-Correlation-ID": "corr-e2e-1"}
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     code = r.get_json()["code"]
     assert CODE_RE.match(code)
@@ -59,16 +60,22 @@ def test_demand_flows_through_every_service(platform):
     for e in events:
         assert set(e) >= {"event_id", "event_version", "occurred_at", "producer", "jurisdiction"}
     # every consumer applied it
-    demand = wait_for(lambda: c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()
-                      if c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()["owner"]
-                      else None)
+    demand = wait_for(
+        lambda: (
+            c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()
+            if c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()["owner"]
+            else None
+        )
+    )
     assert demand["owner"]["id"] == "cd-kjj"
     links = wait_for(lambda: c.get("/visits/api/v1/links", headers=h).get_json()["items"])
     assert links[0]["enterprise_credit_code"] == DEMO_DEMAND["enterprise"]["credit_code"]
     period = events[1]["payload"]["assigned_at"][:7]
     tallies = c.get(f"/scoring/api/v1/tallies?period={period}", headers=h).get_json()["items"]
-    assert tallies[0]["item"] == "technology_demands" and tallies[0]["records"][0][
-        "demand_code"] == code
+    assert (
+        tallies[0]["item"] == "technology_demands"
+        and tallies[0]["records"][0]["demand_code"] == code
+    )
     a = c.get(f"/dispatch/api/v1/assignments?demand_code={code}", headers=h).get_json()
     assert a["items"][0]["reason"].startswith("default responsible department")
 
@@ -76,8 +83,10 @@ def test_demand_flows_through_every_service(platform):
 def test_codes_are_unique_and_sequential(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
-    codes = [c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h).get_json()["code"]
-             for _ in range(3)]
+    codes = [
+        c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h).get_json()["code"]
+        for _ in range(3)
+    ]
     seqs = [int(x.rsplit("-", 1)[1]) for x in codes]
     assert seqs == sorted(seqs) and len(set(codes)) == 3 and seqs[1] == seqs[0] + 1
 
@@ -87,12 +96,18 @@ def test_errors_share_one_format(platform):
     r = c.post("/intake/api/v1/demands", json=DEMO_DEMAND)
     assert r.status_code == 401
     assert r.get_json()["error"]["code"] == "unauthenticated"
-    r = c.post("/intake/api/v1/demands", json=DEMO_DEMAND,
-               headers={"Authorization": "Bearer osk_nope_nope"})
+    r = c.post(
+        "/intake/api/v1/demands",
+        json=DEMO_DEMAND,
+        headers={"Authorization": "Bearer osk_nope_nope"},
+    )
     assert r.status_code == 401
     h = auth(platform, "district")
-    bad = {**DEMO_DEMAND, "enterprise": {"credit_code": "91630102MA7522T5X7", "name": "x"},
-           "category": "astrology"}
+    bad = {
+        **DEMO_DEMAND,
+        "enterprise": {"credit_code": "91630102MA7522T5X7", "name": "x"},
+        "category": "astrology",
+    }
     del bad["title"]
     r = c.post("/intake/api/v1/demands", json=bad, headers=h)
     assert r.status_code == 422
@@ -101,11 +116,11 @@ def test_errors_share_one_format(platform):
     fields = err["fields"]["json"]
     assert "check character" in fields["enterprise"]["credit_code"][0]
     assert "title" in fields and "category" in fields
-    r = c.post("/intake/api/v1/demands", data="{", headers={**h, "Content-Type":
-                                                             "application/json"})
+    r = c.post(
+        "/intake/api/v1/demands", data="{", headers={**h, "Content-Type": "application/json"}
+    )
     assert r.status_code in (400, 422) and "error" in r.get_json()
-    r = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, "jurisdiction": "630103"},
-               headers=h)
+    r = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, "jurisdiction": "630103"}, headers=h)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
     r = c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=auth(platform, "agency"))
     assert r.status_code == 403
@@ -117,8 +132,9 @@ def test_errors_share_one_format(platform):
 def test_jurisdictions_see_only_their_subtree(platform):
     c = Client(platform.wsgi)
     staff = auth(platform, "staff")  # city 630100
-    r = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, "jurisdiction": "630103"},
-               headers=staff)
+    r = c.post(
+        "/intake/api/v1/demands", json={**DEMO_DEMAND, "jurisdiction": "630103"}, headers=staff
+    )
     assert r.status_code == 201
     code = r.get_json()["code"]
     assert code.startswith("630103-")
@@ -142,7 +158,8 @@ def test_health_readiness_metrics_and_openapi(platform):
     c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=auth(platform, "district"))
     text = c.get("/intake/metrics").get_data(as_text=True)
     assert 'onestop_http_requests_total{endpoint="/api/v1/demands/",method="POST"' in text or (
-        "onestop_http_requests_total" in text and 'service="intake"' in text)
+        "onestop_http_requests_total" in text and 'service="intake"' in text
+    )
     wait_for(lambda: 'outcome="applied"' in c.get("/archive/metrics").get_data(as_text=True))
 
 
@@ -152,8 +169,13 @@ def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
     root = Path(__file__).resolve().parents[2]
 
     def start():
-        p = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, cwd=root,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "run"],
+            env=env,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(port, 60, p)
         return p
 
@@ -161,8 +183,12 @@ def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
     creds = read_credentials(tmp_path / "var")
     h = {"Authorization": f"Bearer {creds['district']['key']}"}
     base = f"http://127.0.0.1:{port}"
-    codes = [requests.post(f"{base}/intake/api/v1/demands", json=DEMO_DEMAND, headers=h,
-                           timeout=10).json()["code"] for _ in range(15)]
+    codes = [
+        requests.post(
+            f"{base}/intake/api/v1/demands", json=DEMO_DEMAND, headers=h, timeout=10
+        ).json()["code"]
+        for _ in range(15)
+    ]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     state = json.loads((tmp_path / "var" / "embedded-state.json").read_text())
@@ -171,9 +197,14 @@ def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
     try:
         assert read_credentials(tmp_path / "var") == creds
         for code in codes:
-            events = wait_for(lambda code=code: requests.get(
-                f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10).json().get(
-                    "events"), timeout=10)
+            events = wait_for(
+                lambda code=code: (
+                    requests.get(f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10)
+                    .json()
+                    .get("events")
+                ),
+                timeout=10,
+            )
             assert [e["event_type"] for e in events] == ["demand.accepted", "assignment.made"]
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -5,11 +5,14 @@ import pytest
 from services.intake.domain import credit_check_char, credit_code_error, demand_year, unified_code
 
 
-@pytest.mark.parametrize("code", [
-    "91350100M000100Y43",  # published example of a valid code
-    "91630102MA7522T5X6",
-    "91630104710405288K",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "91350100M000100Y43",  # published example of a valid code
+        "91630102MA7522T5X6",
+        "91630104710405288K",
+    ],
+)
 def test_valid_credit_codes(code):
     assert credit_code_error(code) is None
 
@@ -18,12 +21,15 @@ def test_check_character_is_computed_per_gb32100():
     assert credit_check_char("91350100M000100Y4") == "3"
 
 
-@pytest.mark.parametrize(("code", "why"), [
-    ("91350100M000100Y44", "check character"),
-    ("91350100M000100Y4", "18 characters"),
-    ("91350100I000100Y43", "capital letters"),
-    ("91350100m000100Y43", "capital letters"),
-])
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        ("91350100M000100Y44", "check character"),
+        ("91350100M000100Y4", "18 characters"),
+        ("91350100I000100Y43", "capital letters"),
+        ("91350100m000100Y43", "capital letters"),
+    ],
+)
 def test_invalid_credit_codes_say_why(code, why):
     assert why in credit_code_error(code)
 

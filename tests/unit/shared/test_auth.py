@@ -40,8 +40,9 @@ def test_key_rules(directory):
 
 
 def test_principal_sees_its_subtree_only(directory):
-    city = directory.authenticate(directory.create_key(name="c", role="staff",
-                                                       jurisdiction="630100"))
+    city = directory.authenticate(
+        directory.create_key(name="c", role="staff", jurisdiction="630100")
+    )
     assert city.can_see("630102") and city.can_see("630100")
     assert not city.can_see("630000") and not city.can_see("620102")
     assert not city.can_see("bogus")

@@ -27,8 +27,12 @@ def url():
 
 def publish(url, body):
     pub = KombuPublisher(url)
-    pub.publish(exchange_for("intake"), "demand.accepted.630000.630100.630102", body,
-                {"event_type": "demand.accepted"})
+    pub.publish(
+        exchange_for("intake"),
+        "demand.accepted.630000.630100.630102",
+        body,
+        {"event_type": "demand.accepted"},
+    )
     pub.close()
 
 
@@ -63,8 +67,9 @@ def setup(url, apply, **kw):
 
 
 def event_json():
-    return make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                      payload=accepted_payload()).to_json()
+    return make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    ).to_json()
 
 
 def test_poison_message_is_dead_lettered_with_reason_and_queue_keeps_flowing(url):

@@ -64,11 +64,25 @@ def test_routing_key_carries_the_jurisdiction_path():
 
 
 def test_make_and_parse_round_trip_keeps_the_envelope():
-    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                    payload=accepted_payload(), correlation_id="corr-1")
+    ev = make_event(
+        "demand.accepted",
+        1,
+        producer="intake",
+        jurisdiction="630102",
+        payload=accepted_payload(),
+        correlation_id="corr-1",
+    )
     data = json.loads(ev.to_json())
-    assert set(data) == {"event_id", "event_type", "event_version", "occurred_at", "producer",
-                         "correlation_id", "jurisdiction", "payload"}
+    assert set(data) == {
+        "event_id",
+        "event_type",
+        "event_version",
+        "occurred_at",
+        "producer",
+        "correlation_id",
+        "jurisdiction",
+        "payload",
+    }
     uuid.UUID(data["event_id"])
     back = parse_event(ev.to_json())
     assert back.event_id == ev.event_id
@@ -79,11 +93,17 @@ def test_make_and_parse_round_trip_keeps_the_envelope():
 
 def test_payload_is_validated_on_both_ends():
     with pytest.raises(ValidationError) as err:
-        make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                   payload=accepted_payload(category="astrology"))
+        make_event(
+            "demand.accepted",
+            1,
+            producer="intake",
+            jurisdiction="630102",
+            payload=accepted_payload(category="astrology"),
+        )
     assert "category" in err.value.messages["payload"]
-    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                    payload=accepted_payload())
+    ev = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    )
     body = ev.to_dict()
     del body["payload"]["title"]
     with pytest.raises(ValidationError) as err:
@@ -92,10 +112,16 @@ def test_payload_is_validated_on_both_ends():
 
 
 def test_envelope_rejects_unknown_fields_and_bad_values():
-    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                    payload=accepted_payload()).to_dict()
-    for bad in ({"extra": 1}, {"event_id": "nope"}, {"jurisdiction": "63"},
-                {"occurred_at": "2026-01-01T00:00:00"}, {"event_version": "1"}):
+    ev = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    ).to_dict()
+    for bad in (
+        {"extra": 1},
+        {"event_id": "nope"},
+        {"jurisdiction": "63"},
+        {"occurred_at": "2026-01-01T00:00:00"},
+        {"event_version": "1"},
+    ):
         with pytest.raises(ValidationError):
             parse_event({**ev, **bad})
     with pytest.raises(ValidationError):
@@ -105,8 +131,9 @@ def test_envelope_rejects_unknown_fields_and_bad_values():
 
 
 def test_registry_knows_versions_and_refuses_duplicates():
-    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                    payload=accepted_payload()).to_dict()
+    ev = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    ).to_dict()
     with pytest.raises(UnknownEvent):
         parse_event({**ev, "event_version": 99})
     from marshmallow import Schema

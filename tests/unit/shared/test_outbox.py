@@ -39,8 +39,13 @@ def stage(svc, n):
     ids = []
     with svc.uow() as uow:
         for i in range(n):
-            ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                            payload=accepted_payload(demand_code=f"630102-2026-{i:06d}"))
+            ev = make_event(
+                "demand.accepted",
+                1,
+                producer="intake",
+                jurisdiction="630102",
+                payload=accepted_payload(demand_code=f"630102-2026-{i:06d}"),
+            )
             uow.emit(ev)
             ids.append(ev.event_id)
         uow.commit()
@@ -50,8 +55,15 @@ def stage(svc, n):
 def test_events_are_written_in_the_transaction_and_nothing_on_rollback(svc):
     svc.relay._publisher = FakePublisher()  # never used here
     with svc.uow() as uow:
-        uow.emit(make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                            payload=accepted_payload()))
+        uow.emit(
+            make_event(
+                "demand.accepted",
+                1,
+                producer="intake",
+                jurisdiction="630102",
+                payload=accepted_payload(),
+            )
+        )
         # no commit: leaving the block rolls back
     assert svc.relay.pending() == 0
     stage(svc, 2)
@@ -82,9 +94,11 @@ def test_rows_stay_pending_until_the_broker_confirms(svc):
     svc.relay._publisher_factory = lambda: ok
     assert svc.relay.drain(timeout=5)
     assert [e for _, _, e in ok.sent] == ids[1:]
-    row = svc.db.session().execute(
-        select(svc.outbox.c.attempts).where(svc.outbox.c.event_id == ids[1])
-    ).scalar()
+    row = (
+        svc.db.session()
+        .execute(select(svc.outbox.c.attempts).where(svc.outbox.c.event_id == ids[1]))
+        .scalar()
+    )
     assert row == 1
 
 
@@ -104,15 +118,21 @@ def test_commit_wakes_the_relay(live_svc):
 def test_inbox_applies_once_and_rolls_back_with_the_effect(svc):
     from services.intake.models import enterprises
 
-    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                    payload=accepted_payload())
+    ev = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    )
     calls = []
 
     def handler(event, uow):
         calls.append(event.event_id)
-        uow.session.execute(enterprises.insert().values(
-            credit_code=f"X{len(calls):017d}", name="n", jurisdiction="630102",
-            created_at=event.occurred_at))
+        uow.session.execute(
+            enterprises.insert().values(
+                credit_code=f"X{len(calls):017d}",
+                name="n",
+                jurisdiction="630102",
+                created_at=event.occurred_at,
+            )
+        )
 
     assert svc.inbox.apply(svc.uow, "t.c", ev, handler) is True
     assert svc.inbox.apply(svc.uow, "t.c", ev, handler) is False
@@ -123,8 +143,9 @@ def test_inbox_applies_once_and_rolls_back_with_the_effect(svc):
         handler(event, uow)
         raise RuntimeError("fail after the effect")
 
-    ev2 = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102",
-                     payload=accepted_payload())
+    ev2 = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    )
     with pytest.raises(RuntimeError):
         svc.inbox.apply(svc.uow, "t.c", ev2, boom)
     with svc.db.session() as s:

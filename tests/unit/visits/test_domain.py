@@ -6,8 +6,15 @@ from services.visits.domain import EnterpriseLink, link_owner
 
 
 def link(day, code, unit="cd-kjj"):
-    return EnterpriseLink("91630102MA7522T5X6", "department", unit, "城东区科学技术局", "630102",
-                          datetime(2026, 11, day, tzinfo=UTC), code)
+    return EnterpriseLink(
+        "91630102MA7522T5X6",
+        "department",
+        unit,
+        "城东区科学技术局",
+        "630102",
+        datetime(2026, 11, day, tzinfo=UTC),
+        code,
+    )
 
 
 def test_first_assignment_creates_the_link():

@@ -1,0 +1,153 @@
+"""The thread and its fault tolerance on the production shape.
+
+gunicorn API + worker process per service, real RabbitMQ and PostgreSQL
+(started by the suite). Fault tests: broker outage while demands arrive, a
+worker killed with SIGKILL mid-stream, a poison message, a duplicate delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from kombu import Connection
+
+from shared.events import parse_event
+from shared.messaging import KombuPublisher, dead_letter_queue, exchange_for
+from shared.stack import Stack
+from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def stack(postgres, rabbitmq):
+    s = Stack(
+        base=Path(tempfile.mkdtemp(prefix="onestop-stack-")),
+        broker_url=rabbitmq.url,
+        database_urls={
+            n: postgres.url(n)
+            for n in ("directory", "intake", "dispatch", "visits", "scoring", "archive")
+        },
+        gunicorn_workers=1,
+        gunicorn_threads=4,
+    )
+    s.mq = None  # owned by the session fixture; the fault tests stop/start it directly
+    s.start()
+    s.creds = read_credentials(s.base / "data")
+    s.rabbit = rabbitmq
+    yield s
+    s.destroy()
+
+
+def url(stack, svc, path):
+    return f"http://127.0.0.1:{stack.api_ports[svc]}{path}"
+
+
+def hdr(stack, role="district"):
+    return {"Authorization": f"Bearer {stack.creds[role]['key']}"}
+
+
+def post_demand(stack):
+    r = requests.post(
+        url(stack, "intake", "/api/v1/demands"), json=DEMO_DEMAND, headers=hdr(stack), timeout=10
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["code"]
+
+
+def trace(stack, code):
+    r = requests.get(url(stack, "archive", f"/api/v1/trace/{code}"), headers=hdr(stack), timeout=10)
+    return r.json()["events"] if r.status_code == 200 else []
+
+
+def complete(stack, code):
+    ev = trace(stack, code)
+    return ev if [e["event_type"] for e in ev] == ["demand.accepted", "assignment.made"] else None
+
+
+def assignments(stack, code):
+    r = requests.get(
+        url(stack, "dispatch", f"/api/v1/assignments?demand_code={code}"),
+        headers=hdr(stack),
+        timeout=10,
+    )
+    return r.json()["items"]
+
+
+def test_thread_over_http_and_amqp(stack):
+    started = time.monotonic()
+    code = post_demand(stack)
+    events = wait_for(lambda: complete(stack, code), timeout=5)
+    assert time.monotonic() - started < 5
+    assert events[0]["payload"]["demand_code"] == code
+    r = requests.get(url(stack, "intake", "/readyz"), timeout=5)
+    assert r.json()["checks"] == {"database": "ok", "broker": "ok"}
+    metrics = requests.get(url(stack, "intake", "/metrics"), timeout=5).text
+    assert "onestop_http_requests_total" in metrics
+
+
+def test_broker_outage_accepts_demands_and_delivers_when_back(stack):
+    stack.rabbit.stop()
+    try:
+        codes = [post_demand(stack) for _ in range(5)]  # still 201: the outbox holds them
+        time.sleep(1)
+        assert all(not trace(stack, c) for c in codes)
+    finally:
+        stack.rabbit.start()
+    for code in codes:
+        wait_for(lambda code=code: complete(stack, code), timeout=60, interval=0.5)
+        assert len(assignments(stack, code)) == 1
+
+
+def test_worker_killed_mid_flight_is_redelivered_and_applied_once(stack):
+    codes = [post_demand(stack) for _ in range(40)]
+    wait_for(lambda: assignments(stack, codes[0]), timeout=10, interval=0.01)
+    stack.signal("dispatch-worker", signal.SIGKILL)  # while the burst is being consumed
+    stack.start_worker("dispatch")
+    for code in codes:
+        events = wait_for(lambda code=code: complete(stack, code), timeout=60, interval=0.2)
+        assert len(events) == 2
+        assert len(assignments(stack, code)) == 1
+
+
+def _publish_raw(stack, routing_key, body):
+    pub = KombuPublisher(stack.rabbit.url)
+    pub.publish(exchange_for("intake"), routing_key, body, {})
+    pub.close()
+
+
+def _dead_letters(stack, queue):
+    out = []
+    with Connection(stack.rabbit.url) as conn, conn.channel() as ch:
+        while (m := ch.basic_get(dead_letter_queue(queue).name, no_ack=True)) is not None:
+            out.append(m)
+    return out
+
+
+def test_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(stack):
+    _publish_raw(stack, "demand.accepted.630000.630100.630102", '{"event_type": "demand.accepted"}')
+    dead = wait_for(lambda: _dead_letters(stack, "dispatch.on_demand_accepted"), timeout=10)
+    assert "invalid event" in dead[0].headers["x-onestop-reason"]
+    assert dead[0].headers["x-onestop-queue"] == "dispatch.on_demand_accepted"
+    code = post_demand(stack)
+    wait_for(lambda: complete(stack, code), timeout=10)
+
+
+def test_same_event_delivered_twice_is_applied_once(stack):
+    code = post_demand(stack)
+    events = wait_for(lambda: complete(stack, code), timeout=10)
+    accepted = {k: v for k, v in events[0].items() if k != "archive"}
+    parse_event(accepted)  # a valid envelope, replayed as is
+    _publish_raw(stack, "demand.accepted.630000.630100.630102", json.dumps(accepted))
+    _publish_raw(stack, "demand.accepted.630000.630100.630102", json.dumps(accepted))
+    marker = post_demand(stack)  # consumed after the duplicates (one queue, in order)
+    wait_for(lambda: complete(stack, marker), timeout=10)
+    time.sleep(0.5)
+    assert len(assignments(stack, code)) == 1
+    assert [e["event_type"] for e in trace(stack, code)] == ["demand.accepted", "assignment.made"]

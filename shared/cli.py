@@ -33,8 +33,27 @@ def migrate(names: tuple[str, ...]) -> None:
     """Bring every service database (and the directory) to the latest schema."""
     from shared import migrate as m
 
-    m.upgrade(_settings(), names or None)
+    settings = _settings()
+    m.upgrade(settings, names or None)
     click.echo("migrated: " + ", ".join(names or (DIRECTORY, *SERVICES)))
+    if not settings.embedded:
+        declare_broker_topology(settings)
+        click.echo("declared the broker topology (exchanges, queues, bindings, dead-letter queues)")
+
+
+def declare_broker_topology(settings: Settings) -> None:
+    """Declare every consumer queue and binding, so that events published before a
+    worker first starts are queued, not dropped (idempotent)."""
+    import importlib
+
+    from shared.messaging import connect, declare_topology
+
+    subs = []
+    for name in SERVICES:
+        svc = importlib.import_module(f"services.{name}").build(settings)
+        subs += importlib.import_module(f"services.{name}.worker").subscriptions(svc)
+    with connect(settings.broker_url) as conn:
+        declare_topology(conn, subs)
 
 
 def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,7 @@ from werkzeug.serving import make_server
 
 from shared.config import SERVICES, Settings
 from shared.logs import setup_logging
-from shared.messaging import connect
+from shared.messaging import connect, declare_topology
 from shared.runtime import Service
 from shared.worker import WorkerThread
 
@@ -76,16 +76,24 @@ class Platform:
     # lifecycle ---------------------------------------------------------------
     def start(self) -> None:
         self._recover_after_crash()
+        subscriptions = {
+            name: importlib.import_module(f"services.{name}.worker").subscriptions(svc)
+            for name, svc in self.services.items()
+        }
+        # Every queue and binding must exist before the first publish: the
+        # in-process broker starts empty, and a topic exchange drops what no
+        # queue is bound to.
+        with connect(self.settings.broker_url) as conn:
+            declare_topology(conn, [s for subs in subscriptions.values() for s in subs])
         for name, svc in self.services.items():
-            subs = importlib.import_module(f"services.{name}.worker").subscriptions(svc)
-            w = WorkerThread(svc, svc.consumer(subs))
+            w = WorkerThread(svc, svc.consumer(subscriptions[name]))
             w.start()
             self.workers.append(w)
-            svc.relay.ensure_started()
-            svc.relay.notify()
         deadline = time.monotonic() + 10
         while not all(w.consumer.ready for w in self.workers) and time.monotonic() < deadline:
             time.sleep(0.02)
+        for svc in self.services.values():
+            svc.relay.notify()
 
     def _recover_after_crash(self) -> None:
         state: dict[str, Any] = {}

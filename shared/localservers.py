@@ -93,6 +93,7 @@ class Postgres:
     def start(self) -> Postgres:
         data = self.base / "data"
         if not data.exists():
+            self.base.mkdir(parents=True, exist_ok=True)
             self.base.chmod(0o755)
             _chown(self.base, self.user)
             subprocess.run(
@@ -233,6 +234,7 @@ class RabbitMQ:
     def start(self, timeout: float = 120) -> RabbitMQ:
         if not self.available():
             raise ServerError("rabbitmq-server not found: apt-get install rabbitmq-server")
+        self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o755)
         env = self._env()
         _chown(self.base, self.user)

@@ -39,6 +39,7 @@ class Stack:
     # infrastructure --------------------------------------------------------
     def start_infra(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
+        self.base.chmod(0o755)  # the postgres and rabbitmq users work below it
         if not self.database_urls:
             self.pg = Postgres(base=self.base / "postgres").start()
             self.database_urls = {n: self.pg.url(n) for n in DATABASES}

@@ -163,7 +163,7 @@ def test_health_readiness_metrics_and_openapi(platform):
     wait_for(lambda: 'outcome="applied"' in c.get("/archive/metrics").get_data(as_text=True))
 
 
-def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
+def _embedded_process(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "ONESTOP_DATA_DIR": str(tmp_path / "var"), "PORT": str(port)}
     root = Path(__file__).resolve().parents[2]
@@ -179,6 +179,11 @@ def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
         wait_port(port, 60, p)
         return p
 
+    return port, start
+
+
+def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
+    port, start = _embedded_process(tmp_path)
     proc = start()
     creds = read_credentials(tmp_path / "var")
     h = {"Authorization": f"Bearer {creds['district']['key']}"}
@@ -206,6 +211,53 @@ def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
                 timeout=10,
             )
             assert [e["event_type"] for e in events] == ["demand.accepted", "assignment.made"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+@pytest.mark.fault
+def test_crash_of_the_embedded_process_loses_no_accepted_demand(tmp_path: Path):
+    """SIGKILL while events are in the in-process broker: the next start re-publishes."""
+    port, start = _embedded_process(tmp_path)
+    proc = start()
+    h = {"Authorization": f"Bearer {read_credentials(tmp_path / 'var')['district']['key']}"}
+    base = f"http://127.0.0.1:{port}"
+    codes = [
+        requests.post(
+            f"{base}/intake/api/v1/demands", json=DEMO_DEMAND, headers=h, timeout=10
+        ).json()["code"]
+        for _ in range(10)
+    ]
+    proc.kill()
+    proc.wait(10)
+    assert json.loads((tmp_path / "var" / "embedded-state.json").read_text())["clean"] is False
+    proc = start()
+    try:
+        for code in codes:
+            events = wait_for(
+                lambda code=code: (
+                    requests.get(f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10)
+                    .json()
+                    .get("events")
+                ),
+                timeout=10,
+            )
+            wait_for(
+                lambda code=code: (
+                    len(
+                        requests.get(
+                            f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10
+                        ).json()["events"]
+                    )
+                    == 2
+                ),
+                timeout=10,
+            )
+            assert events[0]["event_type"] == "demand.accepted"
+        r = requests.get(f"{base}/dispatch/api/v1/assignments?limit=500", headers=h, timeout=10)
+        per_demand = [a["demand_code"] for a in r.json()["items"]]
+        assert sorted(per_demand) == sorted(codes)  # each applied exactly once
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)

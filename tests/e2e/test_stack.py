@@ -92,6 +92,7 @@ def test_thread_over_http_and_amqp(stack):
     assert "onestop_http_requests_total" in metrics
 
 
+@pytest.mark.fault
 def test_broker_outage_accepts_demands_and_delivers_when_back(stack):
     stack.rabbit.stop()
     try:
@@ -105,6 +106,7 @@ def test_broker_outage_accepts_demands_and_delivers_when_back(stack):
         assert len(assignments(stack, code)) == 1
 
 
+@pytest.mark.fault
 def test_worker_killed_mid_flight_is_redelivered_and_applied_once(stack):
     codes = [post_demand(stack) for _ in range(40)]
     wait_for(lambda: assignments(stack, codes[0]), timeout=10, interval=0.01)
@@ -130,6 +132,7 @@ def _dead_letters(stack, queue):
     return out
 
 
+@pytest.mark.fault
 def test_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(stack):
     _publish_raw(stack, "demand.accepted.630000.630100.630102", '{"event_type": "demand.accepted"}')
     dead = wait_for(lambda: _dead_letters(stack, "dispatch.on_demand_accepted"), timeout=10)
@@ -139,6 +142,7 @@ def test_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(stack):
     wait_for(lambda: complete(stack, code), timeout=10)
 
 
+@pytest.mark.fault
 def test_same_event_delivered_twice_is_applied_once(stack):
     code = post_demand(stack)
     events = wait_for(lambda: complete(stack, code), timeout=10)

@@ -84,6 +84,7 @@ class Directory:
         self.db = db
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str, Principal | None]] = {}
+        self._divisions: dict[str, tuple[float, dict[str, str] | None]] = {}
         self._lock = threading.Lock()
 
     def create_key(
@@ -175,15 +176,26 @@ class Directory:
                 jurisdictions.insert().values(code=code, name=name, parent=parent, level=level)
             )
             s.commit()
+        with self._lock:
+            self._divisions.pop(code, None)
 
     def jurisdiction(self, code: str) -> dict[str, str] | None:
+        """A division of the tree, or None; cached like keys (divisions rarely change)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._divisions.get(code)
+        if hit is not None and hit[0] >= now:
+            return hit[1]
         with self.db.session() as s:
             row = (
                 s.execute(select(jurisdictions).where(jurisdictions.c.code == code))
                 .mappings()
                 .first()
             )
-        return dict(row) if row else None
+        found = dict(row) if row else None
+        with self._lock:
+            self._divisions[code] = (now + self.cache_seconds, found)
+        return found
 
     def subtree(self, root: str) -> list[dict[str, str]]:
         with self.db.session() as s:

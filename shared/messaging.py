@@ -44,6 +44,7 @@ def dead_letter_queue(queue_name: str) -> Queue:
 
 
 def connect(url: str, heartbeat: int = 30) -> Connection:
+    """A kombu connection; RabbitMQ ones ask for publisher confirms."""
     if url.startswith("memory://"):
         # The in-process transport polls; keep its latency well under a second.
         return Connection(url, transport_options={"polling_interval": 0.01})
@@ -60,11 +61,18 @@ class KombuPublisher:
 
     On RabbitMQ ``confirm_publish`` makes ``basic_publish`` block until the
     broker acks (a nack or a lost connection raises); the in-process transport
-    stores the message synchronously, which is its confirm.
+    stores the message synchronously, which is its confirm. A publisher sits
+    idle between bursts, so it negotiates no heartbeat (nobody would service
+    it); a connection found dead on use is re-opened and the publish tried once
+    more — a duplicate from that is harmless, consumers being idempotent.
     """
 
-    def __init__(self, url: str, heartbeat: int = 30) -> None:
-        self.conn = connect(url, heartbeat)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._open()
+
+    def _open(self) -> None:
+        self.conn = connect(self.url, heartbeat=0)
         self.channel = self.conn.channel()
         self._declared: set[str] = set()
 
@@ -75,6 +83,16 @@ class KombuPublisher:
             self._declared.add(exchange.name)
         return bound
 
+    def _twice(self, send: Callable[[], None]) -> None:
+        errors = (*self.conn.connection_errors, *self.conn.channel_errors)
+        try:
+            send()
+        except errors:
+            log.info("publisher connection lost; reconnecting once")
+            self.close()
+            self._open()
+            send()
+
     def publish(
         self,
         exchange: Exchange,
@@ -82,29 +100,36 @@ class KombuPublisher:
         body: str,
         headers: dict[str, Any],
     ) -> None:
-        ex = self._bind(exchange)
-        msg = ex.Message(
-            body,
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-            headers=headers,
-            properties={"message_id": headers.get("event_id", "")},
-        )
-        ex.publish(msg, routing_key=routing_key)
+        def send() -> None:
+            ex = self._bind(exchange)
+            msg = ex.Message(
+                body,
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                headers=headers,
+                properties={"message_id": headers.get("event_id", "")},
+            )
+            ex.publish(msg, routing_key=routing_key)
+
+        self._twice(send)
 
     def publish_to_queue(self, queue: str, body: str | bytes, headers: dict[str, Any]) -> None:
         """Publish through the default exchange straight to ``queue`` (retries)."""
-        Producer(self.channel).publish(
-            body,
-            exchange="",
-            routing_key=queue,
-            delivery_mode=2,
-            content_type="application/json",
-            content_encoding="utf-8",
-            headers=headers,
-            retry=False,
-        )
+
+        def send() -> None:
+            Producer(self.channel).publish(
+                body,
+                exchange="",
+                routing_key=queue,
+                delivery_mode=2,
+                content_type="application/json",
+                content_encoding="utf-8",
+                headers=headers,
+                retry=False,
+            )
+
+        self._twice(send)
 
     def close(self) -> None:
         try:

@@ -91,7 +91,7 @@ def bootstrap(name: str, metadata: MetaData, settings: Settings | None = None) -
     relay = OutboxRelay(
         db,
         outbox,
-        lambda: KombuPublisher(settings.broker_url, settings.heartbeat),
+        lambda: KombuPublisher(settings.broker_url),
         sweep_interval=settings.sweep_interval,
         on_published=metrics.published,
     )

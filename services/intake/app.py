@@ -31,10 +31,15 @@ class Demands(MethodView):
             )
         return handlers.accept_demand(svc, data, current_principal(), g.correlation_id)
 
+    @require_role("admin", "district", "staff")
     @blp.arguments(DemandListArgs, location="query")
     @blp.response(200, DemandList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Demands in your jurisdiction subtree, newest first."""
+        """Demands in your jurisdiction subtree, newest first.
+
+        Agencies are not handling parties of a demand until it is dispatched to
+        them, so agency keys cannot read the demand ledger (confidentiality, XN).
+        """
         items = handlers.list_demands(
             service(), current_principal(), args.get("status"), args["limit"]
         )
@@ -43,6 +48,7 @@ class Demands(MethodView):
 
 @blp.route("/<code>")
 class DemandItem(MethodView):
+    @require_role("admin", "district", "staff")
     @blp.response(200, DemandOut)
     def get(self, code: str) -> dict[str, Any]:
         """One demand by its unified code."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,7 +112,15 @@ def accept_demand(
             )
         )
         uow.commit()
-    return get_demand(svc, demand.code, principal)
+    return {
+        **asdict(demand),
+        "enterprise": {
+            "credit_code": demand.enterprise_credit_code,
+            "name": demand.enterprise_name,
+        },
+        "owner": None,
+        "correlation_id": correlation_id,
+    }
 
 
 def _row_to_dict(row: Any, ent_name: str | None) -> dict[str, Any]:

@@ -146,6 +146,10 @@ def test_jurisdictions_see_only_their_subtree(platform):
     assert code not in {d["code"] for d in listed}
     agency = c.get("/dispatch/api/v1/assignments", headers=auth(platform, "agency")).get_json()
     assert agency["items"] == []  # owner assignments are not an agency's business
+    # no consent, no dispatch to it: an agency reads no demand details
+    assert c.get("/intake/api/v1/demands", headers=auth(platform, "agency")).status_code == 403
+    r = c.get(f"/intake/api/v1/demands/{code}", headers=auth(platform, "agency"))
+    assert r.status_code == 403
 
 
 def test_health_readiness_metrics_and_openapi(platform):

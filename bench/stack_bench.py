@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -170,6 +171,39 @@ def _hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    for child in _children(pid):
+        out += _tree(child)
+    return out
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each process tree (services, PostgreSQL, RabbitMQ)."""
+    roots = {key: proc.pid for key, proc in stack.procs.items()}
+    if stack.pg and stack.pg.proc:
+        roots["postgresql"] = stack.pg.proc.pid
+    if stack.mq and stack.mq.proc:
+        roots["rabbitmq"] = stack.mq.proc.pid
+    return {key: sum(_cpu_seconds(p) for p in _tree(pid)) for key, pid in roots.items()}
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {
+        k: round(after[k] - before.get(k, 0.0), 2)
+        for k in after
+        if after[k] - before.get(k, 0.0) >= 0.01
+    }
+
+
 def peak_rss(stack: Stack) -> dict:
     report = {}
     for key, proc in stack.procs.items():
@@ -199,8 +233,10 @@ def main() -> None:
             "key"
         ]
         bare = throughput(bare_port, "/api/v1/demands", key, a.seconds, a.clients)
+        cpu0 = cpu_snapshot(stack)
         intake = throughput(stack.api_ports["intake"], "/api/v1/demands", key, a.seconds, a.clients)
         time.sleep(2)  # let the backlog of the throughput run drain
+        cpu = cpu_delta(cpu0, cpu_snapshot(stack))
         lat = latency(stack, key, a.rate, a.count)
         report = {
             "shape": "stack: gunicorn gthread + worker per service, RabbitMQ, PostgreSQL",
@@ -213,6 +249,7 @@ def main() -> None:
                 if bare["per_second"]
                 else None,
             },
+            "cpu_seconds_during_intake_run": cpu,
             "latency_ms_201_to_assignment_consumed": lat,
             "peak_rss_mb": peak_rss(stack),
         }

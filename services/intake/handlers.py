@@ -19,21 +19,28 @@ from shared.events import Event, make_event, subtree_prefix
 from shared.runtime import Service
 
 
-def _next_sequence(uow: UnitOfWork, jurisdiction: str, year: int) -> int:
+def _next_sequence(svc: Service, jurisdiction: str, year: int) -> int:
+    """Take the next number of a jurisdiction's yearly sequence, in its own transaction.
+
+    Like a database sequence it is committed at once, so the hot row is locked
+    only for that instant and concurrent demands do not queue behind each
+    other's whole transaction. A demand whose write then fails leaves a gap:
+    codes are unique and never reused, not gap-free.
+    """
     t = demand_sequences
     where = (t.c.jurisdiction == jurisdiction) & (t.c.year == year)
     bump = update(t).where(where).values(last_value=t.c.last_value + 1).returning(t.c.last_value)
-    value = uow.session.execute(bump).scalar()
-    if value is not None:
-        return int(value)
-    try:
-        with uow.session.begin_nested():
-            uow.session.execute(
-                insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1)
-            )
-        return 1
-    except IntegrityError:  # a concurrent first demand of the year created the row
-        return int(uow.session.execute(bump).scalar_one())
+    with svc.db.session() as s:
+        value = s.execute(bump).scalar()
+        if value is None:
+            try:
+                with s.begin_nested():
+                    s.execute(insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1))
+                value = 1
+            except IntegrityError:  # a concurrent first demand of the year created the row
+                value = s.execute(bump).scalar_one()
+        s.commit()
+    return int(value)
 
 
 def accept_demand(
@@ -55,6 +62,8 @@ def accept_demand(
         )
     now = datetime.now(UTC)
     ent = data["enterprise"]
+    # Before the unit of work: on SQLite a second write transaction would wait for it.
+    seq = _next_sequence(svc, jurisdiction, demand_year(now))
     with svc.uow() as uow:
         known = uow.session.execute(
             select(enterprises.c.name).where(enterprises.c.credit_code == ent["credit_code"])
@@ -68,7 +77,6 @@ def accept_demand(
                     created_at=now,
                 )
             )
-        seq = _next_sequence(uow, jurisdiction, demand_year(now))
         demand = Demand(
             code=unified_code(jurisdiction, demand_year(now), seq),
             jurisdiction=jurisdiction,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -178,6 +179,34 @@ def apikey_revoke(key_id: str) -> None:
     if not _directory().revoke(key_id):
         raise click.ClickException(f"no active key {key_id}")
     click.echo(f"revoked {key_id}")
+
+
+def openapi_documents() -> dict[str, str]:
+    """Each service's OpenAPI document, as canonical JSON text."""
+    import importlib
+
+    settings = _settings()
+    docs = {}
+    for name in SERVICES:
+        app = importlib.import_module(f"services.{name}.app").create_app(settings)
+        spec = app.test_client().get("/openapi.json").get_json()
+        docs[name] = json.dumps(spec, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return docs
+
+
+@main.command("openapi")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/openapi"),
+    show_default=True,
+)
+def openapi_cmd(out: Path) -> None:
+    """Write every service's OpenAPI document to OUT/<service>.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in openapi_documents().items():
+        (out / f"{name}.json").write_text(text)
+        click.echo(f"wrote {out / name}.json")
 
 
 @main.command("make-revision")

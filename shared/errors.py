@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,23 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ErrorBody(Schema):
+    status = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"example": "validation_failed"})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(
+        data_key="fields",
+        metadata={"description": "validation errors by location and field, e.g. json.title"},
+    )
+    correlation_id = fields.String()
+
+
+class ErrorSchema(Schema):
+    """The one error format, as documented in every OpenAPI document."""
+
+    error = fields.Nested(ErrorBody, required=True)
 
 
 class ApiError(Exception):

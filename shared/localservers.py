@@ -48,6 +48,20 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = 
     raise ServerError(f"port {port} did not open within {timeout}s")
 
 
+def terminate(proc: subprocess.Popen[bytes] | None, sig: int, wait: float) -> int | None:
+    """Signal a process group, wait, then SIGKILL it if it lingers; its exit code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            return proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return proc.wait(10)
+    return proc.returncode
+
+
 def _as_user(user: str, argv: list[str], env: dict[str, str]) -> list[str]:
     envs = [f"{k}={v}" for k, v in env.items()]
     if os.geteuid() == 0:
@@ -169,13 +183,7 @@ class Postgres:
                     conn.execute(f'CREATE DATABASE "{name}"')
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)  # fast shutdown
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        terminate(self.proc, signal.SIGINT, 30)  # SIGINT: PostgreSQL's fast shutdown
         self.proc = None
 
     def destroy(self) -> None:
@@ -266,13 +274,7 @@ class RabbitMQ:
 
     def stop(self) -> None:
         """Stop the node (its durable queues and persistent messages are kept)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        terminate(self.proc, signal.SIGTERM, 60)
         self.proc = None
 
     def destroy(self) -> None:

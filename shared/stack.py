@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.config import DIRECTORY, SERVICES, explicit_infrastructure
-from shared.localservers import DATABASES, Postgres, RabbitMQ, free_port, wait_port
+from shared.localservers import (
+    DATABASES,
+    Postgres,
+    RabbitMQ,
+    free_port,
+    terminate,
+    wait_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,15 +161,7 @@ class Stack:
             self.start_gateway(gateway_port)
 
     def signal(self, key: str, sig: int = signal.SIGTERM, wait: float = 30) -> int | None:
-        proc = self.procs[key]
-        if proc.poll() is None:
-            os.killpg(proc.pid, sig)
-            try:
-                return proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                return proc.wait(10)
-        return proc.returncode
+        return terminate(self.procs[key], sig, wait)
 
     def stop(self) -> None:
         order = [k for k in self.procs if k.endswith("-api") or k == "gateway"]

@@ -20,14 +20,21 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import metrics
 from shared.auth import Principal
-from shared.errors import ApiError, http_exception_response, register_error_handlers
+from shared.errors import (
+    ApiError,
+    ErrorSchema,
+    http_exception_response,
+    register_error_handlers,
+)
 from shared.runtime import Service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OnestopApi(Api):
-    """flask-smorest, answering its errors in the platform's one format."""
+    """flask-smorest, answering (and documenting) errors in the platform's one format."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_response(error)

@@ -167,101 +167,89 @@ def test_health_readiness_metrics_and_openapi(platform):
     wait_for(lambda: 'outcome="applied"' in c.get("/archive/metrics").get_data(as_text=True))
 
 
-def _embedded_process(tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "ONESTOP_DATA_DIR": str(tmp_path / "var"), "PORT": str(port)}
-    root = Path(__file__).resolve().parents[2]
+class EmbeddedProcess:
+    """``onestop run`` as a real process on a free port, with its own data directory."""
 
-    def start():
-        p = subprocess.Popen(
+    def __init__(self, tmp_path: Path) -> None:
+        self.data = tmp_path / "var"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "ONESTOP_DATA_DIR": str(self.data), "PORT": str(self.port)}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "run"],
-            env=env,
-            cwd=root,
+            env=self.env,
+            cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_port(port, 60, p)
-        return p
+        wait_port(self.port, 60, self.proc)
+        self.headers = {"Authorization": f"Bearer {self.credentials()['district']['key']}"}
 
-    return port, start
+    def credentials(self) -> dict:
+        return read_credentials(self.data)
+
+    def state(self) -> dict:
+        return json.loads((self.data / "embedded-state.json").read_text())
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(60)
+
+    def post_demands(self, n: int) -> list[str]:
+        url = f"{self.base}/intake/api/v1/demands"
+        return [
+            requests.post(url, json=DEMO_DEMAND, headers=self.headers, timeout=10).json()["code"]
+            for _ in range(n)
+        ]
+
+    def event_types(self, code: str) -> list[str]:
+        r = requests.get(
+            f"{self.base}/archive/api/v1/trace/{code}", headers=self.headers, timeout=10
+        )
+        return [e["event_type"] for e in r.json().get("events", [])]
+
+    def assert_complete(self, codes: list[str]) -> None:
+        """Every demand's trace reaches exactly accepted + assignment, and stays there."""
+        for code in codes:
+            wait_for(lambda code=code: self.event_types(code) == THREAD, timeout=10)
+        r = requests.get(
+            f"{self.base}/dispatch/api/v1/assignments?limit=500", headers=self.headers, timeout=10
+        )
+        assert sorted(a["demand_code"] for a in r.json()["items"]) == sorted(codes)
+
+
+THREAD = ["demand.accepted", "assignment.made"]
 
 
 def test_graceful_restart_loses_nothing_and_keeps_keys(tmp_path: Path):
-    port, start = _embedded_process(tmp_path)
-    proc = start()
-    creds = read_credentials(tmp_path / "var")
-    h = {"Authorization": f"Bearer {creds['district']['key']}"}
-    base = f"http://127.0.0.1:{port}"
-    codes = [
-        requests.post(
-            f"{base}/intake/api/v1/demands", json=DEMO_DEMAND, headers=h, timeout=10
-        ).json()["code"]
-        for _ in range(15)
-    ]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == 0
-    state = json.loads((tmp_path / "var" / "embedded-state.json").read_text())
-    assert state["clean"] is True
-    proc = start()
+    app = EmbeddedProcess(tmp_path)
+    app.start()
+    creds = app.credentials()
+    codes = app.post_demands(15)
+    assert app.stop() == 0
+    assert app.state()["clean"] is True
+    app.start()
     try:
-        assert read_credentials(tmp_path / "var") == creds
-        for code in codes:
-            events = wait_for(
-                lambda code=code: (
-                    requests.get(f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10)
-                    .json()
-                    .get("events")
-                ),
-                timeout=10,
-            )
-            assert [e["event_type"] for e in events] == ["demand.accepted", "assignment.made"]
+        assert app.credentials() == creds
+        app.assert_complete(codes)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        app.stop()
 
 
 @pytest.mark.fault
 def test_crash_of_the_embedded_process_loses_no_accepted_demand(tmp_path: Path):
     """SIGKILL while events are in the in-process broker: the next start re-publishes."""
-    port, start = _embedded_process(tmp_path)
-    proc = start()
-    h = {"Authorization": f"Bearer {read_credentials(tmp_path / 'var')['district']['key']}"}
-    base = f"http://127.0.0.1:{port}"
-    codes = [
-        requests.post(
-            f"{base}/intake/api/v1/demands", json=DEMO_DEMAND, headers=h, timeout=10
-        ).json()["code"]
-        for _ in range(10)
-    ]
-    proc.kill()
-    proc.wait(10)
-    assert json.loads((tmp_path / "var" / "embedded-state.json").read_text())["clean"] is False
-    proc = start()
+    app = EmbeddedProcess(tmp_path)
+    app.start()
+    codes = app.post_demands(10)
+    app.stop(signal.SIGKILL)
+    assert app.state()["clean"] is False
+    app.start()
     try:
-        for code in codes:
-            events = wait_for(
-                lambda code=code: (
-                    requests.get(f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10)
-                    .json()
-                    .get("events")
-                ),
-                timeout=10,
-            )
-            wait_for(
-                lambda code=code: (
-                    len(
-                        requests.get(
-                            f"{base}/archive/api/v1/trace/{code}", headers=h, timeout=10
-                        ).json()["events"]
-                    )
-                    == 2
-                ),
-                timeout=10,
-            )
-            assert events[0]["event_type"] == "demand.accepted"
-        r = requests.get(f"{base}/dispatch/api/v1/assignments?limit=500", headers=h, timeout=10)
-        per_demand = [a["demand_code"] for a in r.json()["items"]]
-        assert sorted(per_demand) == sorted(codes)  # each applied exactly once
+        app.assert_complete(codes)  # each applied exactly once
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        app.stop()

@@ -1,14 +1,33 @@
-"""Logging: one line per record, with the thread (relay, worker) that wrote it."""
+"""Logging: one line per record, with its thread and the correlation id in force.
+
+The correlation id follows a demand from the first HTTP request through every
+event and every log line: the web layer sets it per request, the consumer per
+event (from the envelope).
+"""
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
+
+correlation_id: ContextVar[str] = ContextVar("correlation_id", default="-")
+
+FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s cid=%(correlation_id)s: %(message)s"
+
+
+class CorrelationFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = correlation_id.get()
+        return True
 
 
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s",
-    )
+    root = logging.getLogger()
+    if not any(isinstance(f, CorrelationFilter) for h in root.handlers for f in h.filters):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(CorrelationFilter())
+        root.addHandler(handler)
+    root.setLevel(level.upper())
     for noisy in ("amqp", "kombu", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -29,6 +29,7 @@ from kombu.mixins import ConsumerMixin
 from marshmallow import ValidationError
 
 from shared.events import Event, UnknownEvent, parse_event
+from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ class EventConsumer(ConsumerMixin):
             self._outcome(sub, event_type, Outcome.DEAD_LETTERED)
             return Outcome.DEAD_LETTERED
         attempt = int(headers.get(ATTEMPT_HEADER, 1))
+        correlation_id.set(event.correlation_id)
         try:
             applied = sub.apply(event)
         except Exception as exc:

@@ -90,6 +90,7 @@ class OutboxRelay:
         sweep_interval: float = 2.0,
         batch: int = 200,
         on_published: Callable[[str, str], None] | None = None,
+        on_sweep: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -102,6 +103,7 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._on_published = on_published
+        self._on_sweep = on_sweep
 
     # -- control -----------------------------------------------------------
     def notify(self) -> None:
@@ -129,11 +131,13 @@ class OutboxRelay:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.sweep_interval)
+            woken = self._wake.wait(self.sweep_interval)
             self._wake.clear()
             try:
                 while self.publish_pending() == self.batch and not self._stop.is_set():
                     pass
+                if not woken and self._on_sweep is not None:
+                    self._on_sweep(self.pending())  # the backlog, for the metrics
             except Exception:  # broker or database down: the sweep tries again
                 log.warning("outbox relay could not publish; will retry", exc_info=True)
                 self._close_publisher()

@@ -94,6 +94,7 @@ def bootstrap(name: str, metadata: MetaData, settings: Settings | None = None) -
         lambda: KombuPublisher(settings.broker_url),
         sweep_interval=settings.sweep_interval,
         on_published=metrics.published,
+        on_sweep=metrics.OUTBOX_PENDING.labels(name).set,
     )
     directory = Directory(Database(settings.database_url(DIRECTORY), directory_metadata))
     svc = Service(name, settings, db, outbox, inbox, relay, directory)

@@ -26,6 +26,7 @@ from shared.errors import (
     http_exception_response,
     register_error_handlers,
 )
+from shared.logs import correlation_id, setup_logging
 from shared.runtime import Service
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +63,7 @@ def require_role(*roles: str) -> Callable[[F], F]:
 
 
 def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
+    setup_logging(svc.settings.log_level)
     app = Flask(f"onestop.{svc.name}")
     app.config.update(
         API_TITLE=title,
@@ -92,6 +94,7 @@ def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
     def _before() -> None:
         g.started = time.perf_counter()
         g.correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+        correlation_id.set(g.correlation_id)
         if request.path.startswith("/api/"):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")

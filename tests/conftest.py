@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,10 +51,25 @@ def embedded_settings(tmp_path: Path) -> Settings:
     )
 
 
+REAL_SERVERS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which real servers the integration, e2e and fault tests ran against."""
+    if REAL_SERVERS:
+        terminalreporter.section("real servers started by the suite")
+        for line in REAL_SERVERS:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     _need(Postgres.available(), "postgresql")
     pg = Postgres().start()  # under /tmp: the postgres user must reach it
+    version = subprocess.run(
+        [f"{pg.bindir}/postgres", "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    REAL_SERVERS.append(f"{version} on 127.0.0.1:{pg.port} (data {pg.base})")
     yield pg
     pg.destroy()
 
@@ -62,6 +78,15 @@ def postgres() -> Iterator[Postgres]:
 def rabbitmq() -> Iterator[RabbitMQ]:
     _need(RabbitMQ.available(), "rabbitmq-server")
     mq = RabbitMQ().start()
+    from kombu import Connection
+
+    with Connection(mq.url) as conn:
+        conn.connect()
+        props = conn.connection.server_properties
+    REAL_SERVERS.append(
+        f"RabbitMQ {props.get('version')} (Erlang node {mq.nodename}) on "
+        f"127.0.0.1:{mq.port} (data {mq.base})"
+    )
     yield mq
     mq.destroy()
 

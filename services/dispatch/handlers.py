@@ -72,6 +72,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
         "assigned_at": now,
     }
     uow.session.execute(insert(assignments).values(**row))
+    log.info("demand %s owned by %s (%s)", p["demand_code"], dept.id, decision.reason)
     payload = {k: v for k, v in row.items() if k != "jurisdiction"}
     payload["assignment_id"] = payload.pop("id")
     payload["assigned_at"] = now.isoformat()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from shared.db import UnitOfWork
 from shared.errors import ApiError
 from shared.events import Event, make_event, subtree_prefix
 from shared.runtime import Service
+
+log = logging.getLogger(__name__)
 
 
 def _next_sequence(svc: Service, jurisdiction: str, year: int) -> int:
@@ -120,6 +123,7 @@ def accept_demand(
             )
         )
         uow.commit()
+    log.info("demand %s accepted in %s", demand.code, jurisdiction)
     return {
         **asdict(demand),
         "enterprise": {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -174,3 +176,29 @@ def test_poison_message_dead_lettered_on_rabbitmq(rabbitmq):
     finally:
         consumer.should_stop = True
         t.join(5)
+
+
+def test_a_city_can_bind_only_its_subtree(rabbitmq):
+    """Routing keys carry the GB/T 2260 path: 西宁市 (630100) binds just its subtree."""
+    from shared.events import subtree_binding
+
+    name = f"city.{uuid.uuid4().hex[:6]}"
+    with Connection(rabbitmq.url) as conn:
+        Queue(
+            name,
+            exchange=exchange_for("intake"),
+            routing_key=subtree_binding("demand.accepted", "630100"),
+        )(conn.default_channel).declare()
+    pub = KombuPublisher(rabbitmq.url)
+    sent = {}
+    for code in ("630102", "630100", "630000", "620102", "632301"):
+        ev = make_event(
+            "demand.accepted", 1, producer="intake", jurisdiction=code, payload=accepted_payload()
+        )
+        pub.publish(exchange_for("intake"), ev.routing_key, ev.to_json(), {})
+        sent[ev.event_id] = code
+    pub.close()
+    got = wait_for(lambda: (m := get_all(rabbitmq.url, name)) and m)
+    time.sleep(0.2)
+    got += get_all(rabbitmq.url, name)
+    assert sorted(sent[json.loads(m.body)["event_id"]] for m in got) == ["630100", "630102"]

@@ -1,0 +1,36 @@
+"""deploy/rabbitmq/definitions.json is exactly the topology the workers declare."""
+
+import importlib
+import json
+from pathlib import Path
+
+from shared.config import SERVICES, load_settings
+
+DEFS = Path(__file__).resolve().parents[3] / "deploy" / "rabbitmq" / "definitions.json"
+
+
+def declared(tmp_path):
+    settings = load_settings({"ONESTOP_DATA_DIR": str(tmp_path)})
+    subs = []
+    for name in SERVICES:
+        svc = importlib.import_module(f"services.{name}").build(settings)
+        subs += importlib.import_module(f"services.{name}.worker").subscriptions(svc)
+    return subs
+
+
+def test_definitions_match_the_declared_queues_and_bindings(tmp_path):
+    defs = json.loads(DEFS.read_text())
+    subs = declared(tmp_path)
+    queues = {q["name"]: q["arguments"] for q in defs["queues"]}
+    expected = {}
+    for sub in subs:
+        expected[sub.queue] = sub.kombu_queue().queue_arguments
+        expected[f"{sub.queue}.dlq"] = {}
+    assert queues == expected
+    bindings = {(b["source"], b["destination"], b["routing_key"]) for b in defs["bindings"]}
+    want = {(f"onestop.{p}", s.queue, k) for s in subs for p, k in s.bindings}
+    want |= {("onestop.dlx", s.queue + ".dlq", s.queue) for s in subs}
+    assert bindings == want
+    exchanges = {e["name"]: e["type"] for e in defs["exchanges"]}
+    assert exchanges["onestop.dlx"] == "direct"
+    assert all(exchanges[src] == "topic" for src, _, _ in want if src != "onestop.dlx")

@@ -104,7 +104,7 @@ class Directory:
             raise ValueError(f"unknown jurisdiction {jurisdiction}")
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32).replace("_", "-")
-        with self.db.session() as s:
+        with self.db.write_session() as s:
             s.execute(
                 api_keys.insert().values(
                     key_id=key_id,
@@ -120,7 +120,7 @@ class Directory:
         return f"{PREFIX}_{key_id}_{secret}"
 
     def revoke(self, key_id: str) -> bool:
-        with self.db.session() as s:
+        with self.db.write_session() as s:
             n = s.execute(  # type: ignore[attr-defined]
                 update(api_keys)
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
@@ -169,7 +169,7 @@ class Directory:
         path = jurisdiction_path(code)
         parent = path[-2] if len(path) > 1 else None
         level = ("province", "city", "county")[len(path) - 1]
-        with self.db.session() as s:
+        with self.db.write_session() as s:
             if s.execute(select(jurisdictions.c.code).where(jurisdictions.c.code == code)).first():
                 return
             s.execute(

@@ -54,7 +54,7 @@ def declare_broker_topology(settings: Settings) -> None:
         svc = importlib.import_module(f"services.{name}").build(settings)
         subs += importlib.import_module(f"services.{name}.worker").subscriptions(svc)
     with connect(settings.broker_url) as conn:
-        declare_topology(conn, subs)
+        declare_topology(conn.default_channel, subs)
 
 
 def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:

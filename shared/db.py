@@ -26,6 +26,9 @@ class Base(DeclarativeBase):
     __abstract__ = True
 
 
+WRITE_OPTION = "onestop_write"
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every database (SQLite stores no zone)."""
 
@@ -67,7 +70,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (they queue on the busy
+            # timeout); readers stay deferred and never block on a writer.
+            immediate = conn.get_execution_options().get(WRITE_OPTION)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -97,6 +103,12 @@ class Database:
         self.engine  # noqa: B018 - creates the session factory on first use
         assert self._sessions is not None
         return self._sessions()
+
+    def write_session(self) -> Session:
+        """A session for a transaction that writes (on SQLite: ``BEGIN IMMEDIATE``)."""
+        session = self.session()
+        session.connection(execution_options={WRITE_OPTION: True})
+        return session
 
     @property
     def is_postgres(self) -> bool:
@@ -129,7 +141,7 @@ class UnitOfWork:
         self.events: list[Event] = []
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.db.session()
+        self.session = self.db.write_session()
         self.events = []
         return self
 

@@ -84,7 +84,9 @@ class Platform:
         # in-process broker starts empty, and a topic exchange drops what no
         # queue is bound to.
         with connect(self.settings.broker_url) as conn:
-            declare_topology(conn, [s for subs in subscriptions.values() for s in subs])
+            declare_topology(
+                conn.default_channel, [s for subs in subscriptions.values() for s in subs]
+            )
         for name, svc in self.services.items():
             w = WorkerThread(svc, svc.consumer(subscriptions[name]))
             w.start()
@@ -102,7 +104,7 @@ class Platform:
         if state and not state.get("clean", False):
             since = datetime.fromisoformat(state["started_at"])
             for svc in self.services.values():
-                with svc.db.session() as s:
+                with svc.db.write_session() as s:
                     n = s.execute(  # type: ignore[attr-defined]
                         update(svc.outbox)
                         .where(svc.outbox.c.published_at >= since)

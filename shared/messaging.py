@@ -26,9 +26,8 @@ from typing import Any
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 from kombu.mixins import ConsumerMixin
-from marshmallow import ValidationError
 
-from shared.events import Event, UnknownEvent, parse_event
+from shared.events import Event, parse_event
 from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -170,21 +169,29 @@ class Subscription:
         )
 
 
-def declare_topology(conn: Connection, subscriptions: Sequence[Subscription]) -> None:
+def declare_topology(channel: Any, subscriptions: Sequence[Subscription]) -> None:
     """Declare exchanges, queues, bindings and dead-letter queues (idempotent)."""
-    with conn.channel() as ch:
-        DLX(ch).declare()
-        for sub in subscriptions:
-            for producer, _ in sub.bindings:
-                exchange_for(producer)(ch).declare()
-            sub.kombu_queue()(ch).declare()
-            dead_letter_queue(sub.queue)(ch).declare()
+    DLX(channel).declare()
+    for sub in subscriptions:
+        for producer, _ in sub.bindings:
+            exchange_for(producer)(channel).declare()
+        sub.kombu_queue()(channel).declare()
+        dead_letter_queue(sub.queue)(channel).declare()
 
 
 ATTEMPT_HEADER = "x-onestop-attempt"
 
 
+def _attempt(headers: dict[str, Any]) -> int:
+    """Which delivery attempt this is (a missing or garbled header counts as the first)."""
+    try:
+        return max(1, int(headers.get(ATTEMPT_HEADER, 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
 class Outcome:
+    REDELIVERED = "redelivered"  # counted on arrival, besides the final outcome
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     RETRIED = "retried"
@@ -210,6 +217,7 @@ class EventConsumer(ConsumerMixin):
         prefetch: int = 20,
         heartbeat: int = 30,
         on_outcome: Callable[[str, str, str], None] | None = None,
+        on_dead_letter: Callable[[str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.url = url
         self.connection = connect(url, heartbeat)
@@ -218,6 +226,7 @@ class EventConsumer(ConsumerMixin):
         self.retry_backoff = retry_backoff
         self.prefetch = prefetch
         self._on_outcome = on_outcome
+        self._on_dead_letter = on_dead_letter
         self._publisher: KombuPublisher | None = None
         self.connect_max_retries = None
         self.ready = False
@@ -225,7 +234,7 @@ class EventConsumer(ConsumerMixin):
 
     # kombu's ConsumerMixin hooks ------------------------------------------
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Any]:
-        declare_topology(self.connection, self.subscriptions)
+        declare_topology(channel, self.subscriptions)
         consumers = []
         for sub in self.subscriptions:
             c = consumer_cls(
@@ -282,15 +291,17 @@ class EventConsumer(ConsumerMixin):
     def _handle(self, sub: Subscription, message: Message) -> str:
         raw = message.body
         headers = dict(message.headers or {})
-        event_type = str(headers.get("event_type", "unknown"))
+        event_type = str(headers.get("event_type", "unknown"))[:80]
+        attempt = _attempt(headers)
+        if message.delivery_info.get("redelivered"):
+            self._outcome(sub, event_type, Outcome.REDELIVERED)
         try:
             event = parse_event(raw)
-        except (ValidationError, UnknownEvent) as exc:
-            reason = f"invalid event: {getattr(exc, 'messages', exc)}"
-            self._dead_letter(sub, message, reason, int(headers.get(ATTEMPT_HEADER, 1)))
+        except Exception as exc:  # anything unparseable is poison, never a crash
+            reason = f"invalid event: {getattr(exc, 'messages', None) or repr(exc)}"
+            self._dead_letter(sub, message, reason, attempt)
             self._outcome(sub, event_type, Outcome.DEAD_LETTERED)
             return Outcome.DEAD_LETTERED
-        attempt = int(headers.get(ATTEMPT_HEADER, 1))
         correlation_id.set(event.correlation_id)
         try:
             applied = sub.apply(event)
@@ -328,6 +339,8 @@ class EventConsumer(ConsumerMixin):
                 body = body.decode("utf-8")
             except UnicodeDecodeError:
                 body = json.dumps({"undecodable": body.hex()})
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(sub.queue, body, headers)
         self._pub().publish(DLX, sub.queue, body, headers)
         message.ack()
 

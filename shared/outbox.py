@@ -45,7 +45,8 @@ from shared.messaging import exchange_for
 log = logging.getLogger(__name__)
 
 
-def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
+def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
+    """Add ``outbox``, ``processed_events`` and ``dead_letters`` to a service's metadata."""
     outbox = Table(
         "outbox",
         metadata,
@@ -68,7 +69,21 @@ def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("event_type", String(80), nullable=False),
         Column("processed_at", UtcDateTime(), nullable=False),
     )
-    return outbox, inbox
+    # A durable record of every message this service's consumers dead-lettered,
+    # besides the broker's <queue>.dlq (which the in-process broker cannot keep).
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("queue", String(100), nullable=False, index=True),
+        Column("event_id", String(100), nullable=True),
+        Column("event_type", String(80), nullable=True),
+        Column("reason", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("body", Text, nullable=False),
+        Column("failed_at", UtcDateTime(), nullable=False, index=True),
+    )
+    return outbox, inbox, dead_letters
 
 
 class Publisher(Protocol):
@@ -102,11 +117,15 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._publishing = threading.Lock()  # one batch at a time: the channel is not shared
+        self._closed = False
         self._on_published = on_published
         self._on_sweep = on_sweep
 
     # -- control -----------------------------------------------------------
     def notify(self) -> None:
+        if self._closed:  # stopped for good: the rows wait for the next start's sweep
+            return
         self.ensure_started()
         self._wake.set()
 
@@ -122,6 +141,7 @@ class OutboxRelay:
                 self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._closed = True
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -166,7 +186,7 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish up to ``batch`` pending rows; returns how many were published."""
         t = self.outbox
-        with self.db.session() as s:
+        with self._publishing, self.db.write_session() as s:
             rows = s.execute(
                 select(
                     t.c.seq,
@@ -207,7 +227,8 @@ class OutboxRelay:
                 now = datetime.now(UTC)
                 if done:
                     s.execute(update(t).where(t.c.seq.in_(done)).values(published_at=now))
-                failed = [r.seq for r in rows if r.seq not in set(done)]
+                sent = set(done)
+                failed = [r.seq for r in rows if r.seq not in sent]
                 if failed:
                     s.execute(
                         update(t).where(t.c.seq == failed[0]).values(attempts=t.c.attempts + 1)

@@ -6,10 +6,14 @@ opened on first use, so importing and building is always safe.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import MetaData, Table, text
 
@@ -62,7 +66,39 @@ class Service:
             prefetch=s.prefetch,
             heartbeat=s.heartbeat,
             on_outcome=metrics.consumed,
+            on_dead_letter=self.record_dead_letter,
         )
+
+    def record_dead_letter(self, queue: str, body: str, headers: dict[str, Any]) -> None:
+        """Keep a dead letter in this service's database (best effort: the DLQ has it too)."""
+        try:
+            event_id = event_type = None
+            with contextlib.suppress(Exception):
+                envelope = json.loads(body)
+                event_id = str(envelope.get("event_id"))[:100] if "event_id" in envelope else None
+                event_type = (
+                    str(envelope.get("event_type"))[:80] if "event_type" in envelope else None
+                )
+            with self.db.write_session() as s:
+                s.execute(
+                    self.metadata_table("dead_letters")
+                    .insert()
+                    .values(
+                        queue=queue,
+                        event_id=event_id,
+                        event_type=event_type,
+                        reason=str(headers.get("x-onestop-reason", "")),
+                        attempts=int(headers.get("x-onestop-attempts", 1)),
+                        body=body,
+                        failed_at=datetime.now(UTC),
+                    )
+                )
+                s.commit()
+        except Exception:
+            log.exception("could not record a dead letter of %s in the database", queue)
+
+    def metadata_table(self, name: str) -> Table:
+        return self.db.metadata.tables[name]
 
     def check_database(self) -> str | None:
         try:

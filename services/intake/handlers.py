@@ -33,7 +33,7 @@ def _next_sequence(svc: Service, jurisdiction: str, year: int) -> int:
     t = demand_sequences
     where = (t.c.jurisdiction == jurisdiction) & (t.c.year == year)
     bump = update(t).where(where).values(last_value=t.c.last_value + 1).returning(t.c.last_value)
-    with svc.db.session() as s:
+    with svc.db.write_session() as s:
         value = s.execute(bump).scalar()
         if value is None:
             try:

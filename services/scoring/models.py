@@ -6,7 +6,7 @@ from shared.db import UtcDateTime
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
-outbox, processed_events = add_outbox_tables(metadata)
+outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 
 # One row per fact that may earn points: the record behind every scorecard point.
 tally_records = Table(

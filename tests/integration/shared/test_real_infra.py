@@ -158,7 +158,7 @@ def test_poison_message_dead_lettered_on_rabbitmq(rabbitmq):
         qname, [("intake", "demand.accepted.#")], lambda e: applied.append(e.event_id) or True
     )
     consumer = EventConsumer(rabbitmq.url, [sub], retry_backoff=0)
-    declare_topology(consumer.connection, [sub])
+    declare_topology(consumer.connection.default_channel, [sub])
     pub = KombuPublisher(rabbitmq.url)
     pub.publish(exchange_for("intake"), "demand.accepted.630000.630100.630102", "{oops", {})
     good = make_event(

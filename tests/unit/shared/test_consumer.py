@@ -62,7 +62,7 @@ def dlq(url, queue):
 def setup(url, apply, **kw):
     sub = Subscription("test.q", [("intake", "demand.accepted.#")], apply)
     consumer = EventConsumer(url, [sub], retry_backoff=0, **kw)
-    declare_topology(consumer.connection, [sub])
+    declare_topology(consumer.connection.default_channel, [sub])
     return consumer
 
 

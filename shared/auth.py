@@ -24,6 +24,7 @@ from shared.events import in_subtree, jurisdiction_path
 
 ROLES = ("admin", "district", "staff", "agency")
 PREFIX = "osk"
+MAX_CACHED_KEYS = 10_000
 
 metadata = MetaData()
 
@@ -83,7 +84,7 @@ class Directory:
     def __init__(self, db: Database, cache_seconds: float = 30.0) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, str, Principal | None]] = {}
+        self._cache: dict[str, tuple[float, str, Principal]] = {}
         self._divisions: dict[str, tuple[float, dict[str, str] | None]] = {}
         self._lock = threading.Lock()
 
@@ -132,6 +133,12 @@ class Directory:
         return bool(n)
 
     def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid key, else None.
+
+        Valid keys are cached for ``cache_seconds`` per process (so a revocation
+        takes effect everywhere within that time); unknown ids are not cached,
+        so made-up keys cannot grow memory.
+        """
         parts = _split(token)
         if parts is None:
             return None
@@ -147,20 +154,23 @@ class Directory:
                     .first()
                 )
             if row is None or row["revoked_at"] is not None:
-                hit = (now + self.cache_seconds, "", None)
-            else:
-                principal = Principal(
-                    key_id=row["key_id"],
-                    name=row["name"],
-                    role=row["role"],
-                    jurisdiction=row["jurisdiction"],
-                    agency_id=row["agency_id"],
-                )
-                hit = (now + self.cache_seconds, row["secret_sha256"], principal)
+                with self._lock:
+                    self._cache.pop(key_id, None)
+                return None
+            principal = Principal(
+                key_id=row["key_id"],
+                name=row["name"],
+                role=row["role"],
+                jurisdiction=row["jurisdiction"],
+                agency_id=row["agency_id"],
+            )
+            hit = (now + self.cache_seconds, row["secret_sha256"], principal)
             with self._lock:
+                if len(self._cache) >= MAX_CACHED_KEYS:
+                    self._cache.clear()
                 self._cache[key_id] = hit
         _, digest, found = hit
-        if found is None or not hmac.compare_digest(digest, _hash(secret)):
+        if not hmac.compare_digest(digest, _hash(secret)):
             return None
         return found
 

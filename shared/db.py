@@ -121,6 +121,17 @@ class Database:
             self._sessions = None
 
 
+def insert_or_ignore(db: Database, table: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the database's own dialect."""
+    if db.is_postgres:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
 class UnitOfWork:
     """``with uow: ...; uow.commit()`` — anything not committed is rolled back.
 

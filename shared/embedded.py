@@ -58,6 +58,24 @@ def _not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [body]
 
 
+class InFlight:
+    """WSGI middleware counting the requests being handled (for an orderly stop)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._lock:
+            self.count += 1
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
 class Platform:
     """All five services wired together in this process."""
 
@@ -70,7 +88,8 @@ class Platform:
             app = importlib.import_module(f"services.{name}.app").create_app(settings)
             self.apps[f"/{name}"] = app
             self.services[name] = app.extensions["onestop"]
-        self.wsgi = DispatcherMiddleware(_not_found, self.apps)
+        self.in_flight = InFlight(DispatcherMiddleware(_not_found, self.apps))
+        self.wsgi = self.in_flight
         self._state_path = settings.data_dir / "embedded-state.json"
 
     # lifecycle ---------------------------------------------------------------
@@ -141,9 +160,7 @@ class Platform:
         while time.monotonic() < deadline:
             for svc in self.services.values():
                 svc.relay.notify()
-            pending = sum(svc.relay.pending() for svc in self.services.values())
-            busy = pending + self.queued()
-            quiet_rounds = quiet_rounds + 1 if busy == 0 else 0
+            quiet_rounds = quiet_rounds + 1 if self.quiet() else 0
             if quiet_rounds >= 3:
                 return True
             time.sleep(0.05)
@@ -151,16 +168,25 @@ class Platform:
 
     def stop(self) -> None:
         self.services["intake"].accepting.clear()
+        deadline = time.monotonic() + 10
+        while self.in_flight.count and time.monotonic() < deadline:
+            time.sleep(0.02)  # requests that passed the check before it closed
         drained = self.quiesce()
-        log.info("drained: %s", drained)
         for w in self.workers:
-            w.consumer.should_stop = True
+            w.consumer.stop()
         for w in self.workers:
-            w.stop()
+            w.join()
         for svc in self.services.values():
-            svc.relay.drain(timeout=5)
+            # No last drain: with the consumers gone it would publish into a
+            # broker that dies with the process. Rows still pending wait in
+            # the outbox for the next start.
             svc.relay.stop()
-        self._write_state(clean=drained)
+        clean = drained and self.quiet()
+        log.info("stopped %s", "cleanly" if clean else "with events left for the next start")
+        self._write_state(clean=clean)
+
+    def quiet(self) -> bool:
+        return sum(svc.relay.pending() for svc in self.services.values()) + self.queued() == 0
 
 
 def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> None:

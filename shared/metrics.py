@@ -35,7 +35,8 @@ EVENTS_PUBLISHED = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "onestop_events_consumed_total",
-    "Deliveries handled by consumers, by outcome (applied, duplicate, retried, dead_lettered)",
+    "Deliveries handled by consumers, by outcome (applied, duplicate, retried, dead_lettered);"
+    " outcome=redelivered counts deliveries the broker marked as redelivered, on arrival",
     ["queue", "event_type", "outcome"],
 )
 OUTBOX_PENDING = Gauge(

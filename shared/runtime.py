@@ -56,6 +56,12 @@ class Service:
 
         return Subscription(queue=consumer, bindings=list(bindings), apply=apply)
 
+    def on(self, producer: str, event_type: str, handler: EventHandler) -> Subscription:
+        """Consume ``event_type`` from ``producer``, every jurisdiction, into
+        the queue ``<service>.on_<event_type>``."""
+        name = "on_" + event_type.replace(".", "_")
+        return self.subscription(name, [(producer, f"{event_type}.#")], handler)
+
     def consumer(self, subscriptions: Sequence[Subscription]) -> EventConsumer:
         s = self.settings
         return EventConsumer(

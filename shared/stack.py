@@ -129,9 +129,11 @@ class Stack:
         wait_port(port, 60, proc)
         return port
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
         return self._spawn(
-            f"{name}-worker", [sys.executable, "-m", f"services.{name}.worker"], self.env()
+            f"{name}-worker",
+            [sys.executable, "-m", f"services.{name}.worker"],
+            {**self.env(), **env},
         )
 
     def start_gateway(self, port: int) -> None:

@@ -7,6 +7,8 @@ correlation ids, ``/healthz``, ``/readyz`` and ``/metrics``.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -14,7 +16,9 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, g, jsonify, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -30,6 +34,38 @@ from shared.logs import correlation_id, setup_logging
 from shared.runtime import Service
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
+
+
+CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def _refuse_nul() -> None:
+    """NUL characters are text no database keeps (PostgreSQL refuses them): a 422, not a 500."""
+    where: dict[str, list[str]] = {}
+    if "\x00" in request.path:
+        where["path"] = ["contains a NUL character"]
+    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        where["query"] = ["contains a NUL character"]
+    if request.content_length and b"\\u0000" in request.get_data(cache=True):
+        where["json"] = ["contains a NUL character (\\u0000)"]
+    if where:
+        raise ApiError(422, "NUL characters are not accepted.", fields=where)
+
+
+class StrictParser(FlaskParser):
+    """webargs would drop unknown query parameters silently; a typo in a filter must
+    be an error, not a different result."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(
+        ("json", "form", "json_or_form", "query", "view_args"), RAISE
+    )
+
+
+class OnestopBlueprint(Blueprint):
+    """A flask-smorest blueprint whose arguments refuse unknown fields."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
 
 class OnestopApi(Api):
@@ -93,8 +129,12 @@ def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
-        g.correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+        given = request.headers.get("X-Correlation-ID", "")
+        # A caller's id is kept only when it is a safe token: it travels in
+        # every event envelope (max 100 characters) and every log line.
+        g.correlation_id = given if CORRELATION_RE.match(given) else str(uuid.uuid4())
         correlation_id.set(g.correlation_id)
+        _refuse_nul()
         if request.path.startswith("/api/"):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
@@ -131,10 +171,13 @@ def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
     def readyz() -> tuple[Response, int]:
         checks = {"database": svc.check_database(), "broker": svc.check_broker()}
         ok = all(v is None for v in checks.values())
-        body = {
+        for name, problem in checks.items():
+            if problem:
+                log.warning("readiness: %s unavailable: %s", name, problem)
+        body = {  # details stay in the log: this answer is public behind the gateway
             "status": "ready" if ok else "unavailable",
             "service": svc.name,
-            "checks": {k: (v or "ok") for k, v in checks.items()},
+            "checks": {k: ("unavailable" if v else "ok") for k, v in checks.items()},
         }
         return jsonify(body), 200 if ok else 503
 

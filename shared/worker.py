@@ -27,8 +27,7 @@ class WorkerThread:
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self.consumer.should_stop = True
+    def join(self, timeout: float = 10.0) -> None:
         self.thread.join(timeout)
 
 
@@ -44,12 +43,12 @@ def run_worker(svc: Service, subscriptions: Callable[[Service], list[Subscriptio
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping %s worker", signum, svc.name)
-        consumer.should_stop = True
+        consumer.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     log.info("%s worker started", svc.name)
     consumer.run()
-    svc.relay.drain(timeout=10)
+    svc.relay.drain(timeout=10)  # the broker outlives this process: publish what we can
     svc.relay.stop()
     log.info("%s worker stopped", svc.name)

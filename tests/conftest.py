@@ -44,6 +44,7 @@ def embedded_settings(tmp_path: Path) -> Settings:
     return load_settings(
         {
             "ONESTOP_DATA_DIR": str(tmp_path / "var"),
+            "ONESTOP_BROKER_URL": f"memory://localhost/{tmp_path.name}",
             "ONESTOP_SWEEP_INTERVAL": "0.2",
             "ONESTOP_RETRY_BACKOFF": "0.01",
             "ONESTOP_MAX_ATTEMPTS": "3",

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from services.archive import build, handlers
 from shared.config import Settings
-from shared.web import current_principal, make_app, require_role, service
+from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
-blp = Blueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
+blp = OnestopBlueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
 
 
 class TraceOut(Schema):

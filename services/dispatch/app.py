@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Blueprint
 
 from services.dispatch import build, handlers
 from services.dispatch.schemas import AssignmentArgs, AssignmentList, DepartmentList
 from shared.config import Settings
-from shared.web import current_principal, make_app, require_role, service
+from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
-blp = Blueprint("dispatch", __name__, url_prefix="/api/v1", description="Dispatch (派单)")
+blp = OnestopBlueprint("dispatch", __name__, url_prefix="/api/v1", description="Dispatch (派单)")
 
 
 @blp.get("/assignments")

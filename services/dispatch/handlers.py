@@ -14,14 +14,18 @@ from services.dispatch.models import assignments, departments
 from shared.auth import Principal
 from shared.contracts.dispatch import ASSIGNMENT_FAILED, ASSIGNMENT_MADE
 from shared.db import UnitOfWork
-from shared.events import Event, make_event, subtree_prefix
+from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
 
 log = logging.getLogger(__name__)
 
 
 def _departments(uow: UnitOfWork, jurisdiction: str) -> list[Department]:
-    rows = uow.session.execute(select(departments)).all()
+    """The departments of the jurisdiction and its ancestors (the candidates)."""
+    path = jurisdiction_path(jurisdiction)
+    rows = uow.session.execute(
+        select(departments).where(departments.c.jurisdiction.in_(path))
+    ).all()
     return [
         Department(
             id=r.id,

@@ -10,11 +10,7 @@ from shared.worker import run_worker
 
 
 def subscriptions(svc: Service) -> list[Subscription]:
-    return [
-        svc.subscription(
-            "on_demand_accepted", [("intake", f"{DEMAND_ACCEPTED}.#")], handlers.on_demand_accepted
-        )
-    ]
+    return [svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted)]
 
 
 if __name__ == "__main__":

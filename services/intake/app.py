@@ -6,15 +6,16 @@ from typing import Any
 
 from flask import Flask, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.intake import build, handlers
 from services.intake.schemas import DemandIn, DemandList, DemandListArgs, DemandOut
 from shared.config import Settings
 from shared.errors import ApiError
-from shared.web import current_principal, make_app, require_role, service
+from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
-blp = Blueprint("demands", __name__, url_prefix="/api/v1/demands", description="Demands (需求)")
+blp = OnestopBlueprint(
+    "demands", __name__, url_prefix="/api/v1/demands", description="Demands (需求)"
+)
 
 
 @blp.route("")

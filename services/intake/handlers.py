@@ -14,7 +14,7 @@ from services.intake.domain import Demand, demand_year, unified_code
 from services.intake.models import demand_sequences, demands, enterprises
 from shared.auth import Principal
 from shared.contracts.intake import DEMAND_ACCEPTED
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import Event, make_event, subtree_prefix
 from shared.runtime import Service
@@ -72,8 +72,9 @@ def accept_demand(
             select(enterprises.c.name).where(enterprises.c.credit_code == ent["credit_code"])
         ).first()
         if known is None:
+            # Two first demands of a new enterprise may race: the loser's row is ignored.
             uow.session.execute(
-                insert(enterprises).values(
+                insert_or_ignore(uow.db, enterprises).values(
                     credit_code=ent["credit_code"],
                     name=ent["name"],
                     jurisdiction=jurisdiction,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Blueprint
 
 from services.scoring import build, handlers
 from services.scoring.schemas import TallyArgs, TallyList
 from shared.config import Settings
-from shared.web import current_principal, make_app, require_role, service
+from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
-blp = Blueprint("scoring", __name__, url_prefix="/api/v1", description="Scoring (考核评价)")
+blp = OnestopBlueprint("scoring", __name__, url_prefix="/api/v1", description="Scoring (考核评价)")
 
 
 @blp.get("/tallies")

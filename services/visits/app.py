@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Blueprint
 
 from services.visits import build, handlers
 from services.visits.schemas import LinkArgs, LinkList
 from shared.config import Settings
-from shared.web import current_principal, make_app, require_role, service
+from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
-blp = Blueprint("visits", __name__, url_prefix="/api/v1", description="Visits (服务进企)")
+blp = OnestopBlueprint("visits", __name__, url_prefix="/api/v1", description="Visits (服务进企)")
 
 
 @blp.get("/links")

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select, update
 
 from services.visits.domain import EnterpriseLink, link_owner
 from services.visits.models import enterprise_links
@@ -39,10 +39,11 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
     )
     row = uow.session.execute(select(t).where(key)).mappings().first()
     existing = EnterpriseLink(**row) if row else None
-    merged = link_owner(existing, new)
-    if existing is not None:
-        uow.session.execute(delete(t).where(key))
-    uow.session.execute(insert(t).values(**asdict(merged)))
+    merged = asdict(link_owner(existing, new))
+    if existing is None:
+        uow.session.execute(insert(t).values(**merged))
+    else:
+        uow.session.execute(update(t).where(key).values(**merged))
 
 
 def list_links(

@@ -10,13 +10,7 @@ from shared.worker import run_worker
 
 
 def subscriptions(svc: Service) -> list[Subscription]:
-    return [
-        svc.subscription(
-            "on_assignment_made",
-            [("dispatch", f"{ASSIGNMENT_MADE}.#")],
-            handlers.on_assignment_made,
-        )
-    ]
+    return [svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made)]
 
 
 if __name__ == "__main__":

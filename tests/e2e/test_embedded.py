@@ -129,6 +129,62 @@ def test_errors_share_one_format(platform):
     assert c.get("/nowhere").status_code == 404
 
 
+def test_hostile_input_gets_a_4xx_never_a_500(platform):
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    nul = {**DEMO_DEMAND, "title": "bad\u0000title"}
+    r = c.post("/intake/api/v1/demands", json=nul, headers=h)
+    assert r.status_code == 422 and "json" in r.get_json()["error"]["fields"]
+    assert c.get("/intake/api/v1/demands/x%00y", headers=h).status_code == 422
+    assert c.get("/intake/api/v1/demands?status=%00", headers=h).status_code == 422
+    r = c.get("/intake/api/v1/demands?stauts=accepted", headers=h)  # a typo is an error
+    assert r.status_code == 422 and "stauts" in r.get_json()["error"]["fields"]["query"]
+    assert c.get("/intake/api/v1/demands?limit=9999999999999", headers=h).status_code == 422
+    r = c.post(
+        "/intake/api/v1/demands",
+        data=b"\xff\xfe",
+        headers={**h, "Content-Type": "application/json"},
+    )
+    assert 400 <= r.status_code < 500
+    r = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, "title": 5}, headers=h)
+    assert r.status_code == 422
+    r = c.post("/intake/api/v1/demands", json=[1, 2], headers=h)
+    assert r.status_code == 422
+
+
+def test_a_hostile_correlation_id_is_replaced_not_propagated(platform):
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    r = c.post(
+        "/intake/api/v1/demands", json=DEMO_DEMAND, headers={**h, "X-Correlation-ID": "x" * 150}
+    )
+    assert r.status_code == 201
+    cid = r.headers["X-Correlation-ID"]
+    assert len(cid) == 36 and cid != "x" * 150
+    events = wait_for(lambda: (ev := trace(c, h, r.get_json()["code"])) and len(ev) >= 2 and ev)
+    assert {e["correlation_id"] for e in events} == {cid}
+
+
+def test_poison_in_the_embedded_broker_is_kept_in_the_database(platform):
+    from sqlalchemy import select
+
+    from shared.messaging import KombuPublisher, exchange_for
+
+    pub = KombuPublisher(platform.settings.broker_url)
+    pub.publish(exchange_for("intake"), "demand.accepted.630000.630100.630102", '{"x": 1}', {})
+    pub.close()
+    dispatch = platform.services["dispatch"]
+    table = dispatch.db.metadata.tables["dead_letters"]
+
+    def rows():
+        with dispatch.db.session() as s:
+            return s.execute(select(table)).mappings().all()
+
+    [row] = wait_for(rows)
+    assert row["queue"] == "dispatch.on_demand_accepted"
+    assert "invalid event" in row["reason"] and row["body"] == '{"x": 1}'
+
+
 def test_jurisdictions_see_only_their_subtree(platform):
     c = Client(platform.wsgi)
     staff = auth(platform, "staff")  # city 630100

@@ -11,6 +11,7 @@ import json
 import signal
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import requests
 from kombu import Connection
 
 from shared.events import parse_event
+from shared.localservers import free_port
 from shared.messaging import KombuPublisher, dead_letter_queue, exchange_for
 from shared.stack import Stack
 from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
@@ -106,16 +108,39 @@ def test_broker_outage_accepts_demands_and_delivers_when_back(stack):
         assert len(assignments(stack, code)) == 1
 
 
+def queue_depth(stack, queue):
+    with Connection(stack.rabbit.url) as conn:
+        return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+
+
 @pytest.mark.fault
 def test_worker_killed_mid_flight_is_redelivered_and_applied_once(stack):
-    codes = [post_demand(stack) for _ in range(40)]
-    wait_for(lambda: assignments(stack, codes[0]), timeout=10, interval=0.01)
-    stack.signal("dispatch-worker", signal.SIGKILL)  # while the burst is being consumed
-    stack.start_worker("dispatch")
+    codes: list[str] = []
+    with ThreadPoolExecutor(8) as pool:
+        # Post until dispatch has a backlog: its prefetch window is then full of
+        # delivered, unacknowledged messages — that is when it is killed.
+        futures = [pool.submit(post_demand, stack) for _ in range(40)]
+        for _ in range(10):
+            if queue_depth(stack, "dispatch.on_demand_accepted") > 5:
+                break
+            futures += [pool.submit(post_demand, stack) for _ in range(40)]
+            time.sleep(0.05)
+        depth = queue_depth(stack, "dispatch.on_demand_accepted")
+        stack.signal("dispatch-worker", signal.SIGKILL)
+        codes = [f.result() for f in futures]
+    assert depth > 5, "no backlog formed; the kill would not be mid-flight"
+    metrics_port = free_port()
+    stack.start_worker("dispatch", ONESTOP_METRICS_PORT=str(metrics_port))
     for code in codes:
-        events = wait_for(lambda code=code: complete(stack, code), timeout=60, interval=0.2)
-        assert len(events) == 2
+        wait_for(lambda code=code: complete(stack, code), timeout=60, interval=0.2)
         assert len(assignments(stack, code)) == 1
+    text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    redelivered = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("onestop_events_consumed_total") and 'outcome="redelivered"' in line
+    )
+    assert redelivered >= 1  # the unacknowledged deliveries came back, and were applied once
 
 
 def _publish_raw(stack, routing_key, body):

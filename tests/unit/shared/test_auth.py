@@ -47,3 +47,9 @@ def test_principal_sees_its_subtree_only(directory):
     assert not city.can_see("630000") and not city.can_see("620102")
     assert not city.can_see("bogus")
     assert [j["code"] for j in directory.subtree("630100")] == ["630100", "630102"]
+
+
+def test_unknown_keys_are_not_cached(directory):
+    for i in range(50):
+        assert directory.authenticate(f"osk_{i:012x}_secret") is None
+    assert directory._cache == {}

@@ -136,3 +136,23 @@ def test_duplicates_are_acked_and_counted(url):
     publish(url, body)
     drain(consumer, 2)
     assert outcomes == ["applied", "duplicate"]
+
+
+def test_garbage_never_kills_the_consumer(url):
+    seen = []
+    dead = []
+    consumer = setup(url, lambda e: seen.append(e.event_id) or True)
+    consumer._on_dead_letter = lambda q, body, headers: dead.append(headers["x-onestop-reason"])
+    publish(url, "[" * 100_000)  # json.loads raises RecursionError
+    pub = KombuPublisher(url)
+    pub.publish(
+        exchange_for("intake"),
+        "demand.accepted.630000.630100.630102",
+        event_json(),
+        {ATTEMPT_HEADER: "abc"},
+    )  # a garbled attempt header counts as the first
+    pub.close()
+    drain(consumer, 2)
+    assert len(seen) == 1
+    assert len(dead) == 1 and "invalid event" in dead[0]
+    assert len(dlq(url, "test.q")) == 1

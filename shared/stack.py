@@ -163,7 +163,12 @@ class Stack:
             self.start_gateway(gateway_port)
 
     def signal(self, key: str, sig: int = signal.SIGTERM, wait: float = 30) -> int | None:
+        """Stop a process with ``sig`` (SIGKILL after ``wait``); its exit code."""
         return terminate(self.procs[key], sig, wait)
+
+    def freeze(self, key: str) -> None:
+        """SIGSTOP a process (it holds its connections and deliveries, doing nothing)."""
+        os.killpg(self.procs[key].pid, signal.SIGSTOP)
 
     def stop(self) -> None:
         order = [k for k in self.procs if k.endswith("-api") or k == "gateway"]

@@ -153,6 +153,26 @@ def latency(stack: Stack, key: str, rate: float, count: int) -> dict:
     }
 
 
+def wait_quiet(stack: Stack, timeout: float = 120) -> None:
+    """Wait until every consumer queue is empty (the backlog has been worked off)."""
+    from shared.messaging import connect
+
+    queues = [
+        "dispatch.on_demand_accepted",
+        "intake.on_assignment_made",
+        "visits.on_assignment_made",
+        "scoring.on_assignment_made",
+        "archive.all_events",
+    ]
+    deadline = time.monotonic() + timeout
+    with connect(stack.broker_url or "") as conn:
+        ch = conn.default_channel
+        while time.monotonic() < deadline:
+            if all(ch.queue_declare(queue=q, passive=True).message_count == 0 for q in queues):
+                return
+            time.sleep(0.5)
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -237,6 +257,19 @@ def main() -> None:
         intake = throughput(stack.api_ports["intake"], "/api/v1/demands", key, a.seconds, a.clients)
         time.sleep(2)  # let the backlog of the throughput run drain
         cpu = cpu_delta(cpu0, cpu_snapshot(stack))
+        # The same run with the five workers frozen: what intake alone (HTTP,
+        # PostgreSQL, outbox relay with confirms) does when it has the machine.
+        workers = [k for k in stack.procs if k.endswith("-worker")]
+        for k in workers:
+            stack.freeze(k)
+        try:
+            alone = throughput(
+                stack.api_ports["intake"], "/api/v1/demands", key, a.seconds, a.clients
+            )
+        finally:
+            for k in workers:
+                stack.thaw(k)
+        wait_quiet(stack)
         lat = latency(stack, key, a.rate, a.count)
         report = {
             "shape": "stack: gunicorn gthread + worker per service, RabbitMQ, PostgreSQL",
@@ -246,6 +279,10 @@ def main() -> None:
                 "intake_demands": intake,
                 "bare_flask_json": bare,
                 "ratio_intake_to_bare": round(intake["per_second"] / bare["per_second"], 3)
+                if bare["per_second"]
+                else None,
+                "intake_demands_workers_frozen": alone,
+                "ratio_intake_alone_to_bare": round(alone["per_second"] / bare["per_second"], 3)
                 if bare["per_second"]
                 else None,
             },

@@ -170,6 +170,9 @@ class Stack:
         """SIGSTOP a process (it holds its connections and deliveries, doing nothing)."""
         os.killpg(self.procs[key].pid, signal.SIGSTOP)
 
+    def thaw(self, key: str) -> None:
+        os.killpg(self.procs[key].pid, signal.SIGCONT)
+
     def stop(self) -> None:
         order = [k for k in self.procs if k.endswith("-api") or k == "gateway"]
         order += [k for k in self.procs if k not in order]

@@ -25,6 +25,7 @@ from shared.messaging import (
 )
 from tests.conftest import wait_for
 from tests.unit.shared.test_events import accepted_payload
+from tests.unit.shared.test_outbox import stage as stage_events
 
 pytestmark = pytest.mark.integration
 
@@ -72,20 +73,7 @@ def get_all(url: str, queue: str) -> list:
 
 
 def stage(svc, n):
-    ids = []
-    with svc.uow() as uow:
-        for _ in range(n):
-            ev = make_event(
-                "demand.accepted",
-                1,
-                producer="dispatch",
-                jurisdiction="630102",
-                payload=accepted_payload(),
-            )
-            uow.emit(ev)
-            ids.append(ev.event_id)
-        uow.commit()
-    return ids
+    return stage_events(svc, n, producer="dispatch")
 
 
 def test_relay_publishes_with_confirms_to_rabbitmq(svc, rabbitmq, monkeypatch):

@@ -35,14 +35,15 @@ def svc(live_svc, monkeypatch):
     return live_svc
 
 
-def stage(svc, n):
+def stage(svc, n, producer="intake"):
+    """Commit ``n`` demand.accepted events to ``svc``'s outbox; their ids, in order."""
     ids = []
     with svc.uow() as uow:
         for i in range(n):
             ev = make_event(
                 "demand.accepted",
                 1,
-                producer="intake",
+                producer=producer,
                 jurisdiction="630102",
                 payload=accepted_payload(demand_code=f"630102-2026-{i:06d}"),
             )

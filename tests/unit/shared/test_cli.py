@@ -1,0 +1,42 @@
+"""The onestop command line on the embedded default."""
+
+import json
+
+from click.testing import CliRunner
+
+from shared.cli import main
+
+
+def test_migrate_seed_and_api_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESTOP_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    r = runner.invoke(main, ["seed-demo"])
+    assert r.exit_code == 0, r.output
+    creds = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
+    assert set(creds) == {"admin", "district", "staff", "agency"}
+    assert creds["agency"]["agency_id"] == "ag-pat-1"
+    again = runner.invoke(main, ["seed-demo"])  # keeps the same keys
+    assert again.exit_code == 0
+    assert json.loads((tmp_path / "var" / "demo-credentials.json").read_text()) == creds
+    r = runner.invoke(
+        main,
+        [
+            "apikey",
+            "create",
+            "--role",
+            "district",
+            "--jurisdiction",
+            "630103",
+            "--name",
+            "城中区 system",
+        ],
+    )
+    assert r.exit_code == 0 and r.output.startswith("osk_")
+    key_id = r.output.strip().split("_")[1]
+    assert runner.invoke(main, ["apikey", "revoke", key_id]).exit_code == 0
+    assert runner.invoke(main, ["apikey", "revoke", key_id]).exit_code != 0
+    bad = runner.invoke(
+        main, ["apikey", "create", "--role", "district", "--jurisdiction", "999999", "--name", "x"]
+    )
+    assert bad.exit_code == 2 and "unknown jurisdiction" in bad.output

@@ -205,5 +205,7 @@ def test_gateway_serves_every_service_under_its_prefix(stack):
     for svc in ("intake", "dispatch", "visits", "scoring", "archive"):
         assert requests.get(f"{gw}/{svc}/healthz", timeout=5).json()["service"] == svc
         assert "paths" in requests.get(f"{gw}/{svc}/openapi.json", timeout=5).json()
-        assert requests.get(f"{gw}/{svc}/metrics", timeout=5).status_code == 404  # not public
-    assert requests.get(f"{gw}/nowhere", timeout=5).status_code == 404
+        r = requests.get(f"{gw}/{svc}/metrics", timeout=5)  # not public
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = requests.get(f"{gw}/nowhere", timeout=5)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

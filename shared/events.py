@@ -158,16 +158,17 @@ def make_event(
 ) -> Event:
     """Build an event whose payload is validated against its registered schema."""
     schema = payload_schema(event_type, version)
-    errors = schema.validate(payload)
-    if errors:
-        raise ValidationError({"payload": errors})
+    try:
+        loaded = schema.load(payload)
+    except ValidationError as exc:
+        raise ValidationError({"payload": exc.messages}) from exc
     jurisdiction_path(jurisdiction)  # raises on a bad code
     return Event(
         event_type=event_type,
         event_version=version,
         producer=producer,
         jurisdiction=jurisdiction,
-        payload=schema.dump(schema.load(payload)),
+        payload=schema.dump(loaded),
         correlation_id=correlation_id or str(uuid.uuid4()),
     )
 

@@ -36,9 +36,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
-from shared.db import Database, UnitOfWork, UtcDateTime
+from shared.db import Database, UnitOfWork, UtcDateTime, insert_or_ignore
 from shared.events import Event
 from shared.messaging import exchange_for
 
@@ -260,15 +259,6 @@ class Inbox:
     def __init__(self, inbox: Table) -> None:
         self.table = inbox
 
-    def seen(self, uow: UnitOfWork, consumer: str, event_id: str) -> bool:
-        t = self.table
-        return (
-            uow.session.scalar(
-                select(t.c.event_id).where(t.c.consumer == consumer, t.c.event_id == event_id)
-            )
-            is not None
-        )
-
     def apply(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -281,23 +271,21 @@ class Inbox:
         Returns False when the event had already been processed (a duplicate).
         """
         with uow_factory() as uow:
-            if self.seen(uow, consumer, event.event_id):
-                return False
-            try:
-                uow.session.execute(
-                    self.table.insert().values(
-                        consumer=consumer,
-                        event_id=event.event_id,
-                        event_type=event.event_type,
-                        processed_at=datetime.now(UTC),
-                    )
+            # Claim the event: one statement that inserts the processed-event row
+            # unless it exists. On PostgreSQL a concurrent claim of the same
+            # event waits for the first transaction and then finds the row.
+            claimed = uow.session.execute(
+                insert_or_ignore(uow.db, self.table)
+                .values(
+                    consumer=consumer,
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    processed_at=datetime.now(UTC),
                 )
-                handler(event, uow)
-                uow.commit()
-            except IntegrityError:
-                uow.rollback()
-                # A concurrent delivery of the same event won the race.
-                if self.seen(uow, consumer, event.event_id):
-                    return False
-                raise
+                .returning(self.table.c.event_id)
+            ).first()
+            if claimed is None:
+                return False
+            handler(event, uow)
+            uow.commit()
         return True

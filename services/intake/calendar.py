@@ -1,0 +1,86 @@
+"""Working days on the Chinese calendar, and the promised time limits.
+
+Pure Python (the ``chinese-calendar`` package is data: the State Council's
+holidays and make-up workdays). That data ends with the last year published;
+a deadline that runs past it is still computed on weekends only and flagged
+*provisional*, to be recomputed when the data arrives — never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+CHINA = ZoneInfo("Asia/Shanghai")
+END_OF_WORKING_DAY = time(18, 0)
+COMPLEXITIES = ("simple", "general", "complex")
+# XN 服务实施 / SX 限时闭环 / QCY 即日办: simple = the same working day; general and
+# complex are our defaults (DOMAIN.md), configurable per jurisdiction.
+DEFAULT_TIME_LIMITS: dict[str, int] = {"simple": 0, "general": 5, "complex": 20}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: datetime
+    working_days: int
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """The national calendar plus a jurisdiction's own closure days."""
+
+    closures: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def with_closures(cls, days: Iterable[date]) -> WorkingCalendar:
+        return cls(frozenset(days))
+
+    def is_workday(self, day: date) -> tuple[bool, bool]:
+        """(is it a working day, is that answer provisional)."""
+        if day in self.closures:
+            return False, False
+        try:
+            return bool(chinese_calendar.is_workday(day)), False
+        except NotImplementedError:  # the year's calendar is not published (yet)
+            return day.weekday() < 5, True
+
+    def deadline(self, start: datetime, working_days: int) -> Deadline:
+        """End of the ``working_days``-th working day after ``start`` (China time).
+
+        With 0 the deadline is the end of the same working day — or of the next
+        working day when ``start`` falls on a day off.
+        """
+        if working_days < 0:
+            raise ValueError("a time limit cannot be negative")
+        day = start.astimezone(CHINA).date()
+        provisional = False
+        work, unsure = self.is_workday(day)
+        provisional |= unsure
+        while not work:
+            day += timedelta(days=1)
+            work, unsure = self.is_workday(day)
+            provisional |= unsure
+        counted = 0
+        while counted < working_days:
+            day += timedelta(days=1)
+            work, unsure = self.is_workday(day)
+            provisional |= unsure
+            counted += work
+        return Deadline(datetime.combine(day, END_OF_WORKING_DAY, CHINA), working_days, provisional)
+
+
+def service_notice(code: str, complexity: str, deadline: Deadline) -> str:
+    """The promise made to the enterprise when its demand is accepted."""
+    kind = {"simple": "简单需求（即日办结）", "general": "一般需求", "complex": "复杂需求"}[
+        complexity
+    ]
+    due = deadline.due.astimezone(CHINA).strftime("%Y年%m月%d日 %H:%M")
+    notice = f"您的需求已受理，统一编码 {code}，按{kind}办理，承诺于 {due} 前办结并反馈。"
+    if deadline.provisional:
+        notice += "（当年节假日安排尚未公布，期限为暂定，公布后重新计算。）"
+    return notice

@@ -1,38 +1,92 @@
-"""Intake HTTP API: ``/api/v1/demands``."""
+"""Intake HTTP API: demands and their closed loop."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, g, request
 from flask.views import MethodView
 
-from services.intake import build, handlers
-from services.intake.schemas import DemandIn, DemandList, DemandListArgs, DemandOut
+from services.intake import build, handlers, loop
+from services.intake.schemas import (
+    DemandIn,
+    DemandList,
+    DemandListArgs,
+    DemandOut,
+    RevisitIn,
+    ScreeningIn,
+    TimeLimitsIn,
+    TimeLimitsOut,
+    TransitionIn,
+    UpdateList,
+)
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
 blp = OnestopBlueprint(
-    "demands", __name__, url_prefix="/api/v1/demands", description="Demands (需求)"
+    "demands", __name__, url_prefix="/api/v1", description="Demands (需求) and their closed loop"
 )
+HANDLERS = ("admin", "district", "staff")  # the handling parties of a demand
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-@blp.route("")
+def _replayed(body: str) -> Response:
+    return Response(
+        body, status=201, mimetype="application/json", headers={"Idempotent-Replayed": "true"}
+    )
+
+
+@blp.route("/demands")
 class Demands(MethodView):
-    @require_role("admin", "district", "staff")
+    @require_role(*HANDLERS)
     @blp.arguments(DemandIn)
     @blp.response(201, DemandOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Accept a demand; it gets its unified code and ``demand.accepted`` is emitted."""
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 200},
+                "description": "retries with the same key and body get the first response again "
+                "(header Idempotent-Replayed: true); another body with it is a 409",
+            }
+        ]
+    )
+    def post(self, data: dict[str, Any]) -> Any:
+        """Accept a demand: its unified code, promised deadline and service notice.
+
+        Emits ``demand.accepted``; the deadline counts working days on the Chinese
+        calendar (simple: same working day, general: 5, complex: 20 by default).
+        """
         svc = service()
         if not svc.accepting.is_set():
             raise ApiError(
                 503, "Intake is shutting down; retry shortly.", headers={"Retry-After": "5"}
             )
-        return handlers.accept_demand(svc, data, current_principal(), g.correlation_id)
+        principal = current_principal()
+        idempotency = None
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            if not IDEMPOTENCY_KEY_RE.match(key):
+                raise ApiError(
+                    422,
+                    "The request is invalid; see fields.",
+                    fields={"headers": {"Idempotency-Key": ["1 to 200 visible ASCII characters"]}},
+                )
+            fingerprint = handlers.request_fingerprint(request.get_json())
+            stored = handlers.replay(svc, principal, key, fingerprint)
+            if stored is not None:
+                return _replayed(stored)
+            idempotency = (key, fingerprint)
+        try:
+            return handlers.accept_demand(svc, data, principal, g.correlation_id, idempotency)
+        except handlers.Replayed as again:
+            return _replayed(again.body)
 
-    @require_role("admin", "district", "staff")
+    @require_role(*HANDLERS)
     @blp.arguments(DemandListArgs, location="query")
     @blp.response(200, DemandList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -47,13 +101,70 @@ class Demands(MethodView):
         return {"items": items}
 
 
-@blp.route("/<code>")
-class DemandItem(MethodView):
-    @require_role("admin", "district", "staff")
-    @blp.response(200, DemandOut)
-    def get(self, code: str) -> dict[str, Any]:
-        """One demand by its unified code."""
-        return handlers.get_demand(service(), code, current_principal())
+@blp.get("/demands/<code>")
+@require_role(*HANDLERS)
+@blp.response(200, DemandOut)
+def demand(code: str) -> dict[str, Any]:
+    """One demand by its unified code."""
+    return handlers.get_demand(service(), code, current_principal())
+
+
+@blp.post("/demands/<code>/transitions")
+@require_role(*HANDLERS)
+@blp.arguments(TransitionIn)
+@blp.response(200, DemandOut)
+@blp.alt_response(409, description="not allowed from the current status; names the allowed ones")
+def transitions(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """Move the demand along its loop: accepted → in_progress → feedback → follow_up →
+    closed (or rejected). Rejecting needs a reason; closing needs a resolution, and an
+    unsolvable demand an explanation. Emits ``demand.status_changed``."""
+    return loop.change_status(
+        service(), code, current_principal(), data["to"], data["note"], data.get("resolution")
+    )
+
+
+@blp.patch("/demands/<code>/screening")
+@require_role(*HANDLERS)
+@blp.arguments(ScreeningIn)
+@blp.response(200, DemandOut)
+def screening(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """Rate complexity, urgency and feasibility (需求筛选与分析); the deadline follows the
+    complexity. Emits ``demand.screened``."""
+    return loop.screen(service(), code, current_principal(), data)
+
+
+@blp.post("/demands/<code>/revisit")
+@require_role(*HANDLERS)
+@blp.arguments(RevisitIn)
+@blp.response(200, DemandOut)
+def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """The satisfaction revisit (满意度回访) of a closed demand: once, rated 1–5; a rating
+    of 1 or 2 reopens follow-up. Emits ``demand.revisited``."""
+    return loop.rate(service(), code, current_principal(), data["rating"], data["comment"])
+
+
+@blp.get("/demands/<code>/updates")
+@require_role(*HANDLERS)
+@blp.response(200, UpdateList)
+def updates(code: str) -> dict[str, Any]:
+    """Every step of the demand, oldest first: who, when, what and why."""
+    return {"demand_code": code, "items": loop.updates(service(), code, current_principal())}
+
+
+@blp.route("/time-limits/<jurisdiction>")
+class TimeLimits(MethodView):
+    @require_role(*HANDLERS)
+    @blp.response(200, TimeLimitsOut)
+    def get(self, jurisdiction: str) -> dict[str, Any]:
+        """The time limits (working days) and closure days in force for a jurisdiction."""
+        return loop.get_time_limits(service(), jurisdiction, current_principal())
+
+    @require_role("admin")
+    @blp.arguments(TimeLimitsIn)
+    @blp.response(200, TimeLimitsOut)
+    def put(self, data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
+        """Set a jurisdiction's own time limits and closure days (admin)."""
+        return loop.set_time_limits(service(), jurisdiction, current_principal(), data)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -17,7 +17,6 @@ import chinese_calendar
 
 CHINA = ZoneInfo("Asia/Shanghai")
 END_OF_WORKING_DAY = time(18, 0)
-COMPLEXITIES = ("simple", "general", "complex")
 # XN 服务实施 / SX 限时闭环 / QCY 即日办: simple = the same working day; general and
 # complex are our defaults (DOMAIN.md), configurable per jurisdiction.
 DEFAULT_TIME_LIMITS: dict[str, int] = {"simple": 0, "general": 5, "complex": 20}

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.intake.calendar import (
+    DEFAULT_TIME_LIMITS,
+    Deadline,
+    WorkingCalendar,
+    service_notice,
+)
 from services.intake.domain import Demand, demand_year, unified_code
-from services.intake.models import demand_sequences, demands, enterprises
+from services.intake.models import (
+    demand_sequences,
+    demand_updates,
+    demands,
+    enterprises,
+    idempotency_keys,
+    time_limit_rules,
+)
+from services.intake.schemas import DemandOut
 from shared.auth import Principal
 from shared.contracts.intake import DEMAND_ACCEPTED
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
-from shared.events import Event, make_event, subtree_prefix
+from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
 
 log = logging.getLogger(__name__)
@@ -46,8 +62,65 @@ def _next_sequence(svc: Service, jurisdiction: str, year: int) -> int:
     return int(value)
 
 
+def time_rules(session: Any, jurisdiction: str) -> tuple[str, dict[str, int], WorkingCalendar]:
+    """The time limits and calendar in force: the nearest jurisdiction on the path
+    with its own rules, else the defaults (DOMAIN.md)."""
+    path = jurisdiction_path(jurisdiction)
+    rows = {
+        r.jurisdiction: r
+        for r in session.execute(
+            select(time_limit_rules).where(time_limit_rules.c.jurisdiction.in_(path))
+        )
+    }
+    for code in reversed(path):
+        r = rows.get(code)
+        if r is not None:
+            limits = {"simple": r.simple, "general": r.general, "complex": r.complex}
+            closures = [date.fromisoformat(d) for d in json.loads(r.closures)]
+            return code, limits, WorkingCalendar.with_closures(closures)
+    return "default", dict(DEFAULT_TIME_LIMITS), WorkingCalendar()
+
+
+class Replayed(Exception):
+    """The request repeats an earlier one (same Idempotency-Key and body)."""
+
+    def __init__(self, body: str) -> None:
+        super().__init__("idempotent replay")
+        self.body = body
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def replay(svc: Service, principal: Principal, key: str, fingerprint: str) -> str | None:
+    """The stored response of an earlier request with this Idempotency-Key, if any."""
+    with svc.db.session() as s:
+        row = s.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.principal == principal.key_id, idempotency_keys.c.key == key
+            )
+        ).first()
+    if row is None:
+        return None
+    if row.request_sha256 != fingerprint:
+        raise ApiError(
+            409,
+            "This Idempotency-Key was used with another request body.",
+            code="idempotency_key_reused",
+            fields={"headers": {"Idempotency-Key": ["already used with a different body"]}},
+        )
+    return str(row.response)
+
+
 def accept_demand(
-    svc: Service, data: dict[str, Any], principal: Principal, correlation_id: str
+    svc: Service,
+    data: dict[str, Any],
+    principal: Principal,
+    correlation_id: str,
+    idempotency: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     jurisdiction = data.get("jurisdiction") or principal.jurisdiction
     if not principal.can_see(jurisdiction):
@@ -81,6 +154,8 @@ def accept_demand(
                     created_at=now,
                 )
             )
+        _, limits, calendar = time_rules(uow.session, jurisdiction)
+        deadline = calendar.deadline(now, limits[data["complexity"]])
         demand = Demand(
             code=unified_code(jurisdiction, demand_year(now), seq),
             jurisdiction=jurisdiction,
@@ -95,55 +170,134 @@ def accept_demand(
             accepted_by=principal.key_id,
         )
         contact = data.get("contact") or {}
-        uow.session.execute(
-            insert(demands).values(
-                code=demand.code,
-                jurisdiction=jurisdiction,
-                enterprise_credit_code=demand.enterprise_credit_code,
-                category=demand.category,
-                title=demand.title,
-                description=demand.description,
-                source=demand.source,
-                contact_name=contact.get("name"),
-                contact_phone=contact.get("phone"),
-                consent_to_share=demand.consent_to_share,
-                status=demand.status,
-                correlation_id=correlation_id,
-                accepted_by=demand.accepted_by,
-                accepted_at=now,
-            )
+        values = {
+            "code": demand.code,
+            "jurisdiction": jurisdiction,
+            "enterprise_credit_code": demand.enterprise_credit_code,
+            "category": demand.category,
+            "title": demand.title,
+            "description": demand.description,
+            "source": demand.source,
+            "contact_name": contact.get("name"),
+            "contact_phone": contact.get("phone"),
+            "consent_to_share": demand.consent_to_share,
+            "status": demand.status,
+            "correlation_id": correlation_id,
+            "accepted_by": demand.accepted_by,
+            "accepted_at": now,
+            "complexity": data["complexity"],
+            "expected_at": deadline.due.astimezone(UTC),
+            "deadline_provisional": deadline.provisional,
+        }
+        uow.session.execute(insert(demands).values(**values))
+        record_update(
+            uow,
+            demand.code,
+            "transition",
+            principal.key_id,
+            now,
+            to_status="accepted",
+            note="受理 accepted",
         )
+        payload = demand.accepted_payload() | {
+            "complexity": data["complexity"],
+            "expected_at": deadline.due.isoformat(),
+            "deadline_provisional": deadline.provisional,
+        }
         uow.emit(
             make_event(
                 DEMAND_ACCEPTED,
                 1,
                 producer=svc.name,
                 jurisdiction=jurisdiction,
-                payload=demand.accepted_payload(),
+                payload=payload,
                 correlation_id=correlation_id,
             )
         )
-        uow.commit()
+        result = _row_to_dict(
+            SimpleNamespace(**_EMPTY, **values, enterprise_name=demand.enterprise_name)
+        )
+        if idempotency is not None:
+            key, fingerprint = idempotency
+            uow.session.execute(
+                insert(idempotency_keys).values(
+                    principal=principal.key_id,
+                    key=key,
+                    request_sha256=fingerprint,
+                    status=201,
+                    response=json.dumps(DemandOut().dump(result), ensure_ascii=False),
+                    created_at=now,
+                )
+            )
+        try:
+            uow.commit()
+        except IntegrityError:
+            if idempotency is None:
+                raise
+            uow.rollback()  # a concurrent request with the same key won: answer as it did
+            stored = replay(svc, principal, *idempotency)
+            if stored is None:
+                raise
+            raise Replayed(stored) from None
     log.info("demand %s accepted in %s", demand.code, jurisdiction)
-    return {
-        **asdict(demand),
-        "enterprise": {
-            "credit_code": demand.enterprise_credit_code,
-            "name": demand.enterprise_name,
-        },
-        "owner": None,
-        "correlation_id": correlation_id,
-    }
+    return result
 
 
-def _row_to_dict(row: Any, ent_name: str | None) -> dict[str, Any]:
+_EMPTY = {
+    "owner_type": None,
+    "owner_id": None,
+    "owner_name": None,
+    "urgency": None,
+    "feasibility": None,
+    "closed_at": None,
+    "resolution": None,
+    "satisfaction_rating": None,
+    "satisfaction_comment": None,
+}
+
+
+def record_update(
+    uow: UnitOfWork,
+    code: str,
+    kind: str,
+    actor: str,
+    at: datetime,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one step to the demand's updates feed (never updated, never deleted)."""
+    uow.session.execute(
+        insert(demand_updates).values(
+            demand_code=code,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            note=note,
+            details=json.dumps(details or {}, ensure_ascii=False, default=str),
+            actor=actor,
+            at=at,
+        )
+    )
+
+
+def _row_to_dict(row: Any) -> dict[str, Any]:
     owner = None
     if row.owner_id:
         owner = {"type": row.owner_type, "id": row.owner_id, "name": row.owner_name}
+    satisfaction = None
+    if row.satisfaction_rating is not None:
+        satisfaction = {"rating": row.satisfaction_rating, "comment": row.satisfaction_comment}
+    notice = None
+    if row.expected_at is not None:
+        deadline = Deadline(row.expected_at, 0, bool(row.deadline_provisional))
+        notice = service_notice(row.code, row.complexity, deadline)
     return {
         "code": row.code,
         "jurisdiction": row.jurisdiction,
-        "enterprise": {"credit_code": row.enterprise_credit_code, "name": ent_name},
+        "enterprise": {"credit_code": row.enterprise_credit_code, "name": row.enterprise_name},
         "category": row.category,
         "title": row.title,
         "description": row.description,
@@ -153,6 +307,15 @@ def _row_to_dict(row: Any, ent_name: str | None) -> dict[str, Any]:
         "owner": owner,
         "accepted_at": row.accepted_at,
         "correlation_id": row.correlation_id,
+        "complexity": row.complexity,
+        "urgency": row.urgency,
+        "feasibility": row.feasibility,
+        "expected_at": row.expected_at,
+        "deadline_provisional": bool(row.deadline_provisional),
+        "service_notice": notice,
+        "closed_at": row.closed_at,
+        "resolution": row.resolution,
+        "satisfaction": satisfaction,
     }
 
 
@@ -162,12 +325,21 @@ def _select() -> Any:
     )
 
 
-def get_demand(svc: Service, code: str, principal: Principal) -> dict[str, Any]:
-    with svc.db.session() as s:
-        row = s.execute(_select().where(demands.c.code == code)).first()
+def load_demand(session: Any, code: str, principal: Principal, *, lock: bool = False) -> Any:
+    """A demand row the principal may see, or a 404 (the same answer whether it
+    does not exist or lies outside the principal's subtree)."""
+    q = _select().where(demands.c.code == code)
+    if lock:
+        q = q.with_for_update(of=demands)
+    row = session.execute(q).first()
     if row is None or not principal.can_see(row.jurisdiction):
         raise ApiError(404, f"No demand {code} in your jurisdiction.")
-    return _row_to_dict(row, row.enterprise_name)
+    return row
+
+
+def get_demand(svc: Service, code: str, principal: Principal) -> dict[str, Any]:
+    with svc.db.session() as s:
+        return _row_to_dict(load_demand(s, code, principal))
 
 
 def list_demands(
@@ -179,7 +351,7 @@ def list_demands(
     q = q.where(demands.c.jurisdiction.startswith(subtree_prefix(principal.jurisdiction)))
     with svc.db.session() as s:
         rows = s.execute(q.limit(limit)).all()
-    return [_row_to_dict(r, r.enterprise_name) for r in rows]
+    return [_row_to_dict(r) for r in rows]
 
 
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATES = ("accepted", "in_progress", "feedback", "follow_up", "closed", "rejected")
+from shared.contracts.intake import STATUSES as STATES
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "accepted": ("in_progress", "rejected"),

@@ -1,6 +1,6 @@
 """Intake's tables (its own database)."""
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, false
 
 from shared.db import UtcDateTime
 from shared.outbox import add_outbox_tables
@@ -45,4 +45,56 @@ demands = Table(
     Column("correlation_id", String(100), nullable=False),
     Column("accepted_by", String(100), nullable=False),
     Column("accepted_at", UtcDateTime(), nullable=False, index=True),
+    # screening and the promised time limit (working days on the Chinese calendar)
+    Column("complexity", String(20), nullable=False, server_default="general"),
+    Column("urgency", String(20), nullable=True),
+    Column("feasibility", String(20), nullable=True),
+    Column("expected_at", UtcDateTime(), nullable=True),
+    Column("deadline_provisional", Boolean, nullable=False, server_default=false()),
+    # the end of the loop
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("resolution", String(20), nullable=True),
+    Column("satisfaction_rating", Integer, nullable=True),
+    Column("satisfaction_comment", Text, nullable=True),
+)
+
+# Every step of a demand's loop, append-only: who, when, what, and why.
+demand_updates = Table(
+    "demand_updates",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("demand_code", String(20), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # transition | screening | revisit
+    Column("from_status", String(20), nullable=True),
+    Column("to_status", String(20), nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("details", Text, nullable=False, server_default="{}"),  # JSON
+    Column("actor", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+# Idempotency-Key: the same key and body get the stored response again.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Per-jurisdiction time limits (working days) and closure days; the nearest
+# jurisdiction on the path that has rules wins, else the defaults.
+time_limit_rules = Table(
+    "time_limit_rules",
+    metadata,
+    Column("jurisdiction", String(6), primary_key=True),
+    Column("simple", Integer, nullable=False),
+    Column("general", Integer, nullable=False),
+    Column("complex", Integer, nullable=False),
+    Column("closures", Text, nullable=False, server_default="[]"),  # JSON list of ISO dates
+    Column("updated_by", String(100), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

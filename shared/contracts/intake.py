@@ -5,6 +5,8 @@ from marshmallow import Schema, fields, validate
 from shared.events import register
 
 CATEGORIES = ("technology", "talent", "funding", "achievement_transfer", "ip", "other")
+COMPLEXITIES = ("simple", "general", "complex")
+STATUSES = ("accepted", "in_progress", "feedback", "follow_up", "closed", "rejected")
 SOURCES = ("window", "online", "field_visit", "forum", "phone_email", "scenario_list", "order")
 
 
@@ -25,7 +27,57 @@ class DemandAcceptedV1(Schema):
     consent_to_share = fields.Boolean(required=True)
     accepted_at = fields.AwareDateTime(required=True, format="iso")
     accepted_by = fields.String(required=True)
+    # optional additions (same version): the promised time limit
+    complexity = fields.String(validate=validate.OneOf(COMPLEXITIES))
+    expected_at = fields.AwareDateTime(format="iso")
+    deadline_provisional = fields.Boolean()
 
 
 DEMAND_ACCEPTED = "demand.accepted"
 register(DEMAND_ACCEPTED, 1, DemandAcceptedV1())
+
+
+class DemandStatusChangedV1(Schema):
+    """``demand.status_changed`` v1 — one step of the closed loop (受理→办理→反馈→跟踪→办结)."""
+
+    demand_code = fields.String(required=True)
+    from_status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    note = fields.String(required=True)
+    resolution = fields.String(allow_none=True, validate=validate.OneOf(("solved", "unsolvable")))
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    on_time = fields.Boolean(allow_none=True, metadata={"description": "set when closing"})
+
+
+class DemandScreenedV1(Schema):
+    """``demand.screened`` v1 — complexity, urgency, feasibility set; the deadline recomputed."""
+
+    demand_code = fields.String(required=True)
+    complexity = fields.String(required=True, validate=validate.OneOf(COMPLEXITIES))
+    urgency = fields.String(allow_none=True)
+    feasibility = fields.String(allow_none=True)
+    expected_at = fields.AwareDateTime(required=True, format="iso")
+    deadline_provisional = fields.Boolean(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+class DemandRevisitedV1(Schema):
+    """``demand.revisited`` v1 — the satisfaction revisit (满意度回访) of a closed demand."""
+
+    demand_code = fields.String(required=True)
+    rating = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(required=True)
+    reopened = fields.Boolean(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+DEMAND_STATUS_CHANGED = "demand.status_changed"
+DEMAND_SCREENED = "demand.screened"
+DEMAND_REVISITED = "demand.revisited"
+register(DEMAND_STATUS_CHANGED, 1, DemandStatusChangedV1())
+register(DEMAND_SCREENED, 1, DemandScreenedV1())
+register(DEMAND_REVISITED, 1, DemandRevisitedV1())

@@ -1,0 +1,242 @@
+"""Intake use cases of the closed loop: screening, status changes, revisit, updates,
+and the per-jurisdiction time-limit rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from services.intake.handlers import get_demand, load_demand, record_update, time_rules
+from services.intake.lifecycle import LifecycleError, revisit, transition
+from services.intake.models import demand_updates, demands, time_limit_rules
+from shared.auth import Principal
+from shared.contracts.intake import DEMAND_REVISITED, DEMAND_SCREENED, DEMAND_STATUS_CHANGED
+from shared.db import UnitOfWork
+from shared.errors import ApiError
+from shared.events import make_event
+from shared.runtime import Service
+
+FINAL = ("closed", "rejected")
+
+
+def _conflict(exc: LifecycleError) -> ApiError:
+    return ApiError(
+        409,
+        str(exc),
+        code="illegal_transition",
+        fields={"json": {"to": [f"allowed: {', '.join(exc.allowed) or 'none'}"]}},
+    )
+
+
+def _emit_status(
+    svc: Service, uow: UnitOfWork, row: Any, t: Any, actor: str, at: datetime, on_time: bool | None
+) -> None:
+    uow.emit(
+        make_event(
+            DEMAND_STATUS_CHANGED,
+            1,
+            producer=svc.name,
+            jurisdiction=row.jurisdiction,
+            correlation_id=row.correlation_id,
+            payload={
+                "demand_code": row.code,
+                "from_status": t.from_status,
+                "to_status": t.to_status,
+                "note": t.note,
+                "resolution": t.resolution,
+                "actor": actor,
+                "at": at.isoformat(),
+                "category": row.category,
+                "on_time": on_time,
+            },
+        )
+    )
+
+
+def change_status(
+    svc: Service,
+    code: str,
+    principal: Principal,
+    target: str,
+    note: str,
+    resolution: str | None,
+) -> dict[str, Any]:
+    """One step of the loop: checked, recorded in the updates feed, emitted."""
+    now = datetime.now(UTC)
+    with svc.uow() as uow:
+        row = load_demand(uow.session, code, principal, lock=uow.db.is_postgres)
+        try:
+            t = transition(row.status, target, note, resolution)
+        except LifecycleError as exc:
+            raise _conflict(exc) from None
+        values: dict[str, Any] = {"status": t.to_status}
+        on_time = None
+        if t.to_status == "closed":
+            on_time = row.expected_at is None or now <= row.expected_at
+            values |= {"closed_at": now, "resolution": t.resolution}
+        elif row.status == "closed":  # reopened: no longer closed
+            values |= {"closed_at": None, "resolution": None}
+        uow.session.execute(update(demands).where(demands.c.code == code).values(**values))
+        record_update(
+            uow,
+            code,
+            "transition",
+            principal.key_id,
+            now,
+            from_status=t.from_status,
+            to_status=t.to_status,
+            note=t.note,
+            details={"resolution": t.resolution, "on_time": on_time},
+        )
+        _emit_status(svc, uow, row, t, principal.key_id, now, on_time)
+        uow.commit()
+    return get_demand(svc, code, principal)
+
+
+def screen(svc: Service, code: str, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    """Set complexity, urgency, feasibility; the promised deadline follows the complexity."""
+    now = datetime.now(UTC)
+    with svc.uow() as uow:
+        row = load_demand(uow.session, code, principal, lock=uow.db.is_postgres)
+        if row.status in FINAL:
+            raise ApiError(
+                409, f"A {row.status} demand is not screened any more.", code="illegal_transition"
+            )
+        complexity = data.get("complexity", row.complexity)
+        _, limits, calendar = time_rules(uow.session, row.jurisdiction)
+        deadline = calendar.deadline(row.accepted_at, limits[complexity])
+        values = {
+            "complexity": complexity,
+            "urgency": data.get("urgency", row.urgency),
+            "feasibility": data.get("feasibility", row.feasibility),
+            "expected_at": deadline.due.astimezone(UTC),
+            "deadline_provisional": deadline.provisional,
+        }
+        uow.session.execute(update(demands).where(demands.c.code == code).values(**values))
+        record_update(
+            uow, code, "screening", principal.key_id, now, note=data.get("note", ""), details=values
+        )
+        uow.emit(
+            make_event(
+                DEMAND_SCREENED,
+                1,
+                producer=svc.name,
+                jurisdiction=row.jurisdiction,
+                correlation_id=row.correlation_id,
+                payload={
+                    "demand_code": code,
+                    "complexity": complexity,
+                    "urgency": values["urgency"],
+                    "feasibility": values["feasibility"],
+                    "expected_at": deadline.due.isoformat(),
+                    "deadline_provisional": deadline.provisional,
+                    "actor": principal.key_id,
+                    "at": now.isoformat(),
+                },
+            )
+        )
+        uow.commit()
+    return get_demand(svc, code, principal)
+
+
+def rate(
+    svc: Service, code: str, principal: Principal, rating: int, comment: str
+) -> dict[str, Any]:
+    """The satisfaction revisit: once per demand; a rating of 1–2 reopens follow-up."""
+    now = datetime.now(UTC)
+    with svc.uow() as uow:
+        row = load_demand(uow.session, code, principal, lock=uow.db.is_postgres)
+        try:
+            reopen = revisit(row.status, row.satisfaction_rating is not None, rating)
+        except LifecycleError as exc:
+            raise ApiError(409, str(exc), code="revisit_refused") from None
+        values: dict[str, Any] = {"satisfaction_rating": rating, "satisfaction_comment": comment}
+        if reopen is not None:
+            values |= {"status": reopen.to_status, "closed_at": None, "resolution": None}
+        uow.session.execute(update(demands).where(demands.c.code == code).values(**values))
+        record_update(
+            uow, code, "revisit", principal.key_id, now, note=comment, details={"rating": rating}
+        )
+        uow.emit(
+            make_event(
+                DEMAND_REVISITED,
+                1,
+                producer=svc.name,
+                jurisdiction=row.jurisdiction,
+                correlation_id=row.correlation_id,
+                payload={
+                    "demand_code": code,
+                    "rating": rating,
+                    "comment": comment,
+                    "reopened": reopen is not None,
+                    "actor": principal.key_id,
+                    "at": now.isoformat(),
+                },
+            )
+        )
+        if reopen is not None:
+            record_update(
+                uow,
+                code,
+                "transition",
+                principal.key_id,
+                now,
+                from_status=reopen.from_status,
+                to_status=reopen.to_status,
+                note=reopen.note,
+            )
+            _emit_status(svc, uow, row, reopen, principal.key_id, now, None)
+        uow.commit()
+    return get_demand(svc, code, principal)
+
+
+def updates(svc: Service, code: str, principal: Principal) -> list[dict[str, Any]]:
+    """The demand's whole feed, oldest first: every transition, screening and revisit."""
+    t = demand_updates
+    with svc.db.session() as s:
+        load_demand(s, code, principal)
+        rows = s.execute(select(t).where(t.c.demand_code == code).order_by(t.c.id)).mappings()
+        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+
+def get_time_limits(svc: Service, jurisdiction: str, principal: Principal) -> dict[str, Any]:
+    if not principal.can_see(jurisdiction) or svc.directory.jurisdiction(jurisdiction) is None:
+        raise ApiError(404, f"No jurisdiction {jurisdiction} in your subtree.")
+    with svc.db.session() as s:
+        source, limits, calendar = time_rules(s, jurisdiction)
+    return {
+        "jurisdiction": jurisdiction,
+        "source": source,
+        **limits,
+        "closures": sorted(calendar.closures),
+    }
+
+
+def set_time_limits(
+    svc: Service, jurisdiction: str, principal: Principal, data: dict[str, Any]
+) -> dict[str, Any]:
+    """A jurisdiction's own time limits and closure days (applies to new demands and
+    to deadlines recomputed by screening)."""
+    if not principal.can_see(jurisdiction) or svc.directory.jurisdiction(jurisdiction) is None:
+        raise ApiError(404, f"No jurisdiction {jurisdiction} in your subtree.")
+    closures: list[date] = sorted(set(data["closures"]))
+    with svc.uow() as uow:
+        uow.session.execute(
+            delete(time_limit_rules).where(time_limit_rules.c.jurisdiction == jurisdiction)
+        )
+        uow.session.execute(
+            insert(time_limit_rules).values(
+                jurisdiction=jurisdiction,
+                simple=data["simple"],
+                general=data["general"],
+                complex=data["complex"],
+                closures=json.dumps([d.isoformat() for d in closures]),
+                updated_by=principal.key_id,
+                updated_at=datetime.now(UTC),
+            )
+        )
+        uow.commit()
+    return get_time_limits(svc, jurisdiction, principal)

@@ -1,0 +1,158 @@
+"""A demand's closed loop over HTTP (embedded shape): 受理→办理→反馈→跟踪→办结, revisit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from werkzeug.test import Client
+
+from tests.conftest import DEMO_DEMAND, wait_for
+from tests.e2e.test_embedded import auth, platform, trace  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.e2e
+
+
+def post(c, h, **extra):
+    r = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, **extra}, headers=h)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def step(c, h, code, to, note="", **kw):
+    return c.post(
+        f"/intake/api/v1/demands/{code}/transitions", json={"to": to, "note": note, **kw}, headers=h
+    )
+
+
+def test_the_whole_loop_to_a_satisfaction_rating(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    d = post(c, h, complexity="general")
+    code = d["code"]
+    assert d["status"] == "accepted" and d["complexity"] == "general"
+    due = datetime.fromisoformat(d["expected_datetime"])
+    assert due.hour == 10 and due.minute == 0  # 18:00 in China is 10:00 UTC
+    assert code in d["service_notice"] and "一般需求" in d["service_notice"]
+    for to, note in [
+        ("in_progress", "派专人对接"),
+        ("feedback", "已提供工艺方案"),
+        ("follow_up", "跟踪试产"),
+    ]:
+        r = step(c, h, code, to, note)
+        assert r.status_code == 200 and r.get_json()["status"] == to
+    r = step(c, h, code, "closed", "试产成功", resolution="solved")
+    closed = r.get_json()
+    assert closed["status"] == "closed" and closed["resolution"] == "solved"
+    r = c.post(
+        f"/intake/api/v1/demands/{code}/revisit", json={"rating": 5, "comment": "满意"}, headers=h
+    )
+    assert r.status_code == 200
+    assert r.get_json()["satisfaction"] == {"rating": 5, "comment": "满意"}
+    assert r.get_json()["status"] == "closed"
+    again = c.post(f"/intake/api/v1/demands/{code}/revisit", json={"rating": 4}, headers=h)
+    assert again.status_code == 409  # one revisit per demand
+    feed = c.get(f"/intake/api/v1/demands/{code}/updates", headers=h).get_json()["items"]
+    assert [(u["kind"], u["to_status"]) for u in feed] == [
+        ("transition", "accepted"),
+        ("transition", "in_progress"),
+        ("transition", "feedback"),
+        ("transition", "follow_up"),
+        ("transition", "closed"),
+        ("revisit", None),
+    ]
+    assert all(u["actor"] and u["at"] for u in feed)
+    assert feed[4]["details"] == {"resolution": "solved", "on_time": True}
+    events = wait_for(lambda: (ev := trace(c, h, code)) and len(ev) >= 7 and ev)
+    types = [e["event_type"] for e in events]
+    assert types[0] == "demand.accepted" and "assignment.made" in types
+    assert types.count("demand.status_changed") == 4 and types[-1] == "demand.revisited"
+
+
+def test_illegal_steps_are_409s_naming_the_allowed_ones(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    code = post(c, h)["code"]
+    r = step(c, h, code, "closed", "done", resolution="solved")
+    assert r.status_code == 409
+    err = r.get_json()["error"]
+    assert err["code"] == "illegal_transition"
+    assert "in_progress, rejected" in err["fields"]["json"]["to"][0]
+    assert step(c, h, code, "rejected").status_code == 409  # no reason given
+    assert step(c, h, code, "rejected", "已解决，不属于服务范围").status_code == 200
+    assert step(c, h, code, "in_progress", "x").status_code == 409  # rejected is final
+    assert step(c, h, code, "nowhere").status_code == 422
+    assert step(c, h, "630102-2026-999999", "in_progress").status_code == 404
+
+
+def test_unsolvable_needs_an_explanation_and_a_low_rating_reopens(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    code = post(c, h)["code"]
+    for to in ("in_progress", "feedback"):
+        assert step(c, h, code, to).status_code == 200
+    assert step(c, h, code, "closed", resolution="unsolvable").status_code == 409
+    r = step(c, h, code, "closed", "国内暂无成熟技术，已向企业说明", resolution="unsolvable")
+    assert r.status_code == 200
+    r = c.post(
+        f"/intake/api/v1/demands/{code}/revisit", json={"rating": 2, "comment": "不满意"}, headers=h
+    )
+    assert r.get_json()["status"] == "follow_up" and r.get_json()["closed_at"] is None
+    for bad in ({"rating": 0}, {"rating": 6}, {"rating": "5"}, {}):
+        assert (
+            c.post(f"/intake/api/v1/demands/{code}/revisit", json=bad, headers=h).status_code == 422
+        )
+
+
+def test_screening_moves_the_deadline_and_time_limits_are_data(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    d = post(c, h, complexity="simple")
+    simple_due = datetime.fromisoformat(d["expected_datetime"])
+    r = c.patch(
+        f"/intake/api/v1/demands/{d['code']}/screening",
+        json={"complexity": "complex", "urgency": "high", "feasibility": "medium"},
+        headers=h,
+    )
+    assert r.status_code == 200
+    s = r.get_json()
+    assert (s["complexity"], s["urgency"], s["feasibility"]) == ("complex", "high", "medium")
+    assert datetime.fromisoformat(s["expected_datetime"]) > simple_due
+    rules = c.get("/intake/api/v1/time-limits/630102", headers=h).get_json()
+    assert rules == {
+        "jurisdiction": "630102",
+        "source": "default",
+        "simple": 0,
+        "general": 5,
+        "complex": 20,
+        "closures": [],
+    }
+    admin = auth(platform, "admin")
+    body = {"simple": 0, "general": 3, "complex": 15, "closures": ["2026-12-24"]}
+    assert c.put("/intake/api/v1/time-limits/630100", json=body, headers=h).status_code == 403
+    r = c.put("/intake/api/v1/time-limits/630100", json=body, headers=admin)
+    assert r.status_code == 200 and r.get_json()["source"] == "630100"
+    inherited = c.get("/intake/api/v1/time-limits/630102", headers=h).get_json()
+    assert inherited["source"] == "630100" and inherited["general"] == 3
+    bad = {**body, "general": -1}
+    assert c.put("/intake/api/v1/time-limits/630100", json=bad, headers=admin).status_code == 422
+    assert c.get("/intake/api/v1/time-limits/620100", headers=h).status_code == 404
+
+
+def test_idempotency_key_makes_retries_safe(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = {**auth(platform, "district"), "Idempotency-Key": "district-sys-req-0001"}
+    first = c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h)
+    again = c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
+    other = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, "title": "另一个"}, headers=h)
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "idempotency_key_reused"
+    listed = c.get("/intake/api/v1/demands?limit=500", headers=auth(platform, "district"))
+    assert [d["code"] for d in listed.get_json()["items"]].count(first.get_json()["code"]) == 1
+    bad = c.post(
+        "/intake/api/v1/demands", json=DEMO_DEMAND, headers={**h, "Idempotency-Key": "has space"}
+    )
+    assert bad.status_code == 422

@@ -8,12 +8,18 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask.views import MethodView
 
-from services.intake import build, handlers, loop
+from services.intake import build, handlers, loop, registry
 from services.intake.schemas import (
     DemandIn,
     DemandList,
     DemandListArgs,
     DemandOut,
+    EnterpriseListArgs,
+    EnterpriseOut,
+    EnterprisePage,
+    EnterprisePatchIn,
+    EnterpriseProfileIn,
+    ImportReport,
     RevisitIn,
     ScreeningIn,
     TimeLimitsIn,
@@ -21,6 +27,7 @@ from services.intake.schemas import (
     TransitionIn,
     UpdateList,
 )
+from services.intake.sheets import SheetError
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
@@ -149,6 +156,87 @@ def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
 def updates(code: str) -> dict[str, Any]:
     """Every step of the demand, oldest first: who, when, what and why."""
     return {"demand_code": code, "items": loop.updates(service(), code, current_principal())}
+
+
+@blp.route("/enterprises")
+class Enterprises(MethodView):
+    @require_role(*HANDLERS)
+    @blp.arguments(EnterpriseProfileIn)
+    @blp.response(201, EnterpriseOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Register an enterprise (创新主体信息库); the SX coverage flags are computed.
+        Emits ``enterprise.registered``; a known credit code is a 409."""
+        return registry.register(service(), current_principal(), data, g.correlation_id)
+
+    @require_role(*HANDLERS)
+    @blp.arguments(EnterpriseListArgs, location="query")
+    @blp.response(200, EnterprisePage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Enterprises in your subtree, filtered, by credit code, with a cursor."""
+        return registry.search(service(), current_principal(), args)
+
+
+@blp.route("/enterprises/<credit_code>")
+class Enterprise(MethodView):
+    @require_role(*HANDLERS)
+    @blp.response(200, EnterpriseOut)
+    def get(self, credit_code: str) -> dict[str, Any]:
+        """One enterprise's profile and flags."""
+        return registry.get(service(), current_principal(), credit_code)
+
+    @require_role(*HANDLERS)
+    @blp.arguments(EnterprisePatchIn(partial=True))
+    @blp.response(200, EnterpriseOut)
+    def patch(self, data: dict[str, Any], credit_code: str) -> dict[str, Any]:
+        """Change the fields sent; the flags follow. Emits ``enterprise.updated``."""
+        return registry.patch(service(), current_principal(), credit_code, data, g.correlation_id)
+
+
+IMPORT_LIMIT = 20 << 20
+
+
+@blp.post("/enterprises/import")
+@require_role(*HANDLERS)
+@blp.response(200, ImportReport)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".csv (UTF-8 or GB18030) or .xlsx, ≤ 20 MiB",
+                        }
+                    },
+                }
+            }
+        },
+    }
+)
+def import_enterprises() -> dict[str, Any]:
+    """Bulk import of the 科技体检 survey sheet (CSV or XLSX, Chinese or field-name headers).
+
+    Every valid row is registered or updated, every invalid row reported with its row
+    number and reason; importing the same file again changes nothing."""
+    request.max_content_length = IMPORT_LIMIT
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(
+            422,
+            "The request is invalid; see fields.",
+            fields={"files": {"file": ["send the sheet as multipart field 'file'"]}},
+        )
+    try:
+        return registry.import_sheet(
+            service(), current_principal(), upload.filename, upload.read(), g.correlation_id
+        )
+    except SheetError as exc:
+        raise ApiError(422, str(exc), fields={"files": {"file": [str(exc)]}}) from None
 
 
 @blp.route("/time-limits/<jurisdiction>")

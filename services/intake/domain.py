@@ -78,3 +78,37 @@ class Demand:
             "accepted_at": self.accepted_at.isoformat(),
             "accepted_by": self.accepted_by,
         }
+
+
+# -- enterprises (创新主体信息库) ---------------------------------------------------
+
+# The XM growth ladder / SX gradient, lowest first.
+GROWTH_TIERS = ("startup_team", "tech_sme", "hitech_candidate", "hitech_enterprise", "little_giant")
+# SX "两清零": revenue thresholds in CNY (defaults of the rule; see DOMAIN.md).
+NAMED_PERSON_REVENUE = 100_000_000
+ONE_PLAN_REVENUE = 500_000_000
+
+
+@dataclass(frozen=True)
+class CoverageFlags:
+    """Mandatory coverage an enterprise's figures call for (SX 两清零)."""
+
+    needs_named_person: bool  # ≥ 100M revenue and no R&D activity → 专人包保
+    needs_one_plan: bool  # ≥ 500M revenue and no R&D institution → 一企一策
+
+
+def coverage_flags(
+    revenue: int | None,
+    has_rd_activity: bool | None,
+    has_rd_institution: bool | None,
+    *,
+    named_person_revenue: int = NAMED_PERSON_REVENUE,
+    one_plan_revenue: int = ONE_PLAN_REVENUE,
+) -> CoverageFlags:
+    """Unknown figures raise no flag: a flag is a finding, not a guess."""
+    if revenue is None:
+        return CoverageFlags(False, False)
+    return CoverageFlags(
+        needs_named_person=revenue >= named_person_revenue and has_rd_activity is False,
+        needs_one_plan=revenue >= one_plan_revenue and has_rd_institution is False,
+    )

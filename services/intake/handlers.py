@@ -29,7 +29,7 @@ from services.intake.models import (
 )
 from services.intake.schemas import DemandOut
 from shared.auth import Principal
-from shared.contracts.intake import DEMAND_ACCEPTED
+from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
@@ -146,14 +146,34 @@ def accept_demand(
         ).first()
         if known is None:
             # Two first demands of a new enterprise may race: the loser's row is ignored.
-            uow.session.execute(
-                insert_or_ignore(uow.db, enterprises).values(
+            registered = uow.session.execute(
+                insert_or_ignore(uow.db, enterprises)
+                .values(
                     credit_code=ent["credit_code"],
                     name=ent["name"],
                     jurisdiction=jurisdiction,
                     created_at=now,
                 )
-            )
+                .returning(enterprises.c.credit_code)
+            ).first()
+            if registered is not None:
+                uow.emit(
+                    make_event(
+                        ENTERPRISE_REGISTERED,
+                        1,
+                        producer=svc.name,
+                        jurisdiction=jurisdiction,
+                        correlation_id=correlation_id,
+                        payload={
+                            "credit_code": ent["credit_code"],
+                            "name": ent["name"],
+                            "jurisdiction": jurisdiction,
+                            "is_key": False,
+                            "needs_named_person": False,
+                            "needs_one_plan": False,
+                        },
+                    )
+                )
         _, limits, calendar = time_rules(uow.session, jurisdiction)
         deadline = calendar.deadline(now, limits[data["complexity"]])
         demand = Demand(

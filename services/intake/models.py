@@ -15,6 +15,20 @@ enterprises = Table(
     Column("name", String(200), nullable=False),
     Column("jurisdiction", String(6), nullable=False, index=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # the innovation-entity profile (创新主体信息库 / 科技体检); figures in CNY
+    Column("technology_field", String(100), nullable=True),
+    Column("revenue", BigInteger, nullable=True),
+    Column("rd_spend", BigInteger, nullable=True),
+    Column("has_rd_activity", Boolean, nullable=True),
+    Column("has_rd_institution", Boolean, nullable=True),
+    Column("invention_patents", Integer, nullable=True),
+    Column("utility_patents", Integer, nullable=True),
+    Column("software_copyrights", Integer, nullable=True),
+    Column("growth_tier", String(30), nullable=True, index=True),
+    Column("is_key", Boolean, nullable=False, server_default=false()),
+    Column("needs_named_person", Boolean, nullable=False, server_default=false()),
+    Column("needs_one_plan", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", UtcDateTime(), nullable=True),
 )
 
 demand_sequences = Table(

@@ -2,7 +2,7 @@
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from services.intake.domain import credit_code_error
+from services.intake.domain import GROWTH_TIERS, credit_code_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
 from shared.events import JURISDICTION_RE
 
@@ -136,3 +136,101 @@ class TimeLimitsOut(Schema):
     general = fields.Integer()
     complex = fields.Integer()
     closures = fields.List(fields.Date())
+
+
+class EnterpriseProfileIn(Strict):
+    """An enterprise of the innovation-entity registry (创新主体信息库); amounts in CNY."""
+
+    credit_code = fields.String(required=True, metadata={"example": "91630102MA7522T5X6"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    jurisdiction = fields.String(
+        validate=validate.Regexp(JURISDICTION_RE, error="must be a 6-digit GB/T 2260 code"),
+        metadata={"description": "defaults to the API key's jurisdiction"},
+    )
+    technology_field = fields.String(validate=validate.Length(max=100), allow_none=True)
+    revenue = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=10**15), allow_none=True
+    )
+    rd_spend = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=10**15), allow_none=True
+    )
+    has_rd_activity = fields.Boolean(allow_none=True)
+    has_rd_institution = fields.Boolean(allow_none=True)
+    invention_patents = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=10**6), allow_none=True
+    )
+    utility_patents = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=10**6), allow_none=True
+    )
+    software_copyrights = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=10**6), allow_none=True
+    )
+    growth_tier = fields.String(validate=validate.OneOf(GROWTH_TIERS), allow_none=True)
+    is_key = fields.Boolean(load_default=False)
+
+    @validates("credit_code")
+    def _credit_code(self, value: str, **_: object) -> None:
+        err = credit_code_error(value)
+        if err:
+            raise ValidationError(f"not a valid unified social credit code: {err}")
+
+
+class EnterprisePatchIn(EnterpriseProfileIn):
+    """Only the fields sent change (the code and jurisdiction are the identity)."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("credit_code", "jurisdiction")
+
+    is_key = fields.Boolean()
+
+
+class EnterpriseOut(Schema):
+    credit_code = fields.String()
+    name = fields.String()
+    jurisdiction = fields.String()
+    technology_field = fields.String(allow_none=True)
+    revenue = fields.Integer(allow_none=True)
+    rd_spend = fields.Integer(allow_none=True)
+    has_rd_activity = fields.Boolean(allow_none=True)
+    has_rd_institution = fields.Boolean(allow_none=True)
+    invention_patents = fields.Integer(allow_none=True)
+    utility_patents = fields.Integer(allow_none=True)
+    software_copyrights = fields.Integer(allow_none=True)
+    growth_tier = fields.String(allow_none=True)
+    is_key = fields.Boolean()
+    needs_named_person = fields.Boolean(metadata={"description": "SX: ≥100M CNY, no R&D activity"})
+    needs_one_plan = fields.Boolean(metadata={"description": "SX: ≥500M CNY, no R&D institution"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class EnterpriseListArgs(Strict):
+    jurisdiction = fields.String(validate=validate.Regexp(JURISDICTION_RE))
+    growth_tier = fields.String(validate=validate.OneOf(GROWTH_TIERS))
+    technology_field = fields.String()
+    is_key = fields.Boolean()
+    needs_named_person = fields.Boolean()
+    needs_one_plan = fields.Boolean()
+    name = fields.String(metadata={"description": "part of the name"})
+    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class EnterprisePage(Schema):
+    items = fields.List(fields.Nested(EnterpriseOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ImportRowError(Schema):
+    row = fields.Integer()
+    credit_code = fields.String(allow_none=True)
+    errors = fields.Dict()
+
+
+class ImportReport(Schema):
+    rows = fields.Integer()
+    registered = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    rejected = fields.List(fields.Nested(ImportRowError))

@@ -81,3 +81,26 @@ DEMAND_REVISITED = "demand.revisited"
 register(DEMAND_STATUS_CHANGED, 1, DemandStatusChangedV1())
 register(DEMAND_SCREENED, 1, DemandScreenedV1())
 register(DEMAND_REVISITED, 1, DemandRevisitedV1())
+
+
+class EnterpriseV1(Schema):
+    """``enterprise.registered`` / ``enterprise.updated`` v1 — the enterprise profile,
+    with the SX coverage flags dispatch assigns named persons by."""
+
+    credit_code = fields.String(required=True, validate=validate.Length(equal=18))
+    name = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    technology_field = fields.String(allow_none=True)
+    growth_tier = fields.String(allow_none=True)
+    is_key = fields.Boolean(required=True)
+    needs_named_person = fields.Boolean(required=True)
+    needs_one_plan = fields.Boolean(required=True)
+    revenue = fields.Integer(allow_none=True)
+    has_rd_activity = fields.Boolean(allow_none=True)
+    has_rd_institution = fields.Boolean(allow_none=True)
+
+
+ENTERPRISE_REGISTERED = "enterprise.registered"
+ENTERPRISE_UPDATED = "enterprise.updated"
+register(ENTERPRISE_REGISTERED, 1, EnterpriseV1())
+register(ENTERPRISE_UPDATED, 1, EnterpriseV1())

@@ -41,3 +41,18 @@ def test_unified_code_format_and_year_in_china_time():
     # 2026-12-31 17:00 UTC is already 2027-01-01 in Beijing.
     assert demand_year(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == 2027
     assert demand_year(datetime(2026, 12, 31, 15, 59, tzinfo=UTC)) == 2026
+
+
+def test_sx_coverage_flags_use_the_seed_thresholds():
+    from services.intake.domain import coverage_flags
+
+    assert coverage_flags(100_000_000, False, True).needs_named_person
+    assert not coverage_flags(99_999_999, False, False).needs_named_person
+    assert not coverage_flags(200_000_000, True, False).needs_named_person
+    f = coverage_flags(500_000_000, True, False)
+    assert f.needs_one_plan and not f.needs_named_person
+    assert not coverage_flags(499_999_999, True, False).needs_one_plan
+    both = coverage_flags(800_000_000, False, False)
+    assert both.needs_named_person and both.needs_one_plan
+    assert coverage_flags(None, False, False) == coverage_flags(0, None, None)
+    assert not coverage_flags(10**9, None, None).needs_one_plan  # unknown is not a finding

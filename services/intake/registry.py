@@ -1,0 +1,269 @@
+"""Intake use cases of the enterprise registry (创新主体信息库): register, update,
+read, list, and bulk import of the 科技体检 survey sheet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import insert, select, update
+
+from services.intake.domain import coverage_flags
+from services.intake.models import enterprises
+from services.intake.schemas import EnterpriseProfileIn
+from services.intake.sheets import read_sheet
+from shared.auth import Principal
+from shared.contracts.intake import ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
+from shared.db import UnitOfWork
+from shared.errors import ApiError
+from shared.events import make_event, subtree_prefix
+from shared.pagination import decode_cursor, encode_cursor
+from shared.runtime import Service
+
+t = enterprises
+PROFILE = (
+    "name",
+    "technology_field",
+    "revenue",
+    "rd_spend",
+    "has_rd_activity",
+    "has_rd_institution",
+    "invention_patents",
+    "utility_patents",
+    "software_copyrights",
+    "growth_tier",
+    "is_key",
+)
+EVENT_FIELDS = (
+    "credit_code",
+    "name",
+    "jurisdiction",
+    "technology_field",
+    "growth_tier",
+    "is_key",
+    "needs_named_person",
+    "needs_one_plan",
+    "revenue",
+    "has_rd_activity",
+    "has_rd_institution",
+)
+
+
+def _with_flags(profile: dict[str, Any]) -> dict[str, Any]:
+    flags = coverage_flags(
+        profile.get("revenue"), profile.get("has_rd_activity"), profile.get("has_rd_institution")
+    )
+    return {
+        **profile,
+        "needs_named_person": flags.needs_named_person,
+        "needs_one_plan": flags.needs_one_plan,
+    }
+
+
+def _check_jurisdiction(svc: Service, principal: Principal, jurisdiction: str) -> None:
+    if not principal.can_see(jurisdiction):
+        raise ApiError(
+            403,
+            f"Your key is bound to {principal.jurisdiction}; it cannot register "
+            f"enterprises in {jurisdiction}.",
+            fields={"json": {"jurisdiction": ["outside your jurisdiction"]}},
+        )
+    if svc.directory.jurisdiction(jurisdiction) is None:
+        raise ApiError(
+            422,
+            "Unknown jurisdiction.",
+            fields={"json": {"jurisdiction": [f"{jurisdiction} is not a known division"]}},
+        )
+
+
+def _emit(svc: Service, uow: UnitOfWork, event_type: str, row: dict[str, Any], cid: str) -> None:
+    uow.emit(
+        make_event(
+            event_type,
+            1,
+            producer=svc.name,
+            jurisdiction=row["jurisdiction"],
+            payload={k: row.get(k) for k in EVENT_FIELDS},
+            correlation_id=cid,
+        )
+    )
+
+
+def _upsert(
+    svc: Service, uow: UnitOfWork, data: dict[str, Any], cid: str, *, create_only: bool
+) -> str:
+    """Register or update one enterprise; 'registered', 'updated' or 'unchanged'."""
+    now = datetime.now(UTC)
+    existing = (
+        uow.session.execute(select(t).where(t.c.credit_code == data["credit_code"]))
+        .mappings()
+        .first()
+    )
+    profile = _with_flags({k: data.get(k) for k in PROFILE} | {"is_key": bool(data.get("is_key"))})
+    if existing is None:
+        row = {
+            "credit_code": data["credit_code"],
+            "jurisdiction": data["jurisdiction"],
+            "created_at": now,
+            **profile,
+        }
+        uow.session.execute(insert(t).values(**row))
+        _emit(svc, uow, ENTERPRISE_REGISTERED, row, cid)
+        return "registered"
+    if create_only:
+        raise ApiError(
+            409,
+            f"Enterprise {data['credit_code']} is already registered; "
+            "PATCH it to change its profile.",
+            code="conflict",
+        )
+    if existing["jurisdiction"] != data["jurisdiction"]:
+        raise ValueError(f"registered in {existing['jurisdiction']}, not {data['jurisdiction']}")
+    changes = {k: v for k, v in profile.items() if existing[k] != v}
+    if not changes:
+        return "unchanged"
+    uow.session.execute(
+        update(t).where(t.c.credit_code == data["credit_code"]).values(**changes, updated_at=now)
+    )
+    _emit(svc, uow, ENTERPRISE_UPDATED, {**dict(existing), **changes}, cid)
+    return "updated"
+
+
+def register(svc: Service, principal: Principal, data: dict[str, Any], cid: str) -> dict[str, Any]:
+    data = {**data, "jurisdiction": data.get("jurisdiction") or principal.jurisdiction}
+    _check_jurisdiction(svc, principal, data["jurisdiction"])
+    with svc.uow() as uow:
+        _upsert(svc, uow, data, cid, create_only=True)
+        uow.commit()
+    return get(svc, principal, data["credit_code"])
+
+
+def patch(
+    svc: Service, principal: Principal, code: str, changes: dict[str, Any], cid: str
+) -> dict[str, Any]:
+    with svc.uow() as uow:
+        current = _load(uow.session, principal, code)
+        merged = {
+            **{k: current[k] for k in PROFILE},
+            **changes,
+            "credit_code": code,
+            "jurisdiction": current["jurisdiction"],
+        }
+        _upsert(svc, uow, merged, cid, create_only=False)
+        uow.commit()
+    return get(svc, principal, code)
+
+
+def _load(session: Any, principal: Principal, code: str) -> dict[str, Any]:
+    row = session.execute(select(t).where(t.c.credit_code == code)).mappings().first()
+    if row is None or not principal.can_see(row["jurisdiction"]):
+        raise ApiError(404, f"No enterprise {code} in your jurisdiction.")
+    return dict(row)
+
+
+def get(svc: Service, principal: Principal, code: str) -> dict[str, Any]:
+    with svc.db.session() as s:
+        return _load(s, principal, code)
+
+
+def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
+    """Enterprises in the subtree, by credit code, a page at a time."""
+    root = args.get("jurisdiction") or principal.jurisdiction
+    if not principal.can_see(root):
+        raise ApiError(
+            403,
+            f"{root} is outside your jurisdiction.",
+            fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
+        )
+    q = select(t).where(t.c.jurisdiction.startswith(subtree_prefix(root)))
+    for name in (
+        "growth_tier",
+        "technology_field",
+        "is_key",
+        "needs_named_person",
+        "needs_one_plan",
+    ):
+        if name in args:
+            q = q.where(t.c[name] == args[name])
+    if args.get("name"):
+        q = q.where(t.c.name.contains(args["name"], autoescape=True))
+    if args.get("cursor"):
+        try:
+            (after,) = decode_cursor(args["cursor"], 1)
+        except ValidationError as exc:
+            raise ApiError(
+                422, "The request is invalid; see fields.", fields={"query": exc.messages}
+            ) from None
+        q = q.where(t.c.credit_code > str(after))
+    limit = args["limit"]
+    with svc.db.session() as s:
+        rows = [dict(r) for r in s.execute(q.order_by(t.c.credit_code).limit(limit + 1)).mappings()]
+    more = len(rows) > limit
+    items = rows[:limit]
+    return {
+        "items": items,
+        "next_cursor": encode_cursor([items[-1]["credit_code"]]) if more else None,
+    }
+
+
+def import_sheet(
+    svc: Service, principal: Principal, filename: str, data: bytes, cid: str
+) -> dict[str, Any]:
+    """Every valid row registered or updated, every invalid row reported by number.
+
+    All accepted rows are written in one transaction (a failure writes none);
+    a row is never half-written; importing the same file again changes nothing.
+    """
+    schema = EnterpriseProfileIn()
+    report: dict[str, Any] = {
+        "rows": 0,
+        "registered": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": [],
+    }
+    valid: list[tuple[int, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for number, record in read_sheet(filename, data):
+        report["rows"] += 1
+        try:
+            row = schema.load(record)
+        except ValidationError as exc:
+            report["rejected"].append(
+                {"row": number, "credit_code": record.get("credit_code"), "errors": exc.messages}
+            )
+            continue
+        row["jurisdiction"] = row.get("jurisdiction") or principal.jurisdiction
+        problem = None
+        if not principal.can_see(row["jurisdiction"]):
+            problem = {"jurisdiction": ["outside your jurisdiction"]}
+        elif svc.directory.jurisdiction(row["jurisdiction"]) is None:
+            problem = {"jurisdiction": ["not a known division"]}
+        elif row["credit_code"] in seen:
+            problem = {"credit_code": [f"repeats row {seen[row['credit_code']]}"]}
+        if problem:
+            report["rejected"].append(
+                {"row": number, "credit_code": row["credit_code"], "errors": problem}
+            )
+            continue
+        seen[row["credit_code"]] = number
+        valid.append((number, row))
+    with svc.uow() as uow:
+        for number, row in valid:
+            try:
+                with uow.session.begin_nested():
+                    outcome = _upsert(svc, uow, row, cid, create_only=False)
+            except ValueError as exc:  # e.g. registered in another jurisdiction
+                report["rejected"].append(
+                    {
+                        "row": number,
+                        "credit_code": row["credit_code"],
+                        "errors": {"jurisdiction": [str(exc)]},
+                    }
+                )
+                continue
+            report[outcome] += 1
+        uow.commit()
+    report["rejected"].sort(key=lambda r: r["row"])
+    return report

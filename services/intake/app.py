@@ -9,7 +9,9 @@ from flask import Flask, Response, g, request
 from flask.views import MethodView
 
 from services.intake import build, handlers, loop, registry
+from services.intake.catalogue import CATEGORY_NAMES, ITEMS
 from services.intake.schemas import (
+    Catalogue,
     DemandIn,
     DemandList,
     DemandListArgs,
@@ -43,6 +45,23 @@ def _replayed(body: str) -> Response:
     return Response(
         body, status=201, mimetype="application/json", headers={"Idempotent-Replayed": "true"}
     )
+
+
+@blp.get("/services")
+@blp.response(200, Catalogue)
+def services() -> dict[str, Any]:
+    """The service catalogue: demand categories, their service items, and the agency
+    category that serves each (finance, rd, patent, general)."""
+    return {
+        "categories": [
+            {
+                "code": code,
+                "name": CATEGORY_NAMES[code],
+                "items": [item for item in ITEMS if item.category == code],
+            }
+            for code in CATEGORY_NAMES
+        ]
+    }
 
 
 @blp.route("/demands")
@@ -102,10 +121,7 @@ class Demands(MethodView):
         Agencies are not handling parties of a demand until it is dispatched to
         them, so agency keys cannot read the demand ledger (confidentiality, XN).
         """
-        items = handlers.list_demands(
-            service(), current_principal(), args.get("status"), args["limit"]
-        )
-        return {"items": items}
+        return handlers.list_demands(service(), current_principal(), args)
 
 
 @blp.get("/demands/<code>")

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from marshmallow import ValidationError
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.calendar import (
@@ -18,6 +19,7 @@ from services.intake.calendar import (
     WorkingCalendar,
     service_notice,
 )
+from services.intake.catalogue import BY_CODE
 from services.intake.domain import Demand, demand_year, unified_code
 from services.intake.models import (
     demand_sequences,
@@ -33,6 +35,7 @@ from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
+from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import Service
 
 log = logging.getLogger(__name__)
@@ -195,6 +198,7 @@ def accept_demand(
             "jurisdiction": jurisdiction,
             "enterprise_credit_code": demand.enterprise_credit_code,
             "category": demand.category,
+            "service_item": data.get("service_item"),
             "title": demand.title,
             "description": demand.description,
             "source": demand.source,
@@ -219,11 +223,14 @@ def accept_demand(
             to_status="accepted",
             note="受理 accepted",
         )
+        item = BY_CODE.get(data.get("service_item") or "")
         payload = demand.accepted_payload() | {
             "complexity": data["complexity"],
             "expected_at": deadline.due.isoformat(),
             "deadline_provisional": deadline.provisional,
         }
+        if item is not None:
+            payload |= {"service_item": item.code, "agency_category": item.agency_category}
         uow.emit(
             make_event(
                 DEMAND_ACCEPTED,
@@ -319,6 +326,10 @@ def _row_to_dict(row: Any) -> dict[str, Any]:
         "jurisdiction": row.jurisdiction,
         "enterprise": {"credit_code": row.enterprise_credit_code, "name": row.enterprise_name},
         "category": row.category,
+        "service_item": row.service_item,
+        "contact": {"name": row.contact_name, "phone": row.contact_phone}
+        if (row.contact_name or row.contact_phone)
+        else None,
         "title": row.title,
         "description": row.description,
         "source": row.source,
@@ -362,16 +373,53 @@ def get_demand(svc: Service, code: str, principal: Principal) -> dict[str, Any]:
         return _row_to_dict(load_demand(s, code, principal))
 
 
-def list_demands(
-    svc: Service, principal: Principal, status: str | None, limit: int
-) -> list[dict[str, Any]]:
-    q = _select().order_by(demands.c.accepted_at.desc())
-    if status:
-        q = q.where(demands.c.status == status)
-    q = q.where(demands.c.jurisdiction.startswith(subtree_prefix(principal.jurisdiction)))
+def list_demands(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
+    """Demands in the subtree, newest first, filtered, a page at a time (keyset cursor)."""
+    root = args.get("jurisdiction") or principal.jurisdiction
+    if not principal.can_see(root):
+        raise ApiError(
+            403,
+            f"{root} is outside your jurisdiction.",
+            fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
+        )
+    d = demands
+    q = _select().where(d.c.jurisdiction.startswith(subtree_prefix(root)))
+    for name in ("status", "category", "source", "service_item"):
+        if name in args:
+            q = q.where(d.c[name] == args[name])
+    if "enterprise" in args:
+        q = q.where(d.c.enterprise_credit_code == args["enterprise"])
+    for name, column, op in (
+        ("accepted_from", d.c.accepted_at, "ge"),
+        ("accepted_to", d.c.accepted_at, "lt"),
+        ("closed_from", d.c.closed_at, "ge"),
+        ("closed_to", d.c.closed_at, "lt"),
+    ):
+        if name in args:
+            q = q.where(column >= args[name] if op == "ge" else column < args[name])
+    if "overdue" in args:
+        late = d.c.status.notin_(("closed", "rejected")) & (d.c.expected_at < datetime.now(UTC))
+        q = q.where(late if args["overdue"] else ~late)
+    if args.get("cursor"):
+        try:
+            at, code = decode_cursor(args["cursor"], 2)
+            after = datetime.fromisoformat(str(at))
+        except (ValidationError, ValueError):
+            raise ApiError(
+                422,
+                "The request is invalid; see fields.",
+                fields={"query": {"cursor": ["not a cursor this list gave out"]}},
+            ) from None
+        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(after, str(code)))
+    limit = args["limit"]
     with svc.db.session() as s:
-        rows = s.execute(q.limit(limit)).all()
-    return [_row_to_dict(r) for r in rows]
+        rows = s.execute(q.order_by(d.c.accepted_at.desc(), d.c.code.desc()).limit(limit + 1)).all()
+    items = [_row_to_dict(r) for r in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        cursor = encode_cursor([last["accepted_at"].isoformat(), last["code"]])
+    return {"items": items, "next_cursor": cursor}
 
 
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:

@@ -46,6 +46,7 @@ demands = Table(
     Column("jurisdiction", String(6), nullable=False, index=True),
     Column("enterprise_credit_code", String(18), nullable=False, index=True),
     Column("category", String(40), nullable=False),
+    Column("service_item", String(40), nullable=True),
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False),
     Column("source", String(40), nullable=False),

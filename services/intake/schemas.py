@@ -1,7 +1,16 @@
 """Intake's request/response schemas (the OpenAPI document is generated from them)."""
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
+from services.intake.catalogue import item_error
 from services.intake.domain import GROWTH_TIERS, credit_code_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
 from shared.events import JURISDICTION_RE
@@ -40,11 +49,22 @@ class DemandIn(Strict):
     )
     contact = fields.Nested(ContactIn)
     consent_to_share = fields.Boolean(load_default=False)
+    service_item = fields.String(
+        metadata={"description": "a code of GET /services within the category"}
+    )
     complexity = fields.String(
         load_default="general",
         validate=validate.OneOf(COMPLEXITIES),
         metadata={"description": "simple: same working day; general: 5; complex: 20 (defaults)"},
     )
+
+    @validates_schema
+    def _service_item(self, data: dict[str, object], **_: object) -> None:
+        item = data.get("service_item")
+        if isinstance(item, str) and isinstance(data.get("category"), str):
+            err = item_error(str(data["category"]), item)
+            if err:
+                raise ValidationError({"service_item": [err]})
 
 
 class DemandOut(Schema):
@@ -52,6 +72,8 @@ class DemandOut(Schema):
     jurisdiction = fields.String()
     enterprise = fields.Dict()
     category = fields.String()
+    service_item = fields.String(allow_none=True)
+    contact = fields.Dict(allow_none=True)
     title = fields.String()
     description = fields.String()
     source = fields.String()
@@ -76,12 +98,33 @@ class DemandOut(Schema):
 
 
 class DemandListArgs(Strict):
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    source = fields.String(validate=validate.OneOf(SOURCES))
+    service_item = fields.String()
+    jurisdiction = fields.String(
+        validate=validate.Regexp(JURISDICTION_RE), metadata={"description": "a subtree root"}
+    )
+    enterprise = fields.String(metadata={"description": "credit code"})
+    accepted_from = fields.AwareDateTime()
+    accepted_to = fields.AwareDateTime()
+    closed_from = fields.AwareDateTime()
+    closed_to = fields.AwareDateTime()
+    overdue = fields.Boolean(metadata={"description": "open and past the promised deadline"})
+    cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+    @validates_schema
+    def _ranges(self, data: dict[str, object], **_: object) -> None:
+        for lo, hi in (("accepted_from", "accepted_to"), ("closed_from", "closed_to")):
+            a, b = data.get(lo), data.get(hi)
+            if a is not None and b is not None and a > b:  # type: ignore[operator]
+                raise ValidationError({hi: [f"must not be before {lo}"]})
 
 
 class DemandList(Schema):
     items = fields.List(fields.Nested(DemandOut))
+    next_cursor = fields.String(allow_none=True)
 
 
 class TransitionIn(Strict):
@@ -234,3 +277,22 @@ class ImportReport(Schema):
     updated = fields.Integer()
     unchanged = fields.Integer()
     rejected = fields.List(fields.Nested(ImportRowError))
+
+
+class ServiceItemOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    agency_category = fields.String(
+        allow_none=True, metadata={"description": "finance, rd, patent, general; null: no agency"}
+    )
+    standard_price = fields.Integer(allow_none=True, metadata={"description": "CNY"})
+
+
+class CategoryOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    items = fields.List(fields.Nested(ServiceItemOut))
+
+
+class Catalogue(Schema):
+    categories = fields.List(fields.Nested(CategoryOut))

@@ -27,7 +27,11 @@ class DemandAcceptedV1(Schema):
     consent_to_share = fields.Boolean(required=True)
     accepted_at = fields.AwareDateTime(required=True, format="iso")
     accepted_by = fields.String(required=True)
-    # optional additions (same version): the promised time limit
+    # optional additions (same version): the service item and the promised time limit
+    service_item = fields.String()
+    agency_category = fields.String(
+        allow_none=True, validate=validate.OneOf(("finance", "rd", "patent", "general"))
+    )
     complexity = fields.String(validate=validate.OneOf(COMPLEXITIES))
     expected_at = fields.AwareDateTime(format="iso")
     deadline_provisional = fields.Boolean()

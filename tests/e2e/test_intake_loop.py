@@ -156,3 +156,75 @@ def test_idempotency_key_makes_retries_safe(platform):  # noqa: F811
         "/intake/api/v1/demands", json=DEMO_DEMAND, headers={**h, "Idempotency-Key": "has space"}
     )
     assert bad.status_code == 422
+
+
+def test_catalogue_and_service_items(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    cats = c.get("/intake/api/v1/services", headers=h).get_json()["categories"]
+    assert [x["code"] for x in cats] == [
+        "technology",
+        "talent",
+        "funding",
+        "achievement_transfer",
+        "ip",
+        "other",
+    ]
+    items = {i["code"]: i for x in cats for i in x["items"]}
+    assert items["ip_filing"]["agency_category"] == "patent"
+    assert items["finance_matching"]["agency_category"] == "finance"
+    d = post(c, h, category="ip", service_item="ip_filing")
+    assert d["service_item"] == "ip_filing"
+    events = wait_for(lambda: (ev := trace(c, h, d["code"])) and ev)
+    assert events[0]["payload"]["agency_category"] == "patent"
+    r = c.post(
+        "/intake/api/v1/demands", json={**DEMO_DEMAND, "service_item": "ip_filing"}, headers=h
+    )  # technology demand, IP item
+    assert r.status_code == 422 and "service_item" in r.get_json()["error"]["fields"]["json"]
+    r = c.post(
+        "/intake/api/v1/demands", json={**DEMO_DEMAND, "service_item": "astrology"}, headers=h
+    )
+    assert r.status_code == 422
+
+
+def test_demand_queries_filter_and_page(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "staff")  # the city sees its districts
+    codes = [
+        post(c, h, jurisdiction=j, category=cat)["code"]
+        for j, cat in [
+            ("630102", "technology"),
+            ("630103", "talent"),
+            ("630102", "talent"),
+            ("630105", "funding"),
+            ("630102", "ip"),
+        ]
+    ]
+    seen, cursor = [], None
+    while True:
+        url = "/intake/api/v1/demands?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = c.get(url, headers=h).get_json()
+        seen += [d["code"] for d in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(codes) and len(seen) == len(set(seen))
+    talent = c.get("/intake/api/v1/demands?category=talent", headers=h).get_json()["items"]
+    assert sorted(d["code"] for d in talent) == sorted([codes[1], codes[2]])
+    sub = c.get("/intake/api/v1/demands?jurisdiction=630102", headers=h).get_json()["items"]
+    assert {d["jurisdiction"] for d in sub} == {"630102"} and len(sub) == 3
+    assert c.get("/intake/api/v1/demands?overdue=true", headers=h).get_json()["items"] == []
+    assert len(c.get("/intake/api/v1/demands?overdue=false", headers=h).get_json()["items"]) == 5
+    ent = DEMO_DEMAND["enterprise"]["credit_code"]
+    assert (
+        len(c.get(f"/intake/api/v1/demands?enterprise={ent}", headers=h).get_json()["items"]) == 5
+    )
+    r = c.get("/intake/api/v1/demands?accepted_from=2030-01-01T00:00:00%2B08:00", headers=h)
+    assert r.get_json()["items"] == []
+    bad = (
+        "/intake/api/v1/demands?accepted_from=2026-02-01T00:00:00Z&accepted_to=2026-01-01T00:00:00Z"
+    )
+    assert c.get(bad, headers=h).status_code == 422
+    assert c.get("/intake/api/v1/demands?status=pending", headers=h).status_code == 422
+    assert c.get("/intake/api/v1/demands?cursor=xyz", headers=h).status_code == 422
+    assert c.get("/intake/api/v1/demands?jurisdiction=620100", headers=h).status_code == 403

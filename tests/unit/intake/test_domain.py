@@ -56,3 +56,15 @@ def test_sx_coverage_flags_use_the_seed_thresholds():
     assert both.needs_named_person and both.needs_one_plan
     assert coverage_flags(None, False, False) == coverage_flags(0, None, None)
     assert not coverage_flags(10**9, None, None).needs_one_plan  # unknown is not a finding
+
+
+def test_catalogue_covers_every_category_with_known_agency_categories():
+    from services.intake.catalogue import CATEGORY_NAMES, ITEMS, item_error
+    from shared.contracts.intake import CATEGORIES
+
+    assert {i.category for i in ITEMS} == set(CATEGORIES) == set(CATEGORY_NAMES)
+    assert {i.agency_category for i in ITEMS} <= {"finance", "rd", "patent", "general", None}
+    assert len({i.code for i in ITEMS}) == len(ITEMS)
+    assert item_error("ip", "ip_filing") is None
+    assert "belongs to the category ip" in item_error("technology", "ip_filing")
+    assert "unknown service item" in item_error("ip", "nope")

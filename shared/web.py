@@ -98,7 +98,14 @@ def require_role(*roles: str) -> Callable[[F], F]:
     return deco
 
 
-def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
+def make_app(
+    svc: Service,
+    *,
+    title: str,
+    blueprints: list[Any],
+    on_scrape: Callable[[Service], None] | None = None,
+) -> Flask:
+    """The service's Flask app; ``on_scrape`` refreshes gauges read from the database."""
     setup_logging(svc.settings.log_level)
     app = Flask(f"onestop.{svc.name}")
     app.config.update(
@@ -183,8 +190,10 @@ def make_app(svc: Service, *, title: str, blueprints: list[Any]) -> Flask:
 
     @app.get("/metrics")
     def metrics_view() -> Response:
-        pending = svc.relay.pending() if svc.check_database() is None else 0
-        metrics.OUTBOX_PENDING.labels(svc.name).set(pending)
+        if svc.check_database() is None:
+            metrics.OUTBOX_PENDING.labels(svc.name).set(svc.relay.pending())
+            if on_scrape is not None:
+                on_scrape(svc)
         data, ctype = metrics.render(svc.settings.metrics_dir)
         return Response(data, content_type=ctype)
 

@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from services.intake import metrics
 from services.intake.calendar import (
     DEFAULT_TIME_LIMITS,
     Deadline,
@@ -267,6 +268,7 @@ def accept_demand(
                 raise
             raise Replayed(stored) from None
     log.info("demand %s accepted in %s", demand.code, jurisdiction)
+    metrics.counted("accepted", demand.category, jurisdiction)
     return result
 
 

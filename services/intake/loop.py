@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from services.intake import metrics
 from services.intake.handlers import get_demand, load_demand, record_update, time_rules
 from services.intake.lifecycle import LifecycleError, revisit, transition
 from services.intake.models import demand_updates, demands, time_limit_rules
@@ -93,6 +94,8 @@ def change_status(
         )
         _emit_status(svc, uow, row, t, principal.key_id, now, on_time)
         uow.commit()
+    if t.to_status in ("closed", "rejected"):
+        metrics.counted(t.to_status, row.category, row.jurisdiction)
     return get_demand(svc, code, principal)
 
 

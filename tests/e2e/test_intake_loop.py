@@ -63,10 +63,14 @@ def test_the_whole_loop_to_a_satisfaction_rating(platform):  # noqa: F811
     ]
     assert all(u["actor"] and u["at"] for u in feed)
     assert feed[4]["details"] == {"resolution": "solved", "on_time": True}
+    text = c.get("/intake/metrics").get_data(as_text=True)
+    assert 'onestop_demands_total{category="technology",event="closed",level="county"}' in text
+    assert "onestop_demand_closure_rate" in text and "onestop_demands_overdue 0.0" in text
     events = wait_for(lambda: (ev := trace(c, h, code)) and len(ev) >= 7 and ev)
     types = [e["event_type"] for e in events]
     assert types[0] == "demand.accepted" and "assignment.made" in types
-    assert types.count("demand.status_changed") == 4 and types[-1] == "demand.revisited"
+    mine = [t for t in types if t.startswith("demand.")]  # dispatch's event may come anywhere
+    assert mine == ["demand.accepted", *["demand.status_changed"] * 4, "demand.revisited"]
 
 
 def test_illegal_steps_are_409s_naming_the_allowed_ones(platform):  # noqa: F811

@@ -1,0 +1,75 @@
+"""Intake's business metrics: the flow of demands and the state of the loop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import case, func, select
+
+from services.intake.models import demands
+from shared.events import jurisdiction_path
+from shared.runtime import Service
+
+LEVELS = ("province", "city", "county")
+
+DEMANDS = Counter(
+    "onestop_demands_total",
+    "Demands by what happened to them (accepted, rejected, closed), category and level",
+    ["event", "category", "level"],
+)
+OPEN = Gauge(
+    "onestop_demands_open",
+    "Demands not closed or rejected, by status",
+    ["status"],
+    multiprocess_mode="livemax",
+)
+OVERDUE = Gauge(
+    "onestop_demands_overdue",
+    "Open demands past their promised deadline",
+    multiprocess_mode="livemax",
+)
+CLOSURE_RATE = Gauge(
+    "onestop_demand_closure_rate",
+    "Closed demands / all demands not rejected",
+    multiprocess_mode="livemax",
+)
+ON_TIME_RATE = Gauge(
+    "onestop_demand_on_time_rate",
+    "Demands closed by their deadline / closed demands",
+    multiprocess_mode="livemax",
+)
+
+
+def level(jurisdiction: str) -> str:
+    return LEVELS[len(jurisdiction_path(jurisdiction)) - 1]
+
+
+def counted(event: str, category: str, jurisdiction: str) -> None:
+    DEMANDS.labels(event, category, level(jurisdiction)).inc()
+
+
+def refresh(svc: Service) -> None:
+    """Read the loop's state from the database (at scrape time)."""
+    d = demands
+    now = datetime.now(UTC)
+    is_open = d.c.status.notin_(("closed", "rejected"))
+    with svc.db.session() as s:
+        rows = s.execute(select(d.c.status, func.count()).group_by(d.c.status)).all()
+        by_status: dict[str, int] = {str(st): int(n) for st, n in rows}
+        overdue = s.scalar(select(func.count()).where(is_open, d.c.expected_at < now)) or 0
+        on_time = (
+            s.scalar(
+                select(func.sum(case((d.c.closed_at <= d.c.expected_at, 1), else_=0))).where(
+                    d.c.status == "closed"
+                )
+            )
+            or 0
+        )
+    for status in ("accepted", "in_progress", "feedback", "follow_up"):
+        OPEN.labels(status).set(by_status.get(status, 0))
+    OVERDUE.set(overdue)
+    handled = sum(n for st, n in by_status.items() if st != "rejected")
+    closed = by_status.get("closed", 0)
+    CLOSURE_RATE.set(closed / handled if handled else 0)
+    ON_TIME_RATE.set(on_time / closed if closed else 0)

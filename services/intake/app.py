@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask.views import MethodView
 
-from services.intake import build, handlers, loop, metrics, registry
+from services.intake import build, handlers, loop, metrics, open311, registry
 from services.intake.catalogue import CATEGORY_NAMES, ITEMS
 from services.intake.schemas import (
     Catalogue,
@@ -272,6 +272,8 @@ class TimeLimits(MethodView):
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    return make_app(
+    app = make_app(
         build(settings), title="onestop intake", blueprints=[blp], on_scrape=metrics.refresh
     )
+    app.register_blueprint(open311.bp)
+    return app

@@ -194,6 +194,7 @@ def accept_demand(
             accepted_by=principal.key_id,
         )
         contact = data.get("contact") or {}
+        location = data.get("location") or {}
         values = {
             "code": demand.code,
             "jurisdiction": jurisdiction,
@@ -205,6 +206,12 @@ def accept_demand(
             "source": demand.source,
             "contact_name": contact.get("name"),
             "contact_phone": contact.get("phone"),
+            "contact_email": contact.get("email"),
+            "address": location.get("address"),
+            "address_id": location.get("address_id"),
+            "lat": location.get("lat"),
+            "long": location.get("long"),
+            "media_url": data.get("media_url"),
             "consent_to_share": demand.consent_to_share,
             "status": demand.status,
             "correlation_id": correlation_id,
@@ -312,6 +319,14 @@ def record_update(
     )
 
 
+def service_notice_of(row: Any) -> str | None:
+    """The promise stated to the enterprise, from a stored demand."""
+    if row.expected_at is None:
+        return None
+    deadline = Deadline(row.expected_at, 0, bool(row.deadline_provisional))
+    return service_notice(row.code, row.complexity, deadline)
+
+
 def _row_to_dict(row: Any) -> dict[str, Any]:
     owner = None
     if row.owner_id:
@@ -319,19 +334,29 @@ def _row_to_dict(row: Any) -> dict[str, Any]:
     satisfaction = None
     if row.satisfaction_rating is not None:
         satisfaction = {"rating": row.satisfaction_rating, "comment": row.satisfaction_comment}
-    notice = None
-    if row.expected_at is not None:
-        deadline = Deadline(row.expected_at, 0, bool(row.deadline_provisional))
-        notice = service_notice(row.code, row.complexity, deadline)
+    notice = service_notice_of(row)
     return {
         "code": row.code,
         "jurisdiction": row.jurisdiction,
         "enterprise": {"credit_code": row.enterprise_credit_code, "name": row.enterprise_name},
         "category": row.category,
         "service_item": row.service_item,
-        "contact": {"name": row.contact_name, "phone": row.contact_phone}
-        if (row.contact_name or row.contact_phone)
+        "contact": {
+            "name": row.contact_name,
+            "phone": row.contact_phone,
+            "email": row.contact_email,
+        }
+        if (row.contact_name or row.contact_phone or row.contact_email)
         else None,
+        "location": {
+            "address": row.address,
+            "address_id": row.address_id,
+            "lat": row.lat,
+            "long": row.long,
+        }
+        if (row.address or row.address_id or row.lat is not None)
+        else None,
+        "media_url": row.media_url,
         "title": row.title,
         "description": row.description,
         "source": row.source,

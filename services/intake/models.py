@@ -1,6 +1,17 @@
 """Intake's tables (its own database)."""
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from shared.db import UtcDateTime
 from shared.outbox import add_outbox_tables
@@ -52,6 +63,13 @@ demands = Table(
     Column("source", String(40), nullable=False),
     Column("contact_name", String(100), nullable=True),
     Column("contact_phone", String(40), nullable=True),
+    Column("contact_email", String(200), nullable=True),
+    # where (Open311 asks for a location: lat/long, an address or an address id)
+    Column("address", String(300), nullable=True),
+    Column("address_id", String(100), nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("long", Float, nullable=True),
+    Column("media_url", String(500), nullable=True),
     Column("consent_to_share", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
     Column("owner_type", String(20), nullable=True),

@@ -35,6 +35,19 @@ class EnterpriseIn(Strict):
 class ContactIn(Strict):
     name = fields.String(validate=validate.Length(min=1, max=100))
     phone = fields.String(validate=validate.Regexp(r"^[0-9+\- ]{5,40}$"))
+    email = fields.Email(validate=validate.Length(max=200))
+
+
+class LocationIn(Strict):
+    address = fields.String(validate=validate.Length(min=1, max=300))
+    address_id = fields.String(validate=validate.Length(min=1, max=100))
+    lat = fields.Float(validate=validate.Range(min=-90, max=90))
+    long = fields.Float(validate=validate.Range(min=-180, max=180))
+
+    @validates_schema
+    def _both(self, data: dict[str, object], **_: object) -> None:
+        if ("lat" in data) != ("long" in data):
+            raise ValidationError({"lat": ["lat and long go together"]})
 
 
 class DemandIn(Strict):
@@ -48,6 +61,8 @@ class DemandIn(Strict):
         metadata={"description": "defaults to the API key's jurisdiction"},
     )
     contact = fields.Nested(ContactIn)
+    location = fields.Nested(LocationIn)
+    media_url = fields.Url(validate=validate.Length(max=500))
     consent_to_share = fields.Boolean(load_default=False)
     service_item = fields.String(
         metadata={"description": "a code of GET /services within the category"}
@@ -74,6 +89,8 @@ class DemandOut(Schema):
     category = fields.String()
     service_item = fields.String(allow_none=True)
     contact = fields.Dict(allow_none=True)
+    location = fields.Dict(allow_none=True)
+    media_url = fields.String(allow_none=True)
     title = fields.String()
     description = fields.String()
     source = fields.String()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
@@ -51,6 +51,18 @@ def _refuse_nul() -> None:
         where["json"] = ["contains a NUL character (\\u0000)"]
     if where:
         raise ApiError(422, "NUL characters are not accepted.", fields=where)
+
+
+def _refuse_other_media() -> None:
+    """A body that is neither JSON nor a multipart upload is a 415, not a guess."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+        return
+    if request.mimetype not in ("application/json", "multipart/form-data"):
+        raise ApiError(
+            415,
+            f"Send the body as application/json, not {request.mimetype or 'untyped'}.",
+            fields={"headers": {"Content-Type": ["must be application/json"]}},
+        )
 
 
 class StrictParser(FlaskParser):
@@ -114,6 +126,10 @@ def make_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        # A browsable page at /<svc>/docs; Swagger UI is served from the installed
+        # swagger-ui-bundle package, not a CDN (intranets have no CDN).
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="swagger-ui/",
         API_SPEC_OPTIONS={
             "components": {
                 "securitySchemes": {
@@ -159,6 +175,7 @@ def make_app(
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
             g.principal = principal
+            _refuse_other_media()
 
     @app.after_request
     def _after(resp: Response) -> Response:
@@ -169,6 +186,12 @@ def make_app(
         if started is not None:
             metrics.HTTP_LATENCY.labels(svc.name, endpoint).observe(time.perf_counter() - started)
         return resp
+
+    @app.get("/swagger-ui/<path:filename>")
+    def swagger_ui(filename: str) -> Response:
+        import swagger_ui_bundle
+
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -142,12 +142,35 @@ def accept_demand(
         )
     now = datetime.now(UTC)
     ent = data["enterprise"]
-    # Before the unit of work: on SQLite a second write transaction would wait for it.
+    with svc.db.session() as s:
+        known = s.execute(
+            select(enterprises.c.name, enterprises.c.jurisdiction).where(
+                enterprises.c.credit_code == ent["credit_code"]
+            )
+        ).first()
+    if known is not None and not principal.can_see(known.jurisdiction):
+        raise ApiError(
+            403,
+            f"Enterprise {ent['credit_code']} is registered in {known.jurisdiction}, "
+            "outside your jurisdiction.",
+            fields={
+                "json": {"enterprise": {"credit_code": ["registered outside your jurisdiction"]}}
+            },
+        )
+    if known is None and not ent.get("name"):
+        raise ApiError(
+            422,
+            "The request is invalid; see fields.",
+            fields={
+                "json": {
+                    "enterprise": {"name": ["unknown enterprise: send its name to register it"]}
+                }
+            },
+        )
+    # Checks first, then the number (a refused demand uses none); before the unit of
+    # work, because on SQLite a second write transaction would wait for it.
     seq = _next_sequence(svc, jurisdiction, demand_year(now))
     with svc.uow() as uow:
-        known = uow.session.execute(
-            select(enterprises.c.name).where(enterprises.c.credit_code == ent["credit_code"])
-        ).first()
         if known is None:
             # Two first demands of a new enterprise may race: the loser's row is ignored.
             registered = uow.session.execute(
@@ -212,6 +235,7 @@ def accept_demand(
             "lat": location.get("lat"),
             "long": location.get("long"),
             "media_url": data.get("media_url"),
+            "attachments": json.dumps(data.get("attachments") or []),
             "consent_to_share": demand.consent_to_share,
             "status": demand.status,
             "correlation_id": correlation_id,
@@ -357,6 +381,7 @@ def _row_to_dict(row: Any) -> dict[str, Any]:
         if (row.address or row.address_id or row.lat is not None)
         else None,
         "media_url": row.media_url,
+        "attachments": json.loads(row.attachments or "[]"),
         "title": row.title,
         "description": row.description,
         "source": row.source,

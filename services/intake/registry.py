@@ -157,8 +157,14 @@ def patch(
 
 def _load(session: Any, principal: Principal, code: str) -> dict[str, Any]:
     row = session.execute(select(t).where(t.c.credit_code == code)).mappings().first()
-    if row is None or not principal.can_see(row["jurisdiction"]):
-        raise ApiError(404, f"No enterprise {code} in your jurisdiction.")
+    if row is None:
+        raise ApiError(404, f"No enterprise {code} is registered.")
+    if not principal.can_see(row["jurisdiction"]):
+        # credit codes are public (national registry): saying it is elsewhere leaks nothing
+        raise ApiError(
+            403,
+            f"Enterprise {code} is registered in {row['jurisdiction']}, outside your jurisdiction.",
+        )
     return dict(row)
 
 

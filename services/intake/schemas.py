@@ -22,8 +22,13 @@ class Strict(Schema):
 
 
 class EnterpriseIn(Strict):
-    credit_code = fields.String(required=True, metadata={"example": "91630100MA7522T5X1"})
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    """A registered enterprise by its credit code, or a new one inline (code and name)."""
+
+    credit_code = fields.String(required=True, metadata={"example": "91630102MA7522T5X6"})
+    name = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "required when the enterprise is not registered yet"},
+    )
 
     @validates("credit_code")
     def _credit_code(self, value: str, **_: object) -> None:
@@ -63,6 +68,11 @@ class DemandIn(Strict):
     contact = fields.Nested(ContactIn)
     location = fields.Nested(LocationIn)
     media_url = fields.Url(validate=validate.Length(max=500))
+    attachments = fields.List(
+        fields.Url(validate=validate.Length(max=500)),
+        validate=validate.Length(max=10),
+        metadata={"description": "links to documents (up to 10)"},
+    )
     consent_to_share = fields.Boolean(load_default=False)
     service_item = fields.String(
         metadata={"description": "a code of GET /services within the category"}
@@ -91,6 +101,7 @@ class DemandOut(Schema):
     contact = fields.Dict(allow_none=True)
     location = fields.Dict(allow_none=True)
     media_url = fields.String(allow_none=True)
+    attachments = fields.List(fields.String())
     title = fields.String()
     description = fields.String()
     source = fields.String()

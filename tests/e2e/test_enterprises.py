@@ -58,7 +58,45 @@ def test_register_read_patch_and_the_sx_flags(platform):  # noqa: F811
     fields = r.get_json()["error"]["fields"]["json"]
     assert r.status_code == 422 and {"credit_code", "revenue", "growth_tier"} <= set(fields)
     district = auth(platform, "district")  # 城东区 cannot see 城西区
-    assert c.get(f"/intake/api/v1/enterprises/{code}", headers=district).status_code == 404
+    assert c.get(f"/intake/api/v1/enterprises/{code}", headers=district).status_code == 403
+    r = c.post(
+        "/intake/api/v1/demands",
+        headers=district,
+        json={
+            "enterprise": {"credit_code": code},
+            "category": "technology",
+            "title": "t",
+            "description": "d",
+            "source": "online",
+        },
+    )
+    assert r.status_code == 403  # posting for an enterprise elsewhere
+    r = c.post(
+        "/intake/api/v1/demands",
+        headers=staff,
+        json={
+            "enterprise": {"credit_code": code},
+            "category": "technology",
+            "title": "t",
+            "description": "d",
+            "source": "online",
+            "attachments": ["https://files.example/a.pdf"],
+        },
+    )
+    assert r.status_code == 201 and r.get_json()["enterprise"]["name"] == BIG["name"]
+    assert r.get_json()["attachments"] == ["https://files.example/a.pdf"]
+    r = c.post(
+        "/intake/api/v1/demands",
+        headers=staff,
+        json={
+            "enterprise": {"credit_code": valid("91630104MA7LT0009")},
+            "category": "technology",
+            "title": "t",
+            "description": "d",
+            "source": "online",
+        },
+    )
+    assert r.status_code == 422 and "name" in r.get_json()["error"]["fields"]["json"]["enterprise"]
     assert (
         c.post(
             "/intake/api/v1/enterprises",

@@ -232,3 +232,17 @@ def test_demand_queries_filter_and_page(platform):  # noqa: F811
     assert c.get("/intake/api/v1/demands?status=pending", headers=h).status_code == 422
     assert c.get("/intake/api/v1/demands?cursor=xyz", headers=h).status_code == 422
     assert c.get("/intake/api/v1/demands?jurisdiction=620100", headers=h).status_code == 403
+
+
+def test_content_type_size_and_docs(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    r = c.post("/intake/api/v1/demands", data="title=x", headers={
+        **h, "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and r.get_json()["error"]["code"] == "unsupported_media_type"
+    huge = {**DEMO_DEMAND, "description": "x" * (2 << 20)}
+    r = c.post("/intake/api/v1/demands", json=huge, headers=h)
+    assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
+    page = c.get("/intake/docs")
+    assert page.status_code == 200 and b"swagger-ui/swagger-ui-bundle.js" in page.data
+    assert c.get("/intake/swagger-ui/swagger-ui-bundle.js").status_code == 200

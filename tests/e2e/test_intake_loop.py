@@ -237,8 +237,11 @@ def test_demand_queries_filter_and_page(platform):  # noqa: F811
 def test_content_type_size_and_docs(platform):  # noqa: F811
     c = Client(platform.wsgi)
     h = auth(platform, "district")
-    r = c.post("/intake/api/v1/demands", data="title=x", headers={
-        **h, "Content-Type": "application/x-www-form-urlencoded"})
+    r = c.post(
+        "/intake/api/v1/demands",
+        data="title=x",
+        headers={**h, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 415 and r.get_json()["error"]["code"] == "unsupported_media_type"
     huge = {**DEMO_DEMAND, "description": "x" * (2 << 20)}
     r = c.post("/intake/api/v1/demands", json=huge, headers=h)

@@ -236,6 +236,7 @@ def accept_demand(
             "long": location.get("long"),
             "media_url": data.get("media_url"),
             "attachments": json.dumps(data.get("attachments") or []),
+            "ordered_agency": data.get("ordered_agency"),
             "consent_to_share": demand.consent_to_share,
             "status": demand.status,
             "correlation_id": correlation_id,
@@ -263,6 +264,8 @@ def accept_demand(
         }
         if item is not None:
             payload |= {"service_item": item.code, "agency_category": item.agency_category}
+        if data.get("ordered_agency"):
+            payload["ordered_agency"] = data["ordered_agency"]
         uow.emit(
             make_event(
                 DEMAND_ACCEPTED,
@@ -382,6 +385,7 @@ def _row_to_dict(row: Any) -> dict[str, Any]:
         else None,
         "media_url": row.media_url,
         "attachments": json.loads(row.attachments or "[]"),
+        "ordered_agency": row.ordered_agency,
         "title": row.title,
         "description": row.description,
         "source": row.source,

@@ -71,6 +71,7 @@ demands = Table(
     Column("long", Float, nullable=True),
     Column("media_url", String(500), nullable=True),
     Column("attachments", Text, nullable=False, server_default="[]"),  # JSON list of links
+    Column("ordered_agency", String(40), nullable=True),  # 企业点单
     Column("consent_to_share", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
     Column("owner_type", String(20), nullable=True),

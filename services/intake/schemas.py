@@ -68,6 +68,10 @@ class DemandIn(Strict):
     contact = fields.Nested(ContactIn)
     location = fields.Nested(LocationIn)
     media_url = fields.Url(validate=validate.Length(max=500))
+    ordered_agency = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,40}$", error="an agency id"),
+        metadata={"description": "企业点单: the agency the enterprise names (checked by dispatch)"},
+    )
     attachments = fields.List(
         fields.Url(validate=validate.Length(max=500)),
         validate=validate.Length(max=10),
@@ -102,6 +106,7 @@ class DemandOut(Schema):
     location = fields.Dict(allow_none=True)
     media_url = fields.String(allow_none=True)
     attachments = fields.List(fields.String())
+    ordered_agency = fields.String(allow_none=True)
     title = fields.String()
     description = fields.String()
     source = fields.String()

@@ -32,6 +32,7 @@ class DemandAcceptedV1(Schema):
     agency_category = fields.String(
         allow_none=True, validate=validate.OneOf(("finance", "rd", "patent", "general"))
     )
+    ordered_agency = fields.String(metadata={"description": "企业点单: the agency named"})
     complexity = fields.String(validate=validate.OneOf(COMPLEXITIES))
     expected_at = fields.AwareDateTime(format="iso")
     deadline_provisional = fields.Boolean()

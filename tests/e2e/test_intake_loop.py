@@ -177,10 +177,13 @@ def test_catalogue_and_service_items(platform):  # noqa: F811
     items = {i["code"]: i for x in cats for i in x["items"]}
     assert items["ip_filing"]["agency_category"] == "patent"
     assert items["finance_matching"]["agency_category"] == "finance"
-    d = post(c, h, category="ip", service_item="ip_filing")
-    assert d["service_item"] == "ip_filing"
+    d = post(
+        c, h, category="ip", service_item="ip_filing", ordered_agency="ag-pat-2", source="order"
+    )
+    assert d["service_item"] == "ip_filing" and d["ordered_agency"] == "ag-pat-2"
     events = wait_for(lambda: (ev := trace(c, h, d["code"])) and ev)
     assert events[0]["payload"]["agency_category"] == "patent"
+    assert events[0]["payload"]["ordered_agency"] == "ag-pat-2"
     r = c.post(
         "/intake/api/v1/demands", json={**DEMO_DEMAND, "service_item": "ip_filing"}, headers=h
     )  # technology demand, IP item

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 JURISDICTION_RE = re.compile(r"^[1-9]\d{5}$")
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
@@ -185,7 +185,9 @@ def parse_event(body: str | bytes | dict[str, Any]) -> Event:
     env = _ENVELOPE.load(body)
     schema = payload_schema(env["event_type"], env["event_version"])
     try:
-        payload = schema.load(env["payload"])
+        # Tolerant reader: a newer producer may add optional fields (same version);
+        # they are validated away here but kept in the event as received.
+        schema.load(env["payload"], unknown=EXCLUDE)
     except ValidationError as exc:
         raise ValidationError({"payload": exc.messages}) from exc
     return Event(
@@ -193,7 +195,7 @@ def parse_event(body: str | bytes | dict[str, Any]) -> Event:
         event_version=env["event_version"],
         producer=env["producer"],
         jurisdiction=env["jurisdiction"],
-        payload=schema.dump(payload),
+        payload=env["payload"],
         correlation_id=env["correlation_id"],
         event_id=str(env["event_id"]),
         occurred_at=env["occurred_at"],

@@ -142,3 +142,20 @@ def test_registry_knows_versions_and_refuses_duplicates():
         register("demand.accepted", 1, Schema())
     with pytest.raises(ValueError):
         register("DemandAccepted", 1, Schema())
+
+
+def test_a_newer_producers_optional_fields_are_tolerated_and_kept():
+    ev = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    ).to_dict()
+    ev["payload"]["added_in_a_later_release"] = {"x": 1}
+    back = parse_event(ev)
+    assert back.payload["added_in_a_later_release"] == {"x": 1}  # the archive keeps it
+    with pytest.raises(ValidationError):  # but a producer must send its own contract
+        make_event(
+            "demand.accepted",
+            1,
+            producer="intake",
+            jurisdiction="630102",
+            payload={**accepted_payload(), "added_in_a_later_release": 1},
+        )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 
 from services.dispatch import build, handlers
-from services.dispatch.schemas import AssignmentArgs, AssignmentList, DepartmentList
+from services.dispatch.schemas import (
+    AssignmentArgs,
+    AssignmentList,
+    DepartmentList,
+    ProgressIn,
+    ProgressOut,
+)
 from shared.config import Settings
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
@@ -23,6 +29,17 @@ def assignments(args: dict[str, Any]) -> dict[str, Any]:
         service(), current_principal(), args.get("demand_code"), args["limit"]
     )
     return {"items": items}
+
+
+@blp.post("/assignments/<assignment_id>/progress")
+@blp.arguments(ProgressIn)
+@blp.response(202, ProgressOut)
+def progress(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
+    """The assignee (owner office or agency) reports progress: ``started`` or ``feedback``.
+    Emits ``assignment.progress_reported``; intake moves the demand's loop."""
+    return handlers.report_progress(
+        service(), assignment_id, current_principal(), data["stage"], data["note"], g.correlation_id
+    )
 
 
 @blp.get("/departments")

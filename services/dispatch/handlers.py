@@ -12,8 +12,9 @@ from sqlalchemy import insert, select
 from services.dispatch.domain import Department, choose_owner
 from services.dispatch.models import assignments, departments
 from shared.auth import Principal
-from shared.contracts.dispatch import ASSIGNMENT_FAILED, ASSIGNMENT_MADE
+from shared.contracts.dispatch import ASSIGNMENT_FAILED, ASSIGNMENT_MADE, PROGRESS_REPORTED
 from shared.db import UnitOfWork
+from shared.errors import ApiError
 from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
 
@@ -168,3 +169,62 @@ def seed_responsibility(
             )
         uow.commit()
     return added
+
+
+def report_progress(
+    svc: Service,
+    assignment_id: str,
+    principal: Principal,
+    stage: str,
+    note: str,
+    correlation_id: str,
+) -> dict[str, Any]:
+    """The assignee reports progress; the event moves the demand's loop in intake.
+
+    An agency reports only on its own assignments; an office key on the owner
+    assignments of its subtree.
+    """
+    with svc.uow() as uow:
+        row = (
+            uow.session.execute(select(assignments).where(assignments.c.id == assignment_id))
+            .mappings()
+            .first()
+        )
+        mine = row is not None and (
+            (
+                principal.role == "agency"
+                and row["assignee_type"] == "agency"
+                and row["assignee_id"] == principal.agency_id
+            )
+            or (principal.role != "agency" and principal.can_see(row["jurisdiction"]))
+        )
+        if row is None or not mine:
+            raise ApiError(404, f"No assignment {assignment_id} of yours.")
+        now = datetime.now(UTC)
+        uow.emit(
+            make_event(
+                PROGRESS_REPORTED,
+                1,
+                producer="dispatch",
+                jurisdiction=row["jurisdiction"],
+                correlation_id=correlation_id,
+                payload={
+                    "assignment_id": assignment_id,
+                    "demand_code": row["demand_code"],
+                    "stage": stage,
+                    "note": note,
+                    "reported_by": principal.key_id,
+                    "assignee_type": row["assignee_type"],
+                    "assignee_name": row["assignee_name"],
+                    "at": now.isoformat(),
+                },
+            )
+        )
+        uow.commit()
+    return {
+        "assignment_id": assignment_id,
+        "demand_code": row["demand_code"],
+        "stage": stage,
+        "note": note,
+        "at": now,
+    }

@@ -39,3 +39,19 @@ class DepartmentOut(Schema):
 
 class DepartmentList(Schema):
     items = fields.List(fields.Nested(DepartmentOut))
+
+
+class ProgressIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    stage = fields.String(required=True, validate=validate.OneOf(("started", "feedback")))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ProgressOut(Schema):
+    assignment_id = fields.String()
+    demand_code = fields.String()
+    stage = fields.String()
+    note = fields.String()
+    at = fields.DateTime()

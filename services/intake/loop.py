@@ -9,15 +9,16 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from services.intake import metrics
+from services.intake import NAME, metrics
+from services.intake.handlers import _select as handlers_select
 from services.intake.handlers import get_demand, load_demand, record_update, time_rules
-from services.intake.lifecycle import LifecycleError, revisit, transition
+from services.intake.lifecycle import LifecycleError, Transition, revisit, transition
 from services.intake.models import demand_updates, demands, time_limit_rules
 from shared.auth import Principal
 from shared.contracts.intake import DEMAND_REVISITED, DEMAND_SCREENED, DEMAND_STATUS_CHANGED
 from shared.db import UnitOfWork
 from shared.errors import ApiError
-from shared.events import make_event
+from shared.events import Event, make_event
 from shared.runtime import Service
 
 FINAL = ("closed", "rejected")
@@ -33,13 +34,13 @@ def _conflict(exc: LifecycleError) -> ApiError:
 
 
 def _emit_status(
-    svc: Service, uow: UnitOfWork, row: Any, t: Any, actor: str, at: datetime, on_time: bool | None
+    uow: UnitOfWork, row: Any, t: Any, actor: str, at: datetime, on_time: bool | None
 ) -> None:
     uow.emit(
         make_event(
             DEMAND_STATUS_CHANGED,
             1,
-            producer=svc.name,
+            producer=NAME,
             jurisdiction=row.jurisdiction,
             correlation_id=row.correlation_id,
             payload={
@@ -55,6 +56,30 @@ def _emit_status(
             },
         )
     )
+
+
+def _apply(uow: UnitOfWork, row: Any, t: Transition, actor: str, now: datetime) -> None:
+    """Write one checked step: the demand, the updates feed, the event."""
+    values: dict[str, Any] = {"status": t.to_status}
+    on_time = None
+    if t.to_status == "closed":
+        on_time = row.expected_at is None or now <= row.expected_at
+        values |= {"closed_at": now, "resolution": t.resolution}
+    elif row.status == "closed":  # reopened: no longer closed
+        values |= {"closed_at": None, "resolution": None}
+    uow.session.execute(update(demands).where(demands.c.code == row.code).values(**values))
+    record_update(
+        uow,
+        row.code,
+        "transition",
+        actor,
+        now,
+        from_status=t.from_status,
+        to_status=t.to_status,
+        note=t.note,
+        details={"resolution": t.resolution, "on_time": on_time},
+    )
+    _emit_status(uow, row, t, actor, now, on_time)
 
 
 def change_status(
@@ -73,30 +98,43 @@ def change_status(
             t = transition(row.status, target, note, resolution)
         except LifecycleError as exc:
             raise _conflict(exc) from None
-        values: dict[str, Any] = {"status": t.to_status}
-        on_time = None
-        if t.to_status == "closed":
-            on_time = row.expected_at is None or now <= row.expected_at
-            values |= {"closed_at": now, "resolution": t.resolution}
-        elif row.status == "closed":  # reopened: no longer closed
-            values |= {"closed_at": None, "resolution": None}
-        uow.session.execute(update(demands).where(demands.c.code == code).values(**values))
-        record_update(
-            uow,
-            code,
-            "transition",
-            principal.key_id,
-            now,
-            from_status=t.from_status,
-            to_status=t.to_status,
-            note=t.note,
-            details={"resolution": t.resolution, "on_time": on_time},
-        )
-        _emit_status(svc, uow, row, t, principal.key_id, now, on_time)
+        _apply(uow, row, t, principal.key_id, now)
         uow.commit()
     if t.to_status in ("closed", "rejected"):
         metrics.counted(t.to_status, row.category, row.jurisdiction)
     return get_demand(svc, code, principal)
+
+
+STAGE_TARGETS = {"started": "in_progress", "feedback": "feedback"}
+
+
+def on_progress_reported(event: Event, uow: UnitOfWork) -> None:
+    """Progress reported by the owner or the agency moves the loop when the step is
+    legal; otherwise the report is still kept in the updates feed, as a note."""
+    p = event.payload
+    q = handlers_select().where(demands.c.code == p["demand_code"])
+    if uow.db.is_postgres:
+        q = q.with_for_update(of=demands)
+    row = uow.session.execute(q).first()
+    if row is None:
+        raise LookupError(f"progress reported on unknown demand {p['demand_code']}")
+    actor = f"{p['assignee_type']}:{p['assignee_name']}"
+    now = datetime.fromisoformat(p["at"])
+    note = p["note"] or f"{p['assignee_name']} reported {p['stage']}"
+    try:
+        t = transition(row.status, STAGE_TARGETS[p["stage"]], note)
+    except LifecycleError as exc:
+        record_update(
+            uow,
+            row.code,
+            "progress",
+            actor,
+            now,
+            note=note,
+            details={"stage": p["stage"], "no_change": str(exc)},
+        )
+        return
+    _apply(uow, row, t, actor, now)
 
 
 def screen(svc: Service, code: str, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +229,7 @@ def rate(
                 to_status=reopen.to_status,
                 note=reopen.note,
             )
-            _emit_status(svc, uow, row, reopen, principal.key_id, now, None)
+            _emit_status(uow, row, reopen, principal.key_id, now, None)
         uow.commit()
     return get_demand(svc, code, principal)
 

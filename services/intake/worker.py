@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from services.intake import build, handlers
-from shared.contracts.dispatch import ASSIGNMENT_MADE
+from services.intake import build, handlers, loop
+from shared.contracts.dispatch import ASSIGNMENT_MADE, PROGRESS_REPORTED
 from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
 
 
 def subscriptions(svc: Service) -> list[Subscription]:
-    return [svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made)]
+    return [
+        svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
+        svc.on("dispatch", PROGRESS_REPORTED, loop.on_progress_reported),
+    ]
 
 
 if __name__ == "__main__":

@@ -252,3 +252,41 @@ def test_content_type_size_and_docs(platform):  # noqa: F811
     page = c.get("/intake/docs")
     assert page.status_code == 200 and b"swagger-ui/swagger-ui-bundle.js" in page.data
     assert c.get("/intake/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_progress_reported_by_the_owner_moves_the_loop_through_events(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    code = post(c, h)["code"]
+    [a] = wait_for(
+        lambda: c.get(f"/dispatch/api/v1/assignments?demand_code={code}", headers=h).get_json()[
+            "items"
+        ]
+    )
+    url = f"/dispatch/api/v1/assignments/{a['id']}/progress"
+    assert (
+        c.post(
+            url, json={"stage": "started", "note": "已约企业面谈"}, headers=auth(platform, "agency")
+        ).status_code
+        == 404
+    )  # not its assignment
+    r = c.post(url, json={"stage": "started", "note": "已约企业面谈"}, headers=h)
+    assert r.status_code == 202
+    demand = f"/intake/api/v1/demands/{code}"
+    wait_for(lambda: c.get(demand, headers=h).get_json()["status"] == "in_progress")
+    c.post(url, json={"stage": "feedback", "note": "方案已反馈"}, headers=h)
+    wait_for(lambda: c.get(demand, headers=h).get_json()["status"] == "feedback")
+    c.post(url, json={"stage": "started", "note": "迟到的报告"}, headers=h)  # not a legal step now
+    feed = wait_for(
+        lambda: (
+            (f := c.get(f"{demand}/updates", headers=h).get_json()["items"])
+            and f[-1]["kind"] == "progress"
+            and f
+        )
+    )
+    assert c.get(demand, headers=h).get_json()["status"] == "feedback"
+    steps = [(u["kind"], u["to_status"], u["actor"]) for u in feed]
+    assert steps[1] == ("transition", "in_progress", "department:城东区科学技术局")
+    assert steps[2] == ("transition", "feedback", "department:城东区科学技术局")
+    assert "cannot become in_progress" in feed[-1]["details"]["no_change"]
+    assert c.post(url, json={"stage": "done"}, headers=h).status_code == 422

@@ -24,3 +24,17 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
     if not isinstance(key, list) or len(key) != length:
         raise ValidationError({"cursor": ["not a cursor this list gave out"]})
     return key
+
+
+def cursor_key(cursor: str | None, length: int) -> list[Any] | None:
+    """The decoded ``cursor`` query parameter, None for the first page, a 422 otherwise."""
+    if not cursor:
+        return None
+    from shared.errors import ApiError
+
+    try:
+        return decode_cursor(cursor, length)
+    except ValidationError as exc:
+        raise ApiError(
+            422, "The request is invalid; see fields.", fields={"query": exc.messages}
+        ) from None

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -36,8 +35,9 @@ from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
+from shared.scoping import filing_jurisdiction, query_root
 
 log = logging.getLogger(__name__)
 
@@ -126,20 +126,9 @@ def accept_demand(
     correlation_id: str,
     idempotency: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    jurisdiction = data.get("jurisdiction") or principal.jurisdiction
-    if not principal.can_see(jurisdiction):
-        raise ApiError(
-            403,
-            f"Your key is bound to {principal.jurisdiction}; "
-            f"it cannot file demands in {jurisdiction}.",
-            fields={"json": {"jurisdiction": ["outside your jurisdiction"]}},
-        )
-    if svc.directory.jurisdiction(jurisdiction) is None:
-        raise ApiError(
-            422,
-            "Unknown jurisdiction.",
-            fields={"json": {"jurisdiction": [f"{jurisdiction} is not a known division"]}},
-        )
+    jurisdiction = filing_jurisdiction(
+        svc.directory, principal, data.get("jurisdiction"), "demands"
+    )
     now = datetime.now(UTC)
     ent = data["enterprise"]
     with svc.db.session() as s:
@@ -431,13 +420,7 @@ def get_demand(svc: Service, code: str, principal: Principal) -> dict[str, Any]:
 
 def list_demands(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
     """Demands in the subtree, newest first, filtered, a page at a time (keyset cursor)."""
-    root = args.get("jurisdiction") or principal.jurisdiction
-    if not principal.can_see(root):
-        raise ApiError(
-            403,
-            f"{root} is outside your jurisdiction.",
-            fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
-        )
+    root = query_root(principal, args.get("jurisdiction"))
     d = demands
     q = _select().where(d.c.jurisdiction.startswith(subtree_prefix(root)))
     for name in ("status", "category", "source", "service_item"):
@@ -456,17 +439,17 @@ def list_demands(svc: Service, principal: Principal, args: dict[str, Any]) -> di
     if "overdue" in args:
         late = d.c.status.notin_(("closed", "rejected")) & (d.c.expected_at < datetime.now(UTC))
         q = q.where(late if args["overdue"] else ~late)
-    if args.get("cursor"):
+    key = cursor_key(args.get("cursor"), 2)
+    if key is not None:
         try:
-            at, code = decode_cursor(args["cursor"], 2)
-            after = datetime.fromisoformat(str(at))
-        except (ValidationError, ValueError):
+            after = datetime.fromisoformat(str(key[0]))
+        except ValueError:
             raise ApiError(
                 422,
                 "The request is invalid; see fields.",
                 fields={"query": {"cursor": ["not a cursor this list gave out"]}},
             ) from None
-        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(after, str(code)))
+        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(after, str(key[1])))
     limit = args["limit"]
     with svc.db.session() as s:
         rows = s.execute(q.order_by(d.c.accepted_at.desc(), d.c.code.desc()).limit(limit + 1)).all()

@@ -18,8 +18,9 @@ from shared.contracts.intake import ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
 from shared.db import UnitOfWork
 from shared.errors import ApiError
 from shared.events import make_event, subtree_prefix
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
+from shared.scoping import filing_jurisdiction, query_root
 
 t = enterprises
 PROFILE = (
@@ -59,22 +60,6 @@ def _with_flags(profile: dict[str, Any]) -> dict[str, Any]:
         "needs_named_person": flags.needs_named_person,
         "needs_one_plan": flags.needs_one_plan,
     }
-
-
-def _check_jurisdiction(svc: Service, principal: Principal, jurisdiction: str) -> None:
-    if not principal.can_see(jurisdiction):
-        raise ApiError(
-            403,
-            f"Your key is bound to {principal.jurisdiction}; it cannot register "
-            f"enterprises in {jurisdiction}.",
-            fields={"json": {"jurisdiction": ["outside your jurisdiction"]}},
-        )
-    if svc.directory.jurisdiction(jurisdiction) is None:
-        raise ApiError(
-            422,
-            "Unknown jurisdiction.",
-            fields={"json": {"jurisdiction": [f"{jurisdiction} is not a known division"]}},
-        )
 
 
 def _emit(svc: Service, uow: UnitOfWork, event_type: str, row: dict[str, Any], cid: str) -> None:
@@ -131,8 +116,10 @@ def _upsert(
 
 
 def register(svc: Service, principal: Principal, data: dict[str, Any], cid: str) -> dict[str, Any]:
-    data = {**data, "jurisdiction": data.get("jurisdiction") or principal.jurisdiction}
-    _check_jurisdiction(svc, principal, data["jurisdiction"])
+    jurisdiction = filing_jurisdiction(
+        svc.directory, principal, data.get("jurisdiction"), "enterprises"
+    )
+    data = {**data, "jurisdiction": jurisdiction}
     with svc.uow() as uow:
         _upsert(svc, uow, data, cid, create_only=True)
         uow.commit()
@@ -175,13 +162,7 @@ def get(svc: Service, principal: Principal, code: str) -> dict[str, Any]:
 
 def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
     """Enterprises in the subtree, by credit code, a page at a time."""
-    root = args.get("jurisdiction") or principal.jurisdiction
-    if not principal.can_see(root):
-        raise ApiError(
-            403,
-            f"{root} is outside your jurisdiction.",
-            fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
-        )
+    root = query_root(principal, args.get("jurisdiction"))
     q = select(t).where(t.c.jurisdiction.startswith(subtree_prefix(root)))
     for name in (
         "growth_tier",
@@ -194,14 +175,9 @@ def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str
             q = q.where(t.c[name] == args[name])
     if args.get("name"):
         q = q.where(t.c.name.contains(args["name"], autoescape=True))
-    if args.get("cursor"):
-        try:
-            (after,) = decode_cursor(args["cursor"], 1)
-        except ValidationError as exc:
-            raise ApiError(
-                422, "The request is invalid; see fields.", fields={"query": exc.messages}
-            ) from None
-        q = q.where(t.c.credit_code > str(after))
+    key = cursor_key(args.get("cursor"), 1)
+    if key is not None:
+        q = q.where(t.c.credit_code > str(key[0]))
     limit = args["limit"]
     with svc.db.session() as s:
         rows = [dict(r) for r in s.execute(q.order_by(t.c.credit_code).limit(limit + 1)).mappings()]

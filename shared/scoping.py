@@ -1,0 +1,39 @@
+"""Jurisdiction checks every service's use cases share (subtree scoping)."""
+
+from __future__ import annotations
+
+from shared.auth import Directory, Principal
+from shared.errors import ApiError
+
+
+def filing_jurisdiction(
+    directory: Directory, principal: Principal, jurisdiction: str | None, what: str
+) -> str:
+    """The jurisdiction a record is filed in: the key's by default; 403 outside the
+    key's subtree, 422 for a code the directory does not know."""
+    code = jurisdiction or principal.jurisdiction
+    if not principal.can_see(code):
+        raise ApiError(
+            403,
+            f"Your key is bound to {principal.jurisdiction}; it cannot file {what} in {code}.",
+            fields={"json": {"jurisdiction": ["outside your jurisdiction"]}},
+        )
+    if directory.jurisdiction(code) is None:
+        raise ApiError(
+            422,
+            "Unknown jurisdiction.",
+            fields={"json": {"jurisdiction": [f"{code} is not a known division"]}},
+        )
+    return code
+
+
+def query_root(principal: Principal, jurisdiction: str | None) -> str:
+    """The subtree a list query covers: the key's, or a part of it (403 otherwise)."""
+    root = jurisdiction or principal.jurisdiction
+    if not principal.can_see(root):
+        raise ApiError(
+            403,
+            f"{root} is outside your jurisdiction.",
+            fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
+        )
+    return root

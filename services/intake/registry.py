@@ -78,14 +78,23 @@ def _emit(svc: Service, uow: UnitOfWork, event_type: str, row: dict[str, Any], c
 def _upsert(
     svc: Service, uow: UnitOfWork, data: dict[str, Any], cid: str, *, create_only: bool
 ) -> str:
-    """Register or update one enterprise; 'registered', 'updated' or 'unchanged'."""
+    """Register or update one enterprise; 'registered', 'updated' or 'unchanged'.
+
+    Only the fields present in ``data`` change an existing profile (a sheet without
+    a revenue column leaves the revenue as it was)."""
     now = datetime.now(UTC)
     existing = (
         uow.session.execute(select(t).where(t.c.credit_code == data["credit_code"]))
         .mappings()
         .first()
     )
-    profile = _with_flags({k: data.get(k) for k in PROFILE} | {"is_key": bool(data.get("is_key"))})
+    given = {k: data[k] for k in PROFILE if k in data}
+    base = (
+        {k: None for k in PROFILE} | {"is_key": False}
+        if existing is None
+        else {k: existing[k] for k in PROFILE}
+    )
+    profile = _with_flags(base | given)
     if existing is None:
         row = {
             "credit_code": data["credit_code"],
@@ -210,7 +219,8 @@ def import_sheet(
     for number, record in read_sheet(filename, data):
         report["rows"] += 1
         try:
-            row = schema.load(record)
+            # fields of columns the sheet has (no defaults for the others)
+            row = {k: v for k, v in schema.load(record).items() if k in record}
         except ValidationError as exc:
             report["rejected"].append(
                 {"row": number, "credit_code": record.get("credit_code"), "errors": exc.messages}

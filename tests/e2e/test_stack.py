@@ -209,3 +209,120 @@ def test_gateway_serves_every_service_under_its_prefix(stack):
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = requests.get(f"{gw}/nowhere", timeout=5)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_intake_on_postgresql_registry_loop_queries_and_open311(stack):
+    """The intake features that touch SQL beyond the thread, on PostgreSQL."""
+    from services.intake.domain import credit_check_char
+
+    base = f"http://127.0.0.1:{stack.api_ports['intake']}"
+    h = hdr(stack, "staff")
+    code17 = "91630104MA7PG0001"
+    credit = code17 + credit_check_char(code17)
+    r = requests.post(
+        f"{base}/api/v1/enterprises",
+        headers=h,
+        timeout=10,
+        json={
+            "credit_code": credit,
+            "name": "PG 测试企业",
+            "jurisdiction": "630104",
+            "revenue": 150_000_000,
+            "has_rd_activity": False,
+        },
+    )
+    assert r.status_code == 201 and r.json()["needs_named_person"], r.text
+    sheet = f"统一社会信用代码,企业名称,所属区划代码\n{credit},PG 测试企业,630104\n".encode()
+    rep = requests.post(
+        f"{base}/api/v1/enterprises/import", headers=h, timeout=10, files={"file": ("s.csv", sheet)}
+    ).json()
+    assert (rep["unchanged"], rep["rejected"]) == (1, [])
+    r = requests.post(
+        f"{base}/api/v1/demands",
+        timeout=10,
+        json={
+            "enterprise": {"credit_code": credit},
+            "category": "ip",
+            "service_item": "ip_filing",
+            "title": "专利布局",
+            "description": "需要专利布局",
+            "source": "online",
+        },
+        headers={**h, "Idempotency-Key": "pg-1"},
+    )
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    again = requests.post(
+        f"{base}/api/v1/demands",
+        timeout=10,
+        json={
+            "enterprise": {"credit_code": credit},
+            "category": "ip",
+            "service_item": "ip_filing",
+            "title": "专利布局",
+            "description": "需要专利布局",
+            "source": "online",
+        },
+        headers={**h, "Idempotency-Key": "pg-1"},
+    )
+    assert again.json()["code"] == code and again.headers["Idempotent-Replayed"] == "true"
+    for to, extra in [
+        ("in_progress", {}),
+        ("feedback", {}),
+        ("closed", {"resolution": "solved", "note": "已提交申请"}),
+    ]:
+        r = requests.post(
+            f"{base}/api/v1/demands/{code}/transitions",
+            headers=h,
+            timeout=10,
+            json={"to": to, **extra},
+        )
+        assert r.status_code == 200, r.text
+    r = requests.post(
+        f"{base}/api/v1/demands/{code}/revisit",
+        headers=h,
+        timeout=10,
+        json={"rating": 1, "comment": "太慢"},
+    )
+    assert r.json()["status"] == "follow_up"
+    feed = requests.get(f"{base}/api/v1/demands/{code}/updates", headers=h, timeout=10).json()
+    assert [u["to_status"] for u in feed["items"]][-2:] == [None, "follow_up"]
+    page = requests.get(f"{base}/api/v1/demands?limit=2&category=ip", headers=h, timeout=10).json()
+    codes = [d["code"] for d in page["items"]]
+    while page["next_cursor"]:
+        page = requests.get(
+            f"{base}/api/v1/demands?limit=2&category=ip&cursor={page['next_cursor']}",
+            headers=h,
+            timeout=10,
+        ).json()
+        codes += [d["code"] for d in page["items"]]
+    assert code in codes and len(codes) == len(set(codes))
+    key = stack.creds["staff"]["key"]
+    r = requests.post(
+        f"{base}/open311/v2/requests.json",
+        timeout=10,
+        data={
+            "api_key": key,
+            "service_code": "patent_use",
+            "address_string": "城西区",
+            "description": "专利转化",
+            "attribute[credit_code]": credit,
+            "jurisdiction_id": "630104",
+            "attribute[enterprise_name]": "PG 测试企业",
+        },
+    )
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    [got] = requests.get(f"{base}/open311/v2/requests/{rid}.json", timeout=10).json()
+    assert got["status"] == "open" and got["description"] is None
+    archive = f"http://127.0.0.1:{stack.api_ports['archive']}/api/v1/trace/{rid}"
+    events = wait_for(
+        lambda: (
+            (r := requests.get(archive, headers=h, timeout=10)).status_code == 200
+            and len(r.json()["events"]) >= 2
+            and r.json()["events"]
+        ),
+        timeout=10,
+    )
+    types = {e["event_type"] for e in events}
+    assert {"demand.accepted", "assignment.made"} <= types

@@ -38,17 +38,29 @@ log = logging.getLogger(__name__)
 
 
 CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+# a \ud800–\udbff escape not followed by a \udc00–\udfff one, or the reverse
+LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 def _refuse_nul() -> None:
-    """NUL characters are text no database keeps (PostgreSQL refuses them): a 422, not a 500."""
+    """NUL characters and lone surrogates are text no database keeps: a 422, not a 500."""
     where: dict[str, list[str]] = {}
     if "\x00" in request.path:
         where["path"] = ["contains a NUL character"]
     if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
         where["query"] = ["contains a NUL character"]
-    if request.content_length and b"\\u0000" in request.get_data(cache=True):
+    if request.mimetype == "application/x-www-form-urlencoded" and any(
+        "\x00" in k or "\x00" in v for k, v in request.form.items(multi=True)
+    ):
+        where["form"] = ["contains a NUL character"]
+    body = request.get_data(cache=True) if request.content_length else b""
+    if b"\\u0000" in body:
         where["json"] = ["contains a NUL character (\\u0000)"]
+    elif b"\\u" in body and LONE_SURROGATE.search(body):
+        where["json"] = ["contains a lone UTF-16 surrogate (\\ud800–\\udfff), not text"]
     if where:
         raise ApiError(422, "NUL characters are not accepted.", fields=where)
 

@@ -85,6 +85,35 @@ def time_rules(session: Any, jurisdiction: str) -> tuple[str, dict[str, int], Wo
     return "default", dict(DEFAULT_TIME_LIMITS), WorkingCalendar()
 
 
+def _claim_key(
+    svc: Service,
+    uow: UnitOfWork,
+    principal: Principal,
+    idempotency: tuple[str, str],
+    now: datetime,
+) -> None:
+    """Claim an Idempotency-Key in this transaction, first. A concurrent request with
+    the same key waits here (PostgreSQL's unique index; SQLite's write lock) and then
+    finds the key taken: it answers as the first did, or 409 for another body."""
+    key, fingerprint = idempotency
+    claimed = uow.session.execute(
+        insert_or_ignore(uow.db, idempotency_keys)
+        .values(
+            principal=principal.key_id,
+            key=key,
+            request_sha256=fingerprint,
+            status=0,
+            response="",
+            created_at=now,
+        )
+        .returning(idempotency_keys.c.key)
+    ).first()
+    if claimed is None:
+        uow.rollback()
+        stored = replay(svc, principal, key, fingerprint)
+        raise Replayed(stored or "")
+
+
 class Replayed(Exception):
     """The request repeats an earlier one (same Idempotency-Key and body)."""
 
@@ -160,6 +189,8 @@ def accept_demand(
     # work, because on SQLite a second write transaction would wait for it.
     seq = _next_sequence(svc, jurisdiction, demand_year(now))
     with svc.uow() as uow:
+        if idempotency is not None:
+            _claim_key(svc, uow, principal, idempotency, now)
         if known is None:
             # Two first demands of a new enterprise may race: the loser's row is ignored.
             registered = uow.session.execute(
@@ -269,27 +300,17 @@ def accept_demand(
             SimpleNamespace(**_EMPTY, **values, enterprise_name=demand.enterprise_name)
         )
         if idempotency is not None:
-            key, fingerprint = idempotency
             uow.session.execute(
-                insert(idempotency_keys).values(
-                    principal=principal.key_id,
-                    key=key,
-                    request_sha256=fingerprint,
-                    status=201,
-                    response=json.dumps(DemandOut().dump(result), ensure_ascii=False),
-                    created_at=now,
+                update(idempotency_keys)
+                .where(
+                    idempotency_keys.c.principal == principal.key_id,
+                    idempotency_keys.c.key == idempotency[0],
+                )
+                .values(
+                    status=201, response=json.dumps(DemandOut().dump(result), ensure_ascii=False)
                 )
             )
-        try:
-            uow.commit()
-        except IntegrityError:
-            if idempotency is None:
-                raise
-            uow.rollback()  # a concurrent request with the same key won: answer as it did
-            stored = replay(svc, principal, *idempotency)
-            if stored is None:
-                raise
-            raise Replayed(stored) from None
+        uow.commit()
     log.info("demand %s accepted in %s", demand.code, jurisdiction)
     metrics.counted("accepted", demand.category, jurisdiction)
     return result
@@ -443,6 +464,8 @@ def list_demands(svc: Service, principal: Principal, args: dict[str, Any]) -> di
     if key is not None:
         try:
             after = datetime.fromisoformat(str(key[0]))
+            if after.tzinfo is None or not 1900 <= after.year <= 2200:
+                raise ValueError("not a cursor time")
         except ValueError:
             raise ApiError(
                 422,

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import select, update
 
 from services.intake import NAME, metrics
 from services.intake.handlers import _select as handlers_select
@@ -16,7 +16,7 @@ from services.intake.lifecycle import LifecycleError, Transition, revisit, trans
 from services.intake.models import demand_updates, demands, time_limit_rules
 from shared.auth import Principal
 from shared.contracts.intake import DEMAND_REVISITED, DEMAND_SCREENED, DEMAND_STATUS_CHANGED
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import Event, make_event
 from shared.runtime import Service
@@ -264,20 +264,23 @@ def set_time_limits(
     if not principal.can_see(jurisdiction) or svc.directory.jurisdiction(jurisdiction) is None:
         raise ApiError(404, f"No jurisdiction {jurisdiction} in your subtree.")
     closures: list[date] = sorted(set(data["closures"]))
+    values = {
+        "simple": data["simple"],
+        "general": data["general"],
+        "complex": data["complex"],
+        "closures": json.dumps([d.isoformat() for d in closures]),
+        "updated_by": principal.key_id,
+        "updated_at": datetime.now(UTC),
+    }
     with svc.uow() as uow:
+        # insert-or-ignore then update: concurrent PUTs of one jurisdiction both succeed
         uow.session.execute(
-            delete(time_limit_rules).where(time_limit_rules.c.jurisdiction == jurisdiction)
+            insert_or_ignore(uow.db, time_limit_rules).values(jurisdiction=jurisdiction, **values)
         )
         uow.session.execute(
-            insert(time_limit_rules).values(
-                jurisdiction=jurisdiction,
-                simple=data["simple"],
-                general=data["general"],
-                complex=data["complex"],
-                closures=json.dumps([d.isoformat() for d in closures]),
-                updated_by=principal.key_id,
-                updated_at=datetime.now(UTC),
-            )
+            update(time_limit_rules)
+            .where(time_limit_rules.c.jurisdiction == jurisdiction)
+            .values(**values)
         )
         uow.commit()
     return get_time_limits(svc, jurisdiction, principal)

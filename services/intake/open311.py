@@ -37,6 +37,8 @@ from shared.web import service
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("xml", "json")
+# without consent the public sees the outcome, not the office's free text
+PUBLIC_NOTES = {"closed": "已办结", "rejected": "不予受理"}
 MAX_REQUESTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 TRUE = ("true", "1", "yes", "y", "是")
@@ -121,14 +123,24 @@ def _open311_error(exc: Open311Error) -> Response:
     )
 
 
+def _standard(status: int) -> int:
+    """GeoReport v2 answers errors with 400, 403 or 404 (and 5xx for ours)."""
+    return status if status in (400, 403, 404) or status >= 500 else 400
+
+
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> Response:
-    return _open311_error(Open311Error(exc.status, exc.message))
+    detail = (
+        f"{exc.message} {json.dumps(exc.fields, ensure_ascii=False)}"
+        if exc.fields
+        else (exc.message)
+    )
+    return _open311_error(Open311Error(_standard(exc.status), detail))
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
-    return _open311_error(Open311Error(exc.code or 400, exc.description or exc.name))
+    return _open311_error(Open311Error(_standard(exc.code or 400), exc.description or exc.name))
 
 
 @bp.before_request
@@ -329,7 +341,7 @@ def _as_request(
     return {
         "service_request_id": row.code,
         "status": "closed" if closed else "open",
-        "status_notes": notes,
+        "status_notes": (PUBLIC_NOTES.get(row.status) if hidden and notes else notes),
         "service_name": item.name if item else CATEGORY_NAMES.get(row.category),
         "service_code": row.service_item,
         "description": None if hidden else row.description,
@@ -385,6 +397,8 @@ def _w3c(name: str) -> datetime | None:
         raise Open311Error(400, f"{name} must be a W3C date-time with a time zone") from None
     if value.tzinfo is None:
         raise Open311Error(400, f"{name} must include a time zone (Z or ±hh:mm)")
+    if not 1900 <= value.year <= 2200:
+        raise Open311Error(400, f"{name} must be between the years 1900 and 2200")
     return value.astimezone(UTC)
 
 

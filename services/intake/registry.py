@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from services.intake.domain import coverage_flags
 from services.intake.models import enterprises
@@ -15,7 +15,7 @@ from services.intake.schemas import EnterpriseProfileIn
 from services.intake.sheets import read_sheet
 from shared.auth import Principal
 from shared.contracts.intake import ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import make_event, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
@@ -83,11 +83,10 @@ def _upsert(
     Only the fields present in ``data`` change an existing profile (a sheet without
     a revenue column leaves the revenue as it was)."""
     now = datetime.now(UTC)
-    existing = (
-        uow.session.execute(select(t).where(t.c.credit_code == data["credit_code"]))
-        .mappings()
-        .first()
-    )
+    q = select(t).where(t.c.credit_code == data["credit_code"])
+    if uow.db.is_postgres:  # concurrent changes of one profile queue up; flags stay true
+        q = q.with_for_update()
+    existing = uow.session.execute(q).mappings().first()
     given = {k: data[k] for k in PROFILE if k in data}
     base = (
         {k: None for k in PROFILE} | {"is_key": False}
@@ -102,7 +101,15 @@ def _upsert(
             "created_at": now,
             **profile,
         }
-        uow.session.execute(insert(t).values(**row))
+        inserted = uow.session.execute(
+            insert_or_ignore(uow.db, t).values(**row).returning(t.c.credit_code)
+        ).first()
+        if inserted is None:  # a concurrent registration of the same code won
+            raise ApiError(
+                409,
+                f"Enterprise {data['credit_code']} was registered meanwhile; retry to update it.",
+                code="conflict",
+            )
         _emit(svc, uow, ENTERPRISE_REGISTERED, row, cid)
         return "registered"
     if create_only:
@@ -140,12 +147,8 @@ def patch(
 ) -> dict[str, Any]:
     with svc.uow() as uow:
         current = _load(uow.session, principal, code)
-        merged = {
-            **{k: current[k] for k in PROFILE},
-            **changes,
-            "credit_code": code,
-            "jurisdiction": current["jurisdiction"],
-        }
+        # only the fields sent: _upsert merges them onto the row it locks
+        merged = {**changes, "credit_code": code, "jurisdiction": current["jurisdiction"]}
         _upsert(svc, uow, merged, cid, create_only=False)
         uow.commit()
     return get(svc, principal, code)
@@ -218,6 +221,16 @@ def import_sheet(
     seen: dict[str, int] = {}
     for number, record in read_sheet(filename, data):
         report["rows"] += 1
+        nul = [k for k, v in record.items() if isinstance(v, str) and "\x00" in v]
+        if nul:
+            report["rejected"].append(
+                {
+                    "row": number,
+                    "credit_code": None,
+                    "errors": {k: ["contains a NUL character"] for k in nul},
+                }
+            )
+            continue
         try:
             # fields of columns the sheet has (no defaults for the others)
             row = {k: v for k, v in schema.load(record).items() if k in record}
@@ -246,12 +259,13 @@ def import_sheet(
             try:
                 with uow.session.begin_nested():
                     outcome = _upsert(svc, uow, row, cid, create_only=False)
-            except ValueError as exc:  # e.g. registered in another jurisdiction
+            except (ValueError, ApiError) as exc:  # registered elsewhere, or meanwhile
+                field = "jurisdiction" if isinstance(exc, ValueError) else "credit_code"
                 report["rejected"].append(
                     {
                         "row": number,
                         "credit_code": row["credit_code"],
-                        "errors": {"jurisdiction": [str(exc)]},
+                        "errors": {field: [str(exc)]},
                     }
                 )
                 continue

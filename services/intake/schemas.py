@@ -1,5 +1,7 @@
 """Intake's request/response schemas (the OpenAPI document is generated from them)."""
 
+from datetime import UTC, datetime
+
 from marshmallow import (
     RAISE,
     Schema,
@@ -14,6 +16,14 @@ from services.intake.catalogue import item_error
 from services.intake.domain import GROWTH_TIERS, credit_code_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
 from shared.events import JURISDICTION_RE
+
+# Times a query may name: a year from 1900 to 2200 (beyond that, time arithmetic and the
+# databases' types overflow; no record of ours is there).
+SANE_TIME = validate.Range(
+    min=datetime(1900, 1, 1, tzinfo=UTC),
+    max=datetime(2200, 1, 1, tzinfo=UTC),
+    error="must be a time between 1900 and 2200",
+)
 
 
 class Strict(Schema):
@@ -139,10 +149,10 @@ class DemandListArgs(Strict):
         validate=validate.Regexp(JURISDICTION_RE), metadata={"description": "a subtree root"}
     )
     enterprise = fields.String(metadata={"description": "credit code"})
-    accepted_from = fields.AwareDateTime()
-    accepted_to = fields.AwareDateTime()
-    closed_from = fields.AwareDateTime()
-    closed_to = fields.AwareDateTime()
+    accepted_from = fields.AwareDateTime(validate=SANE_TIME)
+    accepted_to = fields.AwareDateTime(validate=SANE_TIME)
+    closed_from = fields.AwareDateTime(validate=SANE_TIME)
+    closed_to = fields.AwareDateTime(validate=SANE_TIME)
     overdue = fields.Boolean(metadata={"description": "open and past the promised deadline"})
     cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

@@ -68,7 +68,10 @@ def _rows(filename: str, data: bytes) -> Iterator[list[Any]]:
         except Exception as exc:  # openpyxl raises many kinds for a bad file
             raise SheetError(f"not a readable XLSX file: {exc}") from exc
         try:
-            yield from (list(r) for r in book.worksheets[0].iter_rows(values_only=True))
+            for r in book.worksheets[0].iter_rows(values_only=True):
+                yield list(r)
+        except Exception as exc:  # a damaged sheet fails while it is read
+            raise SheetError(f"the XLSX sheet cannot be read: {exc}") from exc
         finally:
             book.close()
     elif name.endswith(".csv"):
@@ -79,9 +82,23 @@ def _rows(filename: str, data: bytes) -> Iterator[list[Any]]:
                 text = data.decode("gb18030")  # sheets saved by Chinese Excel
             except UnicodeDecodeError as exc:
                 raise SheetError("the CSV is neither UTF-8 nor GB18030 text") from exc
-        yield from csv.reader(io.StringIO(text))
+        try:
+            yield from csv.reader(io.StringIO(text))
+        except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
+            raise SheetError(f"the CSV cannot be read: {exc}") from exc
     else:
         raise SheetError("send a .csv or .xlsx file")
+
+
+def _number(text: str) -> Decimal | None:
+    """A finite number of sane size, or None (the schema then refuses the text)."""
+    try:
+        number = Decimal(text.replace(",", ""))
+    except (InvalidOperation, ArithmeticError):
+        return None
+    if not number.is_finite() or number.adjusted() > 15:
+        return None
+    return number
 
 
 def _cell(field: str, multiplier: int, value: Any) -> Any:
@@ -89,19 +106,13 @@ def _cell(field: str, multiplier: int, value: Any) -> Any:
         value = value.strip()
     if value is None or value == "":
         return None
-    if field in AMOUNTS:
-        try:
-            amount = Decimal(str(value).replace(",", "")) * multiplier
-        except InvalidOperation:
+    if isinstance(value, str) and "\x00" in value:
+        return value  # refused by the import, with the field's name
+    if field in AMOUNTS or field in COUNTS:
+        number = _number(str(value))
+        if number is None:
             return str(value)  # left for the schema to refuse, with the field's name
-        return (
-            int(amount.to_integral_value()) if amount == amount.to_integral_value() else str(amount)
-        )
-    if field in COUNTS:
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            return str(value)
+        number *= multiplier
         return int(number) if number == number.to_integral_value() else str(value)
     if field in FLAGS:
         text = str(value).strip().lower()

@@ -290,3 +290,39 @@ def test_progress_reported_by_the_owner_moves_the_loop_through_events(platform):
     assert steps[2] == ("transition", "feedback", "department:城东区科学技术局")
     assert "cannot become in_progress" in feed[-1]["details"]["no_change"]
     assert c.post(url, json={"stage": "done"}, headers=h).status_code == 422
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_demand(platform):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    h = {**auth(platform, "district"), "Idempotency-Key": "burst-0001"}
+
+    def send(_):
+        r = Client(platform.wsgi).post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h)
+        return r.status_code, r.get_json()["code"]
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(send, range(12)))
+    assert {status for status, _ in results} == {201}
+    assert len({code for _, code in results}) == 1
+
+
+def test_odd_input_is_refused_not_a_500(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    body = (
+        '{"enterprise": {"credit_code": "91630102MA7522T5X6"}, "category": "technology", '
+        '"title": "\\ud800", "description": "d", "source": "online"}'
+    )
+    r = c.post(
+        "/intake/api/v1/demands", data=body, headers={**h, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 422 and "surrogate" in r.get_json()["error"]["fields"]["json"][0]
+    for q in ("accepted_from=0001-01-01T00:00:00%2B01:00", "closed_to=9999-12-31T23:59:59Z"):
+        assert c.get(f"/intake/api/v1/demands?{q}", headers=h).status_code == 422
+    forged = "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ"  # ["2026-01-01T00:00:00", "x"]: naive
+    assert c.get(f"/intake/api/v1/demands?cursor={forged}", headers=h).status_code == 422
+    r = c.post("/intake/open311/v2/requests.json", data={"api_key": "k\x00"})
+    assert r.status_code == 400 and r.get_json()[0]["code"] == 400
+    r = c.get("/intake/open311/v2/requests.json?end_date=0001-01-01T00:00:00Z")
+    assert r.status_code == 400

@@ -91,7 +91,9 @@ def test_post_get_and_list_requests(platform):  # noqa: F811
         headers=h,
     )
     [done] = c.get(f"{BASE}/requests/{rid}.json").get_json()
-    assert done["status"] == "closed" and done["status_notes"] == "工艺参数已优化"
+    assert done["status"] == "closed" and done["status_notes"] == "已办结"  # no consent
+    [mine] = c.get(f"{BASE}/requests/{rid}.json?api_key={key(platform)}").get_json()
+    assert mine["status_notes"] == "工艺参数已优化"
 
 
 def test_errors_are_the_standard_list(platform):  # noqa: F811

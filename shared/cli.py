@@ -140,7 +140,7 @@ def worker(service: str) -> None:
     wmod = importlib.import_module(f"services.{service}.worker")
     from shared.worker import run_worker
 
-    run_worker(svc_mod.build(_settings()), wmod.subscriptions)
+    run_worker(svc_mod.build(_settings()), wmod.subscriptions, getattr(wmod, "on_start", None))
 
 
 @main.group()

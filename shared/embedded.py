@@ -107,6 +107,9 @@ class Platform:
                 conn.default_channel, [s for subs in subscriptions.values() for s in subs]
             )
         for name, svc in self.services.items():
+            on_start = getattr(importlib.import_module(f"services.{name}.worker"), "on_start", None)
+            if on_start is not None:
+                on_start(svc)
             w = WorkerThread(svc, svc.consumer(subscriptions[name]))
             w.start()
             self.workers.append(w)

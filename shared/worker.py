@@ -31,9 +31,15 @@ class WorkerThread:
         self.thread.join(timeout)
 
 
-def run_worker(svc: Service, subscriptions: Callable[[Service], list[Subscription]]) -> None:
+def run_worker(
+    svc: Service,
+    subscriptions: Callable[[Service], list[Subscription]],
+    on_start: Callable[[Service], None] | None = None,
+) -> None:
     """Consume until SIGTERM/SIGINT, then finish the message in hand and drain the outbox."""
     setup_logging(svc.settings.log_level)
+    if on_start is not None:
+        on_start(svc)
     if svc.settings.metrics_port:
         from prometheus_client import start_http_server
 

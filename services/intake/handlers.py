@@ -34,7 +34,7 @@ from shared.auth import Principal
 from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
-from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
+from shared.events import Event, in_subtree, jurisdiction_path, make_event, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
 from shared.scoping import filing_jurisdiction, query_root
@@ -155,9 +155,6 @@ def accept_demand(
     correlation_id: str,
     idempotency: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    jurisdiction = filing_jurisdiction(
-        svc.directory, principal, data.get("jurisdiction"), "demands"
-    )
     now = datetime.now(UTC)
     ent = data["enterprise"]
     with svc.db.session() as s:
@@ -173,6 +170,24 @@ def accept_demand(
             "outside your jurisdiction.",
             fields={
                 "json": {"enterprise": {"credit_code": ["registered outside your jurisdiction"]}}
+            },
+        )
+    # A demand is filed where its enterprise is (or above it): by default there.
+    default = known.jurisdiction if known is not None else None
+    jurisdiction = filing_jurisdiction(
+        svc.directory, principal, data.get("jurisdiction") or default, "demands"
+    )
+    if known is not None and not in_subtree(known.jurisdiction, jurisdiction):
+        raise ApiError(
+            422,
+            "The request is invalid; see fields.",
+            fields={
+                "json": {
+                    "jurisdiction": [
+                        f"the enterprise is registered in {known.jurisdiction}; file its demands "
+                        "there or in a jurisdiction above it"
+                    ]
+                }
             },
         )
     if known is None and not ent.get("name"):

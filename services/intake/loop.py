@@ -284,3 +284,60 @@ def set_time_limits(
         )
         uow.commit()
     return get_time_limits(svc, jurisdiction, principal)
+
+
+def recompute_provisional(svc: Service) -> int:
+    """Recompute the deadlines that were provisional (computed past the published
+    holiday calendar) now that more of the calendar may be known; returns how many
+    moved. Runs when the intake worker starts — after a deploy that brings a newer
+    ``chinese-calendar`` — and is idempotent."""
+    now = datetime.now(UTC)
+    moved = 0
+    with svc.uow() as uow:
+        rows = uow.session.execute(
+            select(demands).where(
+                demands.c.deadline_provisional.is_(True), demands.c.status.notin_(FINAL)
+            )
+        ).all()
+        for row in rows:
+            _, limits, calendar = time_rules(uow.session, row.jurisdiction)
+            deadline = calendar.deadline(row.accepted_at, limits[row.complexity])
+            due = deadline.due.astimezone(UTC)
+            if due == row.expected_at and deadline.provisional:
+                continue
+            uow.session.execute(
+                update(demands)
+                .where(demands.c.code == row.code)
+                .values(expected_at=due, deadline_provisional=deadline.provisional)
+            )
+            record_update(
+                uow,
+                row.code,
+                "screening",
+                "system",
+                now,
+                note="deadline recomputed on the published holiday calendar",
+                details={"expected_at": due, "deadline_provisional": deadline.provisional},
+            )
+            uow.emit(
+                make_event(
+                    DEMAND_SCREENED,
+                    1,
+                    producer=NAME,
+                    jurisdiction=row.jurisdiction,
+                    correlation_id=row.correlation_id,
+                    payload={
+                        "demand_code": row.code,
+                        "complexity": row.complexity,
+                        "urgency": row.urgency,
+                        "feasibility": row.feasibility,
+                        "expected_at": due.isoformat(),
+                        "deadline_provisional": deadline.provisional,
+                        "actor": "system",
+                        "at": now.isoformat(),
+                    },
+                )
+            )
+            moved += 1
+        uow.commit()
+    return moved

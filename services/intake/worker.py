@@ -16,5 +16,10 @@ def subscriptions(svc: Service) -> list[Subscription]:
     ]
 
 
+def on_start(svc: Service) -> None:
+    """Before consuming: deadlines computed past the published calendar, again."""
+    loop.recompute_provisional(svc)
+
+
 if __name__ == "__main__":
-    run_worker(build(), subscriptions)
+    run_worker(build(), subscriptions, on_start)

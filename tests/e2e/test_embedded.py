@@ -189,7 +189,9 @@ def test_jurisdictions_see_only_their_subtree(platform):
     c = Client(platform.wsgi)
     staff = auth(platform, "staff")  # city 630100
     r = c.post(
-        "/intake/api/v1/demands", json={**DEMO_DEMAND, "jurisdiction": "630103"}, headers=staff
+        "/intake/api/v1/demands",
+        json={**DEMO_DEMAND, "enterprise": {"credit_code": "91630103MA75A3KX7N"}},
+        headers=staff,
     )
     assert r.status_code == 201
     code = r.get_json()["code"]

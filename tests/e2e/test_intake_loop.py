@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug.test import Client
@@ -17,6 +17,10 @@ def post(c, h, **extra):
     r = c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, **extra}, headers=h)
     assert r.status_code == 201, r.get_data(as_text=True)
     return r.get_json()
+
+
+def post_raw(c, h, **extra):
+    return c.post("/intake/api/v1/demands", json={**DEMO_DEMAND, **extra}, headers=h)
 
 
 def step(c, h, code, to, note="", **kw):
@@ -197,8 +201,13 @@ def test_catalogue_and_service_items(platform):  # noqa: F811
 def test_demand_queries_filter_and_page(platform):  # noqa: F811
     c = Client(platform.wsgi)
     h = auth(platform, "staff")  # the city sees its districts
+    in_district = {
+        "630102": "91630102MA7522T5X6",
+        "630103": "91630103MA75A3KX7N",
+        "630105": "91630105MA7NHP6Q1L",
+    }  # demo enterprises
     codes = [
-        post(c, h, jurisdiction=j, category=cat)["code"]
+        post(c, h, category=cat, enterprise={"credit_code": in_district[j]})["code"]
         for j, cat in [
             ("630102", "technology"),
             ("630103", "talent"),
@@ -224,8 +233,10 @@ def test_demand_queries_filter_and_page(platform):  # noqa: F811
     assert len(c.get("/intake/api/v1/demands?overdue=false", headers=h).get_json()["items"]) == 5
     ent = DEMO_DEMAND["enterprise"]["credit_code"]
     assert (
-        len(c.get(f"/intake/api/v1/demands?enterprise={ent}", headers=h).get_json()["items"]) == 5
+        len(c.get(f"/intake/api/v1/demands?enterprise={ent}", headers=h).get_json()["items"]) == 3
     )
+    wrong = post_raw(c, h, jurisdiction="630103")  # 城东区's enterprise filed in 城中区
+    assert wrong.status_code == 422 and "registered in 630102" in str(wrong.get_json())
     r = c.get("/intake/api/v1/demands?accepted_from=2030-01-01T00:00:00%2B08:00", headers=h)
     assert r.get_json()["items"] == []
     bad = (
@@ -326,3 +337,33 @@ def test_odd_input_is_refused_not_a_500(platform):  # noqa: F811
     assert r.status_code == 400 and r.get_json()[0]["code"] == 400
     r = c.get("/intake/open311/v2/requests.json?end_date=0001-01-01T00:00:00Z")
     assert r.status_code == 400
+
+
+def test_provisional_deadlines_are_recomputed_and_flagged(platform):  # noqa: F811
+    from sqlalchemy import update
+
+    from services.intake.loop import recompute_provisional
+    from services.intake.models import demands
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    admin = auth(platform, "admin")
+    body = {"simple": 0, "general": 5, "complex": 40, "closures": []}
+    assert c.put("/intake/api/v1/time-limits/630102", json=body, headers=admin).status_code == 200
+    d = post(c, h, complexity="complex")  # 40 working days from now runs past 2026
+    assert d["deadline_provisional"] is True and "暂定" in d["service_notice"]
+    intake = platform.services["intake"]
+    right = d["expected_datetime"]
+    with intake.db.write_session() as s:  # as if computed on older calendar data
+        s.execute(
+            update(demands)
+            .where(demands.c.code == d["code"])
+            .values(expected_at=datetime(2027, 3, 1, 10, tzinfo=UTC))
+        )
+        s.commit()
+    assert recompute_provisional(intake) == 1
+    again = c.get(f"/intake/api/v1/demands/{d['code']}", headers=h).get_json()
+    assert again["expected_datetime"] == right and again["deadline_provisional"] is True
+    assert recompute_provisional(intake) == 0  # idempotent
+    feed = c.get(f"/intake/api/v1/demands/{d['code']}/updates", headers=h).get_json()["items"]
+    assert feed[-1]["actor"] == "system" and "recomputed" in feed[-1]["note"]

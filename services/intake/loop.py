@@ -137,6 +137,57 @@ def on_progress_reported(event: Event, uow: UnitOfWork) -> None:
     _apply(uow, row, t, actor, now)
 
 
+def _rescreen(
+    uow: UnitOfWork,
+    row: Any,
+    actor: str,
+    now: datetime,
+    note: str,
+    *,
+    complexity: str,
+    urgency: str | None,
+    feasibility: str | None,
+    only_if_moved: bool = False,
+) -> bool:
+    """Set the screening values and recompute the deadline: the demand, the updates
+    feed and ``demand.screened``. With ``only_if_moved`` nothing happens unless the
+    deadline or its provisional flag changes; returns whether anything was written."""
+    _, limits, calendar = time_rules(uow.session, row.jurisdiction)
+    deadline = calendar.deadline(row.accepted_at, limits[complexity])
+    due = deadline.due.astimezone(UTC)
+    if only_if_moved and (due, deadline.provisional) == (
+        row.expected_at,
+        bool(row.deadline_provisional),
+    ):
+        return False
+    values = {
+        "complexity": complexity,
+        "urgency": urgency,
+        "feasibility": feasibility,
+        "expected_at": due,
+        "deadline_provisional": deadline.provisional,
+    }
+    uow.session.execute(update(demands).where(demands.c.code == row.code).values(**values))
+    record_update(uow, row.code, "screening", actor, now, note=note, details=values)
+    uow.emit(
+        make_event(
+            DEMAND_SCREENED,
+            1,
+            producer=NAME,
+            jurisdiction=row.jurisdiction,
+            correlation_id=row.correlation_id,
+            payload={
+                "demand_code": row.code,
+                **values,
+                "expected_at": due.isoformat(),
+                "actor": actor,
+                "at": now.isoformat(),
+            },
+        )
+    )
+    return True
+
+
 def screen(svc: Service, code: str, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
     """Set complexity, urgency, feasibility; the promised deadline follows the complexity."""
     now = datetime.now(UTC)
@@ -146,38 +197,15 @@ def screen(svc: Service, code: str, principal: Principal, data: dict[str, Any]) 
             raise ApiError(
                 409, f"A {row.status} demand is not screened any more.", code="illegal_transition"
             )
-        complexity = data.get("complexity", row.complexity)
-        _, limits, calendar = time_rules(uow.session, row.jurisdiction)
-        deadline = calendar.deadline(row.accepted_at, limits[complexity])
-        values = {
-            "complexity": complexity,
-            "urgency": data.get("urgency", row.urgency),
-            "feasibility": data.get("feasibility", row.feasibility),
-            "expected_at": deadline.due.astimezone(UTC),
-            "deadline_provisional": deadline.provisional,
-        }
-        uow.session.execute(update(demands).where(demands.c.code == code).values(**values))
-        record_update(
-            uow, code, "screening", principal.key_id, now, note=data.get("note", ""), details=values
-        )
-        uow.emit(
-            make_event(
-                DEMAND_SCREENED,
-                1,
-                producer=svc.name,
-                jurisdiction=row.jurisdiction,
-                correlation_id=row.correlation_id,
-                payload={
-                    "demand_code": code,
-                    "complexity": complexity,
-                    "urgency": values["urgency"],
-                    "feasibility": values["feasibility"],
-                    "expected_at": deadline.due.isoformat(),
-                    "deadline_provisional": deadline.provisional,
-                    "actor": principal.key_id,
-                    "at": now.isoformat(),
-                },
-            )
+        _rescreen(
+            uow,
+            row,
+            principal.key_id,
+            now,
+            data.get("note", ""),
+            complexity=data.get("complexity", row.complexity),
+            urgency=data.get("urgency", row.urgency),
+            feasibility=data.get("feasibility", row.feasibility),
         )
         uow.commit()
     return get_demand(svc, code, principal)
@@ -300,44 +328,16 @@ def recompute_provisional(svc: Service) -> int:
             )
         ).all()
         for row in rows:
-            _, limits, calendar = time_rules(uow.session, row.jurisdiction)
-            deadline = calendar.deadline(row.accepted_at, limits[row.complexity])
-            due = deadline.due.astimezone(UTC)
-            if due == row.expected_at and deadline.provisional:
-                continue
-            uow.session.execute(
-                update(demands)
-                .where(demands.c.code == row.code)
-                .values(expected_at=due, deadline_provisional=deadline.provisional)
-            )
-            record_update(
+            moved += _rescreen(
                 uow,
-                row.code,
-                "screening",
+                row,
                 "system",
                 now,
-                note="deadline recomputed on the published holiday calendar",
-                details={"expected_at": due, "deadline_provisional": deadline.provisional},
+                "deadline recomputed on the published holiday calendar",
+                complexity=row.complexity,
+                urgency=row.urgency,
+                feasibility=row.feasibility,
+                only_if_moved=True,
             )
-            uow.emit(
-                make_event(
-                    DEMAND_SCREENED,
-                    1,
-                    producer=NAME,
-                    jurisdiction=row.jurisdiction,
-                    correlation_id=row.correlation_id,
-                    payload={
-                        "demand_code": row.code,
-                        "complexity": row.complexity,
-                        "urgency": row.urgency,
-                        "feasibility": row.feasibility,
-                        "expected_at": due.isoformat(),
-                        "deadline_provisional": deadline.provisional,
-                        "actor": "system",
-                        "at": now.isoformat(),
-                    },
-                )
-            )
-            moved += 1
         uow.commit()
     return moved

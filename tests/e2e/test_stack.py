@@ -237,33 +237,21 @@ def test_intake_on_postgresql_registry_loop_queries_and_open311(stack):
         f"{base}/api/v1/enterprises/import", headers=h, timeout=10, files={"file": ("s.csv", sheet)}
     ).json()
     assert (rep["unchanged"], rep["rejected"]) == (1, [])
+    demand = {
+        "enterprise": {"credit_code": credit},
+        "category": "ip",
+        "service_item": "ip_filing",
+        "title": "专利布局",
+        "description": "需要专利布局",
+        "source": "online",
+    }
     r = requests.post(
-        f"{base}/api/v1/demands",
-        timeout=10,
-        json={
-            "enterprise": {"credit_code": credit},
-            "category": "ip",
-            "service_item": "ip_filing",
-            "title": "专利布局",
-            "description": "需要专利布局",
-            "source": "online",
-        },
-        headers={**h, "Idempotency-Key": "pg-1"},
+        f"{base}/api/v1/demands", timeout=10, json=demand, headers={**h, "Idempotency-Key": "pg-1"}
     )
     assert r.status_code == 201, r.text
     code = r.json()["code"]
     again = requests.post(
-        f"{base}/api/v1/demands",
-        timeout=10,
-        json={
-            "enterprise": {"credit_code": credit},
-            "category": "ip",
-            "service_item": "ip_filing",
-            "title": "专利布局",
-            "description": "需要专利布局",
-            "source": "online",
-        },
-        headers={**h, "Idempotency-Key": "pg-1"},
+        f"{base}/api/v1/demands", timeout=10, json=demand, headers={**h, "Idempotency-Key": "pg-1"}
     )
     assert again.json()["code"] == code and again.headers["Idempotent-Replayed"] == "true"
     for to, extra in [

@@ -150,8 +150,18 @@ def _format() -> None:
 
 
 # -- services -----------------------------------------------------------------
+def _known_jurisdiction() -> None:
+    """``jurisdiction_id`` is optional; when given it must be one of ours."""
+    code = request.values.get("jurisdiction_id")
+    if code is not None and (
+        not JURISDICTION_RE.match(code) or service().directory.jurisdiction(code) is None
+    ):
+        raise Open311Error(404, f"jurisdiction_id {code} not found")
+
+
 @bp.get("/services.<fmt>")
 def service_list(fmt: str) -> Response:
+    _known_jurisdiction()
     rows = [
         {
             "service_code": i.code,
@@ -225,6 +235,7 @@ ATTRIBUTES = [
 @bp.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str) -> Response:
     _fmt(fmt)
+    _known_jurisdiction()
     if code not in BY_CODE:
         raise Open311Error(404, f"service_code {code} not found")
     return render(fmt, "service_definition", "", {"service_code": code, "attributes": ATTRIBUTES})

@@ -49,7 +49,7 @@ class EnterpriseIn(Strict):
 
 class ContactIn(Strict):
     name = fields.String(validate=validate.Length(min=1, max=100))
-    phone = fields.String(validate=validate.Regexp(r"^[0-9+\- ]{5,40}$"))
+    phone = fields.String(validate=validate.Regexp(r"^[0-9+\-() .]{5,40}$"))
     email = fields.Email(validate=validate.Length(max=200))
 
 
@@ -77,13 +77,13 @@ class DemandIn(Strict):
     )
     contact = fields.Nested(ContactIn)
     location = fields.Nested(LocationIn)
-    media_url = fields.Url(validate=validate.Length(max=500))
+    media_url = fields.Url(require_tld=False, validate=validate.Length(max=500))
     ordered_agency = fields.String(
         validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,40}$", error="an agency id"),
         metadata={"description": "企业点单: the agency the enterprise names (checked by dispatch)"},
     )
     attachments = fields.List(
-        fields.Url(validate=validate.Length(max=500)),
+        fields.Url(require_tld=False, validate=validate.Length(max=500)),
         validate=validate.Length(max=10),
         metadata={"description": "links to documents (up to 10)"},
     )

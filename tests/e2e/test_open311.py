@@ -49,6 +49,8 @@ def test_service_discovery_in_json_and_xml(platform):  # noqa: F811
     assert required == {"credit_code", "enterprise_name"}
     x = ET.fromstring(c.get(f"{BASE}/services/ip_filing.xml").data)
     assert x.tag == "service_definition" and x.find("attributes/attribute/code") is not None
+    assert c.get(f"{BASE}/services.json?jurisdiction_id=630102").status_code == 200
+    assert c.get(f"{BASE}/services.json?jurisdiction_id=999999").status_code == 404
     err = c.get(f"{BASE}/services/nope.json")
     assert err.status_code == 404 and err.get_json()[0]["code"] == 404
 
@@ -105,7 +107,6 @@ def test_errors_are_the_standard_list(platform):  # noqa: F811
         (form(platform, service_code=None), 400),
         (form(platform, address_string=None), 400),
         (form(platform, **{"attribute[credit_code]": "91630102MA7522T5X7"}), 400),
-        (form(platform, description=None), 400),
         (form(platform, jurisdiction_id="630103"), 403),  # a sibling district
         (form(platform, jurisdiction_id="999999"), 404),
     ]

@@ -59,29 +59,19 @@ def test_register_read_patch_and_the_sx_flags(platform):  # noqa: F811
     assert r.status_code == 422 and {"credit_code", "revenue", "growth_tier"} <= set(fields)
     district = auth(platform, "district")  # 城东区 cannot see 城西区
     assert c.get(f"/intake/api/v1/enterprises/{code}", headers=district).status_code == 403
-    r = c.post(
-        "/intake/api/v1/demands",
-        headers=district,
-        json={
-            "enterprise": {"credit_code": code},
-            "category": "technology",
-            "title": "t",
-            "description": "d",
-            "source": "online",
-        },
-    )
+    by_code = {
+        "enterprise": {"credit_code": code},
+        "category": "technology",
+        "title": "t",
+        "description": "d",
+        "source": "online",
+    }
+    r = c.post("/intake/api/v1/demands", headers=district, json=by_code)
     assert r.status_code == 403  # posting for an enterprise elsewhere
     r = c.post(
         "/intake/api/v1/demands",
         headers=staff,
-        json={
-            "enterprise": {"credit_code": code},
-            "category": "technology",
-            "title": "t",
-            "description": "d",
-            "source": "online",
-            "attachments": ["https://files.example/a.pdf"],
-        },
+        json={**by_code, "attachments": ["https://files.example/a.pdf"]},
     )
     assert r.status_code == 201 and r.get_json()["enterprise"]["name"] == BIG["name"]
     assert r.get_json()["attachments"] == ["https://files.example/a.pdf"]

@@ -74,7 +74,13 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
         intake_svc.directory.add_jurisdiction(code, name)
     seed_enterprises(intake_svc, demo.ENTERPRISES)
     seed_responsibility(
-        dispatch.build(settings), demo.DEPARTMENTS, demo.STAFF, demo.AGENCIES, city="630100"
+        dispatch.build(settings),
+        demo.DEPARTMENTS,
+        demo.STAFF,
+        demo.AGENCIES,
+        city="630100",
+        leaders=demo.LEADERS,
+        menu=demo.MENU,
     )
     path = settings.data_dir / "demo-credentials.json"
     creds: dict[str, dict[str, Any]] = {}

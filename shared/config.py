@@ -53,6 +53,8 @@ class Settings:
     log_level: str = "INFO"
     metrics_dir: str | None = None
     metrics_port: int = 0
+    periodic_interval: float = 60.0  # seconds between a worker's periodic jobs
+    broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -85,6 +87,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("ONESTOP_LOG_LEVEL", "INFO"),
         metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
+        periodic_interval=_float(env, "ONESTOP_PERIODIC_INTERVAL", 60.0),
+        broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
     )
 
 

@@ -47,6 +47,28 @@ STAFF: list[tuple[str, str, str, str]] = [
     ("staff-005", "cd-kjj", "陈静", "包保专员"),
 ]
 
+# department → its leader (the overdue escalation goes to them)
+LEADERS: dict[str, str] = {
+    "xn-hitech": "staff-001",
+    "xn-talent": "staff-003",
+    "cd-kjj": "staff-004",
+}
+
+# Xining's standard-contract menu, illustrative figures (the seeds give none):
+# (service item, price CNY, policy coverage CNY, expected months to settlement)
+MENU: list[tuple[str, int, int | None, int | None]] = [
+    ("ip_filing", 3000, 3000, 6),
+    ("ip_portfolio", 12000, 8000, 12),
+    ("ip_protection", 8000, None, 6),
+    ("patent_use", 8000, 8000, 18),
+    ("finance_matching", 5000, None, 3),
+    ("rd_expense_deduction", 6000, 6000, 10),
+    ("project_application", 10000, 10000, 14),
+    ("technical_breakthrough", 30000, 20000, 24),
+    ("product_rd", 20000, 15000, 12),
+    ("testing", 4000, 4000, 2),
+]
+
 # (id, name, category, rank basis = last year's in-city high-tech business volume)
 AGENCIES: list[tuple[str, str, str, int]] = [
     ("ag-fin-1", "青海汇智科技金融服务有限公司", "finance", 42),

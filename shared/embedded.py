@@ -37,7 +37,7 @@ from shared.config import SERVICES, Settings
 from shared.logs import setup_logging
 from shared.messaging import connect, declare_topology
 from shared.runtime import Service
-from shared.worker import WorkerThread
+from shared.worker import Periodic, WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class Platform:
         self.services: dict[str, Service] = {}
         self.apps: dict[str, Any] = {}
         self.workers: list[WorkerThread] = []
+        self.periodic: list[Periodic] = []
         for name in SERVICES:
             app = importlib.import_module(f"services.{name}.app").create_app(settings)
             self.apps[f"/{name}"] = app
@@ -107,9 +108,15 @@ class Platform:
                 conn.default_channel, [s for subs in subscriptions.values() for s in subs]
             )
         for name, svc in self.services.items():
-            on_start = getattr(importlib.import_module(f"services.{name}.worker"), "on_start", None)
+            module = importlib.import_module(f"services.{name}.worker")
+            on_start = getattr(module, "on_start", None)
             if on_start is not None:
                 on_start(svc)
+            periodic = getattr(module, "periodic", None)
+            if periodic is not None:
+                job = Periodic(svc, periodic, self.settings.periodic_interval)
+                job.start()
+                self.periodic.append(job)
             w = WorkerThread(svc, svc.consumer(subscriptions[name]))
             w.start()
             self.workers.append(w)
@@ -175,6 +182,8 @@ class Platform:
         while self.in_flight.count and time.monotonic() < deadline:
             time.sleep(0.02)  # requests that passed the check before it closed
         drained = self.quiesce()
+        for job in self.periodic:
+            job.stop()
         for w in self.workers:
             w.consumer.stop()
         for w in self.workers:

@@ -123,10 +123,12 @@ class Event:
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     replay: bool = False
+    audience: str | None = None  # a last routing-key word: one agency's queue binds it
 
     @property
     def routing_key(self) -> str:
-        return routing_key(self.event_type, self.jurisdiction)
+        key = routing_key(self.event_type, self.jurisdiction)
+        return f"{key}.{self.audience}" if self.audience else key
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -155,8 +157,13 @@ def make_event(
     jurisdiction: str,
     payload: dict[str, Any],
     correlation_id: str | None = None,
+    audience: str | None = None,
 ) -> Event:
-    """Build an event whose payload is validated against its registered schema."""
+    """Build an event whose payload is validated against its registered schema.
+
+    ``audience`` appends one word to the routing key (an agency id): the agency's
+    own queue binds ``agency.#.<agency id>`` and receives only what is meant for it.
+    """
     schema = payload_schema(event_type, version)
     try:
         loaded = schema.load(payload)
@@ -170,6 +177,7 @@ def make_event(
         jurisdiction=jurisdiction,
         payload=schema.dump(loaded),
         correlation_id=correlation_id or str(uuid.uuid4()),
+        audience=audience,
     )
 
 

@@ -163,6 +163,11 @@ class Postgres:
         return self
 
     def _create_databases(self) -> None:
+        for name in DATABASES:
+            self.create_database(name)
+
+    def create_database(self, name: str) -> str:
+        """Create a database if it is missing (tests use fresh ones); returns its URL."""
         import psycopg
 
         deadline = time.monotonic() + 30
@@ -178,9 +183,9 @@ class Postgres:
                 time.sleep(0.2)
         with conn:
             have = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-            for name in DATABASES:
-                if name not in have:
-                    conn.execute(f'CREATE DATABASE "{name}"')
+            if name not in have:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
     def stop(self) -> None:
         terminate(self.proc, signal.SIGINT, 30)  # SIGINT: PostgreSQL's fast shutdown
@@ -209,6 +214,13 @@ class RabbitMQ:
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    @property
+    def admin_url(self) -> str | None:
+        """The management HTTP API (agency broker users are provisioned through it)."""
+        if not self.management_port:
+            return None
+        return f"http://guest:guest@127.0.0.1:{self.management_port}"
 
     @property
     def nodename(self) -> str:
@@ -256,6 +268,8 @@ class RabbitMQ:
             )
         wait_port(self.port, timeout, self.proc)
         self._wait_amqp(timeout)
+        if self.management_port:
+            wait_port(self.management_port, timeout, self.proc)
         return self
 
     def _wait_amqp(self, timeout: float) -> None:

@@ -51,8 +51,9 @@ class Stack:
             self.pg = Postgres(base=self.base / "postgres").start()
             self.database_urls = {n: self.pg.url(n) for n in DATABASES}
         if not self.broker_url:
-            self.mq = RabbitMQ(base=self.base / "rabbitmq").start()
+            self.mq = RabbitMQ(base=self.base / "rabbitmq", management_port=free_port()).start()
             self.broker_url = self.mq.url
+            self.extra_env.setdefault("ONESTOP_BROKER_ADMIN_URL", self.mq.admin_url or "")
 
     def env(self, name: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}

@@ -16,6 +16,37 @@ from shared.runtime import Service
 log = logging.getLogger(__name__)
 
 
+class Periodic:
+    """A service's periodic job (a deadline sweep, a month close) on its own thread.
+
+    Jobs must be safe when several workers run them at once (claim rows in the
+    database); a failing run is logged and tried again at the next interval.
+    """
+
+    def __init__(self, svc: Service, job: Callable[[Service], object], interval: float) -> None:
+        self.svc = svc
+        self.job = job
+        self.interval = interval
+        self._stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._loop, name=f"periodic-{svc.name}-{job.__name__}", daemon=True
+        )
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.job(self.svc)
+            except Exception:
+                log.exception("periodic job %s of %s failed", self.job.__name__, self.svc.name)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=10)
+
+
 class WorkerThread:
     """A consumer on its own thread (the embedded shape runs one per service)."""
 
@@ -35,6 +66,7 @@ def run_worker(
     svc: Service,
     subscriptions: Callable[[Service], list[Subscription]],
     on_start: Callable[[Service], None] | None = None,
+    periodic: Callable[[Service], object] | None = None,
 ) -> None:
     """Consume until SIGTERM/SIGINT, then finish the message in hand and drain the outbox."""
     setup_logging(svc.settings.log_level)
@@ -46,6 +78,9 @@ def run_worker(
         start_http_server(svc.settings.metrics_port)
     consumer = svc.consumer(subscriptions(svc))
     svc.relay.ensure_started()  # sweeps leftovers of the API processes too
+    job = Periodic(svc, periodic, svc.settings.periodic_interval) if periodic else None
+    if job is not None:
+        job.start()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping %s worker", signum, svc.name)
@@ -55,6 +90,8 @@ def run_worker(
     signal.signal(signal.SIGINT, _stop)
     log.info("%s worker started", svc.name)
     consumer.run()
+    if job is not None:
+        job.stop()
     svc.relay.drain(timeout=10)  # the broker outlives this process: publish what we can
     svc.relay.stop()
     log.info("%s worker stopped", svc.name)

@@ -20,7 +20,7 @@ import pytest
 
 import shared.contracts  # noqa: F401
 from shared.config import Settings, load_settings
-from shared.localservers import Postgres, RabbitMQ
+from shared.localservers import Postgres, RabbitMQ, free_port
 
 DEMO_DEMAND = {
     "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},
@@ -78,7 +78,7 @@ def postgres() -> Iterator[Postgres]:
 @pytest.fixture(scope="session")
 def rabbitmq() -> Iterator[RabbitMQ]:
     _need(RabbitMQ.available(), "rabbitmq-server")
-    mq = RabbitMQ().start()
+    mq = RabbitMQ(management_port=free_port()).start()  # the API provisions agency users
     from kombu import Connection
 
     with Connection(mq.url) as conn:

@@ -1,6 +1,17 @@
 """Dispatch's tables (its own database)."""
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from shared.db import UtcDateTime
 from shared.outbox import add_outbox_tables
@@ -8,6 +19,7 @@ from shared.outbox import add_outbox_tables
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 
+# --- the responsibility map (包保) -------------------------------------------------
 departments = Table(
     "departments",
     metadata,
@@ -16,6 +28,7 @@ departments = Table(
     Column("name", String(200), nullable=False),
     Column("segments", String(200), nullable=False, default=""),
     Column("is_default", Boolean, nullable=False, default=False),
+    Column("leader_staff_id", String(40), nullable=True),
 )
 
 staff = Table(
@@ -27,6 +40,52 @@ staff = Table(
     Column("title", String(100), nullable=True),
 )
 
+# Enterprise profiles as intake announces them (the SX flags pick named owners),
+# with the named person (包保人员) the map gives key and flagged enterprises.
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("growth_tier", String(40), nullable=True),
+    Column("is_key", Boolean, nullable=False, default=False),
+    Column("needs_named_person", Boolean, nullable=False, default=False),
+    Column("needs_one_plan", Boolean, nullable=False, default=False),
+    Column("named_staff_id", String(40), nullable=True),
+)
+
+# --- the agency alliance (CX) ------------------------------------------------------
+alliances = Table(  # one row per city: the lock every dispatch decision of the city takes
+    "alliances",
+    metadata,
+    Column("city", String(6), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+alliance_rules = Table(  # versioned rule sets; the newest one in effect applies
+    "alliance_rules",
+    metadata,
+    Column("city", String(6), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", Date, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("published_by", String(100), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=False),
+)
+
+menu_items = Table(  # the standard contracts' menu (CX 第十四条)
+    "menu_items",
+    metadata,
+    Column("city", String(6), primary_key=True),
+    Column("service_item", String(40), primary_key=True),
+    Column("price", Integer, nullable=False),
+    Column("policy_coverage", Integer, nullable=True),
+    Column("expected_settlement_months", Integer, nullable=True),
+    Column("updated_by", String(100), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
 agencies = Table(
     "agencies",
     metadata,
@@ -36,6 +95,48 @@ agencies = Table(
     Column("jurisdiction", String(6), nullable=False),
     Column("rank_basis", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False, default="active"),
+    Column("engagements_two_years", Integer, nullable=True),
+    Column("paused_until", Date, nullable=True),
+    Column("status_reason", String(500), nullable=True),
+    Column("admitted_at", UtcDateTime(), nullable=True),
+    Column("broker_user", String(80), nullable=True),
+    Column("broker_password_hash", String(120), nullable=True),
+)
+
+rotation_pointers = Table(
+    "rotation_pointers",
+    metadata,
+    Column("city", String(6), primary_key=True),
+    Column("agency_category", String(20), primary_key=True),
+    Column("last_agency_id", String(40), nullable=False),
+)
+
+blacklist = Table(  # 企业黑名单 (CX 第二十一条), per city alliance
+    "blacklist",
+    metadata,
+    Column("city", String(6), primary_key=True),
+    Column("credit_code", String(18), primary_key=True),
+    Column("reason", String(20), nullable=False),
+    Column("assignment_id", String(36), nullable=True),
+    Column("note", String(2000), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+decisions = Table(  # every agency dispatch decision, with its explanation
+    "decisions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("demand_code", String(20), nullable=False, index=True),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("city", String(6), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("service_item", String(40), nullable=False),
+    Column("agency_category", String(20), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("agency_id", String(40), nullable=True),
+    Column("explanation", Text, nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
 )
 
 assignments = Table(
@@ -52,4 +153,68 @@ assignments = Table(
     Column("category", String(40), nullable=False),
     Column("reason", String(500), nullable=False),
     Column("assigned_at", UtcDateTime(), nullable=False),
+    Column("status", String(20), nullable=False, default="open"),
+    Column("due_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    # agency orders
+    Column("city", String(6), nullable=True),
+    Column("month", String(7), nullable=True),
+    Column("service_item", String(40), nullable=True),
+    Column("value", Integer, nullable=True),
+    Column("decision_id", Integer, nullable=True),
+    Column("replaces", String(36), nullable=True),
+    Column("consent_to_share", Boolean, nullable=False, default=False),
+    Column("brief", Text, nullable=True),  # title/description/contact, only with consent
+    Column("bond", Integer, nullable=True),
+    Column("bond_reason", String(300), nullable=True),
+    Column("goal_reached", Boolean, nullable=True),
+    Column("funds_received_on", Date, nullable=True),
+    Column("settlement_due", Date, nullable=True),
+    Index("ix_assignments_city_month", "city", "month"),
+    Index("ix_assignments_open_due", "status", "due_at"),
+)
+
+order_events = Table(  # each agency order's history, in order
+    "order_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("assignment_id", String(36), nullable=False, index=True),
+    Column("action", String(20), nullable=False),
+    Column("from_status", String(20), nullable=False),
+    Column("to_status", String(20), nullable=False),
+    Column("note", String(2000), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("assignment_id", String(36), nullable=False, index=True),
+    Column("source", String(20), nullable=False),
+    Column("text", String(2000), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+breaches = Table(  # time-limit warnings and overdue breaches: kept forever, one of each
+    "breaches",
+    metadata,
+    Column("assignment_id", String(36), primary_key=True),
+    Column("level", String(10), primary_key=True),
+    Column("demand_code", String(20), nullable=False),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("escalated_to", String(40), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+month_closes = Table(
+    "month_closes",
+    metadata,
+    Column("city", String(6), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("summary", Text, nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=False),
 )

@@ -1,13 +1,28 @@
-"""Dispatch's request/response schemas."""
+"""Dispatch's request/response schemas (the OpenAPI document is generated from them)."""
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.dispatch.alliance import CATEGORIES, EXIT_GROUNDS, OUTCOMES
+from services.dispatch.broker import AGENCY_ID_RE
+from shared.contracts.dispatch import ORDER_STATUSES
+from shared.events import JURISDICTION_RE
 
-class AssignmentArgs(Schema):
+CODE = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", error="1-40 letters, digits, - or _")
+NOTE = validate.Length(max=2000)
+
+
+class Strict(Schema):
     class Meta:
         unknown = RAISE
 
-    demand_code = fields.String()
+
+class AssignmentArgs(Strict):
+    demand_code = fields.String(validate=validate.Length(max=20))
+    kind = fields.String(validate=validate.OneOf(("owner", "agency")))
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
+    agency_id = fields.String(validate=validate.Length(max=40))
+    overdue = fields.Boolean()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
@@ -23,10 +38,112 @@ class AssignmentOut(Schema):
     category = fields.String()
     reason = fields.String()
     assigned_at = fields.DateTime()
+    status = fields.String()
+    due_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    city = fields.String(allow_none=True)
+    month = fields.String(allow_none=True)
+    service_item = fields.String(allow_none=True)
+    value = fields.Integer(allow_none=True)
+    decision_id = fields.Integer(allow_none=True)
+    replaces = fields.String(allow_none=True)
+    consent_to_share = fields.Boolean()
+    bond = fields.Integer(allow_none=True)
+    bond_reason = fields.String(allow_none=True)
+    goal_reached = fields.Boolean(allow_none=True)
+    funds_received_on = fields.Date(allow_none=True)
+    settlement_due = fields.Date(allow_none=True)
 
 
 class AssignmentList(Schema):
     items = fields.List(fields.Nested(AssignmentOut))
+
+
+class OrderEventOut(Schema):
+    action = fields.String()
+    from_status = fields.String()
+    to_status = fields.String()
+    note = fields.String()
+    actor = fields.String()
+    at = fields.DateTime()
+
+
+class ComplaintOut(Schema):
+    id = fields.Integer()
+    assignment_id = fields.String()
+    source = fields.String()
+    text = fields.String()
+    actor = fields.String()
+    at = fields.DateTime()
+
+
+class AssignmentDetail(AssignmentOut):
+    details = fields.Dict(
+        allow_none=True,
+        metadata={"description": "title, description, contact: only with the enterprise's consent"},
+    )
+    decision = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "outcome, chosen, reason, skipped [{agency_id, why}], rules_version"
+        },
+    )
+    history = fields.List(fields.Nested(OrderEventOut))
+    complaints = fields.List(fields.Nested(ComplaintOut))
+    reassigned_to = fields.String(allow_none=True)
+
+
+class DecisionArgs(Strict):
+    demand_code = fields.String(validate=validate.Length(max=20))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class DecisionOut(Schema):
+    id = fields.Integer()
+    demand_code = fields.String()
+    jurisdiction = fields.String()
+    city = fields.String()
+    month = fields.String()
+    service_item = fields.String()
+    agency_category = fields.String()
+    outcome = fields.String(metadata={"enum": list(OUTCOMES)})
+    agency_id = fields.String(allow_none=True)
+    explanation = fields.Dict()
+    decided_at = fields.DateTime()
+
+
+class DecisionList(Schema):
+    items = fields.List(fields.Nested(DecisionOut))
+
+
+class LimitArgs(Strict):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class BreachOut(Schema):
+    assignment_id = fields.String()
+    level = fields.String()
+    demand_code = fields.String()
+    jurisdiction = fields.String()
+    due_at = fields.DateTime()
+    escalated_to = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class BreachList(Schema):
+    items = fields.List(fields.Nested(BreachOut))
+
+
+class DepartmentIn(Strict):
+    jurisdiction = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    segments = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)),
+        load_default=list,
+        metadata={"description": "demand categories or enterprise growth tiers it is linked to"},
+    )
+    is_default = fields.Boolean(load_default=False)
+    leader_staff_id = fields.String(allow_none=True, validate=ID)
 
 
 class DepartmentOut(Schema):
@@ -35,18 +152,197 @@ class DepartmentOut(Schema):
     name = fields.String()
     segments = fields.List(fields.String())
     is_default = fields.Boolean()
+    leader_staff_id = fields.String(allow_none=True)
 
 
 class DepartmentList(Schema):
     items = fields.List(fields.Nested(DepartmentOut))
 
 
-class ProgressIn(Schema):
-    class Meta:
-        unknown = RAISE
+class StaffIn(Strict):
+    department_id = fields.String(required=True, validate=ID)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    title = fields.String(allow_none=True, validate=validate.Length(max=100))
 
+
+class StaffOut(Schema):
+    id = fields.String()
+    department_id = fields.String()
+    name = fields.String()
+    title = fields.String(allow_none=True)
+    jurisdiction = fields.String()
+
+
+class StaffList(Schema):
+    items = fields.List(fields.Nested(StaffOut))
+
+
+class NamedOwnerIn(Strict):
+    staff_id = fields.String(required=True, allow_none=True, validate=ID)
+
+
+class BlacklistIn(Strict):
+    city = fields.String(required=True, validate=CODE)
+    reason = fields.String(required=True, validate=validate.OneOf(("abandoned", "refused_payment")))
+    assignment_id = fields.String(validate=validate.Length(max=36))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class BlacklistOut(Schema):
+    city = fields.String()
+    credit_code = fields.String()
+    reason = fields.String()
+    assignment_id = fields.String(allow_none=True)
+    note = fields.String()
+    actor = fields.String()
+    at = fields.DateTime()
+
+
+class EnterpriseOut(Schema):
+    credit_code = fields.String()
+    name = fields.String()
+    jurisdiction = fields.String()
+    growth_tier = fields.String(allow_none=True)
+    is_key = fields.Boolean()
+    needs_named_person = fields.Boolean()
+    needs_one_plan = fields.Boolean()
+    named_staff_id = fields.String(allow_none=True)
+    blacklisted = fields.List(fields.Nested(BlacklistOut))
+
+
+class AdmissionIn(Strict):
+    id = fields.String(
+        required=True,
+        validate=validate.Regexp(AGENCY_ID_RE, error="lower-case letters, digits and -, 2-39"),
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    city = fields.String(required=True, validate=CODE)
+    rank_basis = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "last year's in-city high-tech business volume (rank order)"},
+    )
+    engagements_two_years = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "in-city high-tech engagements in the last two years (>= 5)"},
+    )
+
+
+class AgencyArgs(Strict):
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    status = fields.String(validate=validate.OneOf(("active", "paused", "exited")))
+
+
+class AgencyOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    category = fields.String()
+    jurisdiction = fields.String()
+    rank_basis = fields.Integer()
+    status = fields.String()
+    engagements_two_years = fields.Integer(allow_none=True)
+    paused_until = fields.Date(allow_none=True)
+    status_reason = fields.String(allow_none=True)
+    admitted_at = fields.DateTime(allow_none=True)
+    broker_user = fields.String(allow_none=True)
+
+
+class BrokerOut(Schema):
+    queue = fields.String()
+    username = fields.String(allow_none=True)
+    password = fields.String(allow_none=True, metadata={"description": "shown once"})
+    url = fields.String(allow_none=True)
+    note = fields.String()
+
+
+class AdmissionOut(AgencyOut):
+    api_key = fields.String(metadata={"description": "shown once; stored only hashed"})
+    broker = fields.Nested(BrokerOut)
+
+
+class AgencyList(Schema):
+    items = fields.List(fields.Nested(AgencyOut))
+
+
+class PauseIn(Strict):
+    until = fields.Date(required=True, allow_none=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=400))
+
+
+class ResumeIn(Strict):
+    reason = fields.String(validate=validate.Length(max=400))
+
+
+class ExitIn(Strict):
+    ground = fields.String(required=True, validate=validate.OneOf(tuple(EXIT_GROUNDS)))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=400))
+
+
+class RulesIn(Strict):
+    effective_from = fields.Date(required=True)
+    item_cap_percent = fields.Integer(strict=True)
+    value_cap_percent = fields.Integer(strict=True)
+    min_monthly_volume = fields.Integer(strict=True)
+    admission_min_engagements = fields.Integer(strict=True)
+    settlement_days = fields.Integer(strict=True)
+    bond_fraction_denominator = fields.Integer(strict=True)
+    bond_max = fields.Integer(strict=True)
+    bond_after_months = fields.Integer(strict=True)
+    reassignments_to_exit = fields.Integer(strict=True)
+    warn_hours = fields.Integer(strict=True)
+
+
+class RulesOut(Schema):
+    city = fields.String()
+    version = fields.Integer(metadata={"description": "0 = the seed's defaults"})
+    rules = fields.Dict()
+    versions = fields.List(fields.Dict())
+
+
+class MenuItemIn(Strict):
+    price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    policy_coverage = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0))
+    expected_settlement_months = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=120)
+    )
+
+
+class MenuItemOut(Schema):
+    city = fields.String()
+    service_item = fields.String()
+    price = fields.Integer()
+    policy_coverage = fields.Integer(allow_none=True)
+    expected_settlement_months = fields.Integer(allow_none=True)
+    bond = fields.Integer(metadata={"description": "performance bond (第二十条)"})
+    bond_reason = fields.String(allow_none=True)
+    updated_by = fields.String()
+    updated_at = fields.DateTime()
+
+
+class MenuList(Schema):
+    items = fields.List(fields.Nested(MenuItemOut))
+
+
+class MonthCloseIn(Strict):
+    month = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="YYYY-MM")
+    )
+
+
+class MonthCloseOut(Schema):
+    city = fields.String()
+    month = fields.String()
+    pauses = fields.List(fields.Dict())
+    kept_active = fields.List(fields.Dict())
+
+
+class ProgressIn(Strict):
     stage = fields.String(required=True, validate=validate.OneOf(("started", "feedback")))
-    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    note = fields.String(load_default="", validate=NOTE)
 
 
 class ProgressOut(Schema):
@@ -55,3 +351,34 @@ class ProgressOut(Schema):
     stage = fields.String()
     note = fields.String()
     at = fields.DateTime()
+
+
+class NoteIn(Strict):
+    note = fields.String(load_default="", validate=NOTE)
+
+
+class RefuseIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CompleteIn(Strict):
+    goal_reached = fields.Boolean(required=True)
+    funds_received_on = fields.Date(allow_none=True, load_default=None)
+    note = fields.String(load_default="", validate=NOTE)
+
+
+class CoordinationIn(Strict):
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(("complied", "justified", "unjustified")),
+        metadata={
+            "description": "complied: the agency takes the order after all; justified: the "
+            "refusal stands and the order moves on; unjustified: exit and the order moves on"
+        },
+    )
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ComplaintIn(Strict):
+    source = fields.String(required=True, validate=validate.OneOf(("enterprise", "owner")))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))

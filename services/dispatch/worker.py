@@ -1,17 +1,44 @@
-"""Dispatch's consumers: ``python -m services.dispatch.worker``."""
+"""Dispatch's consumers and periodic sweep: ``python -m services.dispatch.worker``."""
 
 from __future__ import annotations
 
-from services.dispatch import build, handlers
-from shared.contracts.intake import DEMAND_ACCEPTED
-from shared.messaging import Subscription
+from services.dispatch import broker, build, handlers, sweep
+from services.dispatch.models import agencies
+from shared.contracts.intake import (
+    DEMAND_ACCEPTED,
+    DEMAND_SCREENED,
+    DEMAND_STATUS_CHANGED,
+    ENTERPRISE_REGISTERED,
+    ENTERPRISE_UPDATED,
+)
+from shared.messaging import Subscription, connect
 from shared.runtime import Service
 from shared.worker import run_worker
 
 
 def subscriptions(svc: Service) -> list[Subscription]:
-    return [svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted)]
+    return [
+        svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted),
+        svc.on("intake", DEMAND_SCREENED, handlers.on_demand_screened),
+        svc.on("intake", DEMAND_STATUS_CHANGED, handlers.on_demand_status_changed),
+        svc.subscription(
+            "on_enterprise",
+            [("intake", f"{ENTERPRISE_REGISTERED}.#"), ("intake", f"{ENTERPRISE_UPDATED}.#")],
+            handlers.on_enterprise,
+        ),
+    ]
+
+
+def on_start(svc: Service) -> None:
+    """Every member agency's queue exists before anything is dispatched to it."""
+    with svc.db.session() as s:
+        ids = list(s.execute(agencies.select().with_only_columns(agencies.c.id)).scalars())
+    with connect(svc.settings.broker_url) as conn:
+        broker.declare_agency_queues(conn.default_channel, ids)
+
+
+periodic = sweep.run
 
 
 if __name__ == "__main__":
-    run_worker(build(), subscriptions)
+    run_worker(build(), subscriptions, on_start, periodic)

@@ -9,7 +9,6 @@ from flask import Flask, Response, g, request
 from flask.views import MethodView
 
 from services.intake import build, handlers, loop, metrics, open311, registry
-from services.intake.catalogue import CATEGORY_NAMES, ITEMS
 from services.intake.schemas import (
     Catalogue,
     DemandIn,
@@ -30,6 +29,7 @@ from services.intake.schemas import (
     UpdateList,
 )
 from services.intake.sheets import SheetError
+from shared.catalogue import CATEGORY_NAMES, ITEMS
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service

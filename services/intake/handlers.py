@@ -19,7 +19,6 @@ from services.intake.calendar import (
     WorkingCalendar,
     service_notice,
 )
-from services.intake.catalogue import BY_CODE
 from services.intake.domain import Demand, demand_year, unified_code
 from services.intake.models import (
     demand_sequences,
@@ -31,6 +30,7 @@ from services.intake.models import (
 )
 from services.intake.schemas import DemandOut
 from shared.auth import Principal
+from shared.catalogue import BY_CODE
 from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
@@ -301,6 +301,8 @@ def accept_demand(
             payload |= {"service_item": item.code, "agency_category": item.agency_category}
         if data.get("ordered_agency"):
             payload["ordered_agency"] = data["ordered_agency"]
+        if data.get("contact"):  # for the handling parties; dispatch passes it on with consent
+            payload["contact"] = data["contact"]
         uow.emit(
             make_event(
                 DEMAND_ACCEPTED,

@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from services.intake import handlers
-from services.intake.catalogue import BY_CODE, CATEGORY_NAMES, ITEMS
 from services.intake.models import demand_updates, demands
 from services.intake.schemas import DemandIn
 from shared.auth import Principal
+from shared.catalogue import BY_CODE, CATEGORY_NAMES, ITEMS
 from shared.errors import ApiError
 from shared.events import JURISDICTION_RE, subtree_prefix
 from shared.web import service

@@ -12,8 +12,8 @@ from marshmallow import (
     validates_schema,
 )
 
-from services.intake.catalogue import item_error
 from services.intake.domain import GROWTH_TIERS, credit_code_error
+from shared.catalogue import item_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
 from shared.events import JURISDICTION_RE
 

@@ -4,6 +4,19 @@ from marshmallow import Schema, fields, validate
 
 from shared.events import register
 
+DECISION_OUTCOMES = ("ordered", "rotation", "cap_override", "no_agency", "blacklisted")
+ORDER_STATUSES = (
+    "open",  # an owner assignment in progress
+    "done",  # an owner assignment whose demand closed or was rejected
+    "dispatched",
+    "acknowledged",
+    "in_progress",
+    "refused",
+    "completed",
+    "reassigned",
+    "withdrawn",
+)
+
 
 class AssignmentMadeV1(Schema):
     """``assignment.made`` v1 — a demand got its responsible owner (or an agency)."""
@@ -20,13 +33,22 @@ class AssignmentMadeV1(Schema):
     category = fields.String(required=True)
     reason = fields.String(required=True)
     assigned_at = fields.AwareDateTime(required=True, format="iso")
+    # optional additions (same version), set on agency assignments
+    service_item = fields.String()
+    value = fields.Integer(metadata={"description": "the standard price (CNY) counted in caps"})
+    decision_id = fields.Integer()
+    decision_outcome = fields.String(validate=validate.OneOf(DECISION_OUTCOMES))
+    due_at = fields.AwareDateTime(allow_none=True, format="iso")
+    replaces = fields.String(metadata={"description": "the assignment this one takes over (调单)"})
 
 
 class AssignmentFailedV1(Schema):
-    """``assignment.failed`` v1 — alert: no possible owner for a demand."""
+    """``assignment.failed`` v1 — alert: no possible owner (or no agency) for a demand."""
 
     demand_code = fields.String(required=True)
     reason = fields.String(required=True)
+    kind = fields.String(validate=validate.OneOf(("owner", "agency")))
+    decision_id = fields.Integer()
 
 
 ASSIGNMENT_MADE = "assignment.made"
@@ -52,3 +74,134 @@ class ProgressReportedV1(Schema):
 
 PROGRESS_REPORTED = "assignment.progress_reported"
 register(PROGRESS_REPORTED, 1, ProgressReportedV1())
+
+
+class AssignmentStatusChangedV1(Schema):
+    """``assignment.status_changed`` v1 — an agency order moved (acknowledged, started,
+    completed, refused, coordinated, reassigned, withdrawn)."""
+
+    assignment_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    assignee_type = fields.String(required=True)
+    assignee_id = fields.String(required=True)
+    action = fields.String(required=True)
+    from_status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
+    note = fields.String(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+    goal_reached = fields.Boolean(allow_none=True)
+    funds_received_on = fields.Date(allow_none=True)
+    settlement_due = fields.Date(allow_none=True)
+
+
+class ComplaintFiledV1(Schema):
+    """``assignment.complaint_filed`` v1 — the enterprise or the owner complains about an order."""
+
+    assignment_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    assignee_id = fields.String(required=True)
+    source = fields.String(required=True, validate=validate.OneOf(("enterprise", "owner")))
+    complaint_id = fields.Integer(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+class DeadlineV1(Schema):
+    """``assignment.deadline`` v1 — a warning before an assignment's time limit, or the
+    overdue breach after it, escalated to the responsible leader."""
+
+    assignment_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("owner", "agency")))
+    assignee_id = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(("warning", "overdue")))
+    due_at = fields.AwareDateTime(required=True, format="iso")
+    escalate_to = fields.Dict(allow_none=True, metadata={"description": "{staff_id, name, title}"})
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+class AgencyStatusChangedV1(Schema):
+    """``agency.status_changed`` v1 — admitted, paused (until a date), resumed, exited."""
+
+    agency_id = fields.String(required=True)
+    name = fields.String(required=True)
+    category = fields.String(required=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(
+        required=True, validate=validate.OneOf(("active", "paused", "exited"))
+    )
+    paused_until = fields.Date(allow_none=True)
+    reason = fields.String(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+class EnterpriseBlacklistedV1(Schema):
+    """``enterprise.blacklisted`` v1 — 企业黑名单 (CX 第二十一条): no more agency dispatch."""
+
+    credit_code = fields.String(required=True)
+    city = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(("abandoned", "refused_payment")))
+    assignment_id = fields.String(allow_none=True)
+    note = fields.String(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+class OrderDetails(Schema):
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    contact = fields.Dict(allow_none=True)
+
+
+class OrderTerms(Schema):
+    price = fields.Integer(allow_none=True)
+    bond = fields.Integer(required=True)
+    bond_reason = fields.String(allow_none=True)
+    settlement = fields.String(required=True)
+
+
+class OrderDispatchedV1(Schema):
+    """``agency.order_dispatched`` v1 — what one agency's own queue receives: the order,
+    with the demand's content only when the enterprise consented to share it."""
+
+    assignment_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    agency_id = fields.String(required=True)
+    service_item = fields.String(required=True)
+    agency_category = fields.String(required=True)
+    enterprise = fields.Dict(required=True, metadata={"description": "{credit_code, name}"})
+    consent_to_share = fields.Boolean(required=True)
+    details = fields.Nested(OrderDetails, allow_none=True)
+    terms = fields.Nested(OrderTerms, required=True)
+    due_at = fields.AwareDateTime(allow_none=True, format="iso")
+    decision = fields.Dict(required=True, metadata={"description": "{outcome, reason}"})
+    dispatched_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class OrderWithdrawnV1(Schema):
+    """``agency.order_withdrawn`` v1 — an order taken back from an agency (the demand was
+    rejected or closed, the order reassigned, or a refusal resolved)."""
+
+    assignment_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    agency_id = fields.String(required=True)
+    reason = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+ASSIGNMENT_STATUS_CHANGED = "assignment.status_changed"
+COMPLAINT_FILED = "assignment.complaint_filed"
+DEADLINE = "assignment.deadline"
+AGENCY_STATUS_CHANGED = "agency.status_changed"
+ENTERPRISE_BLACKLISTED = "enterprise.blacklisted"
+ORDER_DISPATCHED = "agency.order_dispatched"
+ORDER_WITHDRAWN = "agency.order_withdrawn"
+register(ASSIGNMENT_STATUS_CHANGED, 1, AssignmentStatusChangedV1())
+register(COMPLAINT_FILED, 1, ComplaintFiledV1())
+register(DEADLINE, 1, DeadlineV1())
+register(AGENCY_STATUS_CHANGED, 1, AgencyStatusChangedV1())
+register(ENTERPRISE_BLACKLISTED, 1, EnterpriseBlacklistedV1())
+register(ORDER_DISPATCHED, 1, OrderDispatchedV1())
+register(ORDER_WITHDRAWN, 1, OrderWithdrawnV1())

@@ -36,6 +36,7 @@ class DemandAcceptedV1(Schema):
     complexity = fields.String(validate=validate.OneOf(COMPLEXITIES))
     expected_at = fields.AwareDateTime(format="iso")
     deadline_provisional = fields.Boolean()
+    contact = fields.Dict(metadata={"description": "name, phone, email: handling parties only"})
 
 
 DEMAND_ACCEPTED = "demand.accepted"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,7 @@ from kombu import Connection
 from shared.events import parse_event
 from shared.localservers import free_port
 from shared.messaging import KombuPublisher, dead_letter_queue, exchange_for
-from shared.stack import Stack
+from shared.stack import ROOT, Stack
 from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -38,6 +40,7 @@ def stack(postgres, rabbitmq):
         },
         gunicorn_workers=1,
         gunicorn_threads=4,
+        extra_env={"ONESTOP_BROKER_ADMIN_URL": rabbitmq.admin_url},
     )
     s.mq = None  # owned by the session fixture; the fault tests stop/start it directly
     s.start()
@@ -314,3 +317,88 @@ def test_intake_on_postgresql_registry_loop_queries_and_open311(stack):
     )
     types = {e["event_type"] for e in events}
     assert {"demand.accepted", "assignment.made"} <= types
+
+
+def _admit(stack, agency_id):
+    r = requests.post(
+        url(stack, "dispatch", "/api/v1/agencies"),
+        json={
+            "id": agency_id,
+            "name": f"测试专利代理 {agency_id}",
+            "category": "patent",
+            "city": "630100",
+            "rank_basis": 5,
+            "engagements_two_years": 8,
+        },
+        headers=hdr(stack, "admin"),
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _consumer(stack, broker, queue, *extra):
+    amqp = broker["url"].replace("@", f":{broker['password']}@", 1)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "agency_consumer.py"),
+            "--url",
+            amqp,
+            "--queue",
+            queue,
+            "--count",
+            "1",
+            "--timeout",
+            "20",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_agency_reads_its_own_queue_with_pika_and_nothing_else(stack):
+    mine = _admit(stack, "ag-pat-mq1")
+    other = _admit(stack, "ag-pat-mq2")
+    assert mine["broker"]["username"] == "agency-ag-pat-mq1" and mine["broker"]["password"]
+    demand = {**DEMO_DEMAND, "category": "ip", "service_item": "ip_filing"}
+    r = requests.post(
+        url(stack, "intake", "/api/v1/demands"),
+        json={**demand, "ordered_agency": "ag-pat-mq1"},
+        headers=hdr(stack),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    out = _consumer(
+        stack,
+        mine["broker"],
+        "agency.ag-pat-mq1",
+        "--api",
+        url(stack, "dispatch", ""),
+        "--key",
+        mine["api_key"],
+    )
+    assert out.returncode == 0, out.stderr
+    [line] = out.stdout.splitlines()
+    msg = json.loads(line)
+    assert msg["event_type"] == "agency.order_dispatched"
+    assert msg["payload"]["demand_code"] == code and msg["payload"]["agency_id"] == "ag-pat-mq1"
+    assert msg["payload"]["details"] is None  # no consent: no content, no contact
+    assert msg["acknowledged"] == 200
+    # another agency's broker credentials are refused on this queue by RabbitMQ itself
+    denied = _consumer(stack, other["broker"], "agency.ag-pat-mq1")
+    assert denied.returncode != 0 and "ACCESS_REFUSED" in denied.stderr
+    # ... and its own queue holds nothing of ours (the order went to ag-pat-mq1 only)
+    with Connection(stack.broker_url) as conn:
+        _, count, _ = conn.default_channel.queue_declare(queue="agency.ag-pat-mq2", passive=True)
+    assert count == 0
+    # the order is acknowledged in dispatch
+    r = requests.get(
+        url(stack, "dispatch", f"/api/v1/assignments?demand_code={code}&kind=agency"),
+        headers={"Authorization": f"Bearer {mine['api_key']}"},
+        timeout=10,
+    )
+    assert [a["status"] for a in r.json()["items"]] == ["acknowledged"]

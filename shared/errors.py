@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify
 from marshmallow import Schema, ValidationError, fields
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,13 @@ def register_error_handlers(app: Flask) -> None:
     def _validation(exc: ValidationError) -> Response:
         fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         return error_response(422, "The request is invalid; see fields.", fields=fields)
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(exc: IntegrityError) -> Response:
+        # A uniqueness check lost a race with a concurrent request: nothing was
+        # written (the transaction rolled back), and a retry sees the winner.
+        log.info("concurrent write conflict: %s", exc.orig)
+        return error_response(409, "A concurrent change conflicted with this request; retry it.")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -48,18 +48,37 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = 
     raise ServerError(f"port {port} did not open within {timeout}s")
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def terminate(proc: subprocess.Popen[bytes] | None, sig: int, wait: float) -> int | None:
-    """Signal a process group, wait, then SIGKILL it if it lingers; its exit code."""
+    """Signal a process group, wait for the whole group (a wrapper such as ``runuser``
+    may exit before the server it started lets go of its ports), then SIGKILL what
+    lingers; the leader's exit code."""
     if proc is None:
         return None
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
+    pgid = proc.pid
+    code = proc.poll()
+    if code is None:
+        os.killpg(pgid, sig)
         try:
-            return proc.wait(wait)
+            code = proc.wait(wait)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait(10)
-    return proc.returncode
+            os.killpg(pgid, signal.SIGKILL)
+            code = proc.wait(10)
+    deadline = time.monotonic() + wait
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGKILL)
+    return code
 
 
 def _as_user(user: str, argv: list[str], env: dict[str, str]) -> list[str]:

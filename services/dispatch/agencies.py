@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.dispatch import alliance as rules_mod
 from services.dispatch import broker
@@ -56,51 +57,67 @@ def _public(row: Any) -> dict[str, Any]:
 
 
 def admit(svc: Service, principal: Principal, data: dict[str, Any], cid: str) -> dict[str, Any]:
-    """Admission (CX 第五、八条): the criteria, then the agency's queue, broker user and key.
+    """Admission (CX 第五、八条): the criteria, then the agency, its key, queue and broker user.
 
-    The broker is prepared first (idempotently) and the agency recorded only
-    when that worked, so a failure leaves nothing half-admitted to retry over.
+    Order matters for "nothing half-written": the agency row is inserted first (a
+    concurrent admission of the same id waits on it and then gets a 409 before
+    touching the broker), then the key, the queue and the broker user are made,
+    and only then is the row committed. A failure on the way rolls the row back
+    and revokes the key; a queue or broker user left behind is re-made
+    idempotently by the next admission of that id.
     """
     city = _city(principal, data["city"], "json")
+    if svc.directory.jurisdiction(city) is None:
+        raise ApiError(
+            422, f"Unknown city {city}.", fields={"json": {"city": ["not in the directory"]}}
+        )
     agency_id = data["id"]
     with svc.db.session() as s:
         _, rules = current_rules(s, city, china_today())
-        if s.execute(select(agencies.c.id).where(agencies.c.id == agency_id)).first():
-            raise ApiError(
-                409, f"Agency {agency_id} already exists.", fields={"json": {"id": ["taken"]}}
-            )
     problem = rules_mod.admission_problem(data["engagements_two_years"], rules)
     if problem:
         raise ApiError(422, problem, fields={"json": {"engagements_two_years": [problem]}})
     creds = None if svc.settings.embedded else broker.new_credentials(agency_id)
-    try:
-        provisioned = broker.provision(
-            svc.settings, agency_id, creds.password_hash if creds else None
-        )
-    except broker.ProvisioningError as exc:
-        raise ApiError(503, f"The broker could not be prepared: {exc}") from exc
     now = datetime.now(UTC)
-    key = svc.directory.create_key(
-        name=f"agency {agency_id}", role="agency", jurisdiction=city, agency_id=agency_id
-    )
+    values = {
+        "id": agency_id,
+        "name": data["name"],
+        "category": data["category"],
+        "jurisdiction": city,
+        "rank_basis": data["rank_basis"],
+        "status": "active",
+        "engagements_two_years": data["engagements_two_years"],
+        "admitted_at": now,
+        "status_reason": "admitted (第五条)",
+        "broker_user": None,
+        "broker_password_hash": creds.password_hash if creds else None,
+    }
+    key: str | None = None
     try:
         with svc.uow() as uow:
-            values = {
-                "id": agency_id,
-                "name": data["name"],
-                "category": data["category"],
-                "jurisdiction": city,
-                "rank_basis": data["rank_basis"],
-                "status": "active",
-                "engagements_two_years": data["engagements_two_years"],
-                "admitted_at": now,
-                "status_reason": "admitted (第五条)",
-                "broker_user": creds.username
-                if creds and provisioned["user_provisioned"]
-                else None,
-                "broker_password_hash": creds.password_hash if creds else None,
-            }
-            uow.session.execute(insert(agencies).values(**values))
+            try:
+                uow.session.execute(insert(agencies).values(**values))
+                uow.session.flush()
+            except IntegrityError:
+                raise ApiError(
+                    409, f"Agency {agency_id} already exists.", fields={"json": {"id": ["taken"]}}
+                ) from None
+            key = svc.directory.create_key(
+                name=f"agency {agency_id}", role="agency", jurisdiction=city, agency_id=agency_id
+            )
+            try:
+                provisioned = broker.provision(
+                    svc.settings, agency_id, creds.password_hash if creds else None
+                )
+            except broker.ProvisioningError as exc:
+                raise ApiError(503, f"The broker could not be prepared: {exc}") from exc
+            if creds and provisioned["user_provisioned"]:
+                values["broker_user"] = creds.username
+                uow.session.execute(
+                    update(agencies)
+                    .where(agencies.c.id == agency_id)
+                    .values(broker_user=creds.username)
+                )
             uow.emit(
                 make_event(
                     AGENCY_STATUS_CHANGED,
@@ -122,25 +139,42 @@ def admit(svc: Service, principal: Principal, data: dict[str, Any], cid: str) ->
                 )
             )
             uow.commit()
-    except Exception:
-        svc.directory.revoke(key.split("_")[1])
+    except BaseException:
+        if key is not None:
+            svc.directory.revoke(key.split("_")[1])
         raise
     out = _public(values)
     out["api_key"] = key
+    user = values["broker_user"]
+    if user:
+        note = "read-only on this queue; the password is shown once and stored only hashed"
+    elif svc.settings.embedded:
+        note = "embedded broker: the queue exists in-process (no broker users)"
+    else:
+        note = "no broker user: ONESTOP_BROKER_ADMIN_URL is not set"
     out["broker"] = {
         "queue": provisioned["queue"],
-        "username": values["broker_user"],
-        "password": creds.password if creds and values["broker_user"] else None,
-        "url": broker.public_broker_url(svc.settings, values["broker_user"])
-        if values["broker_user"]
-        else None,
-        "note": "read-only on this queue; the password is shown once and stored only hashed"
-        if values["broker_user"]
-        else "embedded broker: the queue exists in-process (no broker users)"
-        if svc.settings.embedded
-        else "no broker user: ONESTOP_BROKER_ADMIN_URL is not set",
+        "username": user,
+        "password": creds.password if creds and user else None,
+        "url": broker.public_broker_url(svc.settings, user) if user else None,
+        "note": note,
     }
     return out
+
+
+def set_rank_basis(
+    svc: Service, principal: Principal, agency_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """The yearly update of an agency's rank basis (last year's in-city high-tech business
+    volume, 第十六条); rotation order follows at the next decision."""
+    row = get_agency(svc, principal, agency_id)
+    _city(principal, row["jurisdiction"])
+    with svc.uow() as uow:
+        uow.session.execute(
+            update(agencies).where(agencies.c.id == agency_id).values(rank_basis=data["rank_basis"])
+        )
+        uow.commit()
+    return get_agency(svc, principal, agency_id)
 
 
 def list_agencies(svc: Service, principal: Principal, args: dict[str, Any]) -> list[dict[str, Any]]:

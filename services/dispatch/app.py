@@ -93,7 +93,7 @@ def refuse(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/coordination")
-@require_role(*OFFICE)
+@require_role(*MANAGERS)
 @blp.arguments(sc.CoordinationIn)
 @blp.response(200, sc.AssignmentDetail)
 def coordination(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def complaint(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/reassign")
-@require_role(*OFFICE)
+@require_role(*MANAGERS)
 @blp.arguments(sc.NoteIn)
 @blp.response(200, sc.AssignmentDetail)
 def reassign(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -247,6 +247,15 @@ def admit(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, sc.AgencyOut)
 def agency(agency_id: str) -> dict[str, Any]:
     return agencies.get_agency(service(), current_principal(), agency_id)
+
+
+@blp.put("/agencies/<agency_id>/rank-basis")
+@require_role(*MANAGERS)
+@blp.arguments(sc.RankBasisIn)
+@blp.response(200, sc.AgencyOut)
+def rank_basis(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
+    """The yearly rank basis (第十六条: last year's in-city high-tech business volume)."""
+    return agencies.set_rank_basis(service(), current_principal(), agency_id, data)
 
 
 @blp.post("/agencies/<agency_id>/pause")

@@ -227,7 +227,7 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
             uow,
             dict(order),
             "withdraw",
-            f"the demand was {p['to_status']}: {p['note']}"[:2000],
+            f"the demand was {p['to_status']}",  # not the loop's note: it may be confidential
             "dispatch",
             event.correlation_id,
         )
@@ -305,10 +305,15 @@ def put_department(
         old = s.execute(select(departments).where(departments.c.id == dept_id)).first()
         if old is not None:
             _require_visible(principal, old.jurisdiction)
-        if (
-            values["leader_staff_id"]
-            and s.execute(select(staff.c.id).where(staff.c.id == values["leader_staff_id"])).first()
-            is None
+        if values["leader_staff_id"] and not (
+            (
+                leader := s.execute(
+                    select(departments.c.jurisdiction)
+                    .join(staff, staff.c.department_id == departments.c.id)
+                    .where(staff.c.id == values["leader_staff_id"])
+                ).first()
+            )
+            and principal.can_see(leader.jurisdiction)
         ):
             raise ApiError(
                 422,
@@ -339,6 +344,13 @@ def put_staff(
                 fields={"json": {"department_id": ["unknown department"]}},
             )
         _require_visible(principal, dept.jurisdiction)
+        old = uow.session.execute(
+            select(departments.c.jurisdiction)
+            .join(staff, staff.c.department_id == departments.c.id)
+            .where(staff.c.id == staff_id)
+        ).first()
+        if old is not None:
+            _require_visible(principal, old.jurisdiction)
         values = {
             "department_id": data["department_id"],
             "name": data["name"],

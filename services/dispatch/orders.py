@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -361,6 +361,28 @@ def _load_order(uow: UnitOfWork, assignment_id: str, principal: Principal) -> di
     return dict(row)
 
 
+def _managed_order(uow: UnitOfWork, assignment_id: str, principal: Principal) -> dict[str, Any]:
+    """An agency order for a decision that can move it on or expel its agency: only the
+    managers of the city's alliance (admin or district keys over the city) take it. The
+    city's lock is taken first, in the same order as every dispatch decision and the
+    month close (city, then order, then agency), so concurrent ones serialise."""
+    peek = uow.session.execute(
+        select(assignments.c.city, assignments.c.jurisdiction, assignments.c.kind).where(
+            assignments.c.id == assignment_id
+        )
+    ).first()
+    if peek is None or not principal.can_see(peek.jurisdiction):
+        raise ApiError(404, f"No assignment {assignment_id}.")
+    if peek.kind != "agency" or peek.city is None:
+        raise ApiError(409, "Only agency orders are coordinated or reassigned (调单).")
+    if not principal.can_see(peek.city):
+        raise ApiError(
+            403, f"Coordination and reassignment belong to the managers of {peek.city}'s alliance."
+        )
+    lock_city(uow, peek.city)
+    return _load_order(uow, assignment_id, principal)
+
+
 def step(
     uow: UnitOfWork,
     order: dict[str, Any],
@@ -467,11 +489,20 @@ def redispatch(uow: UnitOfWork, order: dict[str, Any], correlation_id: str) -> D
         ordered=None,
         consent=order["consent_to_share"],
         brief=brief,
-        due_at=order["due_at"],
+        due_at=_fresh_deadline(order),
         correlation_id=correlation_id,
         exclude=tuple(sorted(set(previous))),
         replaces=order["id"],
     )
+
+
+def _fresh_deadline(order: dict[str, Any]) -> datetime | None:
+    """A replacement order gets the same span of time the replaced one had, from now
+    (at least a day): it does not start out overdue."""
+    if order["due_at"] is None:
+        return None
+    span = max(order["due_at"] - order["assigned_at"], timedelta(days=1))
+    return datetime.now(UTC) + span
 
 
 def _enterprise_name(uow: UnitOfWork, order: dict[str, Any]) -> str:
@@ -502,6 +533,8 @@ def set_agency_status(
     if row is None:
         raise ApiError(404, f"No agency {agency_id}.")
     if row["status"] == "exited":
+        if to_status == "exited":  # exiting twice (e.g. two grounds at once) changes nothing
+            return dict(row)
         raise ApiError(409, f"Agency {agency_id} has exited the alliance; its status is final.")
     uow.session.execute(
         update(agencies)
@@ -549,6 +582,8 @@ def act(
         order = _load_order(uow, assignment_id, principal)
         if principal.role != "agency" and action in ("acknowledge", "complete", "refuse"):
             raise ApiError(403, f"Only the agency itself can {action} its order.")
+        if order["kind"] != "agency":
+            raise ApiError(409, "Owner assignments are moved through the demand's loop, not here.")
         if action == "complete":
             funds = extra.get("funds_received_on")
             _, rules = current_rules(uow.session, order["city"], china_today())
@@ -569,7 +604,7 @@ def coordinate(
     """After a refusal the platform coordinates (CX 第七、二十二条): the agency complies,
     or the refusal is justified (re-dispatched), or it is not (exit, re-dispatched)."""
     with svc.uow() as uow:
-        order = _load_order(uow, assignment_id, principal)
+        order = _managed_order(uow, assignment_id, principal)
         if outcome == "complied":
             step(uow, order, "comply", note, principal.key_id, correlation_id)
         else:
@@ -640,7 +675,7 @@ def reassign(
     """调单 (CX 第二十四条): an overdue order with a complaint goes to the next agency; the
     agency's second reassignment in one calendar year means exit."""
     with svc.uow() as uow:
-        order = _load_order(uow, assignment_id, principal)
+        order = _managed_order(uow, assignment_id, principal)
         now = datetime.now(UTC)
         n_complaints = uow.session.execute(
             select(func.count()).where(complaints.c.assignment_id == assignment_id)

@@ -268,6 +268,15 @@ class AgencyList(Schema):
     items = fields.List(fields.Nested(AgencyOut))
 
 
+class RankBasisIn(Strict):
+    rank_basis = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "last year's in-city high-tech business volume"},
+    )
+
+
 class PauseIn(Strict):
     until = fields.Date(required=True, allow_none=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=400))
@@ -329,7 +338,8 @@ class MenuList(Schema):
 
 class MonthCloseIn(Strict):
     month = fields.String(
-        required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="YYYY-MM")
+        required=True,
+        validate=validate.Regexp(r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", error="YYYY-MM"),
     )
 
 

@@ -80,14 +80,23 @@ def sweep_deadlines(svc: Service, now: datetime | None = None) -> dict[str, int]
     a = assignments.c
     with svc.uow() as uow:
         s = uow.session
+        b = breaches.c
+
+        def announced(level: str) -> Any:
+            return select(b.assignment_id).where(b.assignment_id == a.id, b.level == level).exists()
+
+        # Only rows still owed an announcement (announced ones never crowd out the rest),
+        # in a fixed order (concurrent sweeps claim in the same order: no deadlock).
         rows = s.execute(
             select(assignments)
             .where(
                 a.status.in_(("open", *OPEN_STATUSES)),
                 a.due_at.is_not(None),
                 a.due_at < now + LOOKAHEAD,
+                ~announced("overdue"),
+                ~((a.due_at > now) & announced("warning")),
             )
-            .order_by(a.due_at)
+            .order_by(a.due_at, a.id)
             .limit(BATCH)
         ).all()
         warn: dict[str | None, timedelta] = {}
@@ -163,12 +172,10 @@ def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str,
         by_id = {m.id: m for m in members}
         for p in result.pauses:
             current = by_id[p.agency_id]
-            if (
-                current.status == "paused"
-                and current.paused_until
-                and current.paused_until >= p.until
+            if current.status == "paused" and (
+                current.paused_until is None or current.paused_until >= p.until
             ):
-                continue  # already paused at least as long
+                continue  # already paused at least as long (None: until further notice)
             set_agency_status(
                 uow, p.agency_id, "paused", p.reason, actor, f"close-{city}-{month}", p.until
             )
@@ -191,24 +198,27 @@ def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str,
 
 
 def lift_expired_pauses(svc: Service, today: date) -> int:
+    expired = (
+        (agencies.c.status == "paused")
+        & agencies.c.paused_until.is_not(None)
+        & (agencies.c.paused_until < today)
+    )
+    lifted = 0
     with svc.uow() as uow:
-        rows = (
-            uow.session.execute(
-                select(agencies.c.id).where(
-                    agencies.c.status == "paused",
-                    agencies.c.paused_until.is_not(None),
-                    agencies.c.paused_until < today,
+        ids = uow.session.execute(select(agencies.c.id).where(expired)).scalars().all()
+        for agency_id in ids:
+            # re-read under the row lock: another worker may have lifted it, or a
+            # manager paused it again, in the meantime
+            still = uow.session.execute(
+                select(agencies.c.id).where(agencies.c.id == agency_id, expired).with_for_update()
+            ).first()
+            if still is not None:
+                set_agency_status(
+                    uow, agency_id, "active", "pause ended", "dispatch", f"resume-{agency_id}"
                 )
-            )
-            .scalars()
-            .all()
-        )
-        for agency_id in rows:
-            set_agency_status(
-                uow, agency_id, "active", "pause ended", "dispatch", f"resume-{agency_id}-{today}"
-            )
+                lifted += 1
         uow.commit()
-    return len(rows)
+    return lifted
 
 
 def close_months(svc: Service, today: date | None = None) -> list[dict[str, Any]]:

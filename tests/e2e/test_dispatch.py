@@ -136,6 +136,10 @@ def test_admission_order_in_its_own_queue_and_the_agency_actions(platform):  # n
     assert [h["action"] for h in done["history"]] == ["acknowledge", "start", "complete"]
     r = c.post(f"{API}/assignments/{order['id']}/refuse", json={"reason": "x"}, headers=mine)
     assert r.status_code == 409
+    text = c.get("/dispatch/metrics").get_data(as_text=True)
+    assert 'onestop_dispatch_decisions_total{outcome="ordered"}' in text
+    assert 'onestop_dispatch_agency_orders_month{agency="ag-pat-9"} 1.0' in text
+    assert 'onestop_dispatch_agencies{status="active"}' in text
 
 
 def test_refusal_then_unjustified_after_coordination_means_exit(platform):  # noqa: F811
@@ -168,13 +172,20 @@ def test_reassignment_needs_overdue_and_complaint_and_twice_means_exit(platform)
     c = Client(platform.wsgi)
     admin, district = auth(platform, "admin"), auth(platform, "district")
     admit(c, admin, "ag-pat-7")
+    codes = [demand(c, district, ordered_agency="ag-pat-7") for _ in range(3)]
     orders = []
-    for n in (1, 2):
-        code = demand(c, district, ordered_agency="ag-pat-7")
+    for n, code in enumerate(codes, start=1):  # the 3rd: an exited agency's open order
         order = order_of(c, district, code)
         assert order["assignee_id"] == "ag-pat-7"
         r = c.post(f"{API}/assignments/{order['id']}/reassign", json={}, headers=admin)
         assert r.status_code == 409
+        # a county key may complain but not move a city alliance's order
+        assert (
+            c.post(
+                f"{API}/assignments/{order['id']}/reassign", json={}, headers=district
+            ).status_code
+            == 403
+        )
         assert "not overdue" in r.get_json()["error"]["message"]
         assert "no complaint" in r.get_json()["error"]["message"]
         r = c.post(
@@ -191,8 +202,12 @@ def test_reassignment_needs_overdue_and_complaint_and_twice_means_exit(platform)
         moved = r.get_json()
         assert moved["status"] == "reassigned" and moved["reassigned_to"] not in (None, "ag-pat-7")
         assert len(moved["complaints"]) == 1
+        new = order_of(c, district, code)
+        assert new["assignee_id"] == moved["reassigned_to"] and new["replaces"] == order["id"]
+        # the new agency gets the time the old one had, from now: it does not start overdue
+        assert datetime.fromisoformat(new["due_at"]) > datetime.now(UTC)
         status = c.get(f"{API}/agencies/ag-pat-7", headers=admin).get_json()["status"]
-        assert status == ("active" if n == 1 else "exited")
+        assert status == ("active" if n == 1 else "exited")  # 2 in a year: exit
         orders.append(order)
 
     def archived():
@@ -239,6 +254,29 @@ def test_blacklist_rules_menu_and_bad_input(platform):  # noqa: F811
         f"{API}/agencies/ag-pat-2/pause", json={"until": "2020-01-01", "reason": "x"}, headers=admin
     )
     assert r.status_code == 422
+    r = c.post(f"{API}/alliances/630100/month-close", json={"month": "0000-01"}, headers=admin)
+    assert r.status_code == 422
+    assert admit(c, admin, "ag-x", engagements=9).status_code == 201
+    r = c.post(
+        f"{API}/agencies",
+        json={
+            "id": "ag-y",
+            "name": "y",
+            "category": "rd",
+            "city": "630200",
+            "rank_basis": 1,
+            "engagements_two_years": 9,
+        },
+        headers=admin,
+    )
+    assert r.status_code == 422 and "city" in r.get_json()["error"]["fields"]["json"]
+    # a county key cannot move the city's staff into its own department
+    r = c.put(
+        f"{API}/staff/staff-001",
+        json={"department_id": "cd-kjj", "name": "李明"},
+        headers=district,
+    )
+    assert r.status_code == 403
     credit = IP_DEMAND["enterprise"]["credit_code"]
     body = {"city": "630100", "reason": "refused_payment", "note": "目标达成后拒付"}
     r = c.post(f"{API}/enterprises/{credit}/blacklist", json=body, headers=admin)

@@ -266,3 +266,23 @@ def test_month_close_pauses_an_agency_above_a_cap_once(svc):
     with svc.db.session() as s:
         row = s.execute(select(agencies).where(agencies.c.id == "pat-a")).mappings().one()
     assert row["status"] == "paused" and row["paused_until"].day >= 28
+
+
+def test_announced_deadlines_never_crowd_out_the_rest(svc, monkeypatch):
+    monkeypatch.setattr(sweep, "BATCH", 1)
+    now = datetime.now(UTC)
+    first, second = accept(svc), accept(svc)
+    with svc.uow() as uow:
+        for code, hours in ((first, -2), (second, -1)):
+            uow.session.execute(
+                update(assignments)
+                .where(assignments.c.demand_code == code)
+                .values(due_at=now + timedelta(hours=hours))
+            )
+        uow.commit()
+    flagged = set()
+    for _ in range(4):  # one row per sweep: each sweep takes the next one still owed
+        sweep.sweep_deadlines(svc, now)
+        with svc.db.session() as s:
+            flagged = set(s.execute(select(breaches.c.demand_code)).scalars())
+    assert flagged == {first, second}

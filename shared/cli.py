@@ -69,6 +69,9 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     from services.intake.handlers import seed_enterprises
     from shared import demo
 
+    # The demo's events (enterprises registered, the responsibility map) must find their
+    # queues, also in the in-process broker, which starts empty in every process.
+    declare_broker_topology(settings)
     intake_svc = intake.build(settings)
     for code, name in demo.JURISDICTIONS:
         intake_svc.directory.add_jurisdiction(code, name)

@@ -39,8 +39,19 @@ def _need(available: bool, what: str) -> None:
         pytest.skip(msg)
 
 
+def reset_in_process_broker() -> None:
+    """kombu's ``memory://`` transport keeps one broker per process, whatever the
+    virtual host in the URL: empty it so a test never sees another test's messages."""
+    from kombu.transport import memory
+
+    memory.Transport.global_state.clear()
+    memory.Channel.queues.clear()
+    memory.Channel.events.clear()
+
+
 @pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
+    reset_in_process_broker()
     return load_settings(
         {
             "ONESTOP_DATA_DIR": str(tmp_path / "var"),

@@ -27,7 +27,13 @@ from services.dispatch.models import (
 )
 from services.dispatch.orders import dispatch_to_agency, step
 from shared.auth import Principal
-from shared.contracts.dispatch import ASSIGNMENT_FAILED, ASSIGNMENT_MADE, PROGRESS_REPORTED
+from shared.contracts.dispatch import (
+    ASSIGNMENT_FAILED,
+    ASSIGNMENT_MADE,
+    DEPARTMENT_UPDATED,
+    PROGRESS_REPORTED,
+    STAFF_UPDATED,
+)
 from shared.db import UnitOfWork
 from shared.errors import ApiError
 from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
@@ -324,8 +330,49 @@ def put_department(
             s.execute(insert(departments).values(id=dept_id, **values))
         else:
             s.execute(update(departments).where(departments.c.id == dept_id).values(**values))
+        emit_department(uow, dept_id, values)
         uow.commit()
     return {"id": dept_id, **values, "segments": sorted(set(data["segments"]))}
+
+
+def emit_department(uow: UnitOfWork, dept_id: str, values: dict[str, Any]) -> None:
+    segments = values["segments"]
+    uow.emit(
+        make_event(
+            DEPARTMENT_UPDATED,
+            1,
+            producer="dispatch",
+            jurisdiction=values["jurisdiction"],
+            payload={
+                "id": dept_id,
+                "jurisdiction": values["jurisdiction"],
+                "name": values["name"],
+                "segments": sorted(x for x in segments.split(",") if x)
+                if isinstance(segments, str)
+                else sorted(segments),
+                "is_default": values["is_default"],
+                "leader_staff_id": values.get("leader_staff_id"),
+            },
+        )
+    )
+
+
+def emit_staff(uow: UnitOfWork, staff_id: str, values: dict[str, Any], jurisdiction: str) -> None:
+    uow.emit(
+        make_event(
+            STAFF_UPDATED,
+            1,
+            producer="dispatch",
+            jurisdiction=jurisdiction,
+            payload={
+                "id": staff_id,
+                "department_id": values["department_id"],
+                "jurisdiction": jurisdiction,
+                "name": values["name"],
+                "title": values.get("title"),
+            },
+        )
+    )
 
 
 def _department_of(s: Any, dept_id: str) -> Any:
@@ -361,6 +408,7 @@ def put_staff(
         ).rowcount
         if not n:
             uow.session.execute(insert(staff).values(id=staff_id, **values))
+        emit_staff(uow, staff_id, values, dept.jurisdiction)
         uow.commit()
     return {"id": staff_id, **values}
 
@@ -441,27 +489,36 @@ def seed_responsibility(
     now = datetime.now(UTC)
     with svc.uow() as uow:
 
-        def add(table: Any, values: dict[str, Any]) -> None:
+        def add(table: Any, values: dict[str, Any]) -> bool:
             nonlocal added
             if uow.session.execute(select(table.c.id).where(table.c.id == values["id"])).first():
-                return
+                return False
             uow.session.execute(insert(table).values(**values))
             added += 1
+            return True
 
+        where = {}
         for id_, jurisdiction, name, segments, is_default in depts:
-            add(
-                departments,
-                {
-                    "id": id_,
-                    "jurisdiction": jurisdiction,
-                    "name": name,
-                    "segments": ",".join(segments),
-                    "is_default": is_default,
-                    "leader_staff_id": (leaders or {}).get(id_),
-                },
-            )
+            values = {
+                "id": id_,
+                "jurisdiction": jurisdiction,
+                "name": name,
+                "segments": ",".join(segments),
+                "is_default": is_default,
+                "leader_staff_id": (leaders or {}).get(id_),
+            }
+            where[id_] = jurisdiction
+            if add(departments, values):
+                emit_department(uow, id_, values)
         for id_, dept, name, title in people:
-            add(staff, {"id": id_, "department_id": dept, "name": name, "title": title})
+            values = {"id": id_, "department_id": dept, "name": name, "title": title}
+            if add(staff, values):
+                emit_staff(
+                    uow,
+                    id_,
+                    values,
+                    where.get(dept) or _department_of(uow.session, dept).jurisdiction,
+                )
         for id_, name, category, rank in agency_rows:
             add(
                 agencies,

@@ -12,7 +12,6 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 
@@ -45,14 +44,10 @@ from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event
 from shared.runtime import Service
+from shared.timezone import CHINA, china_today
 
-CHINA = ZoneInfo("Asia/Shanghai")
 # Orders that count in the month's caps: all but those taken back (reassigned, withdrawn).
 COUNTED = ("dispatched", "acknowledged", "in_progress", "refused", "completed")
-
-
-def china_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
 def city_of(jurisdiction: str) -> str | None:

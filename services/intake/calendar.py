@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from shared.timezone import CHINA
+
 END_OF_WORKING_DAY = time(18, 0)
 # XN 服务实施 / SX 限时闭环 / QCY 即日办: simple = the same working day; general and
 # complex are our defaults (DOMAIN.md), configurable per jurisdiction.

@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from shared.timezone import CHINA
 
 # GB 32100-2015: 31 characters (no I, O, Z, S, V) and the weights of positions 1-17.
 CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -50,19 +50,25 @@ def _next_sequence(svc: Service, jurisdiction: str, year: int) -> int:
     other's whole transaction. A demand whose write then fails leaves a gap:
     codes are unique and never reused, not gap-free.
     """
+    with svc.db.write_session() as s:
+        value = _bump_sequence(s, jurisdiction, year)
+        s.commit()
+    return int(value)
+
+
+def _bump_sequence(s: Any, jurisdiction: str, year: int) -> int:
+    """Take the next number in session ``s`` (its caller commits)."""
     t = demand_sequences
     where = (t.c.jurisdiction == jurisdiction) & (t.c.year == year)
     bump = update(t).where(where).values(last_value=t.c.last_value + 1).returning(t.c.last_value)
-    with svc.db.write_session() as s:
-        value = s.execute(bump).scalar()
-        if value is None:
-            try:
-                with s.begin_nested():
-                    s.execute(insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1))
-                value = 1
-            except IntegrityError:  # a concurrent first demand of the year created the row
-                value = s.execute(bump).scalar_one()
-        s.commit()
+    value = s.execute(bump).scalar()
+    if value is None:
+        try:
+            with s.begin_nested():
+                s.execute(insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1))
+            value = 1
+        except IntegrityError:  # a concurrent first demand of the year created the row
+            value = s.execute(bump).scalar_one()
     return int(value)
 
 
@@ -206,112 +212,8 @@ def accept_demand(
     with svc.uow() as uow:
         if idempotency is not None:
             _claim_key(svc, uow, principal, idempotency, now)
-        if known is None:
-            # Two first demands of a new enterprise may race: the loser's row is ignored.
-            registered = uow.session.execute(
-                insert_or_ignore(uow.db, enterprises)
-                .values(
-                    credit_code=ent["credit_code"],
-                    name=ent["name"],
-                    jurisdiction=jurisdiction,
-                    created_at=now,
-                )
-                .returning(enterprises.c.credit_code)
-            ).first()
-            if registered is not None:
-                uow.emit(
-                    make_event(
-                        ENTERPRISE_REGISTERED,
-                        1,
-                        producer=svc.name,
-                        jurisdiction=jurisdiction,
-                        correlation_id=correlation_id,
-                        payload={
-                            "credit_code": ent["credit_code"],
-                            "name": ent["name"],
-                            "jurisdiction": jurisdiction,
-                            "is_key": False,
-                            "needs_named_person": False,
-                            "needs_one_plan": False,
-                        },
-                    )
-                )
-        _, limits, calendar = time_rules(uow.session, jurisdiction)
-        deadline = calendar.deadline(now, limits[data["complexity"]])
-        demand = Demand(
-            code=unified_code(jurisdiction, demand_year(now), seq),
-            jurisdiction=jurisdiction,
-            enterprise_credit_code=ent["credit_code"],
-            enterprise_name=known.name if known else ent["name"],
-            category=data["category"],
-            title=data["title"],
-            description=data["description"],
-            source=data["source"],
-            consent_to_share=data["consent_to_share"],
-            accepted_at=now,
-            accepted_by=principal.key_id,
-        )
-        contact = data.get("contact") or {}
-        location = data.get("location") or {}
-        values = {
-            "code": demand.code,
-            "jurisdiction": jurisdiction,
-            "enterprise_credit_code": demand.enterprise_credit_code,
-            "category": demand.category,
-            "service_item": data.get("service_item"),
-            "title": demand.title,
-            "description": demand.description,
-            "source": demand.source,
-            "contact_name": contact.get("name"),
-            "contact_phone": contact.get("phone"),
-            "contact_email": contact.get("email"),
-            "address": location.get("address"),
-            "address_id": location.get("address_id"),
-            "lat": location.get("lat"),
-            "long": location.get("long"),
-            "media_url": data.get("media_url"),
-            "attachments": json.dumps(data.get("attachments") or []),
-            "ordered_agency": data.get("ordered_agency"),
-            "consent_to_share": demand.consent_to_share,
-            "status": demand.status,
-            "correlation_id": correlation_id,
-            "accepted_by": demand.accepted_by,
-            "accepted_at": now,
-            "complexity": data["complexity"],
-            "expected_at": deadline.due.astimezone(UTC),
-            "deadline_provisional": deadline.provisional,
-        }
-        uow.session.execute(insert(demands).values(**values))
-        record_update(
-            uow,
-            demand.code,
-            "transition",
-            principal.key_id,
-            now,
-            to_status="accepted",
-            note="受理 accepted",
-        )
-        item = BY_CODE.get(data.get("service_item") or "")
-        payload = demand.accepted_payload() | {
-            "complexity": data["complexity"],
-            "expected_at": deadline.due.isoformat(),
-            "deadline_provisional": deadline.provisional,
-        }
-        if item is not None:
-            payload |= {"service_item": item.code, "agency_category": item.agency_category}
-        if data.get("ordered_agency"):
-            payload["ordered_agency"] = data["ordered_agency"]
-        if data.get("contact"):  # for the handling parties; dispatch passes it on with consent
-            payload["contact"] = data["contact"]
-        uow.emit(
-            make_event(
-                DEMAND_ACCEPTED,
-                1,
-                producer=svc.name,
-                jurisdiction=jurisdiction,
-                payload=payload,
-                correlation_id=correlation_id,
-            )
+        values, demand = _store_demand(
+            svc.name, uow, data, jurisdiction, seq, known, principal.key_id, correlation_id, now
         )
         result = _row_to_dict(
             SimpleNamespace(**_EMPTY, **values, enterprise_name=demand.enterprise_name)
@@ -331,6 +233,173 @@ def accept_demand(
     log.info("demand %s accepted in %s", demand.code, jurisdiction)
     metrics.counted("accepted", demand.category, jurisdiction)
     return result
+
+
+def _store_demand(
+    producer: str,
+    uow: UnitOfWork,
+    data: dict[str, Any],
+    jurisdiction: str,
+    seq: int,
+    known: Any,
+    actor: str,
+    correlation_id: str,
+    now: datetime,
+) -> tuple[dict[str, Any], Demand]:
+    """Store an accepted demand, its first update and its ``demand.accepted`` (shared by
+    the HTTP intake and the demands raised on a visit)."""
+    ent = data["enterprise"]
+    if known is None:
+        # Two first demands of a new enterprise may race: the loser's row is ignored.
+        registered = uow.session.execute(
+            insert_or_ignore(uow.db, enterprises)
+            .values(
+                credit_code=ent["credit_code"],
+                name=ent["name"],
+                jurisdiction=jurisdiction,
+                created_at=now,
+            )
+            .returning(enterprises.c.credit_code)
+        ).first()
+        if registered is not None:
+            uow.emit(
+                make_event(
+                    ENTERPRISE_REGISTERED,
+                    1,
+                    producer=producer,
+                    jurisdiction=jurisdiction,
+                    correlation_id=correlation_id,
+                    payload={
+                        "credit_code": ent["credit_code"],
+                        "name": ent["name"],
+                        "jurisdiction": jurisdiction,
+                        "is_key": False,
+                        "needs_named_person": False,
+                        "needs_one_plan": False,
+                    },
+                )
+            )
+    _, limits, calendar = time_rules(uow.session, jurisdiction)
+    deadline = calendar.deadline(now, limits[data["complexity"]])
+    demand = Demand(
+        code=unified_code(jurisdiction, demand_year(now), seq),
+        jurisdiction=jurisdiction,
+        enterprise_credit_code=ent["credit_code"],
+        enterprise_name=known.name if known else ent["name"],
+        category=data["category"],
+        title=data["title"],
+        description=data["description"],
+        source=data["source"],
+        consent_to_share=data["consent_to_share"],
+        accepted_at=now,
+        accepted_by=actor,
+    )
+    contact = data.get("contact") or {}
+    location = data.get("location") or {}
+    values = {
+        "code": demand.code,
+        "jurisdiction": jurisdiction,
+        "enterprise_credit_code": demand.enterprise_credit_code,
+        "category": demand.category,
+        "service_item": data.get("service_item"),
+        "title": demand.title,
+        "description": demand.description,
+        "source": demand.source,
+        "contact_name": contact.get("name"),
+        "contact_phone": contact.get("phone"),
+        "contact_email": contact.get("email"),
+        "address": location.get("address"),
+        "address_id": location.get("address_id"),
+        "lat": location.get("lat"),
+        "long": location.get("long"),
+        "media_url": data.get("media_url"),
+        "attachments": json.dumps(data.get("attachments") or []),
+        "ordered_agency": data.get("ordered_agency"),
+        "consent_to_share": demand.consent_to_share,
+        "status": demand.status,
+        "correlation_id": correlation_id,
+        "accepted_by": demand.accepted_by,
+        "accepted_at": now,
+        "complexity": data["complexity"],
+        "expected_at": deadline.due.astimezone(UTC),
+        "deadline_provisional": deadline.provisional,
+    }
+    uow.session.execute(insert(demands).values(**values))
+    record_update(
+        uow,
+        demand.code,
+        "transition",
+        actor,
+        now,
+        to_status="accepted",
+        note="受理 accepted",
+    )
+    item = BY_CODE.get(data.get("service_item") or "")
+    payload = demand.accepted_payload() | {
+        "complexity": data["complexity"],
+        "expected_at": deadline.due.isoformat(),
+        "deadline_provisional": deadline.provisional,
+    }
+    if item is not None:
+        payload |= {"service_item": item.code, "agency_category": item.agency_category}
+    if data.get("ordered_agency"):
+        payload["ordered_agency"] = data["ordered_agency"]
+    if data.get("contact"):  # for the handling parties; dispatch passes it on with consent
+        payload["contact"] = data["contact"]
+    if data.get("visit_id"):  # raised on a visit (服务进企): visits links it back
+        payload["visit_id"] = data["visit_id"]
+    uow.emit(
+        make_event(
+            DEMAND_ACCEPTED,
+            1,
+            producer=producer,
+            jurisdiction=jurisdiction,
+            payload=payload,
+            correlation_id=correlation_id,
+        )
+    )
+    return values, demand
+
+
+def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
+    """Demands raised on a visit enter the closed loop without retyping (source
+    ``field_visit``), filed where their enterprise is registered."""
+    p = event.payload
+    now = datetime.now(UTC)
+    for raised in p.get("demands_raised") or []:
+        ent = uow.session.execute(
+            select(enterprises.c.name, enterprises.c.jurisdiction).where(
+                enterprises.c.credit_code == raised["credit_code"]
+            )
+        ).first()
+        if ent is None:  # visits checks enterprises against intake's own announcements
+            raise LookupError(f"visit {p['visit_id']}: unknown enterprise {raised['credit_code']}")
+        data = {
+            "enterprise": {"credit_code": raised["credit_code"], "name": ent.name},
+            "category": raised["category"],
+            "service_item": raised.get("service_item"),
+            "title": raised["title"],
+            "description": raised["description"],
+            "source": "field_visit",
+            "consent_to_share": raised.get("consent_to_share", False),
+            "contact": raised.get("contact"),
+            "complexity": raised.get("complexity") or "general",
+            "visit_id": p["visit_id"],
+        }
+        seq = _bump_sequence(uow.session, ent.jurisdiction, demand_year(now))
+        _, demand = _store_demand(
+            "intake",
+            uow,
+            data,
+            ent.jurisdiction,
+            seq,
+            ent,
+            p["logged_by"],
+            event.correlation_id,
+            now,
+        )
+        log.info("demand %s raised on visit %s", demand.code, p["visit_id"])
+        metrics.counted("accepted", demand.category, ent.jurisdiction)
 
 
 _EMPTY = {
@@ -530,6 +599,22 @@ def seed_enterprises(svc: Service, rows: list[tuple[str, str, str]]) -> int:
                         name=name,
                         jurisdiction=jurisdiction,
                         created_at=datetime.now(UTC),
+                    )
+                )
+                uow.emit(  # dispatch and visits keep their own copy of the registry
+                    make_event(
+                        ENTERPRISE_REGISTERED,
+                        1,
+                        producer=svc.name,
+                        jurisdiction=jurisdiction,
+                        payload={
+                            "credit_code": code,
+                            "name": name,
+                            "jurisdiction": jurisdiction,
+                            "is_key": False,
+                            "needs_named_person": False,
+                            "needs_one_plan": False,
+                        },
                     )
                 )
                 added += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.intake import build, handlers, loop
 from shared.contracts.dispatch import ASSIGNMENT_MADE, PROGRESS_REPORTED
+from shared.contracts.visits import VISIT_LOGGED
 from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
@@ -13,6 +14,7 @@ def subscriptions(svc: Service) -> list[Subscription]:
     return [
         svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
         svc.on("dispatch", PROGRESS_REPORTED, loop.on_progress_reported),
+        svc.on("visits", VISIT_LOGGED, handlers.on_visit_logged),
     ]
 
 

@@ -39,6 +39,33 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
     )
 
 
+def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
+    """A visit counts for the staff member who made it and for their department, in the
+    month it took place (China time)."""
+    p = event.payload
+    month = p["visited_on"][:7]
+    for unit_type, unit_id, name in (
+        ("staff", p.get("staff_id"), p.get("staff_name")),
+        ("department", p.get("department_id"), p.get("department_name")),
+    ):
+        if not unit_id:
+            continue
+        uow.session.execute(
+            insert(t).values(
+                event_id=event.event_id,
+                unit_type=unit_type,
+                unit_id=unit_id,
+                unit_name=name or unit_id,
+                jurisdiction=event.jurisdiction,
+                period=month,
+                item="visits",
+                stage="logged",
+                demand_code=None,
+                recorded_at=datetime.now(UTC),
+            )
+        )
+
+
 def tallies(
     svc: Service, principal: Principal, period: str, unit_id: str | None
 ) -> list[dict[str, Any]]:

@@ -1,23 +1,237 @@
-"""Visits HTTP API."""
+"""Visits HTTP API: the visit log (服务进企), plans, frequency rules and compliance,
+the service ledger and the team's visit report."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, g, request
 
-from services.visits import build, handlers
-from services.visits.schemas import LinkArgs, LinkList
+from services.visits import build, compliance, handlers, ledger
+from services.visits import schemas as sc
 from shared.config import Settings
+from shared.errors import ApiError
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
 blp = OnestopBlueprint("visits", __name__, url_prefix="/api/v1", description="Visits (服务进企)")
+OFFICE = ("admin", "district", "staff")
+MANAGERS = ("admin", "district")
+KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not KEY_RE.match(key):
+        raise ApiError(
+            422,
+            "The request is invalid; see fields.",
+            fields={"headers": {"Idempotency-Key": ["1 to 200 visible ASCII characters"]}},
+        )
+    return key
+
+
+@blp.post("/visits")
+@require_role(*OFFICE)
+@blp.arguments(sc.VisitIn)
+@blp.response(201, sc.VisitOut)
+def log_visit(data: dict[str, Any]) -> Any:
+    """Log a visit (服务进企). Demands raised on it are created in intake through events
+    (source ``field_visit``) and linked back; ``follow_up_of`` links existing demands.
+    ``Idempotency-Key`` makes a retried submission return the first visit."""
+    visit, replayed = ledger.log_visit(
+        service(), current_principal(), data, g.correlation_id, _idempotency_key()
+    )
+    if replayed:
+        return visit, 201, {"Idempotent-Replayed": "true"}
+    return visit
+
+
+@blp.get("/visits")
+@require_role(*OFFICE)
+@blp.arguments(sc.VisitArgs, location="query")
+@blp.response(200, sc.VisitPage)
+def list_visits(args: dict[str, Any]) -> dict[str, Any]:
+    """Visits in your subtree, newest first: filters staff, department, team, enterprise,
+    jurisdiction, kind, period or from/to; keyset cursor."""
+    if "from_" in args:
+        args["from"] = args.pop("from_")
+    return ledger.list_visits(service(), current_principal(), args)
+
+
+@blp.get("/visits/<visit_id>")
+@require_role(*OFFICE)
+@blp.response(200, sc.VisitOut)
+def get_visit(visit_id: str) -> dict[str, Any]:
+    return ledger.get_visit(service(), current_principal(), visit_id)
+
+
+@blp.put("/visits/<visit_id>")
+@require_role(*OFFICE)
+@blp.arguments(sc.RevisionIn)
+@blp.response(200, sc.VisitOut)
+def revise_visit(data: dict[str, Any], visit_id: str) -> dict[str, Any]:
+    """An edit is a new version (with its reason); earlier versions stay readable."""
+    return ledger.revise_visit(service(), current_principal(), visit_id, data, g.correlation_id)
+
+
+@blp.get("/visits/<visit_id>/versions")
+@require_role(*OFFICE)
+@blp.response(200, sc.VersionList)
+def visit_versions(visit_id: str) -> dict[str, Any]:
+    return {"items": ledger.versions(service(), current_principal(), visit_id)}
+
+
+def _maybe_xlsx(report: dict[str, Any], fmt: str, title: str, filename: str) -> Any:
+    if fmt == "xlsx":
+        return Response(
+            ledger.to_xlsx(title, report),
+            mimetype=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
+        )
+    return report
+
+
+@blp.get("/ledger")
+@require_role(*OFFICE)
+@blp.arguments(sc.LedgerArgs, location="query")
+@blp.response(200, sc.ReportOut)
+def service_ledger(args: dict[str, Any]) -> Any:
+    """服务台账 of a staff member or department for a period (``format=xlsx`` for a workbook)."""
+    report = ledger.ledger(service(), current_principal(), args["unit"], args["period"])
+    return _maybe_xlsx(
+        report, args["format"], "服务台账", f"ledger-{args['unit']}-{args['period']}"
+    )
+
+
+@blp.get("/reports/visits")
+@require_role(*OFFICE)
+@blp.arguments(sc.TeamReportArgs, location="query")
+@blp.response(200, sc.ReportOut)
+def team_report(args: dict[str, Any]) -> Any:
+    """走访报告 of a service team for a period: visits, key-enterprise coverage, demands."""
+    report = ledger.team_report(service(), current_principal(), args["team"], args["period"])
+    return _maybe_xlsx(
+        report, args["format"], "走访报告", f"visits-{args['team']}-{args['period']}"
+    )
+
+
+@blp.get("/compliance")
+@require_role(*OFFICE)
+@blp.arguments(sc.ComplianceArgs, location="query")
+@blp.response(200, sc.ComplianceOut)
+def compliance_view(args: dict[str, Any]) -> dict[str, Any]:
+    """Frequency compliance for the rules of the period's granularity (a week: departments'
+    weekly visits and station duty days; a month: teams' city visits; a quarter: teams' key
+    enterprises and leaders' visits), per subject: required, done, shortfall, status."""
+    return compliance.compliance(
+        service(), current_principal(), args["period"], args.get("jurisdiction")
+    )
+
+
+@blp.get("/frequency-rules/<jurisdiction>")
+@require_role(*OFFICE)
+@blp.response(200, sc.RulesOut)
+def get_rules(jurisdiction: str) -> dict[str, Any]:
+    """The frequency rules in force (nearest jurisdiction on the path; version 0 = the
+    seeds' defaults) and this jurisdiction's published versions."""
+    return compliance.get_rules(service(), current_principal(), jurisdiction)
+
+
+@blp.put("/frequency-rules/<jurisdiction>")
+@require_role(*MANAGERS)
+@blp.arguments(sc.RulesIn)
+@blp.response(200, sc.RulesOut)
+def publish_rules(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
+    return compliance.publish_rules(service(), current_principal(), jurisdiction, data)
+
+
+@blp.get("/teams")
+@require_role(*OFFICE)
+@blp.response(200, sc.TeamList)
+def list_teams() -> dict[str, Any]:
+    return {"items": compliance.list_teams(service(), current_principal())}
+
+
+@blp.put("/teams/<team_id>")
+@require_role(*MANAGERS)
+@blp.arguments(sc.TeamIn)
+@blp.response(200, sc.TeamOut)
+def put_team(data: dict[str, Any], team_id: str) -> dict[str, Any]:
+    """A provincial service team (SX 服务专班): linked city and key enterprises (>= 10)."""
+    return compliance.put_team(service(), current_principal(), team_id, data)
+
+
+@blp.put("/stations/<station_id>")
+@require_role(*MANAGERS)
+@blp.arguments(sc.StationIn)
+@blp.response(200, sc.StationOut)
+def put_station(data: dict[str, Any], station_id: str) -> dict[str, Any]:
+    """A service station (CX 服务站) and its staff on the duty roster."""
+    return compliance.put_station(service(), current_principal(), station_id, data)
+
+
+@blp.post("/stations/<station_id>/duty")
+@require_role(*OFFICE)
+@blp.arguments(sc.DutyIn)
+@blp.response(200, sc.DutyOut)
+def record_duty(data: dict[str, Any], station_id: str) -> dict[str, Any]:
+    """Days a station's staff member was on duty (idempotent)."""
+    return compliance.record_duty(service(), current_principal(), station_id, data)
+
+
+@blp.post("/plans")
+@require_role(*OFFICE)
+@blp.arguments(sc.PlanIn)
+@blp.response(201, sc.PlanOut)
+def create_plan(data: dict[str, Any]) -> dict[str, Any]:
+    """A planned visit (the weekly and quarterly plans of SX and XM)."""
+    return compliance.create_plan(service(), current_principal(), data, g.correlation_id)
+
+
+@blp.get("/plans")
+@require_role(*OFFICE)
+@blp.arguments(sc.PlanArgs, location="query")
+@blp.response(200, sc.PlanList)
+def list_plans(args: dict[str, Any]) -> dict[str, Any]:
+    return {"items": compliance.list_plans(service(), current_principal(), args)}
+
+
+@blp.post("/plans/<plan_id>/done")
+@require_role(*OFFICE)
+@blp.arguments(sc.PlanDoneIn)
+@blp.response(200, sc.PlanOut)
+def plan_done(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
+    return compliance.move_plan(
+        service(), current_principal(), plan_id, "done", data, g.correlation_id
+    )
+
+
+@blp.post("/plans/<plan_id>/missed")
+@require_role(*OFFICE)
+@blp.arguments(sc.PlanReasonIn)
+@blp.response(200, sc.PlanOut)
+def plan_missed(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
+    return compliance.move_plan(
+        service(), current_principal(), plan_id, "missed", data, g.correlation_id
+    )
+
+
+@blp.post("/plans/<plan_id>/cancel")
+@require_role(*OFFICE)
+@blp.arguments(sc.PlanReasonIn)
+@blp.response(200, sc.PlanOut)
+def plan_cancel(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
+    return compliance.move_plan(
+        service(), current_principal(), plan_id, "cancel", data, g.correlation_id
+    )
 
 
 @blp.get("/links")
-@require_role("admin", "district", "staff")
-@blp.arguments(LinkArgs, location="query")
-@blp.response(200, LinkList)
+@require_role(*OFFICE)
+@blp.arguments(sc.LinkArgs, location="query")
+@blp.response(200, sc.LinkList)
 def links(args: dict[str, Any]) -> dict[str, Any]:
     """Which unit is responsible for visiting which enterprise, in your subtree."""
     items = handlers.list_links(

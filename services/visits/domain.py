@@ -5,8 +5,12 @@ Pure Python: no Flask, SQLAlchemy or kombu.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
+
+import chinese_calendar
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,139 @@ def link_owner(existing: EnterpriseLink | None, new: EnterpriseLink) -> Enterpri
         demand_count=existing.demand_count + new.demand_count,
         unit_name=new.unit_name,
     )
+
+
+# --- periods (Asia/Shanghai calendar weeks, months, quarters) -------------------------
+
+PERIOD_RE = re.compile(r"([0-9]{4})-(?:W([0-9]{2})|([0-9]{2})|Q([1-4]))")
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # week | month | quarter
+    label: str  # 2026-W48 | 2026-11 | 2026-Q4
+    start: date
+    end: date  # inclusive
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def closed_on(self, today: date) -> bool:
+        return self.end < today
+
+
+def parse_period(text: str) -> Period:
+    """``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``; ``ValueError`` otherwise."""
+    m = PERIOD_RE.fullmatch(text)
+    if not m or not 1900 <= int(m.group(1)) <= 2200:
+        raise ValueError("a period is YYYY-Www (ISO week), YYYY-MM or YYYY-Qn")
+    year = int(m.group(1))
+    if m.group(2):
+        week = int(m.group(2))
+        try:
+            start = date.fromisocalendar(year, week, 1)
+        except ValueError as exc:
+            raise ValueError(f"{year} has no ISO week {week}") from exc
+        return Period("week", text, start, start + timedelta(days=6))
+    if m.group(3):
+        month = int(m.group(3))
+        if not 1 <= month <= 12:
+            raise ValueError("a month is 01 to 12")
+        start = date(year, month, 1)
+        return Period("month", text, start, _month_end(start))
+    q = int(m.group(4))
+    start = date(year, 3 * q - 2, 1)
+    return Period("quarter", text, start, _month_end(date(year, 3 * q, 1)))
+
+
+def _month_end(first: date) -> date:
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def period_of(day: date, kind: str) -> Period:
+    """The week, month or quarter containing ``day``."""
+    if kind == "week":
+        y, w, _ = day.isocalendar()
+        return parse_period(f"{y}-W{w:02d}")
+    if kind == "month":
+        return parse_period(f"{day.year}-{day.month:02d}")
+    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+
+
+def previous_period(day: date, kind: str) -> Period:
+    """The last period of ``kind`` that ended before ``day``'s period began."""
+    return period_of(period_of(day, kind).start - timedelta(days=1), kind)
+
+
+# --- working days (the duty rule counts them) -------------------------------------------
+
+
+def is_working_day(day: date) -> bool:
+    """The State Council calendar (make-up workdays included) where it is published;
+    Monday to Friday beyond it."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def required_duty_days(days_per_five: int, period: Period) -> int:
+    """CX 第十一条: on duty at least 2 working days per week, "按连续5个工作日计" — so a
+    week with fewer working days (a holiday week) asks for its share, rounded up."""
+    working = sum(1 for d in period.days() if is_working_day(d))
+    return math.ceil(days_per_five * working / 5)
+
+
+# --- the frequency rules (data; these are the seeds' defaults) --------------------------
+
+RULE_KINDS: dict[str, tuple[str, str, str]] = {
+    # rule → (subject, period kind, source)
+    "department_weekly": ("department", "week", "XN 服务进企: 每个包保责任部室每周至少走访1家企业"),
+    "team_city_monthly": ("team", "month", "SX 服务专班: 每月至少赴联系城市1次"),
+    "team_key_quarterly": (
+        "team_key_enterprise",
+        "quarter",
+        "SX: 每季度至少走访每家联系重点企业1次",
+    ),
+    "leader_quarterly": ("leader", "quarter", "XM 挂钩联系: 部门领导每季度至少走访挂钩企业1次"),
+    "station_duty": ("station_staff", "week", "CX 第十一条: 驻点人员每周在岗不少于2个工作日"),
+}
+
+
+@dataclass(frozen=True)
+class FrequencyRules:
+    department_weekly: int = 1
+    team_city_monthly: int = 1
+    team_key_quarterly: int = 1
+    team_min_key_enterprises: int = 10
+    leader_quarterly: int = 1
+    station_duty_days_per_five: int = 2
+
+    def problems(self) -> dict[str, str]:
+        return {
+            name: "must not be negative"
+            for name in self.__dataclass_fields__
+            if getattr(self, name) < 0
+        } | (
+            {"station_duty_days_per_five": "at most 5 working days out of 5"}
+            if self.station_duty_days_per_five > 5
+            else {}
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def status_of(required: int, done: int, period: Period, today: date) -> str:
+    if done >= required:
+        return "met"
+    return "short" if period.closed_on(today) else "open"
+
+
+def plan_step(action: str, status: str) -> str:
+    """planned → done / missed / cancelled; anything else is ``ValueError``."""
+    allowed = {"done": "done", "missed": "missed", "cancel": "cancelled"}
+    if status != "planned":
+        raise ValueError(f"the plan is {status}: only a planned visit can be {allowed[action]}")
+    return allowed[action]

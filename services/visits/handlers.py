@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from services.visits.domain import EnterpriseLink, link_owner
-from services.visits.models import enterprise_links
+from services.visits.models import enterprise_links, enterprises, units, visit_demands
 from shared.auth import Principal
+from shared.contracts.visits import DEMAND_LINKED
 from shared.db import UnitOfWork
-from shared.events import Event, subtree_prefix
+from shared.events import Event, make_event, subtree_prefix
 from shared.runtime import Service
 
 t = enterprise_links
@@ -57,3 +58,77 @@ def list_links(
     with svc.db.session() as s:
         rows = s.execute(q.order_by(t.c.since.desc()).limit(limit)).mappings()
         return [dict(r) for r in rows]
+
+
+def on_department(event: Event, uow: UnitOfWork) -> None:
+    """Keep the department (its jurisdiction and leader) as dispatch's map announces it."""
+    p = event.payload
+    _upsert_unit(
+        uow,
+        p["id"],
+        type="department",
+        name=p["name"],
+        jurisdiction=p["jurisdiction"],
+        leader_staff_id=p.get("leader_staff_id"),
+    )
+
+
+def on_staff(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    _upsert_unit(
+        uow,
+        p["id"],
+        type="staff",
+        name=p["name"],
+        jurisdiction=p["jurisdiction"],
+        department_id=p["department_id"],
+        title=p.get("title"),
+    )
+
+
+def _upsert_unit(uow: UnitOfWork, unit_id: str, **values: Any) -> None:
+    n = uow.session.execute(update(units).where(units.c.id == unit_id).values(**values)).rowcount  # type: ignore[attr-defined]
+    if not n:
+        uow.session.execute(insert(units).values(id=unit_id, **values))
+
+
+def on_enterprise(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    values = {"name": p["name"], "jurisdiction": p["jurisdiction"], "is_key": p["is_key"]}
+    e = enterprises
+    n = uow.session.execute(  # type: ignore[attr-defined]
+        update(e).where(e.c.credit_code == p["credit_code"]).values(**values)
+    ).rowcount
+    if not n:
+        uow.session.execute(insert(e).values(credit_code=p["credit_code"], **values))
+
+
+def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
+    """A demand intake created from a visit is linked back to it (and announced, so the
+    demand's archive trace shows the visit)."""
+    p = event.payload
+    visit_id = p.get("visit_id")
+    if not visit_id:
+        return
+    now = datetime.now(UTC)
+    uow.session.execute(
+        insert(visit_demands).values(
+            visit_id=visit_id, demand_code=p["demand_code"], link="raised", at=now
+        )
+    )
+    uow.emit(
+        make_event(
+            DEMAND_LINKED,
+            1,
+            producer="visits",
+            jurisdiction=event.jurisdiction,
+            correlation_id=event.correlation_id,
+            payload={
+                "visit_id": visit_id,
+                "demand_code": p["demand_code"],
+                "link": "raised",
+                "credit_code": p["enterprise"]["credit_code"],
+                "at": now.isoformat(),
+            },
+        )
+    )

@@ -1,17 +1,31 @@
-"""Visits' consumers: ``python -m services.visits.worker``."""
+"""Visits' consumers and periodic job: ``python -m services.visits.worker``."""
 
 from __future__ import annotations
 
-from services.visits import build, handlers
-from shared.contracts.dispatch import ASSIGNMENT_MADE
+from services.visits import build, compliance, handlers
+from shared.contracts.dispatch import ASSIGNMENT_MADE, DEPARTMENT_UPDATED, STAFF_UPDATED
+from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
 from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
 
 
 def subscriptions(svc: Service) -> list[Subscription]:
-    return [svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made)]
+    return [
+        svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
+        svc.on("dispatch", DEPARTMENT_UPDATED, handlers.on_department),
+        svc.on("dispatch", STAFF_UPDATED, handlers.on_staff),
+        svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted),
+        svc.subscription(
+            "on_enterprise",
+            [("intake", f"{ENTERPRISE_REGISTERED}.#"), ("intake", f"{ENTERPRISE_UPDATED}.#")],
+            handlers.on_enterprise,
+        ),
+    ]
+
+
+periodic = compliance.run
 
 
 if __name__ == "__main__":
-    run_worker(build(), subscriptions)
+    run_worker(build(), subscriptions, periodic=periodic)

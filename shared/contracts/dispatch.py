@@ -205,3 +205,31 @@ register(AGENCY_STATUS_CHANGED, 1, AgencyStatusChangedV1())
 register(ENTERPRISE_BLACKLISTED, 1, EnterpriseBlacklistedV1())
 register(ORDER_DISPATCHED, 1, OrderDispatchedV1())
 register(ORDER_WITHDRAWN, 1, OrderWithdrawnV1())
+
+
+class DepartmentUpdatedV1(Schema):
+    """``department.updated`` v1 — an entry of the responsibility map (包保责任部室) was
+    created or changed; visits and scoring keep their list of units from it."""
+
+    id = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    name = fields.String(required=True)
+    segments = fields.List(fields.String(), required=True)
+    is_default = fields.Boolean(required=True)
+    leader_staff_id = fields.String(allow_none=True)
+
+
+class StaffUpdatedV1(Schema):
+    """``staff.updated`` v1 — a staff member of a department was created or changed."""
+
+    id = fields.String(required=True)
+    department_id = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    name = fields.String(required=True)
+    title = fields.String(allow_none=True)
+
+
+DEPARTMENT_UPDATED = "department.updated"
+STAFF_UPDATED = "staff.updated"
+register(DEPARTMENT_UPDATED, 1, DepartmentUpdatedV1())
+register(STAFF_UPDATED, 1, StaffUpdatedV1())

@@ -37,6 +37,7 @@ class DemandAcceptedV1(Schema):
     expected_at = fields.AwareDateTime(format="iso")
     deadline_provisional = fields.Boolean()
     contact = fields.Dict(metadata={"description": "name, phone, email: handling parties only"})
+    visit_id = fields.String(metadata={"description": "the visit (服务进企) it was raised on"})
 
 
 DEMAND_ACCEPTED = "demand.accepted"

@@ -132,6 +132,17 @@ def insert_or_ignore(db: Database, table: Any) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
+def claim(session: Any, db: Database, table: Any, **values: Any) -> bool:
+    """Insert a row unless its key exists; True when this call inserted it.
+
+    Uses ``RETURNING`` rather than ``rowcount``: with ``ON CONFLICT DO NOTHING``,
+    PostgreSQL drivers may report -1 rows, which would look like a claim.
+    """
+    key = next(iter(table.primary_key.columns))
+    stmt = insert_or_ignore(db, table).values(**values).returning(key)
+    return session.execute(stmt).first() is not None
+
+
 class UnitOfWork:
     """``with uow: ...; uow.commit()`` — anything not committed is rolled back.
 

@@ -39,7 +39,7 @@ from services.dispatch.orders import (
     set_agency_status,
 )
 from shared.contracts.dispatch import DEADLINE
-from shared.db import insert_or_ignore
+from shared.db import claim
 from shared.events import make_event
 from shared.runtime import Service
 
@@ -115,17 +115,18 @@ def sweep_deadlines(svc: Service, now: datetime | None = None) -> dict[str, int]
             else:
                 continue
             leader = _leader(s, r.demand_code) if level == "overdue" else None
-            claimed = s.execute(
-                insert_or_ignore(uow.db, breaches).values(
-                    assignment_id=r.id,
-                    level=level,
-                    demand_code=r.demand_code,
-                    jurisdiction=r.jurisdiction,
-                    due_at=r.due_at,
-                    escalated_to=leader["staff_id"] if leader else None,
-                    at=now,
-                )
-            ).rowcount
+            claimed = claim(
+                s,
+                uow.db,
+                breaches,
+                assignment_id=r.id,
+                level=level,
+                demand_code=r.demand_code,
+                jurisdiction=r.jurisdiction,
+                due_at=r.due_at,
+                escalated_to=leader["staff_id"] if leader else None,
+                at=now,
+            )
             if not claimed:
                 continue
             counts[level] += 1
@@ -157,11 +158,15 @@ def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str,
     """Close one city's month once (None when it was already closed)."""
     with svc.uow() as uow:
         s = uow.session
-        claimed = s.execute(
-            insert_or_ignore(uow.db, month_closes).values(
-                city=city, month=month, summary="{}", closed_at=datetime.now(UTC)
-            )
-        ).rowcount
+        claimed = claim(
+            s,
+            uow.db,
+            month_closes,
+            city=city,
+            month=month,
+            summary="{}",
+            closed_at=datetime.now(UTC),
+        )
         if not claimed:
             return None
         lock_city(uow, city)

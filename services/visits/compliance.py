@@ -37,7 +37,7 @@ from services.visits.models import (
 )
 from shared.auth import Principal
 from shared.contracts.visits import PLAN_STATUS_CHANGED, VISIT_OVERDUE
-from shared.db import UnitOfWork, insert_or_ignore
+from shared.db import UnitOfWork, claim
 from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
@@ -237,14 +237,15 @@ def record_duty(
             raise _invalid("json", "days", "duty is recorded for days that have begun")
         added = 0
         for day in sorted(set(data["days"])):
-            added += s.execute(
-                insert_or_ignore(uow.db, duty_days).values(
-                    staff_id=data["staff_id"],
-                    day=day,
-                    station_id=station_id,
-                    recorded_by=principal.key_id,
-                )
-            ).rowcount
+            added += claim(
+                s,
+                uow.db,
+                duty_days,
+                staff_id=data["staff_id"],
+                day=day,
+                station_id=station_id,
+                recorded_by=principal.key_id,
+            )
         uow.commit()
     return {"station_id": station_id, "staff_id": data["staff_id"], "recorded": added}
 
@@ -707,16 +708,17 @@ def flag_overdue(svc: Service, today: date | None = None) -> int:
                     if r["status"] != "short":
                         continue
                     shortfalls[r["rule"]] += 1
-                    claimed = s.execute(
-                        insert_or_ignore(uow.db, overdue_flags).values(
-                            rule=r["rule"],
-                            subject_id=r["subject_id"],
-                            period=period.label,
-                            jurisdiction=r["jurisdiction"],
-                            shortfall=r["shortfall"],
-                            at=datetime.now(UTC),
-                        )
-                    ).rowcount
+                    claimed = claim(
+                        s,
+                        uow.db,
+                        overdue_flags,
+                        rule=r["rule"],
+                        subject_id=r["subject_id"],
+                        period=period.label,
+                        jurisdiction=r["jurisdiction"],
+                        shortfall=r["shortfall"],
+                        at=datetime.now(UTC),
+                    )
                     if not claimed:
                         continue
                     flagged += 1

@@ -27,7 +27,7 @@ from services.visits.models import (
 )
 from shared.auth import Principal
 from shared.contracts.visits import DEMAND_LINKED, VISIT_LOGGED, VISIT_REVISED
-from shared.db import UnitOfWork, insert_or_ignore
+from shared.db import UnitOfWork, claim
 from shared.errors import ApiError
 from shared.events import make_event, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
@@ -205,11 +205,15 @@ def _write_current(
         )
     )
     for code in body["follow_up_of"]:
-        linked = s.execute(
-            insert_or_ignore(uow.db, visit_demands).values(
-                visit_id=body["visit_id"], demand_code=code, link="follow_up", at=at
-            )
-        ).rowcount
+        linked = claim(
+            s,
+            uow.db,
+            visit_demands,
+            visit_id=body["visit_id"],
+            demand_code=code,
+            link="follow_up",
+            at=at,
+        )
         if linked:
             uow.emit(
                 make_event(

@@ -209,7 +209,7 @@ register(ORDER_WITHDRAWN, 1, OrderWithdrawnV1())
 
 class DepartmentUpdatedV1(Schema):
     """``department.updated`` v1 — an entry of the responsibility map (包保责任部室) was
-    created or changed; visits and scoring keep their list of units from it."""
+    created or changed; visits keeps its list of units (and leaders) from it."""
 
     id = fields.String(required=True)
     jurisdiction = fields.String(required=True)

@@ -71,6 +71,8 @@ def test_a_visit_raises_a_demand_seen_in_intake_scoring_and_the_archive(platform
     assert again.headers["Idempotent-Replayed"] == "true"
     other = c.post(f"{API}/visits", json=visit_body(), headers={**h, "Idempotency-Key": "visit-1"})
     assert other.status_code == 409
+    text = c.get("/visits/metrics").get_data(as_text=True)
+    assert 'onestop_visits_logged_total{kind="demand_survey"} 1.0' in text
 
     # the demand is created in intake (source field_visit) and linked back to the visit
     linked = wait_for(

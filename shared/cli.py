@@ -218,6 +218,19 @@ def openapi_cmd(out: Path) -> None:
         click.echo(f"wrote {out / name}.json")
 
 
+@main.command("rebuild")
+@click.argument("service")
+def rebuild_cmd(service: str) -> None:
+    """Rebuild SERVICE's derived tables from the archive (scoring)."""
+    from shared.rebuild import NotRebuildable, rebuild
+
+    try:
+        counts = rebuild(_settings(), service)
+    except (NotRebuildable, ModuleNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(counts))
+
+
 @main.command("make-revision")
 @click.argument("name", type=click.Choice([DIRECTORY, *SERVICES]))
 @click.option("-m", "--message", required=True)

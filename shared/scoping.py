@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared.auth import Directory, Principal
 from shared.errors import ApiError
+from shared.events import jurisdiction_path
 
 
 def filing_jurisdiction(
@@ -37,3 +38,14 @@ def query_root(principal: Principal, jurisdiction: str | None) -> str:
             fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
         )
     return root
+
+
+def require_rules_readable(principal: Principal, jurisdiction: str) -> None:
+    """Rules are read where they apply: a key reads the rules of its own subtree and of
+    the jurisdictions above it (whose rules it inherits); 403 for a sibling's."""
+    try:
+        above = jurisdiction in jurisdiction_path(principal.jurisdiction)
+    except ValueError:
+        above = False
+    if not (above or principal.can_see(jurisdiction)):
+        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")

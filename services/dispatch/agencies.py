@@ -20,6 +20,7 @@ from shared.contracts.dispatch import AGENCY_STATUS_CHANGED, ENTERPRISE_BLACKLIS
 from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event
 from shared.runtime import Service
+from shared.scoping import require_rules_readable
 
 PUBLIC_FIELDS = (
     "id",
@@ -36,7 +37,7 @@ PUBLIC_FIELDS = (
 )
 
 
-def _city(principal: Principal, city: str, where: str = "path") -> str:
+def city_scope(principal: Principal, city: str, where: str = "path", read: bool = False) -> str:
     try:
         path = jurisdiction_path(city)
     except ValueError as exc:
@@ -47,7 +48,9 @@ def _city(principal: Principal, city: str, where: str = "path") -> str:
             "An alliance is city-wide: give a city (prefecture) code.",
             fields={where: {"city": ["not a city-level code"]}},
         )
-    if not principal.can_see(city):
+    if read:
+        require_rules_readable(principal, city)  # a county reads its city's alliance rules
+    elif not principal.can_see(city):
         raise ApiError(403, f"City {city} is outside your subtree.")
     return city
 
@@ -66,7 +69,7 @@ def admit(svc: Service, principal: Principal, data: dict[str, Any], cid: str) ->
     and revokes the key; a queue or broker user left behind is re-made
     idempotently by the next admission of that id.
     """
-    city = _city(principal, data["city"], "json")
+    city = city_scope(principal, data["city"], "json")
     if svc.directory.jurisdiction(city) is None:
         raise ApiError(
             422, f"Unknown city {city}.", fields={"json": {"city": ["not in the directory"]}}
@@ -168,7 +171,7 @@ def set_rank_basis(
     """The yearly update of an agency's rank basis (last year's in-city high-tech business
     volume, 第十六条); rotation order follows at the next decision."""
     row = get_agency(svc, principal, agency_id)
-    _city(principal, row["jurisdiction"])
+    city_scope(principal, row["jurisdiction"])
     with svc.uow() as uow:
         uow.session.execute(
             update(agencies).where(agencies.c.id == agency_id).values(rank_basis=data["rank_basis"])
@@ -232,7 +235,7 @@ def change_status(
 
 
 def get_rules(svc: Service, principal: Principal, city: str) -> dict[str, Any]:
-    city = _city(principal, city)
+    city = city_scope(principal, city, read=True)
     with svc.db.session() as s:
         version, current = current_rules(s, city, china_today())
         history = s.execute(
@@ -254,7 +257,7 @@ def publish_rules(
     svc: Service, principal: Principal, city: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """A new version, effective from a date (today or later); inconsistent sets are 422s."""
-    city = _city(principal, city)
+    city = city_scope(principal, city)
     effective = data.pop("effective_from")
     if effective < china_today():
         raise ApiError(
@@ -291,7 +294,7 @@ def publish_rules(
 
 
 def get_menu(svc: Service, principal: Principal, city: str) -> list[dict[str, Any]]:
-    city = _city(principal, city)
+    city = city_scope(principal, city, read=True)
     with svc.db.session() as s:
         _, rules = current_rules(s, city, china_today())
         rows = s.execute(
@@ -310,7 +313,7 @@ def _menu_entry(row: dict[str, Any], rules: rules_mod.AllianceRules) -> dict[str
 def put_menu_item(
     svc: Service, principal: Principal, city: str, item: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    city = _city(principal, city)
+    city = city_scope(principal, city)
     entry = BY_CODE.get(item)
     if entry is None:
         raise ApiError(404, f"Unknown service item {item!r}; see GET /intake/api/v1/services.")
@@ -346,7 +349,7 @@ def blacklist_enterprise(
     svc: Service, principal: Principal, credit_code: str, data: dict[str, Any], cid: str
 ) -> dict[str, Any]:
     """企业黑名单 (第二十一条): abandoned mid-way, or refused to pay after the goal."""
-    city = _city(principal, data["city"], "json")
+    city = city_scope(principal, data["city"], "json")
     now = datetime.now(UTC)
     with svc.uow() as uow:
         s = uow.session

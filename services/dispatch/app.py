@@ -330,7 +330,7 @@ def put_menu(data: dict[str, Any], city: str, item: str) -> dict[str, Any]:
 def month_close(data: dict[str, Any], city: str) -> dict[str, Any]:
     """Close a past month now (the worker does it on the 1st): agencies above a cap are
     paused for the next month. 409 when the month is already closed."""
-    agencies.get_rules(service(), current_principal(), city)  # checks the city and scope
+    agencies.city_scope(current_principal(), city)  # a city code within your subtree
     if data["month"] >= orders.china_today().strftime("%Y-%m"):
         raise ApiError(
             422,

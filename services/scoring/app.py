@@ -1,23 +1,27 @@
-"""Scoring HTTP API."""
+"""Scoring HTTP API: scorecards (table A.1), rankings, what-if evaluation, records,
+rule sets, KPIs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, g
 
-from services.scoring import build, handlers
-from services.scoring.schemas import TallyArgs, TallyList
+from services.scoring import build, cards, handlers
+from services.scoring import schemas as sc
 from shared.config import Settings
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
 blp = OnestopBlueprint("scoring", __name__, url_prefix="/api/v1", description="Scoring (考核评价)")
+OFFICE = ("admin", "district", "staff")
+MANAGERS = ("admin", "district")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @blp.get("/tallies")
-@require_role("admin", "district", "staff")
-@blp.arguments(TallyArgs, location="query")
-@blp.response(200, TallyList)
+@require_role(*OFFICE)
+@blp.arguments(sc.TallyArgs, location="query")
+@blp.response(200, sc.TallyList)
 def tallies(args: dict[str, Any]) -> dict[str, Any]:
     """The facts behind the A.1 items for one month, per unit, with their records."""
     return {
@@ -25,6 +29,108 @@ def tallies(args: dict[str, Any]) -> dict[str, Any]:
             service(), current_principal(), args["period"], args.get("unit_id")
         )
     }
+
+
+@blp.get("/scorecards")
+@require_role(*OFFICE)
+@blp.arguments(sc.ScorecardArgs, location="query")
+@blp.response(200, sc.ScorecardOut)
+def scorecard(args: dict[str, Any]) -> dict[str, Any]:
+    """A unit's scorecard for a month, quarter or year: each item's points, cap, rule and
+    the records behind them; part subtotals; total; rank in its jurisdiction; the rule set
+    version that produced it."""
+    return cards.scorecard(service(), current_principal(), args["unit"], args["period"])
+
+
+@blp.get("/rankings")
+@require_role(*OFFICE)
+@blp.arguments(sc.RankingArgs, location="query")
+@blp.response(200, sc.RankingOut)
+def rankings(args: dict[str, Any]) -> Any:
+    """A jurisdiction's departments or staff ranked for a period (``format=xlsx``: the
+    table A.1 layout with Chinese headings)."""
+    ranking = cards.rankings(
+        service(), current_principal(), args["jurisdiction"], args["unit_type"], args["period"]
+    )
+    if args["format"] == "xlsx":
+        name = f"scorecards-{args['jurisdiction']}-{args['unit_type']}-{args['period']}.xlsx"
+        return Response(
+            cards.to_xlsx(ranking),
+            mimetype=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return ranking
+
+
+@blp.post("/evaluate")
+@require_role(*OFFICE)
+@blp.arguments(sc.EvaluateIn)
+@blp.response(200, sc.EvaluateOut)
+def evaluate(data: dict[str, Any]) -> dict[str, Any]:
+    """What-if: raw counts and ratings for one unit → each item's points and the total,
+    under a given rule set version or the one in force (nothing is stored)."""
+    return cards.what_if(service(), current_principal(), data)
+
+
+@blp.post("/records")
+@require_role(*MANAGERS)
+@blp.arguments(sc.RecordIn)
+@blp.response(201, sc.RecordOut)
+def enter_record(data: dict[str, Any]) -> dict[str, Any]:
+    """A record no event carries — a supervisor's integrity or attitude rating (0–5), an
+    efficiency override (0–15), an assisted or successful application, a research output —
+    with its evidence (required). Records are never edited; retract and re-enter."""
+    return cards.enter_record(service(), current_principal(), data, g.correlation_id)
+
+
+@blp.get("/records")
+@require_role(*OFFICE)
+@blp.arguments(sc.RecordArgs, location="query")
+@blp.response(200, sc.RecordList)
+def list_records(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "items": cards.list_records(service(), current_principal(), args["unit"], args["period"])
+    }
+
+
+@blp.post("/records/<record_id>/retract")
+@require_role(*MANAGERS)
+@blp.arguments(sc.RetractIn)
+@blp.response(200, sc.RecordOut)
+def retract(data: dict[str, Any], record_id: str) -> dict[str, Any]:
+    return cards.retract_record(
+        service(), current_principal(), record_id, data["reason"], g.correlation_id
+    )
+
+
+@blp.get("/rule-sets/<jurisdiction>")
+@require_role(*OFFICE)
+@blp.response(200, sc.RuleSetOut)
+def get_rule_set(jurisdiction: str) -> dict[str, Any]:
+    """The rule set in force (nearest jurisdiction; version 0 = table A.1 literally)."""
+    return cards.get_rule_set(service(), current_principal(), jurisdiction)
+
+
+@blp.put("/rule-sets/<jurisdiction>")
+@require_role(*MANAGERS)
+@blp.arguments(sc.RuleSetIn)
+@blp.response(200, sc.RuleSetOut)
+def publish_rule_set(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
+    """Publish a new version effective from a date; inconsistent caps or weights are a 422
+    with the reason for each."""
+    return cards.publish_rule_set(
+        service(), current_principal(), jurisdiction, data, g.correlation_id
+    )
+
+
+@blp.get("/kpis")
+@require_role(*OFFICE)
+@blp.arguments(sc.KpiArgs, location="query")
+@blp.response(200, sc.KpiOut)
+def kpis(args: dict[str, Any]) -> dict[str, Any]:
+    """Closure, on-time, problem-solving rates and satisfaction; station coverage (CX
+    第十二条); the SX targets — each with its target."""
+    return cards.kpis(service(), current_principal(), args["jurisdiction"], args["period"])
 
 
 def create_app(settings: Settings | None = None) -> Flask:

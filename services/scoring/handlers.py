@@ -1,47 +1,144 @@
-"""Scoring use cases."""
+"""Scoring's consumers: every event that can earn or explain a point becomes a fact.
+
+Demand facts are kept per demand and attributed to the demand's owner when a
+scorecard is computed, so the order events arrive in does not matter.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from services.scoring.domain import demand_item, period_of
-from services.scoring.models import tally_records
+from services.scoring.models import (
+    demand_facts,
+    demand_owners,
+    enterprises,
+    manual_records,
+    rule_sets,
+    tally_records,
+    tier_history,
+    units,
+    visit_enterprises,
+)
 from shared.auth import Principal
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, claim
 from shared.events import Event, subtree_prefix
 from shared.runtime import Service
 
 t = tally_records
 
 
-def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
-    """An owned demand counts as *collected* for its owner in the month it was assigned."""
-    p = event.payload
-    if p["kind"] != "owner":
-        return
-    uow.session.execute(
-        insert(t).values(
-            event_id=event.event_id,
-            unit_type=p["assignee_type"],
-            unit_id=p["assignee_id"],
-            unit_name=p["assignee_name"],
-            jurisdiction=event.jurisdiction,
-            period=period_of(datetime.fromisoformat(p["assigned_at"])),
-            item=demand_item(p["category"]),
-            stage="collected",
-            demand_code=p["demand_code"],
-            recorded_at=datetime.now(UTC),
-        )
+def _fact(
+    uow: UnitOfWork,
+    event: Event,
+    fact: str,
+    demand_code: str,
+    at: datetime,
+    *,
+    category: str | None = None,
+    credit_code: str | None = None,
+    value: int | None = None,
+) -> None:
+    claim(
+        uow.session,
+        uow.db,
+        demand_facts,
+        event_id=event.event_id,
+        fact=fact,
+        demand_code=demand_code,
+        jurisdiction=event.jurisdiction,
+        category=category,
+        credit_code=credit_code,
+        period=period_of(at),
+        value=value,
+        at=at,
     )
+
+
+def _at(p: dict[str, Any], key: str, event: Event) -> datetime:
+    return datetime.fromisoformat(p[key]) if p.get(key) else event.occurred_at
+
+
+def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    _fact(
+        uow,
+        event,
+        "accepted",
+        p["demand_code"],
+        _at(p, "accepted_at", event),
+        category=p["category"],
+        credit_code=p["enterprise"]["credit_code"],
+    )
+
+
+def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
+    """An owner assignment: the demand's owner, and the demand *collected*; an agency
+    assignment: the demand *matched* (to a market service)."""
+    p = event.payload
+    at = _at(p, "assigned_at", event)
+    if p["kind"] == "owner":
+        values = {
+            "unit_type": p["assignee_type"],
+            "unit_id": p["assignee_id"],
+            "unit_name": p["assignee_name"],
+            "jurisdiction": event.jurisdiction,
+            "category": p["category"],
+        }
+        n = uow.session.execute(  # type: ignore[attr-defined]
+            update(demand_owners)
+            .where(demand_owners.c.demand_code == p["demand_code"])
+            .values(**values)
+        ).rowcount
+        if not n:
+            uow.session.execute(
+                insert(demand_owners).values(demand_code=p["demand_code"], **values)
+            )
+        _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
+    else:
+        _fact(uow, event, "matched", p["demand_code"], at, category=p["category"])
+
+
+def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    _fact(uow, event, "analysed", p["demand_code"], _at(p, "at", event))
+
+
+def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
+    """In progress: the demand was *published* to those who can solve it (our reading of
+    A.1's stage); closed: on time or not, and *solved* when its resolution says so."""
+    p = event.payload
+    at = _at(p, "at", event)
+    if p["to_status"] == "in_progress" and p["from_status"] == "accepted":
+        _fact(uow, event, "published", p["demand_code"], at, category=p["category"])
+    if p["to_status"] == "closed":
+        on_time = p.get("on_time")
+        _fact(
+            uow,
+            event,
+            "closed",
+            p["demand_code"],
+            at,
+            category=p["category"],
+            value=None if on_time is None else int(bool(on_time)),
+        )
+        if p.get("resolution") == "solved":
+            _fact(uow, event, "solved", p["demand_code"], at, category=p["category"])
+
+
+def on_demand_revisited(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    _fact(uow, event, "rating", p["demand_code"], _at(p, "at", event), value=p["rating"])
 
 
 def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
     """A visit counts for the staff member who made it and for their department, in the
-    month it took place (China time)."""
+    month it took place; the enterprises it served count for coverage."""
     p = event.payload
     month = p["visited_on"][:7]
     for unit_type, unit_id, name in (
@@ -64,23 +161,149 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
                 recorded_at=datetime.now(UTC),
             )
         )
+    for e in p["enterprises"]:
+        claim(
+            uow.session,
+            uow.db,
+            visit_enterprises,
+            event_id=event.event_id,
+            credit_code=e["credit_code"],
+            jurisdiction=e["jurisdiction"],
+            period=month,
+        )
+
+
+def _upsert(uow: UnitOfWork, table: Any, key: str, key_value: str, values: dict[str, Any]) -> None:
+    n = uow.session.execute(  # type: ignore[attr-defined]
+        update(table).where(table.c[key] == key_value).values(**values)
+    ).rowcount
+    if not n:
+        uow.session.execute(insert(table).values(**{key: key_value}, **values))
+
+
+def on_unit(event: Event, uow: UnitOfWork) -> None:
+    """Departments and staff as dispatch's map announces them (the units scored)."""
+    p = event.payload
+    kind = "department" if event.event_type == "department.updated" else "staff"
+    _upsert(
+        uow,
+        units,
+        "id",
+        p["id"],
+        {"type": kind, "name": p["name"], "jurisdiction": p["jurisdiction"]},
+    )
+
+
+def on_enterprise(event: Event, uow: UnitOfWork) -> None:
+    """The registry's figures the KPIs count, and each growth-tier change, dated."""
+    p = event.payload
+    old = uow.session.execute(
+        select(enterprises.c.growth_tier).where(enterprises.c.credit_code == p["credit_code"])
+    ).first()
+    _upsert(
+        uow,
+        enterprises,
+        "credit_code",
+        p["credit_code"],
+        {
+            "jurisdiction": p["jurisdiction"],
+            "growth_tier": p.get("growth_tier"),
+            "needs_named_person": p["needs_named_person"],
+            "needs_one_plan": p["needs_one_plan"],
+        },
+    )
+    if old is None or old.growth_tier != p.get("growth_tier"):
+        claim(
+            uow.session,
+            uow.db,
+            tier_history,
+            event_id=event.event_id,
+            credit_code=p["credit_code"],
+            growth_tier=p.get("growth_tier"),
+            since=event.occurred_at.date(),
+        )
+
+
+def on_record_entered(event: Event, uow: UnitOfWork) -> None:
+    """Scoring's own announcement of a manual record: already stored when it came from
+    this API; stored now when scoring is being rebuilt from the archive."""
+    p = event.payload
+    claim(
+        uow.session,
+        uow.db,
+        manual_records,
+        id=p["id"],
+        unit_type=p["unit_type"],
+        unit_id=p["unit_id"],
+        jurisdiction=p["jurisdiction"],
+        period=p["period"],
+        kind=p["kind"],
+        value=p["value"],
+        evidence=p["evidence"],
+        note=p["note"],
+        actor=p["actor"],
+        at=datetime.fromisoformat(p["at"]),
+    )
+
+
+def on_record_retracted(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    uow.session.execute(
+        update(manual_records)
+        .where(manual_records.c.id == p["id"], manual_records.c.retracted_at.is_(None))
+        .values(
+            retracted_at=datetime.fromisoformat(p["at"]),
+            retracted_by=p["actor"],
+            retract_reason=p["reason"],
+        )
+    )
+
+
+def on_rule_set_published(event: Event, uow: UnitOfWork) -> None:
+    p = event.payload
+    claim(
+        uow.session,
+        uow.db,
+        rule_sets,
+        jurisdiction=p["jurisdiction"],
+        version=p["version"],
+        effective_from=date.fromisoformat(p["effective_from"]),
+        body=json.dumps(p["body"], ensure_ascii=False),
+        published_by=p["actor"],
+        published_at=datetime.fromisoformat(p["at"]),
+    )
 
 
 def tallies(
     svc: Service, principal: Principal, period: str, unit_id: str | None
 ) -> list[dict[str, Any]]:
-    """Counts per unit, item and stage for one month, each with its records."""
-    q = select(t).where(
-        t.c.period == period,
-        t.c.jurisdiction.startswith(subtree_prefix(principal.jurisdiction)),
-    )
-    if unit_id:
-        q = q.where(t.c.unit_id == unit_id)
+    """Counts per unit, item and stage for one month, each with its records: visits, and
+    the facts of the demands each unit owns."""
+    prefix = subtree_prefix(principal.jurisdiction)
     grouped: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     names: dict[str, str] = {}
+    q = select(t).where(t.c.period == period, t.c.jurisdiction.startswith(prefix))
+    if unit_id:
+        q = q.where(t.c.unit_id == unit_id)
+    f, o = demand_facts.c, demand_owners.c
+    dq = (
+        select(
+            demand_facts, o.unit_type, o.unit_id, o.unit_name, o.category.label("owner_category")
+        )
+        .join(demand_owners, o.demand_code == f.demand_code)
+        .where(f.period == period, f.jurisdiction.startswith(prefix), f.fact != "accepted")
+    )
+    if unit_id:
+        dq = dq.where(o.unit_id == unit_id)
     with svc.db.session() as s:
         for r in s.execute(q.order_by(t.c.recorded_at)).mappings():
             grouped[(r["unit_type"], r["unit_id"], r["item"], r["stage"])].append(
+                {"event_id": r["event_id"], "demand_code": r["demand_code"]}
+            )
+            names[r["unit_id"]] = r["unit_name"]
+        for r in s.execute(dq.order_by(f.at)).mappings():
+            item = demand_item(r["owner_category"])
+            grouped[(r["unit_type"], r["unit_id"], item, r["fact"])].append(
                 {"event_id": r["event_id"], "demand_code": r["demand_code"]}
             )
             names[r["unit_id"]] = r["unit_name"]

@@ -1,6 +1,19 @@
-"""Scoring's tables (its own database)."""
+"""Scoring's tables (its own database). Everything here is rebuilt from events
+(``onestop rebuild-scoring`` replays the archive): facts, units, enterprises, and the
+records and rule sets scoring itself announced."""
 
-from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from shared.db import UtcDateTime
 from shared.outbox import add_outbox_tables
@@ -8,7 +21,7 @@ from shared.outbox import add_outbox_tables
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 
-# One row per fact that may earn points: the record behind every scorecard point.
+# One row per unit-attributed fact that may earn points (visits): the record behind it.
 tally_records = Table(
     "tally_records",
     metadata,
@@ -24,3 +37,112 @@ tally_records = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     UniqueConstraint("event_id", "unit_id", "item", "stage", name="uq_tally_fact"),
 )
+
+# A demand's facts (accepted, collected, analysed, published, matched, solved, closed,
+# rating), attributed to its owner when a scorecard is computed (events may come in any
+# order).
+demand_facts = Table(
+    "demand_facts",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("fact", String(20), primary_key=True),
+    Column("demand_code", String(20), nullable=False, index=True),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("category", String(40), nullable=True),
+    Column("credit_code", String(18), nullable=True),
+    Column("period", String(7), nullable=False, index=True),
+    Column("value", Integer, nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+demand_owners = Table(
+    "demand_owners",
+    metadata,
+    Column("demand_code", String(20), primary_key=True),
+    Column("unit_type", String(20), nullable=False),
+    Column("unit_id", String(40), nullable=False, index=True),
+    Column("unit_name", String(200), nullable=False),
+    Column("jurisdiction", String(6), nullable=False),
+    Column("category", String(40), nullable=False),
+)
+
+visit_enterprises = Table(  # enterprises served by visits, for coverage KPIs
+    "visit_enterprises",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("credit_code", String(18), primary_key=True),
+    Column("jurisdiction", String(6), nullable=False),
+    Column("period", String(7), nullable=False, index=True),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("type", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+)
+
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("growth_tier", String(40), nullable=True),
+    Column("needs_named_person", Boolean, nullable=False, default=False),
+    Column("needs_one_plan", Boolean, nullable=False, default=False),
+)
+
+tier_history = Table(  # each growth-tier change, dated: growth and new certifications
+    "tier_history",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("credit_code", String(18), nullable=False, index=True),
+    Column("growth_tier", String(40), nullable=True),
+    Column("since", Date, nullable=False),
+)
+
+manual_records = Table(  # records no event carries: entered with evidence, never edited
+    "manual_records",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("unit_type", String(20), nullable=False),
+    Column("unit_id", String(40), nullable=False, index=True),
+    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("period", String(7), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("evidence", String(2000), nullable=False),
+    Column("note", String(2000), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("retracted_at", UtcDateTime(), nullable=True),
+    Column("retracted_by", String(100), nullable=True),
+    Column("retract_reason", String(500), nullable=True),
+)
+
+rule_sets = Table(
+    "rule_sets",
+    metadata,
+    Column("jurisdiction", String(6), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", Date, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("published_by", String(100), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=False),
+)
+
+# Every table above is derived from events: `onestop rebuild scoring` empties them and
+# replays the archive.
+REBUILT_FROM_EVENTS = [
+    tally_records,
+    demand_facts,
+    demand_owners,
+    visit_enterprises,
+    units,
+    enterprises,
+    tier_history,
+    manual_records,
+    rule_sets,
+]

@@ -1,14 +1,22 @@
-"""Scoring's request/response schemas."""
+"""Scoring's request/response schemas (the OpenAPI document is generated from them)."""
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.scoring.cards import RECORD_KINDS
 from services.scoring.domain import MONTH_RE
+from services.scoring.rules import COUNT_INPUTS, OVERRIDE_INPUTS, RATING_INPUTS
+from shared.events import JURISDICTION_RE
+
+CODE = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+PERIOD = "YYYY-MM, YYYY-Qn or YYYY"
 
 
-class TallyArgs(Schema):
+class Strict(Schema):
     class Meta:
         unknown = RAISE
 
+
+class TallyArgs(Strict):
     period = fields.String(
         required=True, validate=validate.Regexp(MONTH_RE, error="must be YYYY-MM")
     )
@@ -33,3 +41,164 @@ class TallyOut(Schema):
 
 class TallyList(Schema):
     items = fields.List(fields.Nested(TallyOut))
+
+
+class ItemOut(Schema):
+    item = fields.String()
+    title = fields.String()
+    points = fields.Float()
+    cap = fields.Float()
+    rule = fields.String()
+    basis = fields.Dict(metadata={"description": "the figures the points came from"})
+    records = fields.List(fields.Dict(), metadata={"description": "the records behind them"})
+
+
+class PartOut(Schema):
+    part = fields.String()
+    title = fields.String()
+    points = fields.Float()
+    bonus = fields.Boolean()
+    subtotal = fields.Float()
+    items = fields.List(fields.Nested(ItemOut))
+
+
+class ScorecardOut(Schema):
+    unit = fields.Dict()
+    period = fields.String()
+    rule_set = fields.Dict(metadata={"description": "jurisdiction, version and name used"})
+    parts = fields.List(fields.Nested(PartOut))
+    total = fields.Float()
+    rank = fields.Integer()
+    ranked_among = fields.Integer()
+
+
+class ScorecardArgs(Strict):
+    unit = fields.String(required=True, metadata={"description": "a staff or department id"})
+    period = fields.String(required=True, metadata={"description": PERIOD})
+
+
+class RankingArgs(Strict):
+    jurisdiction = fields.String(required=True, validate=CODE)
+    unit_type = fields.String(
+        load_default="department", validate=validate.OneOf(("department", "staff"))
+    )
+    period = fields.String(required=True, metadata={"description": PERIOD})
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx")))
+
+
+class RankingOut(Schema):
+    jurisdiction = fields.String()
+    unit_type = fields.String()
+    period = fields.String()
+    items = fields.List(fields.Nested(ScorecardOut))
+
+
+class EvaluateIn(Strict):
+    jurisdiction = fields.String(validate=CODE, metadata={"description": "default: yours"})
+    version = fields.Integer(
+        strict=True,
+        metadata={"description": "a published version (0 = table A.1); default: in force"},
+    )
+    counts = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(COUNT_INPUTS)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000)),
+        load_default=dict,
+        metadata={"description": f"any of: {', '.join(COUNT_INPUTS)}"},
+    )
+    ratings = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(tuple(RATING_INPUTS))),
+        values=fields.List(fields.Float(), validate=validate.Length(min=1, max=1000)),
+        load_default=dict,
+        metadata={
+            "description": "lists of ratings: integrity_rating and attitude_rating 0–5, "
+            "satisfaction 1–5"
+        },
+    )
+    overrides = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(tuple(OVERRIDE_INPUTS))),
+        values=fields.Float(validate=validate.Range(min=0, max=15)),
+        load_default=dict,
+    )
+
+
+class EvaluateOut(Schema):
+    rule_set = fields.Dict()
+    parts = fields.List(fields.Nested(PartOut))
+    total = fields.Float()
+
+
+class RecordIn(Strict):
+    unit_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    period = fields.String(
+        required=True, validate=validate.Regexp(MONTH_RE, error="must be YYYY-MM")
+    )
+    kind = fields.String(required=True, validate=validate.OneOf(RECORD_KINDS))
+    value = fields.Float(
+        required=True,
+        metadata={"description": "a rating (0–5), an override (0–15) or a count (>= 1)"},
+    )
+    evidence = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "where the proof is: a document number, a link"},
+    )
+    note = fields.String(validate=validate.Length(max=2000))
+
+
+class RecordOut(Schema):
+    id = fields.String()
+    unit_type = fields.String()
+    unit_id = fields.String()
+    jurisdiction = fields.String()
+    period = fields.String()
+    kind = fields.String()
+    value = fields.Float()
+    evidence = fields.String()
+    note = fields.String()
+    actor = fields.String()
+    at = fields.DateTime()
+    retracted_at = fields.DateTime(allow_none=True)
+    retracted_by = fields.String(allow_none=True)
+    retract_reason = fields.String(allow_none=True)
+
+
+class RecordArgs(Strict):
+    unit = fields.String(required=True)
+    period = fields.String(required=True, metadata={"description": PERIOD})
+
+
+class RecordList(Schema):
+    items = fields.List(fields.Nested(RecordOut))
+
+
+class RetractIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class RuleSetIn(Strict):
+    effective_from = fields.Date(required=True)
+    rule_set = fields.Dict(
+        required=True, metadata={"description": "parts → items (see GET for the default)"}
+    )
+
+
+class RuleSetOut(Schema):
+    jurisdiction = fields.String()
+    source = fields.String()
+    version = fields.Integer(metadata={"description": "0 = table A.1"})
+    rule_set = fields.Dict()
+    notes = fields.List(fields.String())
+    versions = fields.List(fields.Dict())
+
+
+class KpiArgs(Strict):
+    jurisdiction = fields.String(required=True, validate=CODE)
+    period = fields.String(required=True, metadata={"description": PERIOD})
+
+
+class KpiOut(Schema):
+    jurisdiction = fields.String()
+    period = fields.String()
+    demands = fields.Dict()
+    station_coverage = fields.Dict()
+    sx_targets = fields.Dict()

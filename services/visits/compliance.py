@@ -41,6 +41,7 @@ from shared.db import UnitOfWork, claim
 from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
+from shared.scoping import require_rules_readable
 from shared.timezone import china_today
 
 
@@ -73,7 +74,7 @@ def rules_for(s: Any, jurisdiction: str, on: date) -> tuple[str, int, FrequencyR
 
 
 def get_rules(svc: Service, principal: Principal, jurisdiction: str) -> dict[str, Any]:
-    _visible(principal, jurisdiction)
+    require_rules_readable(principal, jurisdiction)
     with svc.db.session() as s:
         source, version, rules = rules_for(s, jurisdiction, china_today())
         history = s.execute(

@@ -73,11 +73,12 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     # queues, also in the in-process broker, which starts empty in every process.
     declare_broker_topology(settings)
     intake_svc = intake.build(settings)
+    dispatch_svc = dispatch.build(settings)
     for code, name in demo.JURISDICTIONS:
         intake_svc.directory.add_jurisdiction(code, name)
     seed_enterprises(intake_svc, demo.ENTERPRISES)
     seed_responsibility(
-        dispatch.build(settings),
+        dispatch_svc,
         demo.DEPARTMENTS,
         demo.STAFF,
         demo.AGENCIES,
@@ -105,6 +106,11 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     tmp.write_text(json.dumps(creds, ensure_ascii=False, indent=2))
     os.chmod(tmp, 0o600)
     tmp.replace(path)
+    # The seed's events are published now; its relays must not outlive it (they would
+    # keep sweeping these databases next to the platform's own relays).
+    for svc in (intake_svc, dispatch_svc):
+        svc.relay.drain(timeout=10)
+        svc.relay.stop()
     return creds
 
 
@@ -149,7 +155,12 @@ def worker(service: str) -> None:
     wmod = importlib.import_module(f"services.{service}.worker")
     from shared.worker import run_worker
 
-    run_worker(svc_mod.build(_settings()), wmod.subscriptions, getattr(wmod, "on_start", None))
+    run_worker(
+        svc_mod.build(_settings()),
+        wmod.subscriptions,
+        getattr(wmod, "on_start", None),
+        getattr(wmod, "periodic", None),
+    )
 
 
 @main.group()

@@ -64,7 +64,7 @@ def current_rules(session: Any, city: str, today: date) -> tuple[int, AllianceRu
     row = session.execute(
         select(alliance_rules)
         .where(alliance_rules.c.city == city, alliance_rules.c.effective_from <= today)
-        .order_by(alliance_rules.c.version.desc())
+        .order_by(alliance_rules.c.effective_from.desc(), alliance_rules.c.version.desc())
         .limit(1)
     ).first()
     if row is None:

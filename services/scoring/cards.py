@@ -31,6 +31,7 @@ from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
 from shared.scoping import require_rules_readable
+from shared.sheets import row as sheet_row
 from shared.timezone import china_today
 
 PERIOD_RE = re.compile(r"([0-9]{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?")
@@ -97,7 +98,7 @@ def rule_set_for(s: Any, jurisdiction: str, on: date) -> tuple[str, int, dict[st
     rows = s.execute(
         select(rule_sets)
         .where(rule_sets.c.jurisdiction.in_(path), rule_sets.c.effective_from <= on)
-        .order_by(rule_sets.c.version.desc())
+        .order_by(rule_sets.c.effective_from.desc(), rule_sets.c.version.desc())
     ).all()
     for code in reversed(path):
         for row in rows:
@@ -696,7 +697,7 @@ def to_xlsx(ranking: dict[str, Any]) -> bytes:
         for p in c["parts"]:
             row += [i["points"] for i in p["items"]] + [p["subtotal"]]
         row += [c["total"], f"{c['rule_set']['jurisdiction']} v{c['rule_set']['version']}"]
-        ws.append(row)
+        ws.append(sheet_row(row))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -138,8 +138,14 @@ def on_demand_revisited(event: Event, uow: UnitOfWork) -> None:
 
 def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
     """A visit counts for the staff member who made it and for their department, in the
-    month it took place; the enterprises it served count for coverage."""
+    month it took place; the enterprises it served count for coverage. A revision
+    (``visit.revised``) replaces what the earlier version counted."""
     p = event.payload
+    if event.event_type == "visit.revised":
+        uow.session.execute(t.delete().where(t.c.visit_id == p["visit_id"]))
+        uow.session.execute(
+            visit_enterprises.delete().where(visit_enterprises.c.visit_id == p["visit_id"])
+        )
     month = p["visited_on"][:7]
     for unit_type, unit_id, name in (
         ("staff", p.get("staff_id"), p.get("staff_name")),
@@ -158,6 +164,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
                 item="visits",
                 stage="logged",
                 demand_code=None,
+                visit_id=p["visit_id"],
                 recorded_at=datetime.now(UTC),
             )
         )
@@ -170,6 +177,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
             credit_code=e["credit_code"],
             jurisdiction=e["jurisdiction"],
             period=month,
+            visit_id=p["visit_id"],
         )
 
 

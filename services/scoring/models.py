@@ -34,6 +34,7 @@ tally_records = Table(
     Column("item", String(40), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("demand_code", String(20), nullable=True),
+    Column("visit_id", String(36), nullable=True, index=True),
     Column("recorded_at", UtcDateTime(), nullable=False),
     UniqueConstraint("event_id", "unit_id", "item", "stage", name="uq_tally_fact"),
 )
@@ -73,6 +74,7 @@ visit_enterprises = Table(  # enterprises served by visits, for coverage KPIs
     Column("credit_code", String(18), primary_key=True),
     Column("jurisdiction", String(6), nullable=False),
     Column("period", String(7), nullable=False, index=True),
+    Column("visit_id", String(36), nullable=True, index=True),
 )
 
 units = Table(

@@ -13,7 +13,7 @@ from shared.contracts.intake import (
     ENTERPRISE_UPDATED,
 )
 from shared.contracts.scoring import RECORD_ENTERED, RECORD_RETRACTED, RULE_SET_PUBLISHED
-from shared.contracts.visits import VISIT_LOGGED
+from shared.contracts.visits import VISIT_LOGGED, VISIT_REVISED
 from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
@@ -22,7 +22,11 @@ from shared.worker import run_worker
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
         svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
-        svc.on("visits", VISIT_LOGGED, handlers.on_visit_logged),
+        svc.subscription(
+            "on_visit",
+            [("visits", f"{VISIT_LOGGED}.#"), ("visits", f"{VISIT_REVISED}.#")],
+            handlers.on_visit_logged,
+        ),
         svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted),
         svc.on("intake", DEMAND_SCREENED, handlers.on_demand_screened),
         svc.on("intake", DEMAND_STATUS_CHANGED, handlers.on_demand_status_changed),

@@ -4,8 +4,9 @@ stations and their duty roster, visit plans; the periodic overdue sweep."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -44,9 +45,16 @@ from shared.runtime import Service
 from shared.scoping import require_rules_readable
 from shared.timezone import china_today
 
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
 
 def _invalid(where: str, field: str, message: str) -> ApiError:
     return ApiError(422, "The request is invalid; see fields.", fields={where: {field: [message]}})
+
+
+def _check_id(what: str, value: str) -> None:
+    if not ID_RE.fullmatch(value):
+        raise _invalid("path", f"{what}_id", "1-40 letters, digits, - or _")
 
 
 def _visible(principal: Principal, jurisdiction: str) -> None:
@@ -64,7 +72,7 @@ def rules_for(s: Any, jurisdiction: str, on: date) -> tuple[str, int, FrequencyR
     rows = s.execute(
         select(frequency_rules)
         .where(frequency_rules.c.jurisdiction.in_(path), frequency_rules.c.effective_from <= on)
-        .order_by(frequency_rules.c.version.desc())
+        .order_by(frequency_rules.c.effective_from.desc(), frequency_rules.c.version.desc())
     ).all()
     for code in reversed(path):
         for r in rows:
@@ -110,7 +118,9 @@ def publish_rules(
     effective = data.pop("effective_from")
     if effective < china_today():
         raise _invalid("json", "effective_from", "rules take effect today or later")
-    rules = FrequencyRules(**{**FrequencyRules().as_dict(), **data})
+    with svc.db.session() as s:
+        _, _, in_force = rules_for(s, jurisdiction, effective)
+    rules = FrequencyRules(**{**in_force.as_dict(), **data})  # unsent fields: as in force
     problems = rules.problems()
     if problems:
         raise ApiError(
@@ -143,21 +153,34 @@ def put_team(
     svc: Service, principal: Principal, team_id: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """A provincial service team (SX 服务专班): its linked city and key enterprises."""
+    _check_id("team", team_id)
     _visible(principal, data["jurisdiction"])
+    city = data["linked_city"]
+    path = jurisdiction_path(city)
+    if len(path) != 2 or path[0] != jurisdiction_path(data["jurisdiction"])[0]:
+        raise _invalid("json", "linked_city", "a city (prefecture) of the team's province")
     with svc.uow() as uow:
         s = uow.session
         old = s.execute(select(teams.c.jurisdiction).where(teams.c.id == team_id)).first()
         if old is not None:
             _visible(principal, old.jurisdiction)
         keys = list(dict.fromkeys(data["key_enterprises"]))
-        known = set(
-            s.execute(
-                select(enterprises.c.credit_code).where(enterprises.c.credit_code.in_(keys))
-            ).scalars()
-        )
+        known = {
+            code
+            for code, where in s.execute(
+                select(enterprises.c.credit_code, enterprises.c.jurisdiction).where(
+                    enterprises.c.credit_code.in_(keys)
+                )
+            ).all()
+            if principal.can_see(where)
+        }
         missing = [k for k in keys if k not in known]
         if missing:
-            raise _invalid("json", "key_enterprises", f"unknown enterprises: {', '.join(missing)}")
+            raise _invalid(
+                "json",
+                "key_enterprises",
+                f"no such enterprises in your subtree: {', '.join(missing)}",
+            )
         values = {
             "name": data["name"],
             "jurisdiction": data["jurisdiction"],
@@ -199,6 +222,7 @@ def put_station(
     svc: Service, principal: Principal, station_id: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """A service station (CX 服务站) and the staff who take turns on duty there."""
+    _check_id("station", station_id)
     _visible(principal, data["jurisdiction"])
     staff_ids = list(dict.fromkeys(data["staff_ids"]))
     with svc.uow() as uow:
@@ -364,6 +388,22 @@ def move_plan(
             v = uow.session.execute(select(visits).where(visits.c.id == visit_id)).first()
             if v is None or not principal.can_see(v.jurisdiction):
                 raise _invalid("json", "visit_id", "no such visit in your subtree")
+            who = ("staff_id", "department_id", "team_id")
+            if any(row[k] and row[k] != getattr(v, k) for k in who):
+                raise _invalid("json", "visit_id", "the visit was made by another unit")
+            visited = set(
+                uow.session.execute(
+                    select(visit_enterprises.c.credit_code).where(
+                        visit_enterprises.c.visit_id == visit_id
+                    )
+                ).scalars()
+            )
+            if not visited & set(json.loads(row["enterprises"])):
+                raise _invalid(
+                    "json", "visit_id", "the visit did not go to the planned enterprises"
+                )
+            if v.visited_on < row["planned_on"] - timedelta(days=7):
+                raise _invalid("json", "visit_id", "the visit took place before the plan")
         uow.session.execute(
             update(plans)
             .where(plans.c.id == plan_id)
@@ -675,13 +715,14 @@ def evaluate(
                 ).scalars()
             )
             done = _visits_to(s, period, linked, staff_id=d.leader_staff_id)
+            required = rules(d.jurisdiction)[2].leader_quarterly if linked else 0
             row(
                 "leader_quarterly",
                 "leader",
                 f"{d.id}/{d.leader_staff_id}",  # one leader may lead two departments
                 leader.name if leader else d.leader_staff_id,
                 d.jurisdiction,
-                rules(d.jurisdiction)[2].leader_quarterly,
+                required,
                 done,
                 department_id=d.id,
                 linked_enterprises=len(linked),
@@ -691,59 +732,62 @@ def evaluate(
 
 def flag_overdue(svc: Service, today: date | None = None) -> int:
     """Announce ``visit.overdue`` once for every subject short in a period that closed
-    (the last week, month and quarter), per province in the data."""
+    (the last week, month and quarter), per province in the data. The evaluation reads;
+    each flag is claimed in its own short transaction (no long write lock, and several
+    workers announce each flag once)."""
     today = today or china_today()
-    flagged = 0
-    with svc.uow() as uow:
-        s = uow.session
+    shortfalls: dict[str, int] = dict.fromkeys(RULE_KINDS, 0)
+    short: list[tuple[Period, dict[str, Any]]] = []
+    with svc.db.session() as s:
         roots = sorted(
             {code[:2] + "0000" for code in s.execute(select(units.c.jurisdiction)).scalars()}
             | {code[:2] + "0000" for code in s.execute(select(teams.c.jurisdiction)).scalars()}
         )
-        shortfalls: dict[str, int] = dict.fromkeys(RULE_KINDS, 0)
         for kind in ("week", "month", "quarter"):
             period = previous_period(today, kind)
             for root in roots:
                 rows, _ = evaluate(s, period, root, today)
                 for r in rows:
-                    if r["status"] != "short":
-                        continue
-                    shortfalls[r["rule"]] += 1
-                    claimed = claim(
-                        s,
-                        uow.db,
-                        overdue_flags,
-                        rule=r["rule"],
-                        subject_id=r["subject_id"],
-                        period=period.label,
-                        jurisdiction=r["jurisdiction"],
-                        shortfall=r["shortfall"],
-                        at=datetime.now(UTC),
-                    )
-                    if not claimed:
-                        continue
-                    flagged += 1
-                    uow.emit(
-                        make_event(
-                            VISIT_OVERDUE,
-                            1,
-                            producer="visits",
-                            jurisdiction=r["jurisdiction"],
-                            payload={
-                                "rule": r["rule"],
-                                "rule_version": r["rule_version"],
-                                "subject_type": r["subject_type"],
-                                "subject_id": r["subject_id"],
-                                "subject_name": r["subject_name"],
-                                "period": period.label,
-                                "required_count": r["required"],
-                                "done": r["done"],
-                                "shortfall": r["shortfall"],
-                                "source": r["source"],
-                            },
-                        )
-                    )
-        uow.commit()
+                    if r["status"] == "short":
+                        shortfalls[r["rule"]] += 1
+                        short.append((period, r))
+    flagged = 0
+    for period, r in short:
+        with svc.uow() as uow:
+            if not claim(
+                uow.session,
+                uow.db,
+                overdue_flags,
+                rule=r["rule"],
+                subject_id=r["subject_id"],
+                period=period.label,
+                jurisdiction=r["jurisdiction"],
+                shortfall=r["shortfall"],
+                at=datetime.now(UTC),
+            ):
+                continue
+            uow.emit(
+                make_event(
+                    VISIT_OVERDUE,
+                    1,
+                    producer="visits",
+                    jurisdiction=r["jurisdiction"],
+                    payload={
+                        "rule": r["rule"],
+                        "rule_version": r["rule_version"],
+                        "subject_type": r["subject_type"],
+                        "subject_id": r["subject_id"],
+                        "subject_name": r["subject_name"],
+                        "period": period.label,
+                        "required_count": r["required"],
+                        "done": r["done"],
+                        "shortfall": r["shortfall"],
+                        "source": r["source"],
+                    },
+                )
+            )
+            uow.commit()
+            flagged += 1
     for rule, n in shortfalls.items():
         SHORTFALLS.labels(rule).set(n)
     return flagged

@@ -131,7 +131,7 @@ def required_duty_days(days_per_five: int, period: Period) -> int:
     """CX 第十一条: on duty at least 2 working days per week, "按连续5个工作日计" — so a
     week with fewer working days (a holiday week) asks for its share, rounded up."""
     working = sum(1 for d in period.days() if is_working_day(d))
-    return math.ceil(days_per_five * working / 5)
+    return min(days_per_five, math.ceil(days_per_five * working / 5))
 
 
 # --- the frequency rules (data; these are the seeds' defaults) --------------------------

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from services.visits.domain import EnterpriseLink, link_owner
-from services.visits.models import enterprise_links, enterprises, units, visit_demands
+from services.visits.models import demands, enterprise_links, enterprises, units, visit_demands
 from shared.auth import Principal
 from shared.contracts.visits import DEMAND_LINKED
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, claim
 from shared.events import Event, make_event, subtree_prefix
 from shared.runtime import Service
 
@@ -107,15 +107,28 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     """A demand intake created from a visit is linked back to it (and announced, so the
     demand's archive trace shows the visit)."""
     p = event.payload
+    claim(
+        uow.session,
+        uow.db,
+        demands,
+        code=p["demand_code"],
+        jurisdiction=event.jurisdiction,
+        credit_code=p["enterprise"]["credit_code"],
+    )
     visit_id = p.get("visit_id")
     if not visit_id:
         return
     now = datetime.now(UTC)
-    uow.session.execute(
-        insert(visit_demands).values(
-            visit_id=visit_id, demand_code=p["demand_code"], link="raised", at=now
-        )
-    )
+    if not claim(
+        uow.session,
+        uow.db,
+        visit_demands,
+        visit_id=visit_id,
+        demand_code=p["demand_code"],
+        link="raised",
+        at=now,
+    ):
+        return
     uow.emit(
         make_event(
             DEMAND_LINKED,

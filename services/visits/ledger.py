@@ -16,6 +16,7 @@ from sqlalchemy import and_, insert, select, update
 from services.visits.domain import Period, parse_period
 from services.visits.metrics import VISITS
 from services.visits.models import (
+    demands,
     enterprises,
     teams,
     units,
@@ -32,6 +33,7 @@ from shared.errors import ApiError
 from shared.events import make_event, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
+from shared.sheets import row
 from shared.timezone import china_today
 
 KIND_NAMES = {
@@ -52,19 +54,38 @@ def _fingerprint(body: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    """Check who visited and whom: known units and enterprises, within the caller's subtree."""
+def _times(data: dict[str, Any]) -> int | None:
+    """Check the visit's day and times; the duration in minutes (given or from the times)."""
     today = china_today()
     if data["visited_on"] > today:
         raise _invalid("visited_on", "a visit cannot be in the future")
     started, ended = data.get("started_at"), data.get("ended_at")
+    minutes = data.get("duration_minutes")
     now = datetime.now(UTC)
-    if started is not None and started > now:
-        raise _invalid("started_at", "a visit cannot start in the future")
-    if started is not None and ended is not None and ended <= started:
-        raise _invalid("ended_at", "the visit must end after it starts")
-    if ended is not None and ended > now:
-        raise _invalid("ended_at", "a visit cannot end in the future")
+    if ended is not None and started is None:
+        raise _invalid("started_at", "give the start with the end")
+    if started is not None:
+        if started > now:
+            raise _invalid("started_at", "a visit cannot start in the future")
+        if china_today(started) != data["visited_on"]:
+            raise _invalid("started_at", "the visit starts on visited_on (China time)")
+    if ended is not None and started is not None:
+        if ended <= started:
+            raise _invalid("ended_at", "the visit must end after it starts")
+        if ended > now:
+            raise _invalid("ended_at", "a visit cannot end in the future")
+        spanned = max(1, round((ended - started).total_seconds() / 60))
+        if minutes is not None and abs(minutes - spanned) > 1:
+            raise _invalid(
+                "duration_minutes", f"the start and end say {spanned} minutes, not {minutes}"
+            )
+        minutes = spanned
+    return minutes
+
+
+def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    """Check who visited and whom: known units that belong together, known enterprises,
+    known demands followed up — all within the caller's subtree."""
     out: dict[str, Any] = {"staff_name": None, "department_name": None}
     staff_id, dept_id, team_id = (
         data.get("staff_id"),
@@ -73,32 +94,35 @@ def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, An
     )
     if not (staff_id or dept_id or team_id):
         raise _invalid("staff_id", "name the staff member, the department or the service team")
-    jurisdiction = None
+    seen: list[str] = []  # every unit named must be within the caller's subtree
     if staff_id:
         person = s.execute(
             select(units).where(units.c.id == staff_id, units.c.type == "staff")
         ).first()
         if person is None:
             raise _invalid("staff_id", f"unknown staff member {staff_id}")
+        if dept_id and dept_id != person.department_id:
+            raise _invalid("department_id", f"{staff_id} belongs to {person.department_id}")
         out["staff_name"] = person.name
-        dept_id = dept_id or person.department_id
-        jurisdiction = person.jurisdiction
+        dept_id = person.department_id
+        seen.append(person.jurisdiction)
     if dept_id:
         dept = s.execute(
             select(units).where(units.c.id == dept_id, units.c.type == "department")
         ).first()
         if dept is None:
-            raise _invalid("department_id", f"unknown department {dept_id}")
+            field = "department_id" if data.get("department_id") else "staff_id"
+            raise _invalid(field, f"unknown department {dept_id} (not announced yet?)")
         out["department_name"] = dept.name
-        jurisdiction = jurisdiction or dept.jurisdiction
+        seen.append(dept.jurisdiction)
     if team_id:
         team = s.execute(select(teams).where(teams.c.id == team_id)).first()
         if team is None:
             raise _invalid("team_id", f"unknown service team {team_id}")
-        jurisdiction = jurisdiction or team.jurisdiction
-    assert jurisdiction is not None
-    if not principal.can_see(jurisdiction):
-        raise ApiError(403, f"The visiting unit belongs to {jurisdiction}, outside your subtree.")
+        seen.append(team.jurisdiction)
+    for code in seen:
+        if not principal.can_see(code):
+            raise ApiError(403, f"The visiting unit belongs to {code}, outside your subtree.")
     ents = []
     for code in dict.fromkeys(data["enterprises"]):
         ent = s.execute(select(enterprises).where(enterprises.c.credit_code == code)).first()
@@ -114,10 +138,20 @@ def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, An
             raise _invalid(
                 "demands_raised", "a demand raised on the visit names a visited enterprise"
             )
+    followed = []
+    for code in dict.fromkeys(data.get("follow_up_of") or []):
+        d = s.execute(select(demands).where(demands.c.code == code)).first()
+        if d is None or not principal.can_see(d.jurisdiction):
+            raise _invalid("follow_up_of", f"no demand {code} in your subtree")
+        if d.credit_code not in data["enterprises"]:
+            raise _invalid("follow_up_of", f"{code} is a demand of an enterprise not visited")
+        followed.append({"code": code, "jurisdiction": d.jurisdiction})
     return out | {
         "department_id": dept_id,
-        "jurisdiction": jurisdiction,
+        "jurisdiction": seen[0],
         "enterprises": ents,
+        "followed": followed,
+        "duration_minutes": _times(data),
     }
 
 
@@ -131,9 +165,7 @@ def _body(
     reason: str | None,
 ) -> dict[str, Any]:
     started, ended = data.get("started_at"), data.get("ended_at")
-    minutes = data.get("duration_minutes")
-    if minutes is None and started is not None and ended is not None:
-        minutes = int((ended - started).total_seconds() // 60)
+    minutes = who["duration_minutes"]
     return {
         "visit_id": visit_id,
         "version": version,
@@ -162,8 +194,26 @@ def _body(
     }
 
 
+def stored_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The visit as kept and read back: a demand raised on it keeps its enterprise and
+    category only; its content and contact live in intake, under intake's confidentiality
+    rules (the demand is linked by code once created)."""
+    return body | {
+        "demands_raised": [
+            {k: d.get(k) for k in ("credit_code", "category", "service_item")}
+            for d in body["demands_raised"]
+        ]
+    }
+
+
 def _write_current(
-    uow: UnitOfWork, body: dict[str, Any], jurisdiction: str, actor: str, at: datetime, first: bool
+    uow: UnitOfWork,
+    body: dict[str, Any],
+    jurisdiction: str,
+    actor: str,
+    at: datetime,
+    first: bool,
+    followed: list[dict[str, str]],
 ) -> None:
     visited_on = date.fromisoformat(body["visited_on"])
     values = {
@@ -198,12 +248,13 @@ def _write_current(
         insert(visit_versions).values(
             visit_id=body["visit_id"],
             version=body["version"],
-            body=json.dumps(body, ensure_ascii=False),
+            body=json.dumps(stored_body(body), ensure_ascii=False),
             edited_by=actor,
             edited_at=at,
             reason=body["reason"],
         )
     )
+    where = {f["code"]: f["jurisdiction"] for f in followed}
     for code in body["follow_up_of"]:
         linked = claim(
             s,
@@ -220,7 +271,7 @@ def _write_current(
                     DEMAND_LINKED,
                     1,
                     producer="visits",
-                    jurisdiction=jurisdiction,
+                    jurisdiction=where[code],  # the demand's own: its trace stays its own
                     payload={
                         "visit_id": body["visit_id"],
                         "demand_code": code,
@@ -243,35 +294,37 @@ def log_visit(
     body answers with the first visit; with another body, 409."""
     now = datetime.now(UTC)
     fingerprint = _fingerprint(data)
+    visit_id = str(uuid.uuid4())
     with svc.uow() as uow:
-        if idempotency_key:
-            prior = uow.session.execute(
-                select(visit_keys).where(
-                    visit_keys.c.principal == principal.key_id, visit_keys.c.key == idempotency_key
-                )
-            ).first()
-            if prior is not None:
-                if prior.request_sha256 != fingerprint:
-                    raise ApiError(
-                        409,
-                        "This Idempotency-Key was used with another request body.",
-                        code="idempotency_key_reused",
+        # The key is claimed first: a concurrent retry waits on it (PostgreSQL's unique
+        # index, SQLite's write lock), then finds it taken and answers as the first did.
+        if idempotency_key and not claim(
+            uow.session,
+            uow.db,
+            visit_keys,
+            principal=principal.key_id,
+            key=idempotency_key,
+            request_sha256=fingerprint,
+            visit_id=visit_id,
+        ):
+            uow.rollback()
+            with svc.db.session() as s:
+                prior = s.execute(
+                    select(visit_keys).where(
+                        visit_keys.c.principal == principal.key_id,
+                        visit_keys.c.key == idempotency_key,
                     )
-                uow.rollback()
-                return get_visit(svc, principal, prior.visit_id), True
-        who = _resolve(uow.session, principal, data)
-        visit_id = str(uuid.uuid4())
-        if idempotency_key:
-            uow.session.execute(
-                insert(visit_keys).values(
-                    principal=principal.key_id,
-                    key=idempotency_key,
-                    request_sha256=fingerprint,
-                    visit_id=visit_id,
+                ).one()
+            if prior.request_sha256 != fingerprint:
+                raise ApiError(
+                    409,
+                    "This Idempotency-Key was used with another request body.",
+                    code="idempotency_key_reused",
                 )
-            )
+            return get_visit(svc, principal, prior.visit_id), True
+        who = _resolve(uow.session, principal, data)
         body = _body(visit_id, 1, data, who, principal.key_id, now, None)
-        _write_current(uow, body, who["jurisdiction"], principal.key_id, now, first=True)
+        _write_current(uow, body, who["jurisdiction"], principal.key_id, now, True, who["followed"])
         uow.emit(
             make_event(
                 VISIT_LOGGED,
@@ -305,7 +358,9 @@ def revise_visit(
             )
         who = _resolve(uow.session, principal, data)
         body = _body(visit_id, row.version + 1, data, who, principal.key_id, now, reason)
-        _write_current(uow, body, who["jurisdiction"], principal.key_id, now, first=False)
+        _write_current(
+            uow, body, who["jurisdiction"], principal.key_id, now, False, who["followed"]
+        )
         uow.emit(
             make_event(
                 VISIT_REVISED,
@@ -481,9 +536,14 @@ def ledger(svc: Service, principal: Principal, unit: str, period_text: str) -> d
             "visits": len(rows),
             "enterprises": len({e["credit_code"] for r in rows for e in r["enterprises"]}),
             "by_kind": dict(Counter(r["kind"] for r in rows)),
-            "demands_raised": sum(len(r["demands_raised"]) for r in rows),
+            "demands_raised": _raised(rows),
         },
     }
+
+
+def _raised(rows: list[dict[str, Any]]) -> int:
+    """Demands raised on the visits, counted by their links (edits keep them)."""
+    return sum(1 for r in rows for d in r.get("demands", []) if d["link"] == "raised")
 
 
 def team_report(
@@ -509,7 +569,7 @@ def team_report(
             "visits": len(rows),
             "enterprises": len(seen),
             "by_kind": dict(Counter(r["kind"] for r in rows)),
-            "demands_raised": sum(len(r["demands_raised"]) for r in rows),
+            "demands_raised": _raised(rows),
         },
         "key_enterprises": {
             "linked": len(keys),
@@ -536,23 +596,25 @@ def to_xlsx(title: str, report: dict[str, Any]) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = title
-    ws.append([title, report["period"], str(report["from"]), str(report["to"])])
+    ws.append(row([title, report["period"], str(report["from"]), str(report["to"])]))
     ws.append(LEDGER_HEADINGS)
     for r in report["visits"]:
         ws.append(
-            [
-                r["visited_on"],
-                r["staff_name"] or "",
-                r["department_name"] or "",
-                r["team_id"] or "",
-                "、".join(e["name"] for e in r["enterprises"]),
-                KIND_NAMES.get(r["kind"], r["kind"]),
-                r["duration_minutes"],
-                "、".join(r["participants"]),
-                r["findings"],
-                r["outcomes"],
-                "、".join(d["demand_code"] for d in r.get("demands", [])),
-            ]
+            row(
+                [
+                    r["visited_on"],
+                    r["staff_name"] or "",
+                    r["department_name"] or "",
+                    r["team_id"] or "",
+                    "、".join(e["name"] for e in r["enterprises"]),
+                    KIND_NAMES.get(r["kind"], r["kind"]),
+                    r["duration_minutes"],
+                    "、".join(r["participants"]),
+                    r["findings"],
+                    r["outcomes"],
+                    "、".join(d["demand_code"] for d in r.get("demands", [])),
+                ]
+            )
         )
     t = report["totals"]
     ws.append([])

@@ -54,6 +54,14 @@ enterprises = Table(
     Column("is_key", Boolean, nullable=False, default=False),
 )
 
+demands = Table(  # demands as intake announces them: follow-ups are checked against them
+    "demands",
+    metadata,
+    Column("code", String(20), primary_key=True),
+    Column("jurisdiction", String(6), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+)
+
 visits = Table(  # one row per visit: its current version
     "visits",
     metadata,

@@ -268,7 +268,7 @@ class PlanIn(Strict):
     )
     planned_on = fields.Date(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    note = fields.String(validate=TEXT)
+    note = fields.String(validate=validate.Length(max=2000))
 
 
 class PlanOut(Schema):

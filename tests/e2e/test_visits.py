@@ -23,9 +23,12 @@ OTHER = "91630104710405288K"  # registered in 630104
 
 def ready(c, h):
     """Visits knows the demo map and enterprises once their events arrived."""
-    wait_for(
-        lambda: c.get(f"{API}/ledger?unit=staff-005&period=2026-11", headers=h).status_code == 200
-    )
+    for unit in ("staff-005", "cd-kjj"):
+        wait_for(
+            lambda u=unit: (
+                c.get(f"{API}/ledger?unit={u}&period=2026-11", headers=h).status_code == 200
+            )
+        )
 
 
 def logged(c, kind="demand_survey"):
@@ -126,15 +129,26 @@ def test_versions_filters_and_bad_input(platform):  # noqa: F811
     page = c.get(f"{API}/visits?enterprise={ENT}&kind=demand_survey&limit=1", headers=h).get_json()
     assert len(page["items"]) == 1 and page["items"][0]["version"] == 2
     tomorrow = (china_today() + timedelta(days=1)).isoformat()
+    today = china_today().isoformat()
+    yesterday = (china_today() - timedelta(days=1)).isoformat()
     bad = [
         (visit_body(visited_on=tomorrow), 422, "visited_on"),
         (
-            visit_body(
-                started_at="2026-01-05T10:00:00+08:00", ended_at="2026-01-05T09:00:00+08:00"
-            ),
+            visit_body(started_at=f"{today}T10:00:00+08:00", ended_at=f"{today}T09:00:00+08:00"),
             422,
             "ended_at",
         ),
+        (
+            visit_body(
+                started_at=f"{yesterday}T09:00:00+08:00",
+                ended_at=f"{yesterday}T10:00:00+08:00",
+                duration_minutes=5,
+            ),
+            422,
+            "started_at",  # not on visited_on
+        ),
+        (visit_body(department_id="cz-kjj"), 422, "department_id"),  # not staff-005's
+        (visit_body(follow_up_of=["630102-2026-999999"]), 422, "follow_up_of"),
         (visit_body(staff_id="nobody"), 422, "staff_id"),
         (visit_body(enterprises=["91630100MA752UF1XX"]), 422, "enterprises"),
         (visit_body(kind="party"), 422, "kind"),

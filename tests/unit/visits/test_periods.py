@@ -162,7 +162,8 @@ def test_a_normal_week_asks_for_two_duty_days():
 
 def test_a_week_with_a_make_up_weekend_day_asks_for_three():
     # 2025-W39, 22 to 28 September: Monday to Friday plus Sunday 28 September, a make-up
-    # workday for the National Day holiday → 6 working days, ceil(2 × 6 / 5) = 3
+    # workday for the National Day holiday → 6 working days: still 2 ("不少于2个工作日" per
+    # week; the share is never more than the weekly number)
     week = parse_period("2025-W39")
     assert [d for d in week.days() if is_working_day(d)] == [
         date(2025, 9, 22),
@@ -172,9 +173,9 @@ def test_a_week_with_a_make_up_weekend_day_asks_for_three():
         date(2025, 9, 26),
         date(2025, 9, 28),
     ]
-    assert required_duty_days(2, week) == 3
+    assert required_duty_days(2, week) == 2
     # 2026-W07, 9 to 15 February: Saturday 14 February is worked before Spring Festival
-    assert required_duty_days(2, parse_period("2026-W07")) == 3
+    assert required_duty_days(2, parse_period("2026-W07")) == 2
 
 
 def test_the_national_day_week_of_2025_asks_for_its_share():
@@ -211,7 +212,7 @@ def test_a_week_of_holidays_asks_for_nothing():
 
 def test_five_out_of_five_is_every_working_day():
     assert required_duty_days(5, parse_period("2026-W10")) == 5
-    assert required_duty_days(5, parse_period("2025-W39")) == 6  # the make-up Sunday too
+    assert required_duty_days(5, parse_period("2025-W39")) == 5  # at most the weekly number
     assert required_duty_days(5, parse_period("2025-W40")) == 2
     assert required_duty_days(5, parse_period("2025-W41")) == 3
     assert required_duty_days(0, parse_period("2026-W10")) == 0

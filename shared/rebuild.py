@@ -31,10 +31,9 @@ class NotRebuildable(ValueError):
     pass
 
 
-def rebuild(settings: Settings, name: str, batch: int = 1000) -> dict[str, int]:
-    from services.archive import build as build_archive
-    from services.archive.models import archived_events
-
+def wipe(settings: Settings, name: str) -> tuple[Any, list[Any]]:
+    """Empty a rebuildable service's derived tables and its consumers' inbox (the
+    service then starts from nothing: a rebuild or a replay brings it back)."""
     service = importlib.import_module(f"services.{name}")
     models = importlib.import_module(f"services.{name}.models")
     tables: list[Any] = getattr(models, "REBUILT_FROM_EVENTS", [])
@@ -48,6 +47,14 @@ def rebuild(settings: Settings, name: str, batch: int = 1000) -> dict[str, int]:
             s.execute(delete(table))
         s.execute(delete(inbox).where(inbox.c.consumer.in_([sub.queue for sub in subs])))
         s.commit()
+    return svc, subs
+
+
+def rebuild(settings: Settings, name: str, batch: int = 1000) -> dict[str, int]:
+    from services.archive import build as build_archive
+    from services.archive.models import archived_events
+
+    _, subs = wipe(settings, name)
     archive = build_archive(settings)
     read = applied = 0
     last = 0

@@ -1,17 +1,24 @@
-"""Archive HTTP API."""
+"""Archive HTTP API: trace, search, verify, streaming export, replay."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
-from marshmallow import Schema, fields
+from flask import Flask, Response, stream_with_context
+from marshmallow import RAISE, Schema, fields, validate
 
-from services.archive import build, handlers
+from services.archive import build, handlers, metrics
 from shared.config import Settings
+from shared.events import JURISDICTION_RE
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
 blp = OnestopBlueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
+OFFICE = ("admin", "district", "staff")
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
 
 
 class TraceOut(Schema):
@@ -19,13 +26,122 @@ class TraceOut(Schema):
     events = fields.List(fields.Dict(), metadata={"description": "envelopes, oldest first"})
 
 
+class FilterArgs(Strict):
+    enterprise = fields.String(metadata={"description": "unified social credit code"})
+    staff = fields.String()
+    agency = fields.String()
+    demand = fields.String()
+    type = fields.String(metadata={"description": "event type, e.g. demand.accepted"})
+    producer = fields.String(validate=validate.OneOf(("intake", "dispatch", "visits", "scoring")))
+    correlation_id = fields.String()
+    jurisdiction = fields.String(validate=validate.Regexp(JURISDICTION_RE))
+    from_ = fields.AwareDateTime(data_key="from", format="iso")
+    to = fields.AwareDateTime(format="iso")
+
+
+class SearchArgs(FilterArgs):
+    cursor = fields.String()
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class ExportArgs(FilterArgs):
+    format = fields.String(load_default="jsonl", validate=validate.OneOf(("jsonl", "csv")))
+
+
+class EventPage(Schema):
+    items = fields.List(fields.Dict(), metadata={"description": "envelopes, newest first"})
+    next_cursor = fields.String(allow_none=True)
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer()
+    first_mismatch = fields.Dict(
+        allow_none=True,
+        metadata={"description": "seq, event_id, reason (edited/deleted/reordered)"},
+    )
+    seconds = fields.Float()
+    rate_per_second = fields.Integer(allow_none=True)
+    verified_at = fields.DateTime()
+
+
+class ReplayIn(Strict):
+    queue = fields.String(
+        required=True, metadata={"description": "a consumer queue, e.g. scoring.on_assignment_made"}
+    )
+    types = fields.List(fields.String(), load_default=list)
+    jurisdiction = fields.String(validate=validate.Regexp(JURISDICTION_RE))
+    from_ = fields.AwareDateTime(data_key="from", format="iso")
+    to = fields.AwareDateTime(format="iso")
+
+
+class ReplayOut(Schema):
+    queue = fields.String()
+    sent = fields.Integer()
+    not_routed = fields.Integer()
+
+
+def _args(args: dict[str, Any]) -> dict[str, Any]:
+    if "from_" in args:
+        args["from"] = args.pop("from_")
+    return args
+
+
 @blp.get("/trace/<code>")
-@require_role("admin", "district", "staff")
+@require_role(*OFFICE)
 @blp.response(200, TraceOut)
 def trace(code: str) -> dict[str, Any]:
     """A demand's whole history: every archived event in order, with its envelope."""
     return {"demand_code": code, "events": handlers.trace(service(), code, current_principal())}
 
 
+@blp.get("/events")
+@require_role(*OFFICE)
+@blp.arguments(SearchArgs, location="query")
+@blp.response(200, EventPage)
+def events(args: dict[str, Any]) -> dict[str, Any]:
+    """Search by enterprise, staff, agency, demand, type, producer, correlation id,
+    jurisdiction subtree and time range (required, at most a year: wider ranges are for
+    the streaming export); newest first, cursor pagination."""
+    return handlers.search(service(), current_principal(), _args(args))
+
+
+@blp.get("/export")
+@require_role(*OFFICE)
+@blp.arguments(ExportArgs, location="query")
+def export(args: dict[str, Any]) -> Response:
+    """Any query streamed as JSONL or CSV in constant memory, oldest first. Demand
+    content and contacts are left out unless the enterprise consented."""
+    args = _args(args)
+    fmt = args.pop("format")
+    body = handlers.export(service(), current_principal(), args, fmt)
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    return Response(
+        stream_with_context(body),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="archive.{fmt}"'},
+    )
+
+
+@blp.get("/verify")
+@require_role("admin", "district")
+@blp.response(200, VerifyOut)
+def verify() -> dict[str, Any]:
+    """Walk the hash chain and name the first record that does not match."""
+    return handlers.verify(service())
+
+
+@blp.post("/replay")
+@require_role("admin")
+@blp.arguments(ReplayIn)
+@blp.response(200, ReplayOut)
+def replay(data: dict[str, Any]) -> dict[str, Any]:
+    """Re-publish archived events (filtered by type, jurisdiction, time) to a consumer
+    queue, marked as replays; consumers' idempotency holds."""
+    return handlers.replay(service(), current_principal(), _args(data))
+
+
 def create_app(settings: Settings | None = None) -> Flask:
-    return make_app(build(settings), title="onestop archive", blueprints=[blp])
+    return make_app(
+        build(settings), title="onestop archive", blueprints=[blp], on_scrape=metrics.refresh
+    )

@@ -19,9 +19,23 @@ archived_events = Table(
     Column("jurisdiction", String(6), nullable=False, index=True),
     Column("correlation_id", String(100), nullable=False, index=True),
     Column("demand_code", String(20), nullable=True, index=True),
+    Column("credit_code", String(18), nullable=True, index=True),
+    Column("staff_id", String(40), nullable=True, index=True),
+    Column("agency_id", String(40), nullable=True, index=True),
     Column("occurred_at", UtcDateTime(), nullable=False, index=True),
     Column("archived_at", UtcDateTime(), nullable=False),
     Column("body", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# The chain's head, moved in the same transaction as every append: deleting the newest
+# records (which no later record points to) is then detected too.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("length", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
 )

@@ -38,6 +38,7 @@ test: lint ## lint, then the whole suite (unit, integration, e2e, fault)
 bench: $(STAMP) ## benchmarks on the stack shape; prints a JSON report
 	$(PY) -m bench.stack_bench
 	$(PY) -m bench.dispatch_bench
+	$(PY) -m bench.archive_bench
 
 clean: ## remove runtime data (var/)
 	rm -rf var

@@ -19,6 +19,7 @@ from services.scoring.models import (
     demand_owners,
     enterprises,
     manual_records,
+    owner_history,
     rule_sets,
     tally_records,
     tier_history,
@@ -28,7 +29,7 @@ from services.scoring.models import (
 from shared.auth import Principal
 from shared.contracts.scoring import RECORD_ENTERED, RECORD_RETRACTED, RULE_SET_PUBLISHED
 from shared.errors import ApiError
-from shared.events import jurisdiction_path, make_event, subtree_prefix
+from shared.events import JURISDICTION_RE, jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
 from shared.scoping import require_rules_readable
 from shared.sheets import row as sheet_row
@@ -107,7 +108,13 @@ def rule_set_for(s: Any, jurisdiction: str, on: date) -> tuple[str, int, dict[st
     return "default", 0, r.default_rule_set()
 
 
+def _code(jurisdiction: str) -> None:
+    if not JURISDICTION_RE.fullmatch(jurisdiction):
+        raise _invalid("path", "jurisdiction", "not a GB/T 2260 division code")
+
+
 def get_rule_set(svc: Service, principal: Principal, jurisdiction: str) -> dict[str, Any]:
+    _code(jurisdiction)
     require_rules_readable(principal, jurisdiction)
     with svc.db.session() as s:
         source, version, body = rule_set_for(s, jurisdiction, china_today())
@@ -139,6 +146,7 @@ def publish_rule_set(
     svc: Service, principal: Principal, jurisdiction: str, data: dict[str, Any], cid: str
 ) -> dict[str, Any]:
     """A new version effective from a date; inconsistent caps or weights are refused."""
+    _code(jurisdiction)
     _visible(principal, jurisdiction)
     if data["effective_from"] < china_today():
         raise _invalid("json", "effective_from", "a rule set takes effect today or later")
@@ -316,7 +324,8 @@ class Collected:
 def collect(s: Any, period: Period, unit_ids: list[str]) -> dict[str, Collected]:
     """Each unit's counts, ratings and overrides in the period, with the records behind
     them (batched: one query per source for all units)."""
-    out = {u: Collected(r.Inputs(), defaultdict(list)) for u in unit_ids}
+    months = len(period.months)
+    out = {u: Collected(r.Inputs(months=months), defaultdict(list)) for u in unit_ids}
     if not unit_ids:
         return out
     t = tally_records.c
@@ -330,18 +339,43 @@ def collect(s: Any, period: Period, unit_ids: list[str]) -> dict[str, Collected]
         c.records["visits"].append(
             {"source": "visit.logged", "event_id": row.event_id, "month": row.period}
         )
-    f, o = demand_facts.c, demand_owners.c
-    facts = s.execute(
-        select(f.demand_code, f.fact, f.value, f.at, f.event_id, o.unit_id, o.category)
-        .join(demand_owners, o.demand_code == f.demand_code)
-        .where(o.unit_id.in_(unit_ids), f.period.in_(period.months), f.fact != "accepted")
+    f, o, h = demand_facts.c, demand_owners.c, owner_history.c
+    codes = select(h.demand_code).where(h.unit_id.in_(unit_ids)).distinct().scalar_subquery()
+    owners: dict[str, list[Any]] = defaultdict(list)
+    for row in s.execute(
+        select(h.demand_code, h.since, h.unit_id, h.event_id)
+        .where(h.demand_code.in_(codes))
+        .order_by(h.since, h.event_id)
+    ):
+        owners[row.demand_code].append(row)
+    category = dict(
+        s.execute(select(o.demand_code, o.category).where(o.demand_code.in_(codes))).all()
+    )
+
+    def owner_at(code: str, at: datetime) -> str | None:
+        """Who owned the demand when the fact happened (its first owner for earlier facts)."""
+        history = owners.get(code) or []
+        found = history[0].unit_id if history else None
+        for entry in history:
+            if entry.since <= at:
+                found = entry.unit_id
+        return found
+
+    raw = s.execute(
+        select(f.demand_code, f.fact, f.value, f.at, f.event_id)
+        .where(f.demand_code.in_(codes), f.period.in_(period.months), f.fact != "accepted")
         .order_by(f.at, f.event_id)
     ).all()
+    facts = []
+    for row in raw:
+        unit = owner_at(row.demand_code, row.at)
+        if unit in out:
+            facts.append((row, unit, category.get(row.demand_code)))
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     last_close: dict[tuple[str, str], Any] = {}
-    for row in facts:
-        c = out[row.unit_id]
-        key = (row.unit_id, row.fact)
+    for row, unit_id, row_category in facts:
+        c = out[unit_id]
+        key = (unit_id, row.fact)
         if row.fact == "rating":
             c.inputs.ratings.setdefault("satisfaction", []).append(float(row.value))
             c.records["satisfaction"].append(
@@ -349,12 +383,12 @@ def collect(s: Any, period: Period, unit_ids: list[str]) -> dict[str, Collected]
             )
             continue
         if row.fact == "closed":
-            last_close[(row.unit_id, row.demand_code)] = row
+            last_close[(unit_id, row.demand_code)] = row
             continue
         if row.demand_code in seen[key]:
             continue  # each demand counts once per stage (a reopened demand is not paid twice)
         seen[key].add(row.demand_code)
-        if row.category == "technology":
+        if row_category == "technology":
             name = f"tech_{row.fact}"
         elif row.fact == "solved":
             name = "general_solved"
@@ -568,7 +602,28 @@ def kpis(svc: Service, principal: Principal, jurisdiction: str, period_text: str
         ents = s.execute(
             select(enterprises).where(enterprises.c.jurisdiction.startswith(prefix))
         ).all()
+        # the tiers as they stood at the period's end (a past period stays as it was)
         tiers = {e.credit_code: e.growth_tier for e in ents}
+        for h in s.execute(
+            select(tier_history.c.credit_code, tier_history.c.growth_tier)
+            .join(enterprises, enterprises.c.credit_code == tier_history.c.credit_code)
+            .where(
+                enterprises.c.jurisdiction.startswith(prefix),
+                tier_history.c.since <= period.end,
+            )
+            .order_by(tier_history.c.since, tier_history.c.event_id)
+        ):
+            tiers[h.credit_code] = h.growth_tier
+        # demands accepted in the period and closed by its end (a cohort: never above 1)
+        cohort_closed = set(
+            s.execute(
+                select(f.demand_code).where(
+                    f.fact == "closed",
+                    f.demand_code.in_(list(by["accepted"])),
+                    f.period <= period.months[-1],
+                )
+            ).scalars()
+        )
         tech = [c for c, tier in tiers.items() if tier == "tech_sme"]
         candidates = [c for c, tier in tiers.items() if tier == "hitech_candidate"]
         certified = set(
@@ -625,7 +680,7 @@ def kpis(svc: Service, principal: Principal, jurisdiction: str, period_text: str
             "accepted": accepted,
             "closed": closed,
             "solved": solved,
-            "closure_rate": _share(closed, accepted),
+            "closure_rate": _share(len(cohort_closed), accepted),
             "on_time_rate": _share(sum(timed), len(timed)),
             "problem_solving_rate": _share(solved, closed),
             "satisfaction": round(sum(ratings) / len(ratings), 2) if ratings else None,
@@ -686,8 +741,8 @@ def to_xlsx(ranking: dict[str, Any]) -> bytes:
         header2.append("小计")
     header1 += ["总分", "规则版本"]
     header2 += ["", ""]
-    ws.append(header1)
-    ws.append(header2)
+    ws.append(sheet_row(header1))
+    ws.append(sheet_row(header2))
     for c in cards:
         row: list[Any] = [
             c["rank"],

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from shared.timezone import CHINA
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])\Z")
 
 # Table A.1 "Solving demands": technology demands earn points per stage
 # (collected, analysed, published, matched, solved); every other category is a

@@ -19,11 +19,13 @@ from services.scoring.models import (
     demand_owners,
     enterprises,
     manual_records,
+    owner_history,
     rule_sets,
     tally_records,
     tier_history,
     units,
     visit_enterprises,
+    visit_heads,
 )
 from shared.auth import Principal
 from shared.db import UnitOfWork, claim
@@ -99,6 +101,17 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
             uow.session.execute(
                 insert(demand_owners).values(demand_code=p["demand_code"], **values)
             )
+        claim(
+            uow.session,
+            uow.db,
+            owner_history,
+            event_id=event.event_id,
+            demand_code=p["demand_code"],
+            since=at,
+            unit_type=p["assignee_type"],
+            unit_id=p["assignee_id"],
+            unit_name=p["assignee_name"],
+        )
         _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
     else:
         _fact(uow, event, "matched", p["demand_code"], at, category=p["category"])
@@ -141,7 +154,23 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
     month it took place; the enterprises it served count for coverage. A revision
     (``visit.revised``) replaces what the earlier version counted."""
     p = event.payload
-    if event.event_type == "visit.revised":
+    head = uow.session.execute(
+        select(visit_heads.c.version)
+        .where(visit_heads.c.visit_id == p["visit_id"])
+        .with_for_update()
+    ).scalar()
+    if head is not None and head >= p["version"]:
+        return  # an older version arriving late: the newer one already counts
+    if head is None:
+        uow.session.execute(
+            insert(visit_heads).values(visit_id=p["visit_id"], version=p["version"])
+        )
+    else:
+        uow.session.execute(
+            update(visit_heads)
+            .where(visit_heads.c.visit_id == p["visit_id"])
+            .values(version=p["version"])
+        )
         uow.session.execute(t.delete().where(t.c.visit_id == p["visit_id"]))
         uow.session.execute(
             visit_enterprises.delete().where(visit_enterprises.c.visit_id == p["visit_id"])

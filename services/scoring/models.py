@@ -67,6 +67,24 @@ demand_owners = Table(
     Column("category", String(40), nullable=False),
 )
 
+owner_history = Table(  # every owner a demand had, from when: facts go to the owner of their day
+    "owner_history",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("demand_code", String(20), nullable=False, index=True),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("unit_type", String(20), nullable=False),
+    Column("unit_id", String(40), nullable=False, index=True),
+    Column("unit_name", String(200), nullable=False),
+)
+
+visit_heads = Table(  # the newest version of each visit counted (revisions in any order)
+    "visit_heads",
+    metadata,
+    Column("visit_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
 visit_enterprises = Table(  # enterprises served by visits, for coverage KPIs
     "visit_enterprises",
     metadata,
@@ -138,6 +156,8 @@ rule_sets = Table(
 # Every table above is derived from events: `onestop rebuild scoring` empties them and
 # replays the archive.
 REBUILT_FROM_EVENTS = [
+    owner_history,
+    visit_heads,
     tally_records,
     demand_facts,
     demand_owners,

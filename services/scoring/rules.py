@@ -18,6 +18,7 @@ maximum is 90 + 10 bonus = 100 (recorded as a note, not an error).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,7 @@ DEFAULT_RULE_SET: dict[str, Any] = {
                     "input": "visits",
                     "floor": 15,
                     "cap": 15,
+                    "per_months": 12,  # ≥ 30 visits a year; shorter periods pro rata
                 },
                 {
                     "item": "efficiency",
@@ -196,8 +198,17 @@ class RuleSetError(ValueError):
         self.problems = problems
 
 
+MAX_NUMBER = 1_000_000
+
+
 def _num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
+    """A finite number of sensible size (not a bool, NaN, infinity or a 400-digit int)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    try:
+        return math.isfinite(x) and abs(x) <= MAX_NUMBER
+    except OverflowError:
+        return False
 
 
 def validate(body: Mapping[str, Any]) -> list[str]:
@@ -243,10 +254,9 @@ def validate(body: Mapping[str, Any]) -> list[str]:
                 f"part {part['part']!r} declares {points:g} points but its items give at most "
                 f"{caps:g}"
             )
-        if not part.get("bonus"):
-            total += min(points, caps)
+        total += min(points, caps)
     if total > 100:
-        problems["parts"] = f"the parts other than bonus ones give up to {total:g} > 100 points"
+        problems["parts"] = f"the parts (bonus included) give up to {total:g} > 100 points"
     targets = body.get("targets", {})
     if not isinstance(targets, Mapping):
         problems["targets"] = "targets is an object"
@@ -285,6 +295,12 @@ def _item_problem(item: Any) -> str | None:
         item.get("input") not in COUNT_INPUTS or not _num(item.get("floor")) or item["floor"] < 0
     ):
         return "a threshold names a count input and a floor >= 0"
+    if (
+        kind == "threshold"
+        and item.get("per_months") is not None
+        and (not isinstance(item["per_months"], int) or not 1 <= item["per_months"] <= 120)
+    ):
+        return "per_months is a whole number of months, 1 to 120"
     if kind == "share" and (
         item.get("numerator") not in COUNT_INPUTS or item.get("denominator") not in COUNT_INPUTS
     ):
@@ -326,6 +342,7 @@ class Inputs:
     counts: dict[str, int] = field(default_factory=dict)
     ratings: dict[str, list[float]] = field(default_factory=dict)
     overrides: dict[str, float] = field(default_factory=dict)
+    months: int | None = None  # the period's length, for items stated per year
 
     def count(self, name: str) -> int:
         return int(self.counts.get(name, 0))
@@ -371,6 +388,13 @@ def score_item(item: Mapping[str, Any], inputs: Inputs) -> tuple[float, dict[str
         return pts, {item["input"]: avg}
     if kind == "threshold":
         n = inputs.count(item["input"])
+        per = item.get("per_months")
+        if per and inputs.months and inputs.months != per:
+            # the table's figure is per `per_months` (a year): a shorter or longer period
+            # is judged on its rate, scaled to that span
+            scaled = n * per // inputs.months
+            pts = float(min(max(scaled - item["floor"], 0), cap))
+            return pts, {item["input"]: n, f"{item['input']}_per_{per}_months": scaled}
         return float(min(max(n - item["floor"], 0), cap)), {item["input"]: n}
     if kind == "share":
         override = item.get("override")

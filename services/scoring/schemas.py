@@ -1,6 +1,8 @@
 """Scoring's request/response schemas (the OpenAPI document is generated from them)."""
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.scoring.cards import RECORD_KINDS
 from services.scoring.domain import MONTH_RE
@@ -97,6 +99,7 @@ class EvaluateIn(Strict):
     jurisdiction = fields.String(validate=CODE, metadata={"description": "default: yours"})
     version = fields.Integer(
         strict=True,
+        validate=validate.Range(min=0, max=2**31 - 1),
         metadata={"description": "a published version (0 = table A.1); default: in force"},
     )
     counts = fields.Dict(
@@ -119,6 +122,15 @@ class EvaluateIn(Strict):
         values=fields.Float(validate=validate.Range(min=0, max=15)),
         load_default=dict,
     )
+
+    @validates_schema
+    def _ratings_in_range(self, data: dict[str, Any], **_: Any) -> None:
+        for name, values in (data.get("ratings") or {}).items():
+            low, high = RATING_INPUTS[name]
+            if any(not low <= v <= high for v in values):
+                raise ValidationError(
+                    {"ratings": {name: [f"ratings are between {low} and {high}"]}}
+                )
 
 
 class EvaluateOut(Schema):

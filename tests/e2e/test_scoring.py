@@ -111,7 +111,10 @@ def test_scorecard_point_by_point_with_evidence_and_rebuild(platform):  # noqa: 
     assert tech["points"] == 20 and tech["cap"] == 20
     assert {rec["demand_code"] for rec in tech["records"]} == {code}
     assert item(got, "satisfaction")["points"] == 10  # a 5 maps to the full 10
-    assert item(got, "visits")["points"] == 0 and len(item(got, "visits")["records"]) >= 2
+    # ≥ 30 visits a year earn the full 15: a month's 2 visits are 24 a year → 9 points
+    visits = item(got, "visits")
+    assert visits["basis"] == {"visits": 2, "visits_per_12_months": 24}
+    assert visits["points"] == 9 and len(visits["records"]) == 2
     assert item(got, "integrity")["points"] == 5 and item(got, "attitude")["points"] == 4
     assert item(got, "applications")["points"] == 10
     assert item(got, "research")["points"] == 2
@@ -120,12 +123,10 @@ def test_scorecard_point_by_point_with_evidence_and_rebuild(platform):  # noqa: 
     assert eff["basis"]["closed"] == 1 and eff["points"] in (0, 15)
     assert got["total"] == sum(p["subtotal"] for p in got["parts"])
     assert got["rule_set"]["version"] == 0 and got["rank"] == 1
-    # quarter and year cards count the same month
+    # a quarter counts the same records; its 2 visits are 8 a year: no visit points
     quarter = f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}"
-    assert (
-        c.get(f"{API}/scorecards?unit=cd-kjj&period={quarter}", headers=h).get_json()["total"]
-        == got["total"]
-    )
+    q = c.get(f"{API}/scorecards?unit=cd-kjj&period={quarter}", headers=h).get_json()
+    assert item(q, "visits")["points"] == 0 and q["total"] == got["total"] - 9
     assert c.get(f"{API}/scorecards?unit=cd-kjj&period=2026-13", headers=h).status_code == 422
 
     # rebuilding scoring from the archive gives identical scorecards

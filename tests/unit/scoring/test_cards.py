@@ -527,8 +527,8 @@ def department(dept_id, name):
 
 def test_cards_and_ranks_with_ties(svc):
     feed(svc, *(department(*d) for d in DEPTS))
-    # d-a and d-b: the same solved technology demand each (20 + 15 efficiency); d-c: a
-    # visit more than 15 (1 point); d-d: nothing.
+    # d-a and d-b: the same solved technology demand each (20 + 15 efficiency); d-c: 16
+    # visits in November, 192 a year at that rate (the full 15 points); d-d: nothing.
     for code, unit in (("A1", DEPTS[0]), ("B1", DEPTS[1])):
         feed(svc, *pipeline(code, unit=unit))
     feed(svc, *(visit(staff=None, dept=DEPTS[2]) for _ in range(16)))
@@ -536,7 +536,7 @@ def test_cards_and_ranks_with_ties(svc):
         rows = s.execute(select(units).where(units.c.type == "department")).all()
         cards = _ranked(cards_for(s, NOV, rows))
     summary = [(c["unit"]["id"], c["total"], c["rank"]) for c in cards]
-    assert summary == [("d-a", 35, 1), ("d-b", 35, 1), ("d-c", 1, 3), ("d-d", 0, 4)]
+    assert summary == [("d-a", 35, 1), ("d-b", 35, 1), ("d-c", 15, 3), ("d-d", 0, 4)]
     assert all(c["ranked_among"] == 4 for c in cards)
     top = cards[0]
     assert top["period"] == "2026-11"
@@ -549,7 +549,8 @@ def test_cards_and_ranks_with_ties(svc):
     assert items["efficiency"]["points"] == 15
     assert [r["demand_code"] for r in items["efficiency"]["records"]] == ["A1"]
     visits = {i["item"]: i for p in cards[2]["parts"] for i in p["items"]}["visits"]
-    assert visits["points"] == 1 and len(visits["records"]) == 16
+    assert visits["points"] == 15 and len(visits["records"]) == 16
+    assert visits["basis"] == {"visits": 16, "visits_per_12_months": 192}
 
 
 def test_a_manual_override_shows_in_the_card_and_its_records(svc):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, Response, stream_with_context
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.archive import build, handlers, metrics
+from services.archive import build, handlers, metrics, reports
 from shared.config import Settings
+from shared.errors import ApiError
 from shared.events import JURISDICTION_RE
 from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
 
@@ -139,6 +141,49 @@ def replay(data: dict[str, Any]) -> dict[str, Any]:
     """Re-publish archived events (filtered by type, jurisdiction, time) to a consumer
     queue, marked as replays; consumers' idempotency holds."""
     return handlers.replay(service(), current_principal(), _args(data))
+
+
+class ReportArgs(Strict):
+    jurisdiction = fields.String(required=True, validate=validate.Regexp(JURISDICTION_RE))
+    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx", "html")))
+
+
+REPORTS = {
+    "demand-analysis": reports.demand_analysis,
+    "progress": reports.progress,
+    "dossier": reports.dossier,
+}
+
+
+def _render(report: dict[str, Any], fmt: str, name: str) -> Any:
+    if fmt == "xlsx":
+        return Response(
+            reports.to_xlsx(report),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    if fmt == "html":
+        return Response(reports.to_html(report), mimetype="text/html")
+    return Response(
+        json.dumps(report, ensure_ascii=False, default=str), mimetype="application/json"
+    )
+
+
+@blp.get("/reports/<kind>")
+@require_role(*OFFICE)
+@blp.arguments(ReportArgs, location="query")
+def report(args: dict[str, Any], kind: str) -> Any:
+    """Reports read from the archive for a subtree and a period (week, month, quarter):
+    ``demand-analysis`` (XN 需求分析报告: by category, source, jurisdiction, status; closure
+    and on-time rates; overdue list; satisfaction; recurring themes), ``progress`` (QCY
+    周推进 for a week, 月总结 for a month), ``dossier`` (XN 服务档案: contact list, demand
+    list, service ledger, assessment records). JSON, XLSX or a printable HTML page."""
+    build_report = REPORTS.get(kind)
+    if build_report is None:
+        raise ApiError(404, f"No report {kind!r}; one of {', '.join(REPORTS)}.")
+    result = build_report(service(), current_principal(), args["jurisdiction"], args["period"])
+    return _render(result, args["format"], f"{kind}-{args['jurisdiction']}-{args['period']}")
 
 
 def create_app(settings: Settings | None = None) -> Flask:

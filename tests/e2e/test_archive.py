@@ -133,5 +133,35 @@ def test_trace_search_export_verify_and_replay(platform):  # noqa: F811
         c.post(f"{API}/replay", json={"queue": sub.queue}, headers=admin)
     assert platform.quiesce()
     assert c.get(ranking, headers=h).get_json() == before
+    # reports and the dossier, from the archive
+    month = china_today().strftime("%Y-%m")
+    q = {"jurisdiction": "630102", "period": month}
+    analysis = c.get(f"{API}/reports/demand-analysis", query_string=q, headers=h).get_json()
+    assert analysis["demands"] >= 2 and analysis["by_category"]["technology"] >= 1
+    assert analysis["by_source"]["field_visit"] >= 1 and analysis["closure_rate"] is not None
+    assert analysis["satisfaction"] == 5.0
+    dossier = c.get(f"{API}/reports/dossier", query_string=q, headers=h).get_json()
+    assert set(dossier) >= {"contact_list", "demand_list", "service_ledger", "assessment_records"}
+    assert dossier["service_ledger"] and dossier["demand_list"]
+    progress = c.get(f"{API}/reports/progress", query_string=q, headers=h).get_json()
+    assert progress["title"] == "月总结" and progress["visits"] >= 3
+    x = c.get(f"{API}/reports/dossier", query_string={**q, "format": "xlsx"}, headers=h)
+    assert x.status_code == 200 and x.data[:2] == b"PK"
+    page = c.get(f"{API}/reports/demand-analysis", query_string={**q, "format": "html"}, headers=h)
+    assert page.mimetype == "text/html" and "需求分析报告" in page.get_data(as_text=True)
+    assert "<script" not in page.get_data(as_text=True)
+    assert c.get(f"{API}/reports/other", query_string=q, headers=h).status_code == 404
+    assert (
+        c.get(
+            f"{API}/reports/progress", query_string={**q, "period": "2026-W99"}, headers=h
+        ).status_code
+        == 422
+    )
+    assert (
+        c.get(
+            f"{API}/reports/progress", query_string={**q, "jurisdiction": "630104"}, headers=h
+        ).status_code
+        == 403
+    )
     text = c.get("/archive/metrics").get_data(as_text=True)
     assert "onestop_archive_last_verify_ok 1.0" in text and "onestop_archive_chain_length" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import io
 import json
 import re
@@ -558,6 +559,32 @@ def _share(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
+def tiers_on(s: Any, prefix: str, day: date) -> dict[str, str | None]:
+    """Each enterprise's growth tier at the end of ``day`` (China time), from its dated
+    history; enterprises not registered by then are absent."""
+    out: dict[str, str | None] = {}
+    for h in s.execute(
+        select(tier_history.c.credit_code, tier_history.c.growth_tier)
+        .join(enterprises, enterprises.c.credit_code == tier_history.c.credit_code)
+        .where(enterprises.c.jurisdiction.startswith(prefix), tier_history.c.since <= day)
+        .order_by(tier_history.c.since, tier_history.c.at, tier_history.c.event_id)
+    ):
+        out[h.credit_code] = h.growth_tier
+    return out
+
+
+def _months_before(since: date, month: str) -> int:
+    """How many months ``month`` (YYYY-MM) lies before ``since``'s month (-1: after it)."""
+    y, m = int(month[:4]), int(month[5:7])
+    gap = (since.year - y) * 12 + since.month - m
+    return gap if gap >= 0 else 10**6
+
+
+def _same_day_a_year_before(day: date) -> date:
+    last = calendar.monthrange(day.year - 1, day.month)[1]
+    return date(day.year - 1, day.month, min(day.day, last))
+
+
 def kpis(svc: Service, principal: Principal, jurisdiction: str, period_text: str) -> dict[str, Any]:
     """A jurisdiction's KPIs for a period: the loop's rates, station coverage (CX 第十二条)
     and the SX growth targets, each with its target."""
@@ -602,18 +629,9 @@ def kpis(svc: Service, principal: Principal, jurisdiction: str, period_text: str
         ents = s.execute(
             select(enterprises).where(enterprises.c.jurisdiction.startswith(prefix))
         ).all()
-        # the tiers as they stood at the period's end (a past period stays as it was)
-        tiers = {e.credit_code: e.growth_tier for e in ents}
-        for h in s.execute(
-            select(tier_history.c.credit_code, tier_history.c.growth_tier)
-            .join(enterprises, enterprises.c.credit_code == tier_history.c.credit_code)
-            .where(
-                enterprises.c.jurisdiction.startswith(prefix),
-                tier_history.c.since <= period.end,
-            )
-            .order_by(tier_history.c.since, tier_history.c.event_id)
-        ):
-            tiers[h.credit_code] = h.growth_tier
+        # the tiers as they stood at the period's end (a past period stays as it was):
+        # only from the dated history, so an enterprise registered later is not counted
+        tiers = tiers_on(s, prefix, period.end)
         # demands accepted in the period and closed by its end (a cohort: never above 1)
         cohort_closed = set(
             s.execute(
@@ -626,44 +644,39 @@ def kpis(svc: Service, principal: Principal, jurisdiction: str, period_text: str
         )
         tech = [c for c, tier in tiers.items() if tier == "tech_sme"]
         candidates = [c for c, tier in tiers.items() if tier == "hitech_candidate"]
-        certified = set(
-            s.execute(
-                select(tier_history.c.credit_code).where(
-                    tier_history.c.growth_tier == "hitech_enterprise",
-                    tier_history.c.since >= period.start,
-                    tier_history.c.since <= period.end,
-                    tier_history.c.credit_code.in_(list(tiers)),
-                )
-            ).scalars()
-        )
-        window = [
-            f"{y}-{mo:02d}"
-            for y in range(period.start.year - 2, period.end.year + 1)
-            for mo in range(1, 13)
-        ]
-        served_before = set(
-            s.execute(
-                select(f.credit_code).where(
-                    f.fact == "accepted", f.credit_code.in_(list(certified)), f.period.in_(window)
-                )
-            ).scalars()
-        ) | set(
-            s.execute(
-                select(visit_enterprises.c.credit_code).where(
-                    visit_enterprises.c.credit_code.in_(list(certified)),
-                    visit_enterprises.c.period.in_(window),
-                )
-            ).scalars()
-        )
-        year_ago = date(period.end.year - 1, period.end.month, min(period.end.day, 28))
-        history = s.execute(
-            select(tier_history.c.credit_code, tier_history.c.growth_tier, tier_history.c.since)
-            .where(tier_history.c.credit_code.in_(list(tiers)), tier_history.c.since <= year_ago)
-            .order_by(tier_history.c.since, tier_history.c.event_id)
+        cert_rows = s.execute(
+            select(tier_history.c.credit_code, func.min(tier_history.c.since))
+            .where(
+                tier_history.c.growth_tier == "hitech_enterprise",
+                tier_history.c.since >= period.start,
+                tier_history.c.since <= period.end,
+                tier_history.c.credit_code.in_(list(tiers)),
+            )
+            .group_by(tier_history.c.credit_code)
         ).all()
-    tiers_then: dict[str, str | None] = {}
-    for h in history:
-        tiers_then[h.credit_code] = h.growth_tier
+        certified = {code for code, _ in cert_rows}
+        # incubated: served in the 24 months up to its certification (month granularity)
+        served_months: dict[str, set[str]] = defaultdict(set)
+        for code, month in s.execute(
+            select(f.credit_code, f.period).where(
+                f.fact == "accepted", f.credit_code.in_(list(certified))
+            )
+        ).all():
+            served_months[code].add(month)
+        for code, month in s.execute(
+            select(visit_enterprises.c.credit_code, visit_enterprises.c.period).where(
+                visit_enterprises.c.credit_code.in_(list(certified))
+            )
+        ).all():
+            served_months[code].add(month)
+        served_before = {
+            code
+            for code, since in cert_rows
+            if any(_months_before(since, m) <= 24 for m in served_months[code])
+        }
+        year_ago = _same_day_a_year_before(period.end)
+        tiers_then_map = tiers_on(s, prefix, year_ago)
+    tiers_then = tiers_then_map
     accepted, closed, solved = len(by["accepted"]), len(by["closed"]), len(by["solved"])
     timed = [v for v in on_time.values() if v is not None]
     hitech_now = sum(1 for t in tiers.values() if t in ("hitech_enterprise", "little_giant"))

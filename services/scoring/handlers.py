@@ -31,6 +31,7 @@ from shared.auth import Principal
 from shared.db import UnitOfWork, claim
 from shared.events import Event, subtree_prefix
 from shared.runtime import Service
+from shared.timezone import china_today
 
 t = tally_records
 
@@ -257,7 +258,8 @@ def on_enterprise(event: Event, uow: UnitOfWork) -> None:
             event_id=event.event_id,
             credit_code=p["credit_code"],
             growth_tier=p.get("growth_tier"),
-            since=event.occurred_at.date(),
+            since=china_today(event.occurred_at),
+            at=event.occurred_at,
         )
 
 

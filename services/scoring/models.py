@@ -120,7 +120,8 @@ tier_history = Table(  # each growth-tier change, dated: growth and new certific
     Column("event_id", String(36), primary_key=True),
     Column("credit_code", String(18), nullable=False, index=True),
     Column("growth_tier", String(40), nullable=True),
-    Column("since", Date, nullable=False),
+    Column("since", Date, nullable=False),  # the China-time day of the change
+    Column("at", UtcDateTime(), nullable=True),  # the instant: orders same-day changes
 )
 
 manual_records = Table(  # records no event carries: entered with evidence, never edited

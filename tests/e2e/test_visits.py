@@ -129,12 +129,15 @@ def test_versions_filters_and_bad_input(platform):  # noqa: F811
     page = c.get(f"{API}/visits?enterprise={ENT}&kind=demand_survey&limit=1", headers=h).get_json()
     assert len(page["items"]) == 1 and page["items"][0]["version"] == 2
     tomorrow = (china_today() + timedelta(days=1)).isoformat()
-    today = china_today().isoformat()
     yesterday = (china_today() - timedelta(days=1)).isoformat()
     bad = [
         (visit_body(visited_on=tomorrow), 422, "visited_on"),
         (
-            visit_body(started_at=f"{today}T10:00:00+08:00", ended_at=f"{today}T09:00:00+08:00"),
+            visit_body(  # yesterday: whatever the hour now, these times are past
+                visited_on=yesterday,
+                started_at=f"{yesterday}T10:00:00+08:00",
+                ended_at=f"{yesterday}T09:00:00+08:00",
+            ),
             422,
             "ended_at",
         ),

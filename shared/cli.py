@@ -45,16 +45,11 @@ def migrate(names: tuple[str, ...]) -> None:
 def declare_broker_topology(settings: Settings) -> None:
     """Declare every consumer queue and binding, so that events published before a
     worker first starts are queued, not dropped (idempotent)."""
-    import importlib
-
     from shared.messaging import connect, declare_topology
+    from shared.topology import platform_subscriptions
 
-    subs = []
-    for name in SERVICES:
-        svc = importlib.import_module(f"services.{name}").build(settings)
-        subs += importlib.import_module(f"services.{name}.worker").subscriptions(svc)
     with connect(settings.broker_url) as conn:
-        declare_topology(conn.default_channel, subs)
+        declare_topology(conn.default_channel, platform_subscriptions(settings))
 
 
 def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -227,6 +222,22 @@ def openapi_cmd(out: Path) -> None:
     for name, text in openapi_documents().items():
         (out / f"{name}.json").write_text(text)
         click.echo(f"wrote {out / name}.json")
+
+
+@main.command("topology")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("deploy/rabbitmq/definitions.json"),
+    show_default=True,
+)
+def topology_cmd(out: Path) -> None:
+    """Write the RabbitMQ definitions of every consumer queue (for import_definitions)."""
+    from shared.topology import definitions, platform_subscriptions
+
+    doc = definitions(platform_subscriptions(_settings()))
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    click.echo(f"wrote {out}: {len(doc['queues'])} queues, {len(doc['bindings'])} bindings")
 
 
 @main.group()

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, insert
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, insert, update
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -130,6 +130,15 @@ def insert_or_ignore(db: Database, table: Any) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def upsert(session: Any, table: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Update the row with ``key`` (a dict of key columns), or insert it. Safe where the
+    caller's transaction already serialises writers of that row (a consumer's inbox, a
+    lock, SQLite's single writer); a lost race shows as an IntegrityError (a 409)."""
+    where = [table.c[k] == v for k, v in key.items()]
+    if not session.execute(update(table).where(*where).values(**values)).rowcount:
+        session.execute(insert(table).values(**key, **values))
 
 
 def claim(session: Any, db: Database, table: Any, **values: Any) -> bool:

@@ -73,6 +73,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def invalid(where: str, field: str, message: str) -> ApiError:
+    """A 422 naming one field of one location (``json``, ``query``, ``path``, ``headers``)."""
+    return ApiError(422, "The request is invalid; see fields.", fields={where: {field: [message]}})
+
+
 def error_response(
     status: int,
     message: str,

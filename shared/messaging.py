@@ -154,6 +154,13 @@ class Subscription:
     apply: Handler
     args: dict[str, Any] = field(default_factory=dict)
 
+    def queue_arguments(self) -> dict[str, Any]:
+        return {
+            "x-dead-letter-exchange": DLX.name,
+            "x-dead-letter-routing-key": self.queue,
+            **self.args,
+        }
+
     def kombu_queue(self) -> Queue:
         from kombu import binding
 
@@ -161,11 +168,7 @@ class Subscription:
             self.queue,
             bindings=[binding(exchange_for(p), routing_key=k) for p, k in self.bindings],
             durable=True,
-            queue_arguments={
-                "x-dead-letter-exchange": DLX.name,
-                "x-dead-letter-routing-key": self.queue,
-                **self.args,
-            },
+            queue_arguments=self.queue_arguments(),
         )
 
 

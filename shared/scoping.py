@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
 from shared.auth import Directory, Principal
 from shared.errors import ApiError
 from shared.events import jurisdiction_path
@@ -49,3 +54,27 @@ def require_rules_readable(principal: Principal, jurisdiction: str) -> None:
         above = False
     if not (above or principal.can_see(jurisdiction)):
         raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
+
+
+def require_visible(principal: Principal, jurisdiction: str) -> None:
+    """403 unless ``jurisdiction`` is the key's own or below it."""
+    if not principal.can_see(jurisdiction):
+        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
+
+
+def version_in_force(session: Any, table: Any, jurisdiction: str, on: date) -> Any | None:
+    """The row of a versioned rule table (``jurisdiction``, ``version``,
+    ``effective_from``) in force for ``jurisdiction`` on ``on``: the nearest jurisdiction
+    on its path with a version in effect, its latest by effective date then version;
+    None when no jurisdiction on the path has one (the defaults apply)."""
+    path = jurisdiction_path(jurisdiction)
+    rows = session.execute(
+        select(table)
+        .where(table.c.jurisdiction.in_(path), table.c.effective_from <= on)
+        .order_by(table.c.effective_from.desc(), table.c.version.desc())
+    ).all()
+    for code in reversed(path):
+        for row in rows:
+            if row.jurisdiction == code:
+                return row
+    return None

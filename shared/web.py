@@ -28,6 +28,7 @@ from shared.errors import (
     ApiError,
     ErrorSchema,
     http_exception_response,
+    invalid,
     register_error_handlers,
 )
 from shared.logs import correlation_id, setup_logging
@@ -239,3 +240,24 @@ def service() -> Service:
     from flask import current_app
 
     return cast(Service, current_app.extensions["onestop"])
+
+
+IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,200}")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` header (1–200 visible ASCII characters), if any."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise invalid("headers", "Idempotency-Key", "1 to 200 visible ASCII characters")
+    return key
+
+
+def download(body: Any, filename: str, mimetype: str = XLSX) -> Response:
+    """A file to save (a workbook by default); ``body`` may be a stream of chunks."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -12,7 +12,14 @@ from services.archive import build, handlers, metrics, reports
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.events import JURISDICTION_RE
-from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
+from shared.web import (
+    OnestopBlueprint,
+    current_principal,
+    download,
+    make_app,
+    require_role,
+    service,
+)
 
 blp = OnestopBlueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
 OFFICE = ("admin", "district", "staff")
@@ -118,11 +125,7 @@ def export(args: dict[str, Any]) -> Response:
     fmt = args.pop("format")
     body = handlers.export(service(), current_principal(), args, fmt)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    return Response(
-        stream_with_context(body),
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="archive.{fmt}"'},
-    )
+    return download(stream_with_context(body), f"archive.{fmt}", mimetype)
 
 
 @blp.get("/verify")
@@ -158,11 +161,7 @@ REPORTS = {
 
 def _render(report: dict[str, Any], fmt: str, name: str) -> Any:
     if fmt == "xlsx":
-        return Response(
-            reports.to_xlsx(report),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
+        return download(reports.to_xlsx(report), f"{name}.xlsx")
     if fmt == "html":
         return Response(reports.to_html(report), mimetype="text/html")
     return Response(

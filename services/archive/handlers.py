@@ -316,17 +316,9 @@ def export(svc: Service, principal: Principal, args: dict[str, Any], fmt: str) -
 
 def known_queues(svc: Service) -> dict[str, list[tuple[str, str]]]:
     """Every consumer queue of the platform and its bindings (the replay targets)."""
-    import importlib
+    from shared.topology import platform_subscriptions
 
-    from shared.config import SERVICES
-
-    out: dict[str, list[tuple[str, str]]] = {}
-    for name in SERVICES:
-        module = importlib.import_module(f"services.{name}")
-        service_ = svc if name == svc.name else module.build(svc.settings)
-        for sub in importlib.import_module(f"services.{name}.worker").subscriptions(service_):
-            out[sub.queue] = list(sub.bindings)
-    return out
+    return {sub.queue: list(sub.bindings) for sub in platform_subscriptions(svc.settings)}
 
 
 def replay(svc: Service, principal: Principal | None, data: dict[str, Any]) -> dict[str, Any]:

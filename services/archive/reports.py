@@ -8,6 +8,8 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from html import escape
 from typing import Any
@@ -15,18 +17,10 @@ from typing import Any
 from services.archive.handlers import export_rows
 from shared.auth import Principal
 from shared.errors import ApiError
+from shared.periods import Period, period_arg
 from shared.sheets import row as sheet_row
 from shared.timezone import CHINA, china_today
 
-PERIOD_RE = re.compile(r"([0-9]{4})-(?:W([0-9]{2})|([0-9]{2})|Q([1-4]))")
-STATUS_NAMES = {
-    "accepted": "受理",
-    "in_progress": "办理",
-    "feedback": "反馈",
-    "follow_up": "跟踪",
-    "closed": "办结",
-    "rejected": "不予受理",
-}
 # words too common to be a theme of demands
 STOP = {
     *("需要", "需求", "企业", "公司", "有限", "问题", "进行", "相关"),
@@ -34,53 +28,46 @@ STOP = {
 }
 
 
-def parse_period(text: str) -> tuple[date, date]:
-    m = PERIOD_RE.fullmatch(text)
-    if not m or not 1900 <= int(m.group(1)) <= 2200:
-        raise ApiError(
-            422,
-            "The request is invalid; see fields.",
-            fields={"query": {"period": ["YYYY-Www, YYYY-MM or YYYY-Qn"]}},
-        )
-    y = int(m.group(1))
-    try:
-        if m.group(2):
-            start = date.fromisocalendar(y, int(m.group(2)), 1)
-            return start, start + timedelta(days=6)
-        first = int(m.group(3)) if m.group(3) else 3 * int(m.group(4)) - 2
-        last = first if m.group(3) else first + 2
-        start = date(y, first, 1)
-        end = date(y + (last == 12), last % 12 + 1, 1) - timedelta(days=1)
-        return start, end
-    except ValueError:
-        raise ApiError(
-            422,
-            "The request is invalid; see fields.",
-            fields={"query": {"period": ["no such week or month"]}},
-        ) from None
+REPORT_PERIODS = ("week", "month", "quarter")
 
 
-def _bounds(start: date, end: date) -> dict[str, datetime]:
-    return {
-        "from": datetime.combine(start, time.min, CHINA).astimezone(UTC),
-        "to": datetime.combine(end + timedelta(days=1), time.min, CHINA).astimezone(UTC),
-    }
+@dataclass(frozen=True)
+class Span:
+    """A report's period and its bounds as instants (China-time midnights, in UTC)."""
+
+    period: Period
+    start: datetime
+    end: datetime
+
+
+def _span(text: str) -> Span:
+    period = period_arg(text, REPORT_PERIODS)
+    return Span(
+        period,
+        datetime.combine(period.start, time.min, CHINA).astimezone(UTC),
+        datetime.combine(period.end + timedelta(days=1), time.min, CHINA).astimezone(UTC),
+    )
 
 
 def _events(
-    svc: Any,
-    principal: Principal,
-    jurisdiction: str,
-    start: date,
-    end: date,
-) -> list[dict[str, Any]]:
+    svc: Any, principal: Principal, jurisdiction: str, span: Span
+) -> Iterator[dict[str, Any]]:
     """The subtree's events up to the period's end (earlier ones give each demand its
-    state), oldest first."""
+    state), oldest first, streamed."""
     if not principal.can_see(jurisdiction):
         raise ApiError(403, f"{jurisdiction} is outside your jurisdiction.")
-    b = _bounds(start, end)
-    args = {"jurisdiction": jurisdiction, "to": b["to"]}
-    return [json.loads(r.body) for r in export_rows(svc, principal, args)]
+    for r in export_rows(svc, principal, {"jurisdiction": jurisdiction, "to": span.end}):
+        yield json.loads(r.body)
+
+
+def _head(kind: str, jurisdiction: str, span: Span) -> dict[str, Any]:
+    return {
+        "title": kind,
+        "jurisdiction": jurisdiction,
+        "period": span.period.label,
+        "from": span.period.start,
+        "to": span.period.end,
+    }
 
 
 def demand_analysis(
@@ -88,13 +75,16 @@ def demand_analysis(
 ) -> dict[str, Any]:
     """Demands accepted in the period: by category, source, jurisdiction and status now;
     closure and on-time rates; the overdue list; satisfaction; recurring themes."""
-    start, end = parse_period(period)
-    b = _bounds(start, end)
+    span = _span(period)
+    return _analysis(_events(svc, principal, jurisdiction, span), jurisdiction, span)
+
+
+def _analysis(events: Iterable[dict[str, Any]], jurisdiction: str, span: Span) -> dict[str, Any]:
     demands: dict[str, dict[str, Any]] = {}
-    for e in _events(svc, principal, jurisdiction, start, end):
+    for e in events:
         p = e["payload"]
         at = datetime.fromisoformat(e["occurred_at"])
-        if e["event_type"] == "demand.accepted" and at >= b["from"]:
+        if e["event_type"] == "demand.accepted" and at >= span.start:
             demands[p["demand_code"]] = {
                 "code": p["demand_code"],
                 "category": p["category"],
@@ -120,7 +110,7 @@ def demand_analysis(
         elif e["event_type"] == "demand.revisited":
             d["rating"] = p["rating"]
     rows = list(demands.values())
-    now = min(datetime.now(UTC), b["to"])
+    now = min(datetime.now(UTC), span.end)
     overdue = [
         {
             k: d[k]
@@ -145,11 +135,7 @@ def demand_analysis(
                         words[term] += 1
     themes = [{"term": t, "demands": n} for t, n in words.most_common(40) if n >= 2][:10]
     return {
-        "title": "需求分析报告",
-        "jurisdiction": jurisdiction,
-        "period": period,
-        "from": start,
-        "to": end,
+        **_head("需求分析报告", jurisdiction, span),
         "demands": len(rows),
         "by_category": dict(Counter(d["category"] for d in rows)),
         "by_source": dict(Counter(d["source"] for d in rows)),
@@ -165,31 +151,28 @@ def demand_analysis(
 
 
 def progress(svc: Any, principal: Principal, jurisdiction: str, period: str) -> dict[str, Any]:
-    """Weekly progress or monthly summary (QCY): what happened in the period, by kind."""
-    start, end = parse_period(period)
-    b = _bounds(start, end)
+    """Weekly progress or monthly summary (QCY): what happened in the period, by kind,
+    with the period's demand analysis (one pass over the events)."""
+    span = _span(period)
     counts: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    visits = 0
-    for e in _events(svc, principal, jurisdiction, start, end):
-        if datetime.fromisoformat(e["occurred_at"]) < b["from"]:
-            continue
-        counts[e["event_type"]] += 1
-        if e["event_type"] == "demand.status_changed":
-            statuses[e["payload"]["to_status"]] += 1
-        if e["event_type"] == "visit.logged":
-            visits += 1
-    analysis = demand_analysis(svc, principal, jurisdiction, period)
+
+    def counted(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for e in events:
+            if datetime.fromisoformat(e["occurred_at"]) >= span.start:
+                counts[e["event_type"]] += 1
+                if e["event_type"] == "demand.status_changed":
+                    statuses[e["payload"]["to_status"]] += 1
+            yield e
+
+    analysis = _analysis(counted(_events(svc, principal, jurisdiction, span)), jurisdiction, span)
+    title = {"week": "周推进", "month": "月总结"}.get(span.period.kind, "季度小结")
     return {
-        "title": "周推进" if "W" in period else "月总结" if len(period) == 7 else "季度小结",
-        "jurisdiction": jurisdiction,
-        "period": period,
-        "from": start,
-        "to": end,
+        **_head(title, jurisdiction, span),
         "demands_accepted": counts["demand.accepted"],
         "transitions": dict(statuses),
         "assignments": counts["assignment.made"],
-        "visits": visits,
+        "visits": counts["visit.logged"],
         "overdue": len(analysis["overdue"]),
         "closure_rate": analysis["closure_rate"],
         "events": dict(counts),
@@ -199,17 +182,17 @@ def progress(svc: Any, principal: Principal, jurisdiction: str, period: str) -> 
 def dossier(svc: Any, principal: Principal, jurisdiction: str, period: str) -> dict[str, Any]:
     """服务档案: the four parts — contact list, demand list, service ledger, assessment
     records — as the archive has them for the period."""
-    start, end = parse_period(period)
-    b = _bounds(start, end)
+    span = _span(period)
+    start, end = span.period.start, span.period.end
     depts: dict[str, dict[str, Any]] = {}
     staff: dict[str, dict[str, Any]] = {}
     owners: dict[str, dict[str, Any]] = defaultdict(dict)
     demands: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
-    for e in _events(svc, principal, jurisdiction, start, end):
+    for e in _events(svc, principal, jurisdiction, span):
         p, kind = e["payload"], e["event_type"]
-        in_period = datetime.fromisoformat(e["occurred_at"]) >= b["from"]
+        in_period = datetime.fromisoformat(e["occurred_at"]) >= span.start
         if kind == "department.updated":
             depts[p["id"]] = {
                 "id": p["id"],
@@ -263,11 +246,7 @@ def dossier(svc: Any, principal: Principal, jurisdiction: str, period: str) -> d
                 {k: p[k] for k in ("id", "unit_id", "period", "kind", "value", "evidence", "at")}
             )
     return {
-        "title": "服务档案",
-        "jurisdiction": jurisdiction,
-        "period": period,
-        "from": start,
-        "to": end,
+        **_head("服务档案", jurisdiction, span),
         "contact_list": {
             "departments": list(depts.values()),
             "staff": list(staff.values()),

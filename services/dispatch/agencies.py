@@ -17,6 +17,7 @@ from services.dispatch.orders import china_today, current_rules, set_agency_stat
 from shared.auth import Principal
 from shared.catalogue import BY_CODE
 from shared.contracts.dispatch import AGENCY_STATUS_CHANGED, ENTERPRISE_BLACKLISTED
+from shared.db import upsert
 from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event
 from shared.runtime import Service
@@ -331,12 +332,7 @@ def put_menu_item(
         "updated_at": datetime.now(UTC),
     }
     with svc.uow() as uow:
-        t = menu_items
-        n = uow.session.execute(
-            update(t).where(t.c.city == city, t.c.service_item == item).values(**values)
-        ).rowcount
-        if not n:
-            uow.session.execute(insert(t).values(city=city, service_item=item, **values))
+        upsert(uow.session, menu_items, {"city": city, "service_item": item}, values)
         _, rules = current_rules(uow.session, city, china_today())
         uow.commit()
     return _menu_entry({"city": city, "service_item": item, **values}, rules)

@@ -34,10 +34,11 @@ from shared.contracts.dispatch import (
     PROGRESS_REPORTED,
     STAFF_UPDATED,
 )
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, upsert
 from shared.errors import ApiError
 from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
+from shared.scoping import require_visible
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +179,7 @@ def on_enterprise(event: Event, uow: UnitOfWork) -> None:
         "needs_named_person": p["needs_named_person"],
         "needs_one_plan": p["needs_one_plan"],
     }
-    n = uow.session.execute(  # type: ignore[attr-defined]
-        update(enterprises).where(enterprises.c.credit_code == p["credit_code"]).values(**values)
-    ).rowcount
-    if not n:
-        uow.session.execute(insert(enterprises).values(credit_code=p["credit_code"], **values))
+    upsert(uow.session, enterprises, {"credit_code": p["credit_code"]}, values)
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
@@ -289,16 +286,11 @@ def list_departments(svc: Service, principal: Principal) -> list[dict[str, Any]]
         ]
 
 
-def _require_visible(principal: Principal, jurisdiction: str) -> None:
-    if not principal.can_see(jurisdiction):
-        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
-
-
 def put_department(
     svc: Service, principal: Principal, dept_id: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Create or replace one entry of the responsibility map (包保责任部室)."""
-    _require_visible(principal, data["jurisdiction"])
+    require_visible(principal, data["jurisdiction"])
     values = {
         "jurisdiction": data["jurisdiction"],
         "name": data["name"],
@@ -310,7 +302,7 @@ def put_department(
         s = uow.session
         old = s.execute(select(departments).where(departments.c.id == dept_id)).first()
         if old is not None:
-            _require_visible(principal, old.jurisdiction)
+            require_visible(principal, old.jurisdiction)
         if values["leader_staff_id"] and not (
             (
                 leader := s.execute(
@@ -390,24 +382,20 @@ def put_staff(
                 "Unknown department.",
                 fields={"json": {"department_id": ["unknown department"]}},
             )
-        _require_visible(principal, dept.jurisdiction)
+        require_visible(principal, dept.jurisdiction)
         old = uow.session.execute(
             select(departments.c.jurisdiction)
             .join(staff, staff.c.department_id == departments.c.id)
             .where(staff.c.id == staff_id)
         ).first()
         if old is not None:
-            _require_visible(principal, old.jurisdiction)
+            require_visible(principal, old.jurisdiction)
         values = {
             "department_id": data["department_id"],
             "name": data["name"],
             "title": data.get("title"),
         }
-        n = uow.session.execute(  # type: ignore[attr-defined]
-            update(staff).where(staff.c.id == staff_id).values(**values)
-        ).rowcount
-        if not n:
-            uow.session.execute(insert(staff).values(id=staff_id, **values))
+        upsert(uow.session, staff, {"id": staff_id}, values)
         emit_staff(uow, staff_id, values, dept.jurisdiction)
         uow.commit()
     return {"id": staff_id, **values}
@@ -435,7 +423,7 @@ def name_owner(
             raise ApiError(
                 404, f"No enterprise {credit_code} known to dispatch (registered in intake?)."
             )
-        _require_visible(principal, ent.jurisdiction)
+        require_visible(principal, ent.jurisdiction)
         if staff_id is not None:
             person = s.execute(
                 select(staff.c.id, departments.c.jurisdiction)
@@ -448,7 +436,7 @@ def name_owner(
                     "Unknown staff member.",
                     fields={"json": {"staff_id": ["unknown staff id"]}},
                 )
-            _require_visible(principal, person.jurisdiction)
+            require_visible(principal, person.jurisdiction)
         s.execute(
             update(enterprises)
             .where(enterprises.c.credit_code == credit_code)

@@ -40,7 +40,7 @@ from shared.contracts.dispatch import (
     ORDER_DISPATCHED,
     ORDER_WITHDRAWN,
 )
-from shared.db import UnitOfWork, insert_or_ignore
+from shared.db import UnitOfWork, insert_or_ignore, upsert
 from shared.errors import ApiError
 from shared.events import jurisdiction_path, make_event
 from shared.runtime import Service
@@ -323,16 +323,8 @@ def _skip_reason(why: str) -> str:
 
 
 def _move_pointer(uow: UnitOfWork, city: str, category: str, agency_id: str) -> None:
-    t = rotation_pointers
-    n = uow.session.execute(  # type: ignore[attr-defined]
-        update(t)
-        .where(t.c.city == city, t.c.agency_category == category)
-        .values(last_agency_id=agency_id)
-    ).rowcount
-    if not n:
-        uow.session.execute(
-            insert(t).values(city=city, agency_category=category, last_agency_id=agency_id)
-        )
+    key = {"city": city, "agency_category": category}
+    upsert(uow.session, rotation_pointers, key, {"last_agency_id": agency_id})
 
 
 # --- an order's life ----------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -32,13 +31,19 @@ from services.intake.sheets import SheetError
 from shared.catalogue import CATEGORY_NAMES, ITEMS
 from shared.config import Settings
 from shared.errors import ApiError
-from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
+from shared.web import (
+    OnestopBlueprint,
+    current_principal,
+    idempotency_key,
+    make_app,
+    require_role,
+    service,
+)
 
 blp = OnestopBlueprint(
     "demands", __name__, url_prefix="/api/v1", description="Demands (需求) and their closed loop"
 )
 HANDLERS = ("admin", "district", "staff")  # the handling parties of a demand
-IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 def _replayed(body: str) -> Response:
@@ -94,14 +99,8 @@ class Demands(MethodView):
             )
         principal = current_principal()
         idempotency = None
-        key = request.headers.get("Idempotency-Key")
+        key = idempotency_key()
         if key is not None:
-            if not IDEMPOTENCY_KEY_RE.match(key):
-                raise ApiError(
-                    422,
-                    "The request is invalid; see fields.",
-                    fields={"headers": {"Idempotency-Key": ["1 to 200 visible ASCII characters"]}},
-                )
             fingerprint = handlers.request_fingerprint(request.get_json())
             stored = handlers.replay(svc, principal, key, fingerprint)
             if stored is not None:

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, g
 
 from services.scoring import build, cards, handlers
 from services.scoring import schemas as sc
 from shared.config import Settings
-from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
+from shared.web import (
+    OnestopBlueprint,
+    current_principal,
+    download,
+    make_app,
+    require_role,
+    service,
+)
 
 blp = OnestopBlueprint("scoring", __name__, url_prefix="/api/v1", description="Scoring (考核评价)")
 OFFICE = ("admin", "district", "staff")
 MANAGERS = ("admin", "district")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @blp.get("/tallies")
@@ -54,11 +60,7 @@ def rankings(args: dict[str, Any]) -> Any:
     )
     if args["format"] == "xlsx":
         name = f"scorecards-{args['jurisdiction']}-{args['unit_type']}-{args['period']}.xlsx"
-        return Response(
-            cards.to_xlsx(ranking),
-            mimetype=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return download(cards.to_xlsx(ranking), name)
     return ranking
 
 

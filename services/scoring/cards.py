@@ -5,11 +5,10 @@ from __future__ import annotations
 import calendar
 import io
 import json
-import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -27,16 +26,17 @@ from services.scoring.models import (
     units,
     visit_enterprises,
 )
+from shared import periods
 from shared.auth import Principal
 from shared.contracts.scoring import RECORD_ENTERED, RECORD_RETRACTED, RULE_SET_PUBLISHED
-from shared.errors import ApiError
-from shared.events import JURISDICTION_RE, jurisdiction_path, make_event, subtree_prefix
+from shared.errors import ApiError, invalid
+from shared.events import JURISDICTION_RE, make_event, subtree_prefix
+from shared.periods import Period
 from shared.runtime import Service
-from shared.scoping import require_rules_readable
+from shared.scoping import require_rules_readable, require_visible, version_in_force
 from shared.sheets import row as sheet_row
 from shared.timezone import china_today
 
-PERIOD_RE = re.compile(r"([0-9]{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?")
 # Manual record kinds: the ratings and override (ranges) and the counted outputs.
 RATING_KINDS = {"integrity_rating": (0, 5), "attitude_rating": (0, 5)}
 OVERRIDE_KINDS = {"efficiency_override": (0, 15)}
@@ -54,40 +54,16 @@ RECORD_KINDS = (*RATING_KINDS, *OVERRIDE_KINDS, *COUNT_KINDS)
 TECH_STAGES = ("collected", "analysed", "published", "matched", "solved")
 
 
-def _invalid(where: str, field: str, message: str) -> ApiError:
-    return ApiError(422, "The request is invalid; see fields.", fields={where: {field: [message]}})
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str
-    months: tuple[str, ...]
-    start: date
-    end: date
+SCORING_PERIODS = ("month", "quarter", "year")
 
 
 def parse_period(text: str) -> Period:
     """``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise."""
-    m = PERIOD_RE.fullmatch(text)
-    if not m or not 1900 <= int(m.group(1)) <= 2200:
-        raise ValueError("a period is YYYY-MM, YYYY-Qn or YYYY")
-    y = int(m.group(1))
-    if m.group(2):
-        first = last = int(m.group(2))
-    elif m.group(3):
-        first, last = 3 * int(m.group(3)) - 2, 3 * int(m.group(3))
-    else:
-        first, last = 1, 12
-    months = tuple(f"{y}-{mo:02d}" for mo in range(first, last + 1))
-    end = date(y + (last == 12), last % 12 + 1, 1) - timedelta(days=1)
-    return Period(text, months, date(y, first, 1), end)
+    return periods.parse_period(text, SCORING_PERIODS)
 
 
 def period_arg(text: str) -> Period:
-    try:
-        return parse_period(text)
-    except ValueError as exc:
-        raise _invalid("query", "period", str(exc)) from None
+    return periods.period_arg(text, SCORING_PERIODS)
 
 
 # --- rule sets -------------------------------------------------------------------------
@@ -96,22 +72,15 @@ def period_arg(text: str) -> Period:
 def rule_set_for(s: Any, jurisdiction: str, on: date) -> tuple[str, int, dict[str, Any]]:
     """The rule set in force on a day: the nearest jurisdiction on the path with a
     version in effect, else table A.1 (version 0)."""
-    path = jurisdiction_path(jurisdiction)
-    rows = s.execute(
-        select(rule_sets)
-        .where(rule_sets.c.jurisdiction.in_(path), rule_sets.c.effective_from <= on)
-        .order_by(rule_sets.c.effective_from.desc(), rule_sets.c.version.desc())
-    ).all()
-    for code in reversed(path):
-        for row in rows:
-            if row.jurisdiction == code:
-                return code, row.version, json.loads(row.body)
-    return "default", 0, r.default_rule_set()
+    row = version_in_force(s, rule_sets, jurisdiction, on)
+    if row is None:
+        return "default", 0, r.default_rule_set()
+    return row.jurisdiction, row.version, json.loads(row.body)
 
 
 def _code(jurisdiction: str) -> None:
     if not JURISDICTION_RE.fullmatch(jurisdiction):
-        raise _invalid("path", "jurisdiction", "not a GB/T 2260 division code")
+        raise invalid("path", "jurisdiction", "not a GB/T 2260 division code")
 
 
 def get_rule_set(svc: Service, principal: Principal, jurisdiction: str) -> dict[str, Any]:
@@ -148,9 +117,9 @@ def publish_rule_set(
 ) -> dict[str, Any]:
     """A new version effective from a date; inconsistent caps or weights are refused."""
     _code(jurisdiction)
-    _visible(principal, jurisdiction)
+    require_visible(principal, jurisdiction)
     if data["effective_from"] < china_today():
-        raise _invalid("json", "effective_from", "a rule set takes effect today or later")
+        raise invalid("json", "effective_from", "a rule set takes effect today or later")
     body = data["rule_set"]
     try:
         r.validate(body)
@@ -195,11 +164,6 @@ def publish_rule_set(
     return get_rule_set(svc, principal, jurisdiction)
 
 
-def _visible(principal: Principal, jurisdiction: str) -> None:
-    if not principal.can_see(jurisdiction):
-        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
-
-
 # --- manual records ----------------------------------------------------------------------
 
 
@@ -217,12 +181,12 @@ def enter_record(
     kind, value = data["kind"], data["value"]
     bounds = RATING_KINDS.get(kind) or OVERRIDE_KINDS.get(kind)
     if bounds and not bounds[0] <= value <= bounds[1]:
-        raise _invalid("json", "value", f"{kind} is between {bounds[0]} and {bounds[1]}")
+        raise invalid("json", "value", f"{kind} is between {bounds[0]} and {bounds[1]}")
     if kind in COUNT_KINDS and (value < 1 or value != int(value)):
-        raise _invalid("json", "value", f"{kind} counts whole items, at least 1")
+        raise invalid("json", "value", f"{kind} counts whole items, at least 1")
     month = data["period"]
     if month > china_today().strftime("%Y-%m"):
-        raise _invalid("json", "period", "records are for this month or earlier")
+        raise invalid("json", "period", "records are for this month or earlier")
     now = datetime.now(UTC)
     with svc.uow() as uow:
         u = _unit(uow.session, principal, data["unit_id"])
@@ -501,7 +465,7 @@ def rankings(
     svc: Service, principal: Principal, jurisdiction: str, unit_type: str, period_text: str
 ) -> dict[str, Any]:
     """The ranking of one jurisdiction's departments or staff for a period."""
-    _visible(principal, jurisdiction)
+    require_visible(principal, jurisdiction)
     period = period_arg(period_text)
     with svc.db.session() as s:
         peers = s.execute(
@@ -519,7 +483,7 @@ def rankings(
 def what_if(svc: Service, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
     """Evaluate raw counts and ratings under a given version or the one in force."""
     jurisdiction = data.get("jurisdiction") or principal.jurisdiction
-    _visible(principal, jurisdiction)
+    require_visible(principal, jurisdiction)
     with svc.db.session() as s:
         if data.get("version") is not None:
             row = s.execute(
@@ -528,7 +492,7 @@ def what_if(svc: Service, principal: Principal, data: dict[str, Any]) -> dict[st
                 )
             ).first()
             if row is None and data["version"] != 0:
-                raise _invalid(
+                raise invalid(
                     "json", "version", f"{jurisdiction} has no rule set version {data['version']}"
                 )
             source, version, body = (
@@ -588,7 +552,7 @@ def _same_day_a_year_before(day: date) -> date:
 def kpis(svc: Service, principal: Principal, jurisdiction: str, period_text: str) -> dict[str, Any]:
     """A jurisdiction's KPIs for a period: the loop's rates, station coverage (CX 第十二条)
     and the SX growth targets, each with its target."""
-    _visible(principal, jurisdiction)
+    require_visible(principal, jurisdiction)
     period = period_arg(period_text)
     prefix = subtree_prefix(jurisdiction)
     f = demand_facts.c

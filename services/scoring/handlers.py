@@ -28,7 +28,7 @@ from services.scoring.models import (
     visit_heads,
 )
 from shared.auth import Principal
-from shared.db import UnitOfWork, claim
+from shared.db import UnitOfWork, claim, upsert
 from shared.events import Event, subtree_prefix
 from shared.runtime import Service
 from shared.timezone import china_today
@@ -93,15 +93,7 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
             "jurisdiction": event.jurisdiction,
             "category": p["category"],
         }
-        n = uow.session.execute(  # type: ignore[attr-defined]
-            update(demand_owners)
-            .where(demand_owners.c.demand_code == p["demand_code"])
-            .values(**values)
-        ).rowcount
-        if not n:
-            uow.session.execute(
-                insert(demand_owners).values(demand_code=p["demand_code"], **values)
-            )
+        upsert(uow.session, demand_owners, {"demand_code": p["demand_code"]}, values)
         claim(
             uow.session,
             uow.db,
@@ -211,23 +203,14 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
         )
 
 
-def _upsert(uow: UnitOfWork, table: Any, key: str, key_value: str, values: dict[str, Any]) -> None:
-    n = uow.session.execute(  # type: ignore[attr-defined]
-        update(table).where(table.c[key] == key_value).values(**values)
-    ).rowcount
-    if not n:
-        uow.session.execute(insert(table).values(**{key: key_value}, **values))
-
-
 def on_unit(event: Event, uow: UnitOfWork) -> None:
     """Departments and staff as dispatch's map announces them (the units scored)."""
     p = event.payload
     kind = "department" if event.event_type == "department.updated" else "staff"
-    _upsert(
-        uow,
+    upsert(
+        uow.session,
         units,
-        "id",
-        p["id"],
+        {"id": p["id"]},
         {"type": kind, "name": p["name"], "jurisdiction": p["jurisdiction"]},
     )
 
@@ -238,11 +221,10 @@ def on_enterprise(event: Event, uow: UnitOfWork) -> None:
     old = uow.session.execute(
         select(enterprises.c.growth_tier).where(enterprises.c.credit_code == p["credit_code"])
     ).first()
-    _upsert(
-        uow,
+    upsert(
+        uow.session,
         enterprises,
-        "credit_code",
-        p["credit_code"],
+        {"credit_code": p["credit_code"]},
         {
             "jurisdiction": p["jurisdiction"],
             "growth_tier": p.get("growth_tier"),

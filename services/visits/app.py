@@ -3,33 +3,26 @@ the service ledger and the team's visit report."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, g
 
 from services.visits import build, compliance, handlers, ledger
 from services.visits import schemas as sc
 from shared.config import Settings
-from shared.errors import ApiError
-from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
+from shared.web import (
+    OnestopBlueprint,
+    current_principal,
+    download,
+    idempotency_key,
+    make_app,
+    require_role,
+    service,
+)
 
 blp = OnestopBlueprint("visits", __name__, url_prefix="/api/v1", description="Visits (服务进企)")
 OFFICE = ("admin", "district", "staff")
 MANAGERS = ("admin", "district")
-KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not KEY_RE.match(key):
-        raise ApiError(
-            422,
-            "The request is invalid; see fields.",
-            fields={"headers": {"Idempotency-Key": ["1 to 200 visible ASCII characters"]}},
-        )
-    return key
 
 
 @blp.post("/visits")
@@ -41,7 +34,7 @@ def log_visit(data: dict[str, Any]) -> Any:
     (source ``field_visit``) and linked back; ``follow_up_of`` links existing demands.
     ``Idempotency-Key`` makes a retried submission return the first visit."""
     visit, replayed = ledger.log_visit(
-        service(), current_principal(), data, g.correlation_id, _idempotency_key()
+        service(), current_principal(), data, g.correlation_id, idempotency_key()
     )
     if replayed:
         return visit, 201, {"Idempotent-Replayed": "true"}
@@ -85,11 +78,7 @@ def visit_versions(visit_id: str) -> dict[str, Any]:
 
 def _maybe_xlsx(report: dict[str, Any], fmt: str, title: str, filename: str) -> Any:
     if fmt == "xlsx":
-        return Response(
-            ledger.to_xlsx(title, report),
-            mimetype=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
-        )
+        return download(ledger.to_xlsx(title, report), f"{filename}.xlsx")
     return report
 
 

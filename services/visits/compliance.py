@@ -39,27 +39,18 @@ from services.visits.models import (
 from shared.auth import Principal
 from shared.contracts.visits import PLAN_STATUS_CHANGED, VISIT_OVERDUE
 from shared.db import UnitOfWork, claim
-from shared.errors import ApiError
+from shared.errors import ApiError, invalid
 from shared.events import jurisdiction_path, make_event, subtree_prefix
 from shared.runtime import Service
-from shared.scoping import require_rules_readable
+from shared.scoping import require_rules_readable, require_visible, version_in_force
 from shared.timezone import china_today
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 
 
-def _invalid(where: str, field: str, message: str) -> ApiError:
-    return ApiError(422, "The request is invalid; see fields.", fields={where: {field: [message]}})
-
-
 def _check_id(what: str, value: str) -> None:
     if not ID_RE.fullmatch(value):
-        raise _invalid("path", f"{what}_id", "1-40 letters, digits, - or _")
-
-
-def _visible(principal: Principal, jurisdiction: str) -> None:
-    if not principal.can_see(jurisdiction):
-        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
+        raise invalid("path", f"{what}_id", "1-40 letters, digits, - or _")
 
 
 # --- the rules as data ---------------------------------------------------------------
@@ -68,17 +59,10 @@ def _visible(principal: Principal, jurisdiction: str) -> None:
 def rules_for(s: Any, jurisdiction: str, on: date) -> tuple[str, int, FrequencyRules]:
     """The rules in force for a jurisdiction on a day: the nearest jurisdiction on its
     path with a published version in effect, else the seeds' defaults (version 0)."""
-    path = jurisdiction_path(jurisdiction)
-    rows = s.execute(
-        select(frequency_rules)
-        .where(frequency_rules.c.jurisdiction.in_(path), frequency_rules.c.effective_from <= on)
-        .order_by(frequency_rules.c.effective_from.desc(), frequency_rules.c.version.desc())
-    ).all()
-    for code in reversed(path):
-        for r in rows:
-            if r.jurisdiction == code:
-                return code, r.version, FrequencyRules(**json.loads(r.params))
-    return "default", 0, FrequencyRules()
+    r = version_in_force(s, frequency_rules, jurisdiction, on)
+    if r is None:
+        return "default", 0, FrequencyRules()
+    return r.jurisdiction, r.version, FrequencyRules(**json.loads(r.params))
 
 
 def get_rules(svc: Service, principal: Principal, jurisdiction: str) -> dict[str, Any]:
@@ -114,10 +98,10 @@ def get_rules(svc: Service, principal: Principal, jurisdiction: str) -> dict[str
 def publish_rules(
     svc: Service, principal: Principal, jurisdiction: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    _visible(principal, jurisdiction)
+    require_visible(principal, jurisdiction)
     effective = data.pop("effective_from")
     if effective < china_today():
-        raise _invalid("json", "effective_from", "rules take effect today or later")
+        raise invalid("json", "effective_from", "rules take effect today or later")
     with svc.db.session() as s:
         _, _, in_force = rules_for(s, jurisdiction, effective)
     rules = FrequencyRules(**{**in_force.as_dict(), **data})  # unsent fields: as in force
@@ -154,16 +138,16 @@ def put_team(
 ) -> dict[str, Any]:
     """A provincial service team (SX 服务专班): its linked city and key enterprises."""
     _check_id("team", team_id)
-    _visible(principal, data["jurisdiction"])
+    require_visible(principal, data["jurisdiction"])
     city = data["linked_city"]
     path = jurisdiction_path(city)
     if len(path) != 2 or path[0] != jurisdiction_path(data["jurisdiction"])[0]:
-        raise _invalid("json", "linked_city", "a city (prefecture) of the team's province")
+        raise invalid("json", "linked_city", "a city (prefecture) of the team's province")
     with svc.uow() as uow:
         s = uow.session
         old = s.execute(select(teams.c.jurisdiction).where(teams.c.id == team_id)).first()
         if old is not None:
-            _visible(principal, old.jurisdiction)
+            require_visible(principal, old.jurisdiction)
         keys = list(dict.fromkeys(data["key_enterprises"]))
         known = {
             code
@@ -176,7 +160,7 @@ def put_team(
         }
         missing = [k for k in keys if k not in known]
         if missing:
-            raise _invalid(
+            raise invalid(
                 "json",
                 "key_enterprises",
                 f"no such enterprises in your subtree: {', '.join(missing)}",
@@ -213,9 +197,9 @@ def _staff_in(s: Any, principal: Principal, ids: list[str]) -> None:
     }
     missing = [i for i in ids if i not in rows]
     if missing:
-        raise _invalid("json", "staff_ids", f"unknown staff: {', '.join(missing)}")
+        raise invalid("json", "staff_ids", f"unknown staff: {', '.join(missing)}")
     for r in rows.values():
-        _visible(principal, r.jurisdiction)
+        require_visible(principal, r.jurisdiction)
 
 
 def put_station(
@@ -223,13 +207,13 @@ def put_station(
 ) -> dict[str, Any]:
     """A service station (CX 服务站) and the staff who take turns on duty there."""
     _check_id("station", station_id)
-    _visible(principal, data["jurisdiction"])
+    require_visible(principal, data["jurisdiction"])
     staff_ids = list(dict.fromkeys(data["staff_ids"]))
     with svc.uow() as uow:
         s = uow.session
         old = s.execute(select(stations.c.jurisdiction).where(stations.c.id == station_id)).first()
         if old is not None:
-            _visible(principal, old.jurisdiction)
+            require_visible(principal, old.jurisdiction)
         _staff_in(s, principal, staff_ids)
         values = {
             "name": data["name"],
@@ -256,10 +240,10 @@ def record_duty(
         if st is None or not principal.can_see(st.jurisdiction):
             raise ApiError(404, f"No station {station_id} in your subtree.")
         if data["staff_id"] not in json.loads(st.staff_ids):
-            raise _invalid("json", "staff_id", f"{data['staff_id']} is not on {station_id}'s staff")
+            raise invalid("json", "staff_id", f"{data['staff_id']} is not on {station_id}'s staff")
         future = [d for d in data["days"] if d > today]
         if future:
-            raise _invalid("json", "days", "duty is recorded for days that have begun")
+            raise invalid("json", "days", "duty is recorded for days that have begun")
         added = 0
         for day in sorted(set(data["days"])):
             added += claim(
@@ -284,7 +268,7 @@ def create_plan(
     from services.visits.ledger import _resolve
 
     if data["planned_on"] < china_today():
-        raise _invalid("json", "planned_on", "a plan is for today or later")
+        raise invalid("json", "planned_on", "a plan is for today or later")
     now = datetime.now(UTC)
     with svc.uow() as uow:
         who = _resolve(
@@ -360,7 +344,7 @@ def list_plans(svc: Service, principal: Principal, args: dict[str, Any]) -> list
         try:
             period = parse_period(args["period"])
         except ValueError as exc:
-            raise _invalid("query", "period", str(exc)) from None
+            raise invalid("query", "period", str(exc)) from None
         q = q.where(p.planned_on >= period.start, p.planned_on <= period.end)
     with svc.db.session() as s:
         rows = s.execute(q.order_by(p.planned_on, p.id).limit(args["limit"])).mappings()
@@ -387,10 +371,10 @@ def move_plan(
         if action == "done":
             v = uow.session.execute(select(visits).where(visits.c.id == visit_id)).first()
             if v is None or not principal.can_see(v.jurisdiction):
-                raise _invalid("json", "visit_id", "no such visit in your subtree")
+                raise invalid("json", "visit_id", "no such visit in your subtree")
             who = ("staff_id", "department_id", "team_id")
             if any(row[k] and row[k] != getattr(v, k) for k in who):
-                raise _invalid("json", "visit_id", "the visit was made by another unit")
+                raise invalid("json", "visit_id", "the visit was made by another unit")
             visited = set(
                 uow.session.execute(
                     select(visit_enterprises.c.credit_code).where(
@@ -399,11 +383,9 @@ def move_plan(
                 ).scalars()
             )
             if not visited & set(json.loads(row["enterprises"])):
-                raise _invalid(
-                    "json", "visit_id", "the visit did not go to the planned enterprises"
-                )
+                raise invalid("json", "visit_id", "the visit did not go to the planned enterprises")
             if v.visited_on < row["planned_on"] - timedelta(days=7):
-                raise _invalid("json", "visit_id", "the visit took place before the plan")
+                raise invalid("json", "visit_id", "the visit took place before the plan")
         uow.session.execute(
             update(plans)
             .where(plans.c.id == plan_id)
@@ -529,9 +511,9 @@ def compliance(
     try:
         period = parse_period(period_text)
     except ValueError as exc:
-        raise _invalid("query", "period", str(exc)) from None
+        raise invalid("query", "period", str(exc)) from None
     root = root or principal.jurisdiction
-    _visible(principal, root)
+    require_visible(principal, root)
     with svc.db.session() as s:
         rows, coverage = evaluate(s, period, root, china_today())
     return {

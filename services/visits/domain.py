@@ -6,11 +6,15 @@ Pure Python: no Flask, SQLAlchemy or kombu.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import chinese_calendar
+
+from shared import periods
+from shared.periods import Period as Period
+from shared.periods import period_of as period_of
+from shared.periods import previous_period as previous_period
 
 
 @dataclass(frozen=True)
@@ -52,67 +56,14 @@ def link_owner(existing: EnterpriseLink | None, new: EnterpriseLink) -> Enterpri
     )
 
 
-# --- periods (Asia/Shanghai calendar weeks, months, quarters) -------------------------
+# --- periods: shared.periods (weeks, months, quarters in China time) -----------------
 
-PERIOD_RE = re.compile(r"([0-9]{4})-(?:W([0-9]{2})|([0-9]{2})|Q([1-4]))")
-
-
-@dataclass(frozen=True)
-class Period:
-    kind: str  # week | month | quarter
-    label: str  # 2026-W48 | 2026-11 | 2026-Q4
-    start: date
-    end: date  # inclusive
-
-    def days(self) -> list[date]:
-        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
-
-    def closed_on(self, today: date) -> bool:
-        return self.end < today
+VISIT_PERIODS = ("week", "month", "quarter")
 
 
 def parse_period(text: str) -> Period:
     """``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``; ``ValueError`` otherwise."""
-    m = PERIOD_RE.fullmatch(text)
-    if not m or not 1900 <= int(m.group(1)) <= 2200:
-        raise ValueError("a period is YYYY-Www (ISO week), YYYY-MM or YYYY-Qn")
-    year = int(m.group(1))
-    if m.group(2):
-        week = int(m.group(2))
-        try:
-            start = date.fromisocalendar(year, week, 1)
-        except ValueError as exc:
-            raise ValueError(f"{year} has no ISO week {week}") from exc
-        return Period("week", text, start, start + timedelta(days=6))
-    if m.group(3):
-        month = int(m.group(3))
-        if not 1 <= month <= 12:
-            raise ValueError("a month is 01 to 12")
-        start = date(year, month, 1)
-        return Period("month", text, start, _month_end(start))
-    q = int(m.group(4))
-    start = date(year, 3 * q - 2, 1)
-    return Period("quarter", text, start, _month_end(date(year, 3 * q, 1)))
-
-
-def _month_end(first: date) -> date:
-    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return nxt - timedelta(days=1)
-
-
-def period_of(day: date, kind: str) -> Period:
-    """The week, month or quarter containing ``day``."""
-    if kind == "week":
-        y, w, _ = day.isocalendar()
-        return parse_period(f"{y}-W{w:02d}")
-    if kind == "month":
-        return parse_period(f"{day.year}-{day.month:02d}")
-    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
-
-
-def previous_period(day: date, kind: str) -> Period:
-    """The last period of ``kind`` that ended before ``day``'s period began."""
-    return period_of(period_of(day, kind).start - timedelta(days=1), kind)
+    return periods.parse_period(text, VISIT_PERIODS)
 
 
 # --- working days (the duty rule counts them) -------------------------------------------

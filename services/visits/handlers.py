@@ -12,7 +12,7 @@ from services.visits.domain import EnterpriseLink, link_owner
 from services.visits.models import demands, enterprise_links, enterprises, units, visit_demands
 from shared.auth import Principal
 from shared.contracts.visits import DEMAND_LINKED
-from shared.db import UnitOfWork, claim
+from shared.db import UnitOfWork, claim, upsert
 from shared.events import Event, make_event, subtree_prefix
 from shared.runtime import Service
 
@@ -87,20 +87,13 @@ def on_staff(event: Event, uow: UnitOfWork) -> None:
 
 
 def _upsert_unit(uow: UnitOfWork, unit_id: str, **values: Any) -> None:
-    n = uow.session.execute(update(units).where(units.c.id == unit_id).values(**values)).rowcount  # type: ignore[attr-defined]
-    if not n:
-        uow.session.execute(insert(units).values(id=unit_id, **values))
+    upsert(uow.session, units, {"id": unit_id}, values)
 
 
 def on_enterprise(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
     values = {"name": p["name"], "jurisdiction": p["jurisdiction"], "is_key": p["is_key"]}
-    e = enterprises
-    n = uow.session.execute(  # type: ignore[attr-defined]
-        update(e).where(e.c.credit_code == p["credit_code"]).values(**values)
-    ).rowcount
-    if not n:
-        uow.session.execute(insert(e).values(credit_code=p["credit_code"], **values))
+    upsert(uow.session, enterprises, {"credit_code": p["credit_code"]}, values)
 
 
 def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:

@@ -29,7 +29,7 @@ from services.visits.models import (
 from shared.auth import Principal
 from shared.contracts.visits import DEMAND_LINKED, VISIT_LOGGED, VISIT_REVISED
 from shared.db import UnitOfWork, claim
-from shared.errors import ApiError
+from shared.errors import ApiError, invalid
 from shared.events import make_event, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
@@ -45,10 +45,6 @@ KIND_NAMES = {
 }
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "The request is invalid; see fields.", fields={"json": {field: [message]}})
-
-
 def _fingerprint(body: Any) -> str:
     raw = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -58,26 +54,28 @@ def _times(data: dict[str, Any]) -> int | None:
     """Check the visit's day and times; the duration in minutes (given or from the times)."""
     today = china_today()
     if data["visited_on"] > today:
-        raise _invalid("visited_on", "a visit cannot be in the future")
+        raise invalid("json", "visited_on", "a visit cannot be in the future")
     started, ended = data.get("started_at"), data.get("ended_at")
     minutes = data.get("duration_minutes")
     now = datetime.now(UTC)
     if ended is not None and started is None:
-        raise _invalid("started_at", "give the start with the end")
+        raise invalid("json", "started_at", "give the start with the end")
     if started is not None:
         if started > now:
-            raise _invalid("started_at", "a visit cannot start in the future")
+            raise invalid("json", "started_at", "a visit cannot start in the future")
         if china_today(started) != data["visited_on"]:
-            raise _invalid("started_at", "the visit starts on visited_on (China time)")
+            raise invalid("json", "started_at", "the visit starts on visited_on (China time)")
     if ended is not None and started is not None:
         if ended <= started:
-            raise _invalid("ended_at", "the visit must end after it starts")
+            raise invalid("json", "ended_at", "the visit must end after it starts")
         if ended > now:
-            raise _invalid("ended_at", "a visit cannot end in the future")
+            raise invalid("json", "ended_at", "a visit cannot end in the future")
         spanned = max(1, round((ended - started).total_seconds() / 60))
         if minutes is not None and abs(minutes - spanned) > 1:
-            raise _invalid(
-                "duration_minutes", f"the start and end say {spanned} minutes, not {minutes}"
+            raise invalid(
+                "json",
+                "duration_minutes",
+                f"the start and end say {spanned} minutes, not {minutes}",
             )
         minutes = spanned
     return minutes
@@ -93,16 +91,18 @@ def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, An
         data.get("team_id"),
     )
     if not (staff_id or dept_id or team_id):
-        raise _invalid("staff_id", "name the staff member, the department or the service team")
+        raise invalid(
+            "json", "staff_id", "name the staff member, the department or the service team"
+        )
     seen: list[str] = []  # every unit named must be within the caller's subtree
     if staff_id:
         person = s.execute(
             select(units).where(units.c.id == staff_id, units.c.type == "staff")
         ).first()
         if person is None:
-            raise _invalid("staff_id", f"unknown staff member {staff_id}")
+            raise invalid("json", "staff_id", f"unknown staff member {staff_id}")
         if dept_id and dept_id != person.department_id:
-            raise _invalid("department_id", f"{staff_id} belongs to {person.department_id}")
+            raise invalid("json", "department_id", f"{staff_id} belongs to {person.department_id}")
         out["staff_name"] = person.name
         dept_id = person.department_id
         seen.append(person.jurisdiction)
@@ -112,13 +112,13 @@ def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, An
         ).first()
         if dept is None:
             field = "department_id" if data.get("department_id") else "staff_id"
-            raise _invalid(field, f"unknown department {dept_id} (not announced yet?)")
+            raise invalid("json", field, f"unknown department {dept_id} (not announced yet?)")
         out["department_name"] = dept.name
         seen.append(dept.jurisdiction)
     if team_id:
         team = s.execute(select(teams).where(teams.c.id == team_id)).first()
         if team is None:
-            raise _invalid("team_id", f"unknown service team {team_id}")
+            raise invalid("json", "team_id", f"unknown service team {team_id}")
         seen.append(team.jurisdiction)
     for code in seen:
         if not principal.can_see(code):
@@ -127,7 +127,9 @@ def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, An
     for code in dict.fromkeys(data["enterprises"]):
         ent = s.execute(select(enterprises).where(enterprises.c.credit_code == code)).first()
         if ent is None:
-            raise _invalid("enterprises", f"unknown enterprise {code} (register it in intake)")
+            raise invalid(
+                "json", "enterprises", f"unknown enterprise {code} (register it in intake)"
+            )
         if not principal.can_see(ent.jurisdiction):
             raise ApiError(
                 403, f"Enterprise {code} is registered in {ent.jurisdiction}, outside your subtree."
@@ -135,16 +137,18 @@ def _resolve(s: Any, principal: Principal, data: dict[str, Any]) -> dict[str, An
         ents.append({"credit_code": code, "name": ent.name, "jurisdiction": ent.jurisdiction})
     for raised in data.get("demands_raised") or []:
         if raised["credit_code"] not in data["enterprises"]:
-            raise _invalid(
-                "demands_raised", "a demand raised on the visit names a visited enterprise"
+            raise invalid(
+                "json", "demands_raised", "a demand raised on the visit names a visited enterprise"
             )
     followed = []
     for code in dict.fromkeys(data.get("follow_up_of") or []):
         d = s.execute(select(demands).where(demands.c.code == code)).first()
         if d is None or not principal.can_see(d.jurisdiction):
-            raise _invalid("follow_up_of", f"no demand {code} in your subtree")
+            raise invalid("json", "follow_up_of", f"no demand {code} in your subtree")
         if d.credit_code not in data["enterprises"]:
-            raise _invalid("follow_up_of", f"{code} is a demand of an enterprise not visited")
+            raise invalid(
+                "json", "follow_up_of", f"{code} is a demand of an enterprise not visited"
+            )
         followed.append({"code": code, "jurisdiction": d.jurisdiction})
     return out | {
         "department_id": dept_id,
@@ -353,8 +357,10 @@ def revise_visit(
         if row is None or not principal.can_see(row.jurisdiction):
             raise ApiError(404, f"No visit {visit_id}.")
         if data.get("demands_raised"):
-            raise _invalid(
-                "demands_raised", "demands are raised when a visit is logged; log them in intake"
+            raise invalid(
+                "json",
+                "demands_raised",
+                "demands are raised when a visit is logged; log them in intake",
             )
         who = _resolve(uow.session, principal, data)
         body = _body(visit_id, row.version + 1, data, who, principal.key_id, now, reason)

@@ -1,21 +1,17 @@
-"""deploy/rabbitmq/definitions.json is exactly the topology the workers declare."""
+"""deploy/rabbitmq/definitions.json is exactly the topology the workers declare
+(``onestop topology`` rewrites it)."""
 
-import importlib
 import json
 from pathlib import Path
 
-from shared.config import SERVICES, load_settings
+from shared.config import load_settings
+from shared.topology import platform_subscriptions
 
 DEFS = Path(__file__).resolve().parents[3] / "deploy" / "rabbitmq" / "definitions.json"
 
 
 def declared(tmp_path):
-    settings = load_settings({"ONESTOP_DATA_DIR": str(tmp_path)})
-    subs = []
-    for name in SERVICES:
-        svc = importlib.import_module(f"services.{name}").build(settings)
-        subs += importlib.import_module(f"services.{name}.worker").subscriptions(svc)
-    return subs
+    return platform_subscriptions(load_settings({"ONESTOP_DATA_DIR": str(tmp_path)}))
 
 
 def test_definitions_match_the_declared_queues_and_bindings(tmp_path):

@@ -274,6 +274,81 @@ def archive_replay(queue: str, types: tuple[str, ...], jurisdiction: str | None)
         raise click.ClickException(exc.message) from None
 
 
+@main.group()
+def dlq() -> None:
+    """Dead letters: list, show and re-drive them after a fix (each service keeps its own)."""
+
+
+def _service_of(queue: str) -> Any:
+    import importlib
+
+    name = queue.split(".", 1)[0]
+    if name not in SERVICES or "." not in queue:
+        raise click.UsageError(f"{queue!r} is not a consumer queue (<service>.<handler>)")
+    return importlib.import_module(f"services.{name}").build(_settings())
+
+
+@dlq.command("list")
+@click.argument("queue", required=False)
+@click.option(
+    "--status", default="dead", type=click.Choice(["dead", "redriven", "all"]), show_default=True
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def dlq_list(queue: str | None, status: str, limit: int) -> None:
+    """Dead letters of QUEUE (of every service's queues without one), one JSON line each."""
+    import importlib
+
+    from shared import deadletters
+
+    services = (
+        [_service_of(queue)]
+        if queue
+        else [importlib.import_module(f"services.{n}").build(_settings()) for n in SERVICES]
+    )
+    for svc in services:
+        for item in deadletters.listing(
+            svc.db,
+            svc.metadata_table("dead_letters"),
+            queue=queue,
+            status=None if status == "all" else status,
+            limit=limit,
+        ):
+            click.echo(json.dumps(item, ensure_ascii=False))
+
+
+@dlq.command("show")
+@click.argument("queue")
+@click.option("--id", "letter_id", required=True, type=int)
+def dlq_show(queue: str, letter_id: int) -> None:
+    """One dead letter of QUEUE with its body and headers."""
+    from shared import deadletters
+
+    svc = _service_of(queue)
+    found = deadletters.show(svc.db, svc.metadata_table("dead_letters"), letter_id)
+    if found is None or found["queue"] != queue:
+        raise click.ClickException(f"no dead letter {letter_id} of {queue}")
+    click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+@dlq.command("redrive")
+@click.argument("queue")
+@click.option("--id", "ids", multiple=True, type=int, help="only this one (repeatable)")
+def dlq_redrive(queue: str, ids: tuple[int, ...]) -> None:
+    """Put QUEUE's dead letters (or --id ones) back on it; archived, applied at most once."""
+    import getpass
+
+    svc = _service_of(queue)
+    if svc.settings.embedded:
+        raise click.ClickException(
+            "the embedded broker lives inside the `onestop run` process: re-drive through "
+            f"POST /{svc.name}/api/v1/dead-letters/redrive instead"
+        )
+    result = svc.redrive(queue, f"operator:{getpass.getuser()} (cli)", list(ids) or None)
+    click.echo(json.dumps(result, ensure_ascii=False))
+    if result["skipped"]:
+        raise SystemExit(1)
+
+
 @main.command("rebuild")
 @click.argument("service")
 def rebuild_cmd(service: str) -> None:

@@ -18,6 +18,8 @@ from marshmallow import Schema, ValidationError, fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from shared.faults import RETRY_AFTER_SECONDS, unavailable
+
 log = logging.getLogger(__name__)
 
 _CODES = {
@@ -143,5 +145,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        dependency = unavailable(exc)
+        if dependency is not None:
+            return unavailable_response(dependency, exc)
         log.exception("unhandled error")
         return error_response(500, "Internal error; it has been logged.")
+
+
+def unavailable_response(dependency: str, exc: BaseException | None = None) -> Response:
+    """503 with ``Retry-After`` while a dependency is down. The transaction that met the
+    outage rolled back (a unit of work commits all or nothing), so a retry with the same
+    ``Idempotency-Key`` is safe."""
+    log.warning("%s unavailable: %s", dependency, f"{type(exc).__name__}: {exc}"[:300])
+    return error_response(
+        503,
+        f"The service's {dependency} is unavailable for a moment; retry the request.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

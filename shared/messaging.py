@@ -9,8 +9,18 @@ Topology (the same on RabbitMQ and on kombu's in-process ``memory://``):
 * one durable **queue per consuming handler**: ``<service>.<handler>``;
 * a direct **dead-letter exchange** ``onestop.dlx`` and one ``<queue>.dlq`` per
   queue. A message that cannot be parsed, or whose handler still fails after
-  ``max_attempts`` tries (with exponential backoff), is published there with
-  the reason in its headers and then acknowledged, so the queue keeps flowing.
+  ``max_attempts`` tries (with exponential backoff) on a healthy system, is
+  published there with the reason in its ``x-onestop-*`` headers and then
+  acknowledged, so the queue keeps flowing. The service's worker drains its
+  ``.dlq`` queues into its ``dead_letters`` table (acknowledging only after the
+  commit), from where ``onestop dlq`` and the admin API re-drive them.
+
+**Transient is not poison.** A failure of the infrastructure (``shared.faults``:
+the database unreachable or restarting, a serialization failure or deadlock, a
+broker error) uses up no attempt: the consumer puts the message back untouched
+(``basic.reject`` with requeue), stops taking messages (``basic.cancel``), probes
+the dependency with capped exponential backoff while keeping its connection
+alive, and resumes consuming once the probe passes — however long that takes.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 
 from shared.events import Event, parse_event
+from shared.faults import unavailable
 from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -199,6 +210,57 @@ class Outcome:
     DUPLICATE = "duplicate"
     RETRIED = "retried"
     DEAD_LETTERED = "dead_lettered"
+    REQUEUED = "requeued"  # put back untouched: a dependency was down (no attempt used)
+    RECORDED = "recorded"  # a dead letter kept in the service's database
+
+
+def body_text(body: str | bytes) -> str:
+    """A message body as text (an undecodable one as a JSON object holding its hex)."""
+    if isinstance(body, bytes):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return json.dumps({"undecodable": body.hex()})
+    return body
+
+
+DeadLetterSink = Callable[[str, str, dict[str, Any]], None]
+
+
+class Pause:
+    """The consumer's pause while a dependency is down: capped exponential backoff
+    between probes (``first`` seconds, doubling up to ``cap``)."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.reason: str | None = None
+        self.delay = first
+        self.next_probe = 0.0
+        self.since = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.reason is not None
+
+    def begin(self, reason: str, now: float) -> None:
+        if self.reason is None:
+            self.since = now
+            self.delay = self.first
+        self.reason = reason
+        self.next_probe = now + self.delay
+
+    def due(self, now: float) -> bool:
+        return self.reason is not None and now >= self.next_probe
+
+    def failed_probe(self, reason: str, now: float) -> None:
+        self.reason = reason
+        self.delay = min(self.delay * 2, self.cap)
+        self.next_probe = now + self.delay
+
+    def end(self) -> None:
+        self.reason = None
+        self.delay = self.first
 
 
 class EventConsumer(ConsumerMixin):
@@ -220,8 +282,14 @@ class EventConsumer(ConsumerMixin):
         prefetch: int = 20,
         heartbeat: int = 30,
         on_outcome: Callable[[str, str, str], None] | None = None,
-        on_dead_letter: Callable[[str, str, dict[str, Any]], None] | None = None,
+        dead_letter_sink: DeadLetterSink | None = None,
+        probe: Callable[[], str | None] | None = None,
+        on_pause: Callable[[str | None], None] | None = None,
+        pause: Pause | None = None,
     ) -> None:
+        """``dead_letter_sink(queue, body, headers)`` keeps a dead letter (the service's
+        database); when given, the ``.dlq`` queues are drained into it. ``probe()``
+        answers None when the consumer's dependencies are healthy, else the problem."""
         self.url = url
         self.connection = connect(url, heartbeat)
         self.subscriptions = list(subscriptions)
@@ -229,7 +297,11 @@ class EventConsumer(ConsumerMixin):
         self.retry_backoff = retry_backoff
         self.prefetch = prefetch
         self._on_outcome = on_outcome
-        self._on_dead_letter = on_dead_letter
+        self._sink = dead_letter_sink
+        self._probe = probe
+        self._on_pause = on_pause
+        self.pause = pause or Pause()
+        self._consumers: list[Any] = []
         self._publisher: KombuPublisher | None = None
         self.connect_max_retries = None
         self.ready = False
@@ -250,10 +322,23 @@ class EventConsumer(ConsumerMixin):
                 no_ack=False,
             )
             consumers.append(c)
+            if self._sink is not None:
+                consumers.append(
+                    consumer_cls(
+                        queues=[dead_letter_queue(sub.queue)],
+                        on_message=self._sink_callback(sub),
+                        accept=["json", "application/json"],
+                        prefetch_count=self.prefetch,
+                        no_ack=False,
+                    )
+                )
         return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
+        self._consumers = list(consumers)
         self.ready = True
+        if self.pause.active:  # reconnected while a dependency is still down
+            self._cancel_consumers()
         log.info("consuming %s", ", ".join(s.queue for s in self.subscriptions))
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
@@ -262,6 +347,52 @@ class EventConsumer(ConsumerMixin):
 
     def on_connection_revived(self) -> None:
         self._reset_publisher()
+
+    def on_iteration(self) -> None:
+        """Between deliveries (at least once a second): probe a paused dependency."""
+        if self.pause.due(time.monotonic()):
+            self._try_resume()
+
+    # pausing while a dependency is down ---------------------------------------
+    def _begin_pause(self, dependency: str, exc: BaseException) -> None:
+        first = not self.pause.active
+        self.pause.begin(f"{dependency}: {type(exc).__name__}", time.monotonic())
+        if first:
+            log.warning(
+                "%s unavailable (%s: %s); pausing %s until it is back",
+                dependency,
+                type(exc).__name__,
+                str(exc).strip()[:300],
+                ", ".join(s.queue for s in self.subscriptions),
+            )
+            if self._on_pause is not None:
+                self._on_pause(dependency)
+            self._cancel_consumers()
+
+    def _cancel_consumers(self) -> None:
+        for c in self._consumers:
+            try:
+                c.cancel()
+            except Exception:  # the connection is going: kombu reconnects, we stay paused
+                log.debug("cancel failed", exc_info=True)
+
+    def _try_resume(self) -> None:
+        problem = self._probe() if self._probe is not None else None
+        now = time.monotonic()
+        if problem is not None:
+            self.pause.failed_probe(problem, now)
+            log.info("still paused (%s); next probe in %.1fs", problem[:200], self.pause.delay)
+            return
+        log.warning(
+            "dependency back after %.1fs; resuming %s",
+            now - self.pause.since,
+            ", ".join(s.queue for s in self.subscriptions),
+        )
+        self.pause.end()
+        if self._on_pause is not None:
+            self._on_pause(None)
+        for c in self._consumers:
+            c.consume()
 
     # delivery ---------------------------------------------------------------
     def _callback(self, sub: Subscription) -> Callable[[Message], None]:
@@ -284,9 +415,16 @@ class EventConsumer(ConsumerMixin):
         if self._on_outcome is not None:
             self._on_outcome(sub.queue, event_type, outcome)
 
+    def _requeue(self, sub: Subscription, message: Message, event_type: str) -> str:
+        message.requeue()
+        self._outcome(sub, event_type, Outcome.REQUEUED)
+        return Outcome.REQUEUED
+
     def handle(self, sub: Subscription, message: Message) -> str:
         self.busy = True
         try:
+            if self.pause.active:  # delivered before the cancel took effect
+                return self._requeue(sub, message, "paused")
             return self._handle(sub, message)
         finally:
             self.busy = False
@@ -309,6 +447,10 @@ class EventConsumer(ConsumerMixin):
         try:
             applied = sub.apply(event)
         except Exception as exc:
+            dependency = unavailable(exc)
+            if dependency is not None:  # the infrastructure's failure, not the event's
+                self._begin_pause(dependency, exc)
+                return self._requeue(sub, message, event.event_type)
             if attempt >= self.max_attempts:
                 log.error(
                     "giving up on %s after %d attempts", event.event_id, attempt, exc_info=True
@@ -328,6 +470,7 @@ class EventConsumer(ConsumerMixin):
         return outcome
 
     def _dead_letter(self, sub: Subscription, message: Message, reason: str, attempt: int) -> None:
+        """Publish to ``<queue>.dlq`` with the reason (confirmed), then acknowledge."""
         headers = {
             **dict(message.headers or {}),
             "x-onestop-reason": reason[:2000],
@@ -336,16 +479,37 @@ class EventConsumer(ConsumerMixin):
             "x-onestop-failed-at": datetime.now(UTC).isoformat(),
             "x-onestop-routing-key": message.delivery_info.get("routing_key", ""),
         }
-        body = message.body
-        if isinstance(body, bytes):
-            try:
-                body = body.decode("utf-8")
-            except UnicodeDecodeError:
-                body = json.dumps({"undecodable": body.hex()})
-        if self._on_dead_letter is not None:
-            self._on_dead_letter(sub.queue, body, headers)
-        self._pub().publish(DLX, sub.queue, body, headers)
+        self._pub().publish(DLX, sub.queue, body_text(message.body), headers)
         message.ack()
+
+    def _sink_callback(self, sub: Subscription) -> Callable[[Message], None]:
+        def on_message(message: Message) -> None:
+            self.record(sub, message)
+
+        return on_message
+
+    def record(self, sub: Subscription, message: Message) -> str:
+        """Keep a message of ``<queue>.dlq`` in the service's database, then acknowledge
+        it. While the database is down it stays on the broker with its headers."""
+        self.busy = True
+        try:
+            if self.pause.active:
+                return self._requeue(sub, message, "dead_letter")
+            headers = dict(message.headers or {})
+            assert self._sink is not None
+            try:
+                self._sink(sub.queue, body_text(message.body), headers)
+            except Exception as exc:
+                dependency = unavailable(exc) or "database"
+                if unavailable(exc) is None:  # our own bug: keep the letter, say so loudly
+                    log.exception("could not record a dead letter of %s", sub.queue)
+                self._begin_pause(dependency, exc)
+                return self._requeue(sub, message, "dead_letter")
+            message.ack()
+            self._outcome(sub, str(headers.get("event_type", "unknown"))[:80], Outcome.RECORDED)
+            return Outcome.RECORDED
+        finally:
+            self.busy = False
 
     def stop(self) -> None:
         self.should_stop = True

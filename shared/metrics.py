@@ -35,13 +35,26 @@ EVENTS_PUBLISHED = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "onestop_events_consumed_total",
-    "Deliveries handled by consumers, by outcome (applied, duplicate, retried, dead_lettered);"
+    "Deliveries handled by consumers, by outcome (applied, duplicate, retried, dead_lettered,"
+    " requeued while a dependency is down, recorded dead letters);"
     " outcome=redelivered counts deliveries the broker marked as redelivered, on arrival",
     ["queue", "event_type", "outcome"],
 )
 OUTBOX_PENDING = Gauge(
     "onestop_outbox_pending",
     "Outbox rows not yet confirmed by the broker",
+    ["service"],
+    multiprocess_mode="max",
+)
+CONSUMER_PAUSED = Gauge(
+    "onestop_consumer_paused",
+    "1 while a service's consumer waits for its database to come back (no attempt is used)",
+    ["service"],
+    multiprocess_mode="max",
+)
+DEAD_LETTERS = Gauge(
+    "onestop_dead_letters",
+    "Dead letters kept in a service's database and not re-driven",
     ["service"],
     multiprocess_mode="max",
 )

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     select,
     update,
@@ -39,6 +40,7 @@ from sqlalchemy import (
 
 from shared.db import Database, UnitOfWork, UtcDateTime, insert_or_ignore
 from shared.events import Event
+from shared.faults import unavailable
 from shared.messaging import exchange_for
 
 log = logging.getLogger(__name__)
@@ -68,19 +70,27 @@ def add_outbox_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("event_type", String(80), nullable=False),
         Column("processed_at", UtcDateTime(), nullable=False),
     )
-    # A durable record of every message this service's consumers dead-lettered,
-    # besides the broker's <queue>.dlq (which the in-process broker cannot keep).
+    # Every message this service's consumers dead-lettered, drained from the broker's
+    # <queue>.dlq by the worker (shared.deadletters): one row per queue and body, so a
+    # letter that fails again after a re-drive is the same row, dead again.
     dead_letters = Table(
         "dead_letters",
         metadata,
         Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
         Column("queue", String(100), nullable=False, index=True),
+        Column("digest", String(64), nullable=False),
         Column("event_id", String(100), nullable=True),
         Column("event_type", String(80), nullable=True),
         Column("reason", Text, nullable=False),
         Column("attempts", Integer, nullable=False),
         Column("body", Text, nullable=False),
+        Column("headers", Text, nullable=False, server_default="{}"),
         Column("failed_at", UtcDateTime(), nullable=False, index=True),
+        Column("status", String(20), nullable=False, server_default="dead", index=True),
+        Column("times", Integer, nullable=False, server_default="1"),
+        Column("redriven_at", UtcDateTime(), nullable=True),
+        Column("redriven_by", String(200), nullable=True),
+        UniqueConstraint("queue", "digest", name="uq_dead_letters_queue_digest"),
     )
     return outbox, inbox, dead_letters
 
@@ -157,8 +167,11 @@ class OutboxRelay:
                     pass
                 if not woken and self._on_sweep is not None:
                     self._on_sweep(self.pending())  # the backlog, for the metrics
-            except Exception:  # broker or database down: the sweep tries again
-                log.warning("outbox relay could not publish; will retry", exc_info=True)
+            except Exception as exc:  # broker or database down: the sweep tries again
+                if unavailable(exc) is None:
+                    log.exception("outbox relay could not publish; will retry")
+                else:
+                    log.warning("outbox relay could not publish (%s); will retry", exc)
                 self._close_publisher()
 
     # -- work --------------------------------------------------------------

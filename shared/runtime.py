@@ -6,18 +6,15 @@ opened on first use, so importing and building is always safe.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import MetaData, Table, text
 
-from shared import metrics
+from shared import deadletters, metrics
 from shared.auth import Directory
 from shared.auth import metadata as directory_metadata
 from shared.config import DIRECTORY, Settings, load_settings
@@ -62,7 +59,11 @@ class Service:
         name = "on_" + event_type.replace(".", "_")
         return self.subscription(name, [(producer, f"{event_type}.#")], handler)
 
-    def consumer(self, subscriptions: Sequence[Subscription]) -> EventConsumer:
+    def consumer(
+        self, subscriptions: Sequence[Subscription], *, drain_dead_letters: bool = True
+    ) -> EventConsumer:
+        """The service's consumer: pauses while its database is down, and (by default)
+        drains its ``.dlq`` queues into the ``dead_letters`` table."""
         s = self.settings
         return EventConsumer(
             s.broker_url,
@@ -72,36 +73,32 @@ class Service:
             prefetch=s.prefetch,
             heartbeat=s.heartbeat,
             on_outcome=metrics.consumed,
-            on_dead_letter=self.record_dead_letter,
+            dead_letter_sink=self.record_dead_letter if drain_dead_letters else None,
+            probe=self.check_database,
+            on_pause=lambda dependency: metrics.CONSUMER_PAUSED.labels(self.name).set(
+                1 if dependency else 0
+            ),
         )
 
     def record_dead_letter(self, queue: str, body: str, headers: dict[str, Any]) -> None:
-        """Keep a dead letter in this service's database (best effort: the DLQ has it too)."""
+        """Keep a dead letter in this service's database (raises while it is down)."""
+        deadletters.record(self.db, self.metadata_table("dead_letters"), queue, body, headers)
+
+    def redrive(self, queue: str, actor: str, ids: list[int] | None = None) -> dict[str, Any]:
+        """Put this service's dead letters of ``queue`` back on it (see shared.deadletters)."""
+        publisher = KombuPublisher(self.settings.broker_url)
         try:
-            event_id = event_type = None
-            with contextlib.suppress(Exception):
-                envelope = json.loads(body)
-                event_id = str(envelope.get("event_id"))[:100] if "event_id" in envelope else None
-                event_type = (
-                    str(envelope.get("event_type"))[:80] if "event_type" in envelope else None
-                )
-            with self.db.write_session() as s:
-                s.execute(
-                    self.metadata_table("dead_letters")
-                    .insert()
-                    .values(
-                        queue=queue,
-                        event_id=event_id,
-                        event_type=event_type,
-                        reason=str(headers.get("x-onestop-reason", "")),
-                        attempts=int(headers.get("x-onestop-attempts", 1)),
-                        body=body,
-                        failed_at=datetime.now(UTC),
-                    )
-                )
-                s.commit()
-        except Exception:
-            log.exception("could not record a dead letter of %s in the database", queue)
+            return deadletters.redrive(
+                self.uow,
+                self.metadata_table("dead_letters"),
+                publisher,
+                service=self.name,
+                queue=queue,
+                actor=actor,
+                ids=ids,
+            )
+        finally:
+            publisher.close()
 
     def metadata_table(self, name: str) -> Table:
         return self.db.metadata.tables[name]

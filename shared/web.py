@@ -22,7 +22,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shared import metrics
+from shared import deadletters, metrics
 from shared.auth import Principal
 from shared.errors import (
     ApiError,
@@ -158,7 +158,9 @@ def make_app(
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     app.extensions["onestop"] = svc
     api = OnestopApi(app)
-    for bp in blueprints:
+    from shared.admin import dead_letter_blueprint  # it builds on this module
+
+    for bp in [*blueprints, dead_letter_blueprint()]:
         api.register_blueprint(bp)
     register_error_handlers(app)
 
@@ -228,6 +230,9 @@ def make_app(
     def metrics_view() -> Response:
         if svc.check_database() is None:
             metrics.OUTBOX_PENDING.labels(svc.name).set(svc.relay.pending())
+            metrics.DEAD_LETTERS.labels(svc.name).set(
+                deadletters.count(svc.db, svc.metadata_table("dead_letters"))
+            )
             if on_scrape is not None:
                 on_scrape(svc)
         data, ctype = metrics.render(svc.settings.metrics_dir)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
 import shared.contracts  # noqa: F401  (registers the event schemas)
+from shared.faults import unavailable
 from shared.logs import setup_logging
 from shared.messaging import EventConsumer, Subscription
 from shared.runtime import Service
@@ -36,8 +38,12 @@ class Periodic:
         while not self._stop.wait(self.interval):
             try:
                 self.job(self.svc)
-            except Exception:
-                log.exception("periodic job %s of %s failed", self.job.__name__, self.svc.name)
+            except Exception as exc:
+                dependency = unavailable(exc)
+                if dependency is None:
+                    log.exception("periodic job %s of %s failed", self.job.__name__, self.svc.name)
+                else:  # an outage: the next interval tries again
+                    log.warning("periodic job %s: %s unavailable", self.job.__name__, dependency)
 
     def start(self) -> None:
         self.thread.start()
@@ -62,6 +68,23 @@ class WorkerThread:
         self.thread.join(timeout)
 
 
+def _when_available(svc: Service, step: Callable[[Service], None], cap: float = 30.0) -> None:
+    """Run a start-up step, waiting out an outage of the database or the broker (capped
+    backoff) instead of exiting: a worker started during an outage starts when it ends."""
+    delay = 0.5
+    while True:
+        try:
+            step(svc)
+            return
+        except Exception as exc:
+            dependency = unavailable(exc)
+            if dependency is None:
+                raise
+            log.warning("%s unavailable at start (%s); retrying in %.1fs", dependency, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, cap)
+
+
 def run_worker(
     svc: Service,
     subscriptions: Callable[[Service], list[Subscription]],
@@ -71,7 +94,7 @@ def run_worker(
     """Consume until SIGTERM/SIGINT, then finish the message in hand and drain the outbox."""
     setup_logging(svc.settings.log_level)
     if on_start is not None:
-        on_start(svc)
+        _when_available(svc, on_start)
     if svc.settings.metrics_port:
         from prometheus_client import start_http_server
 

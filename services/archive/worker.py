@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from services.archive import PRODUCERS, build, handlers
+from shared.contracts.operations import DEAD_LETTER_REDRIVEN
 from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
 
 
 def subscriptions(svc: Service) -> list[Subscription]:
-    return [svc.subscription("all_events", [(p, "#") for p in PRODUCERS], handlers.on_any_event)]
+    # the archive's own operational events (its dead letters re-driven) are kept too
+    bindings = [*((p, "#") for p in PRODUCERS), ("archive", f"{DEAD_LETTER_REDRIVEN}.#")]
+    return [svc.subscription("all_events", bindings, handlers.on_any_event)]
 
 
 if __name__ == "__main__":

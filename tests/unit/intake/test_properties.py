@@ -29,7 +29,7 @@ def test_a_code_with_its_check_character_is_valid_and_any_other_is_not(body):
             assert "check character" in credit_code_error(body + c)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(
         st.sampled_from(
@@ -58,7 +58,7 @@ def test_any_json_body_is_either_loaded_or_refused_field_by_field(body):
             assert isinstance(exc.messages, dict) and exc.messages
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.datetimes(
         min_value=datetime(2024, 1, 1), max_value=datetime(2027, 6, 30), timezones=st.just(UTC)

@@ -7,7 +7,7 @@ import copy
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.scoring.rules import (
@@ -318,7 +318,7 @@ ratings_st = st.dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     counts=counts_st, ratings=ratings_st, override=st.none() | st.floats(-50, 50, allow_nan=False)
 )

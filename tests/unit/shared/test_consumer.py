@@ -140,9 +140,7 @@ def test_duplicates_are_acked_and_counted(url):
 
 def test_garbage_never_kills_the_consumer(url):
     seen = []
-    dead = []
     consumer = setup(url, lambda e: seen.append(e.event_id) or True)
-    consumer._on_dead_letter = lambda q, body, headers: dead.append(headers["x-onestop-reason"])
     publish(url, "[" * 100_000)  # json.loads raises RecursionError
     pub = KombuPublisher(url)
     pub.publish(
@@ -154,5 +152,149 @@ def test_garbage_never_kills_the_consumer(url):
     pub.close()
     drain(consumer, 2)
     assert len(seen) == 1
-    assert len(dead) == 1 and "invalid event" in dead[0]
-    assert len(dlq(url, "test.q")) == 1
+    [letter] = dlq(url, "test.q")
+    assert "invalid event" in letter.headers["x-onestop-reason"]
+
+
+# --- transient failures: paused, requeued, never an attempt -------------------------------
+
+
+def _outage(kind="connection refused"):
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT 1", {}, Exception(kind))
+
+
+class FakeConsumer:
+    def __init__(self):
+        self.cancelled = 0
+        self.consumed = 0
+
+    def cancel(self):
+        self.cancelled += 1
+
+    def consume(self):
+        self.consumed += 1
+
+
+def test_a_database_outage_uses_no_attempt_and_pauses_until_the_probe_passes(url):
+    database = {"up": False}
+    calls = []
+
+    def apply(event):
+        calls.append(event.event_id)
+        if not database["up"]:
+            raise _outage()
+        return True
+
+    outcomes = []
+    consumer = setup(
+        url,
+        apply,
+        max_attempts=2,
+        probe=lambda: None if database["up"] else "database: down",
+    )
+    consumer._on_outcome = lambda q, t, o: outcomes.append(o)
+    fake = FakeConsumer()
+    consumer._consumers = [fake]
+    publish(url, event_json())
+    # however often it is delivered while the database is down, it is put back untouched
+    for _ in range(5):
+        drain(consumer, 1)
+        consumer.pause.next_probe = 0  # as if the backoff had passed
+        consumer.on_iteration()
+    assert consumer.pause.active and fake.cancelled == 1 and fake.consumed == 0
+    assert len(calls) == 1 and outcomes[0] == "requeued"
+    assert all(o == "requeued" for o in outcomes)
+    with Connection(url) as conn, conn.channel() as ch:
+        [m] = [ch.basic_get("test.q")]
+        assert ATTEMPT_HEADER not in (m.headers or {})  # not a retry: the same message
+        m.requeue()
+    assert dlq(url, "test.q") == []
+    database["up"] = True
+    consumer.pause.next_probe = 0
+    consumer.on_iteration()
+    assert not consumer.pause.active and fake.consumed == 1
+    drain(consumer, 1)
+    assert outcomes[-1] == "applied" and len(calls) == 2
+    assert dlq(url, "test.q") == []
+
+
+def test_serialization_failures_and_deadlocks_use_no_attempt(url):
+    import psycopg.errors
+
+    calls = []
+
+    def apply(event):
+        calls.append(1)
+        if len(calls) <= 4:
+            raise _outage("deadlock detected") from psycopg.errors.DeadlockDetected()
+        return True
+
+    consumer = setup(url, apply, max_attempts=2, probe=lambda: None)
+    consumer._consumers = [FakeConsumer()]
+    publish(url, event_json())
+    for _ in range(6):
+        drain(consumer, 1)
+        consumer.pause.next_probe = 0
+        consumer.on_iteration()
+    assert len(calls) == 5  # four deadlocks with max_attempts=2, then applied
+    assert dlq(url, "test.q") == []
+
+
+def test_the_probe_backs_off_up_to_a_cap():
+    from shared.messaging import Pause
+
+    p = Pause(first=0.5, cap=4)
+    p.begin("database: down", now=100)
+    assert p.next_probe == 100.5 and not p.due(100.4) and p.due(100.5)
+    delays = []
+    for _ in range(6):
+        p.failed_probe("database: down", now=200)
+        delays.append(p.delay)
+    assert delays == [1, 2, 4, 4, 4, 4]
+    p.end()
+    assert not p.active and p.delay == 0.5
+
+
+def test_a_handler_failure_on_a_healthy_system_still_counts(url):
+    calls = []
+
+    def broken(event):
+        calls.append(1)
+        raise KeyError("no such department")
+
+    consumer = setup(url, broken, max_attempts=2, probe=lambda: None)
+    publish(url, event_json())
+    drain(consumer, 1)
+    assert len(calls) == 2 and len(dlq(url, "test.q")) == 1
+
+
+def test_dead_letters_are_drained_into_the_sink_and_wait_while_it_is_down(url):
+    kept = []
+    sink_up = {"up": False}
+
+    def sink(queue, body, headers):
+        if not sink_up["up"]:
+            raise _outage()
+        kept.append((queue, json.loads(body), headers["x-onestop-reason"]))
+
+    consumer = setup(url, lambda e: True, dead_letter_sink=sink, probe=lambda: None)
+    consumer._consumers = [FakeConsumer()]
+    publish(url, '{"not": "an event"}')
+    drain(consumer, 1)
+    sub = consumer.subscriptions[0]
+    with Connection(url) as conn, conn.channel() as ch:
+        m = ch.basic_get(dead_letter_queue("test.q").name)
+        m.channel = ch
+        assert consumer.record(sub, m) == "requeued"  # the database is down: it stays
+        assert consumer.pause.active
+        sink_up["up"] = True
+        consumer.pause.next_probe = 0
+        consumer.on_iteration()
+        m = ch.basic_get(dead_letter_queue("test.q").name)
+        m.channel = ch
+        assert consumer.record(sub, m) == "recorded"
+    assert kept == [("test.q", {"not": "an event"}, kept[0][2])]
+    assert "invalid event" in kept[0][2]
+    assert dlq(url, "test.q") == []

@@ -1,0 +1,27 @@
+"""Events every service publishes on its own exchange ``onestop.<service>`` about its
+own operation (not about the business), so that the archive keeps them too."""
+
+from marshmallow import Schema, fields
+
+from shared.events import register
+
+
+class DeadLetterRedrivenV1(Schema):
+    """``dead_letter.redriven`` v1 — a dead-lettered message put back on its queue after
+    a fix, by whom; the consumer's inbox still applies the event at most once."""
+
+    service = fields.String(required=True)
+    queue = fields.String(required=True)
+    dead_letter_id = fields.Integer(required=True)
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    demand_code = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(required=True, metadata={"description": "why it was dead-lettered"})
+    attempts = fields.Integer(required=True)
+    failed_at = fields.AwareDateTime(required=True, format="iso")
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+DEAD_LETTER_REDRIVEN = "dead_letter.redriven"
+register(DEAD_LETTER_REDRIVEN, 1, DeadLetterRedrivenV1())

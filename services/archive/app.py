@@ -118,22 +118,33 @@ def events(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/export")
 @require_role(*OFFICE)
 @blp.arguments(ExportArgs, location="query")
+@blp.alt_response(403, description="a jurisdiction outside your subtree (before any byte)")
 def export(args: dict[str, Any]) -> Response:
     """Any query streamed as JSONL or CSV in constant memory, oldest first. Demand
-    content and contacts are left out unless the enterprise consented."""
+    content and contacts are left out unless the enterprise consented. Every refusal
+    (403 outside your subtree, 422 for a bad filter) and an unavailable database are
+    answered as an error before the first byte: a 200 is a stream that has started."""
     args = _args(args)
     fmt = args.pop("format")
+    # handlers.export checks, scopes and reads the first batch now; only formatting and
+    # the later batches are left to the stream
     body = handlers.export(service(), current_principal(), args, fmt)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
     return download(stream_with_context(body), f"archive.{fmt}", mimetype)
 
 
 @blp.get("/verify")
-@require_role("admin", "district")
 @blp.response(200, VerifyOut)
+@blp.alt_response(403, description="not a province administrator; says why")
 def verify() -> dict[str, Any]:
-    """Walk the hash chain and name the first record that does not match."""
-    return handlers.verify(service())
+    """Walk the hash chain and name the first record that does not match. For a
+    province's administrators only (role ``admin`` bound to a province-level code):
+    the chain is one platform-wide sequence, so it cannot be verified for a subtree,
+    and the first bad record it names may be of any jurisdiction. Anyone else gets a
+    403; a city or district relies on the province's verification and the metric
+    ``onestop_archive_last_verify_ok``. The operator's ``onestop archive verify`` is
+    not bound to a jurisdiction."""
+    return handlers.verify(service(), current_principal())
 
 
 @blp.post("/replay")

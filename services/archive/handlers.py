@@ -19,6 +19,7 @@ from services.archive.domain import (
     chain_hash,
     check_record,
     demand_code_of,
+    may_verify_chain,
     redacted,
     subjects_of,
 )
@@ -32,7 +33,7 @@ from services.archive.metrics import (
 from services.archive.models import archived_events, chain_head
 from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import ApiError
+from shared.errors import ApiError, invalid
 from shared.events import Event, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
@@ -96,9 +97,22 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
 # --- verify -------------------------------------------------------------------------------
 
 
-def verify(svc: Service, batch: int = BATCH) -> dict[str, Any]:
+def verify(svc: Service, principal: Principal | None = None, batch: int = BATCH) -> dict[str, Any]:
     """Walk the chain from its start; name the first record that does not match (edited,
-    deleted or reordered), and check the head (the newest records deleted)."""
+    deleted or reordered), and check the head (the newest records deleted).
+
+    The chain is one platform-wide sequence: only a province's administrators may walk it
+    (403 for anyone else); ``principal`` None is the platform operator (the CLI)."""
+    if principal is not None and not may_verify_chain(principal.role, principal.jurisdiction):
+        raise ApiError(
+            403,
+            f"Your key is {principal.role} of {principal.jurisdiction}. "
+            "Verifying the hash chain is for the province's administrators: the chain is one "
+            "platform-wide sequence, so it cannot be verified for a subtree, and its answer "
+            "(the first bad record, of any jurisdiction) is about the whole platform. A city or "
+            "district relies on the province's verification and the metric "
+            "onestop_archive_last_verify_ok.",
+        )
     started = datetime.now(UTC)
     prev, expected, checked, last = GENESIS, None, 0, 0
     problem: dict[str, Any] | None = None
@@ -204,6 +218,15 @@ def _query(principal: Principal | None, args: dict[str, Any]) -> Any:
     return q
 
 
+def _check_range(args: dict[str, Any]) -> None:
+    """422 for a time range that ends before (or when) it starts."""
+    start, end = args.get("from"), args.get("to")
+    if start is not None and end is not None and end <= start:
+        raise ApiError(
+            422, "The range ends after it starts.", fields={"query": {"to": ["not after from"]}}
+        )
+
+
 def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
     """Events by enterprise, staff, agency, subtree, type and time range, newest first,
     a page at a time. A range wider than a year (or none) is for the streaming export."""
@@ -215,10 +238,7 @@ def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str
             "GET /archive/api/v1/export.",
             fields={"query": {"from": ["required"], "to": ["required"]}},
         )
-    if end <= start:
-        raise ApiError(
-            422, "The range ends after it starts.", fields={"query": {"to": ["not after from"]}}
-        )
+    _check_range(args)
     if end - start > timedelta(days=MAX_SYNC_DAYS):
         raise ApiError(
             422,
@@ -267,26 +287,39 @@ CSV_COLUMNS = [
 ]
 
 
+EXPORT_FORMATS = ("jsonl", "csv")
+
+
 def export(svc: Service, principal: Principal, args: dict[str, Any], fmt: str) -> Iterator[str]:
     """Every matching event, oldest first, read in keyset batches: constant memory
-    whatever the size. Demand content and contacts are left out without consent."""
+    whatever the size. Demand content and contacts are left out without consent.
 
-    def rows() -> Iterator[Any]:
-        return export_rows(svc, principal, args)
+    Not a generator: the format and the range are checked, the query scoped to the
+    principal's subtree and the first batch read when this is called, so a refusal (403,
+    422) or an unreachable database is answered before the first byte is sent; the
+    iterator returned formats the rows and reads the rest."""
+    if fmt not in EXPORT_FORMATS:
+        raise invalid("query", "format", f"one of {', '.join(EXPORT_FORMATS)}")
+    _check_range(args)
+    rows = export_rows(svc, principal, args)
+    return _jsonl(rows) if fmt == "jsonl" else _csv(rows)
 
-    if fmt == "jsonl":
-        for r in rows():
-            env = redacted(json.loads(r.body))
-            yield (
-                json.dumps({**env, "archive": {"seq": r.seq, "hash": r.hash}}, ensure_ascii=False)
-                + "\n"
-            )
-        return
+
+def _jsonl(rows: Iterator[Any]) -> Iterator[str]:
+    for r in rows:
+        env = redacted(json.loads(r.body))
+        yield (
+            json.dumps({**env, "archive": {"seq": r.seq, "hash": r.hash}}, ensure_ascii=False)
+            + "\n"
+        )
+
+
+def _csv(rows: Iterator[Any]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     yield buf.getvalue()
-    for r in rows():
+    for r in rows:
         buf.seek(0)
         buf.truncate()
         env = redacted(json.loads(r.body))
@@ -343,10 +376,11 @@ def replay(svc: Service, principal: Principal | None, data: dict[str, Any]) -> d
         "to": data.get("to"),
     }
     types = set(data.get("types") or [])
+    rows = export_rows(svc, principal, args)  # scoped (403) before the broker is touched
     publisher = KombuPublisher(svc.settings.broker_url)
     sent = skipped = 0
     try:
-        for chunk in export_rows(svc, principal, args):
+        for chunk in rows:
             envelope = json.loads(chunk.body)
             routing = ".".join([envelope["event_type"], *_path(envelope["jurisdiction"])])
             if types and envelope["event_type"] not in types:
@@ -379,12 +413,20 @@ def _path(code: str) -> list[str]:
 
 
 def export_rows(svc: Service, principal: Principal | None, args: dict[str, Any]) -> Iterator[Any]:
+    """The matching records, oldest first, in keyset batches of ``BATCH`` (constant
+    memory). Not a generator: the query is scoped (403 outside the principal's subtree)
+    and the first batch read when this is called, so a refusal or an unreachable
+    database comes before the caller has sent or published anything."""
     base = _query(principal, args)
-    last = 0
-    while True:
-        with svc.db.session() as s:
-            batch = s.execute(base.where(t.c.seq > last).order_by(t.c.seq).limit(BATCH)).all()
-        if not batch:
-            return
+    return _batches(svc, base, _batch(svc, base, after=0))
+
+
+def _batch(svc: Service, base: Any, after: int) -> list[Any]:
+    with svc.db.session() as s:
+        return list(s.execute(base.where(t.c.seq > after).order_by(t.c.seq).limit(BATCH)).all())
+
+
+def _batches(svc: Service, base: Any, batch: list[Any]) -> Iterator[Any]:
+    while batch:
         yield from batch
-        last = batch[-1].seq
+        batch = _batch(svc, base, after=batch[-1].seq)

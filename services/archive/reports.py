@@ -53,11 +53,11 @@ def _events(
     svc: Any, principal: Principal, jurisdiction: str, span: Span
 ) -> Iterator[dict[str, Any]]:
     """The subtree's events up to the period's end (earlier ones give each demand its
-    state), oldest first, streamed."""
+    state), oldest first, streamed. Scoped when called (403), not when first read."""
     if not principal.can_see(jurisdiction):
         raise ApiError(403, f"{jurisdiction} is outside your jurisdiction.")
-    for r in export_rows(svc, principal, {"jurisdiction": jurisdiction, "to": span.end}):
-        yield json.loads(r.body)
+    rows = export_rows(svc, principal, {"jurisdiction": jurisdiction, "to": span.end})
+    return (json.loads(r.body) for r in rows)
 
 
 def _head(kind: str, jurisdiction: str, span: Span) -> dict[str, Any]:

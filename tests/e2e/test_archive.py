@@ -165,3 +165,164 @@ def test_trace_search_export_verify_and_replay(platform):  # noqa: F811
     )
     text = c.get("/archive/metrics").get_data(as_text=True)
     assert "onestop_archive_last_verify_ok 1.0" in text and "onestop_archive_chain_length" in text
+
+
+# --- scoping before streaming (issue 11) ----------------------------------------------------
+
+
+def _archived(platform):  # noqa: F811
+    """Every archived record's (seq, jurisdiction), read from the archive's own table."""
+    from sqlalchemy import select
+
+    from services.archive.models import archived_events as t
+
+    with platform.services["archive"].db.session() as s:
+        return s.execute(select(t.c.seq, t.c.jurisdiction).order_by(t.c.seq)).all()
+
+
+def _with_demands(platform):  # noqa: F811
+    """The demo seed archived, and a demand in 630102 and one in 630104 on top."""
+    c = Client(platform.wsgi)
+    admin = auth(platform, "admin")
+    for credit, name, where in (
+        ("91630102MA7522T5X6", "青海高原新材料科技有限公司", "630102"),
+        ("91630104710405288K", "青海盐湖锂业科技有限公司", "630104"),
+    ):
+        r = c.post(
+            "/intake/api/v1/demands",
+            json={
+                "enterprise": {"credit_code": credit, "name": name},
+                "category": "technology",
+                "title": "工艺改进",
+                "description": "机密：核心工艺",
+                "source": "online",
+                "jurisdiction": where,
+            },
+            headers=admin,
+        )
+        assert r.status_code == 201, r.get_data(as_text=True)
+    assert platform.quiesce()
+    return c
+
+
+def _refused_before_streaming(r, status):
+    """An error answered whole, in the platform's one format: no stream had started."""
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.mimetype == "application/json" and "Content-Disposition" not in r.headers
+    body = r.get_data(as_text=True)
+    assert not body.startswith("seq,event_id") and '"archive"' not in body
+    error = json.loads(body)["error"]
+    assert error["status"] == status and error["message"]
+    return error
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_outside_your_subtree_is_refused_before_any_byte(platform, fmt):  # noqa: F811
+    c = _with_demands(platform)
+    assert {"630102", "630104"} <= {r.jurisdiction for r in _archived(platform)}
+    h = auth(platform, "district")  # 630102
+    for outside in ("630104", "630100", "630000", "620102"):
+        r = c.get(f"{API}/export", query_string={"format": fmt, "jurisdiction": outside}, headers=h)
+        error = _refused_before_streaming(r, 403)
+        assert error["code"] == "forbidden" and outside in error["message"]
+        assert error["fields"] == {"query": {"jurisdiction": ["outside your jurisdiction"]}}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"jurisdiction": "63010"},  # not a division code
+        {"producer": "archive"},  # not a producer
+        {"from": "yesterday"},  # not a time
+        {"from": "2026-12-01T00:00:00"},  # no zone
+        {"format": "xml"},
+        {"jurisdction": "630102"},  # a typo is an error, not a different result
+        {"from": "2026-12-02T00:00:00+08:00", "to": "2026-12-01T00:00:00+08:00"},
+    ],
+)
+def test_an_invalid_export_filter_is_a_422_before_any_byte(platform, query):  # noqa: F811
+    c = Client(platform.wsgi)
+    for fmt in ("jsonl", "csv"):
+        r = c.get(
+            f"{API}/export", query_string={"format": fmt, **query}, headers=auth(platform, "admin")
+        )
+        error = _refused_before_streaming(r, 422)
+        assert error["code"] == "validation_failed" and error["fields"]
+
+
+def test_export_streams_every_matching_row_in_keyset_batches(platform, monkeypatch):  # noqa: F811
+    from services.archive import handlers
+
+    c = _with_demands(platform)
+    monkeypatch.setattr(handlers, "BATCH", 7)  # many batches, one of them short
+    archived = _archived(platform)
+    assert len(archived) > 3 * handlers.BATCH and len(archived) % handlers.BATCH
+    everything = c.get(f"{API}/export", headers=auth(platform, "admin"))
+    assert everything.status_code == 200 and everything.mimetype == "application/x-ndjson"
+    assert everything.headers["Content-Disposition"] == 'attachment; filename="archive.jsonl"'
+    seqs = [
+        json.loads(line)["archive"]["seq"]
+        for line in everything.get_data(as_text=True).splitlines()
+    ]
+    assert seqs == [r.seq for r in archived]  # all of them, oldest first, none twice
+    # a district's export: exactly its subtree's rows, also as CSV (a header and a line each)
+    mine = [r.seq for r in archived if r.jurisdiction.startswith("630102")]
+    assert mine and len(mine) < len(archived)
+    h = auth(platform, "district")
+    lines = c.get(f"{API}/export", headers=h).get_data(as_text=True).splitlines()
+    assert [json.loads(line)["archive"]["seq"] for line in lines] == mine
+    csv_lines = c.get(f"{API}/export", query_string={"format": "csv"}, headers=h)
+    rows = csv_lines.get_data(as_text=True).splitlines()
+    assert rows[0].startswith("seq,event_id,event_type") and len(rows) == len(mine) + 1
+    assert [int(row.split(",", 1)[0]) for row in rows[1:]] == mine
+    assert "机密" not in csv_lines.get_data(as_text=True)
+    # a filter that matches nothing is an empty stream, not an error
+    none = c.get(f"{API}/export", query_string={"demand": "nothing-like-it"}, headers=h)
+    assert none.status_code == 200 and none.get_data() == b""
+
+
+def test_export_with_the_archive_database_down_is_an_error_not_a_cut_stream(
+    platform,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+):
+    from services.archive.models import metadata
+    from shared.db import Database
+
+    assert platform.quiesce()
+    archive = platform.services["archive"]
+    # a "database" that cannot be opened (a directory): every connection fails
+    monkeypatch.setattr(archive, "db", Database(f"sqlite:///{tmp_path}", metadata))
+    c = Client(platform.wsgi)
+    for fmt in ("jsonl", "csv"):
+        r = c.get(f"{API}/export", query_string={"format": fmt}, headers=auth(platform, "admin"))
+        # 500 today; 503 with Retry-After once database errors map to 503 (shared/errors.py)
+        assert r.status_code in (500, 503)
+        _refused_before_streaming(r, r.status_code)
+
+
+def test_verify_is_for_the_province_administrators_only(platform):  # noqa: F811
+    c = Client(platform.wsgi)
+    assert platform.quiesce()
+    directory = platform.services["archive"].directory
+    city_admin = directory.create_key(name="西宁市 admin", role="admin", jurisdiction="630100")
+    district_admin = directory.create_key(name="城东区 admin", role="admin", jurisdiction="630102")
+    refused = {
+        "district": auth(platform, "district"),
+        "staff": auth(platform, "staff"),
+        "agency": auth(platform, "agency"),
+        "city admin": {"Authorization": f"Bearer {city_admin}"},
+        "district admin": {"Authorization": f"Bearer {district_admin}"},
+    }
+    for who, h in refused.items():
+        r = c.get(f"{API}/verify", headers=h)
+        assert r.status_code == 403, who
+        error = r.get_json()["error"]
+        assert error["code"] == "forbidden" and set(r.get_json()) == {"error"}, who
+        assert "province" in error["message"] and "platform-wide" in error["message"], who
+        assert "onestop_archive_last_verify_ok" in error["message"], who
+    r = c.get(f"{API}/verify", headers=auth(platform, "admin"))  # 630000
+    assert r.status_code == 200, r.get_data(as_text=True)
+    result = r.get_json()
+    assert result["ok"] is True and result["first_mismatch"] is None
+    assert result["checked"] == len(_archived(platform)) > 0

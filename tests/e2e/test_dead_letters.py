@@ -107,17 +107,21 @@ def test_a_failing_handler_is_dead_lettered_kept_and_redriven_once_after_the_fix
     assert a["demand_code"] == code
     # archived: the re-drive is in the demand's trace, after its assignment
     trace = wait_for(
-        lambda: [
-            e["event_type"]
-            for e in p.client.get(
-                f"/archive/api/v1/trace/{code}", headers=auth(p, "district")
-            ).get_json()["events"]
-        ]
-        if "dead_letter.redriven"
-        in str(
-            p.client.get(f"/archive/api/v1/trace/{code}", headers=auth(p, "district")).get_json()
-        )
-        else None,
+        lambda: (
+            [
+                e["event_type"]
+                for e in p.client.get(
+                    f"/archive/api/v1/trace/{code}", headers=auth(p, "district")
+                ).get_json()["events"]
+            ]
+            if "dead_letter.redriven"
+            in str(
+                p.client.get(
+                    f"/archive/api/v1/trace/{code}", headers=auth(p, "district")
+                ).get_json()
+            )
+            else None
+        ),
         timeout=10,
     )
     assert trace.count("demand.accepted") == 1 and trace.count("dead_letter.redriven") == 1

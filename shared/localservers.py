@@ -102,12 +102,31 @@ def _chown(path: Path, user: str) -> None:
 
 @dataclass
 class Postgres:
-    """``initdb`` + ``postgres`` on a free port; one database per service."""
+    """``initdb`` + ``postgres`` on a free port; one database per service.
+
+    ``durable`` (the default, and what the production shape, the fault tests and the
+    benchmarks run) keeps PostgreSQL's crash safety: ``fsync`` and
+    ``synchronous_commit`` on, so a commit acknowledged to a service survives a crash
+    of the server. ``durable=False`` turns them off for speed, and is only for test
+    servers whose data nobody needs after a crash (the suite's shared throwaway
+    server, which is never killed).
+    """
 
     port: int = field(default_factory=free_port)
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-pg-")))
     user: str = "postgres"
+    durable: bool = True
     proc: subprocess.Popen[bytes] | None = None
+
+    def _settings(self) -> list[str]:
+        switch = "on" if self.durable else "off"
+        options = [
+            "listen_addresses=127.0.0.1",
+            f"unix_socket_directories={self.base}",
+            "max_connections=300",
+            *(f"{name}={switch}" for name in ("fsync", "synchronous_commit", "full_page_writes")),
+        ]
+        return [arg for option in options for arg in ("-c", option)]
 
     @staticmethod
     def available() -> bool:
@@ -158,18 +177,7 @@ class Postgres:
                         str(data),
                         "-p",
                         str(self.port),
-                        "-c",
-                        "listen_addresses=127.0.0.1",
-                        "-c",
-                        f"unix_socket_directories={self.base}",
-                        "-c",
-                        "fsync=off",
-                        "-c",
-                        "synchronous_commit=off",
-                        "-c",
-                        "max_connections=300",
-                        "-c",
-                        "full_page_writes=off",
+                        *self._settings(),
                     ],
                     {},
                 ),
@@ -210,6 +218,14 @@ class Postgres:
         terminate(self.proc, signal.SIGINT, 30)  # SIGINT: PostgreSQL's fast shutdown
         self.proc = None
 
+    def kill(self) -> None:
+        """A crash: SIGKILL to the postmaster and every backend at once."""
+        terminate(self.proc, signal.SIGKILL, 30)
+        self.proc = None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
@@ -217,13 +233,17 @@ class Postgres:
 
 @dataclass
 class RabbitMQ:
-    """A RabbitMQ node with its own name, ports and mnesia directory."""
+    """A RabbitMQ node with its own name, ports and mnesia directory, on loopback only
+    (AMQP, management, Erlang distribution and epmd). Started again with the same
+    ``name`` and ``base`` it is the same node: durable queues and persistent messages
+    survive a stop and a crash."""
 
     port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
     management_port: int = 0
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-mq-")))
     user: str = "rabbitmq"
+    name: str = ""  # the node's name before @localhost (default: onestop<port>)
     proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -243,7 +263,7 @@ class RabbitMQ:
 
     @property
     def nodename(self) -> str:
-        return f"onestop{self.port}@localhost"
+        return f"{self.name or f'onestop{self.port}'}@localhost"
 
     def _env(self) -> dict[str, str]:
         plugins = "[rabbitmq_management]." if self.management_port else "[]."
@@ -254,7 +274,12 @@ class RabbitMQ:
             conf.append("management.tcp.ip = 127.0.0.1")
         (self.base / "rabbitmq.conf").write_text("\n".join(conf) + "\n")
         (self.base / "rabbitmq-env.conf").write_text("")
+        # Erlang distribution (the CLI tools' port) on loopback too, not 0.0.0.0
+        (self.base / "advanced.config").write_text(
+            "[{kernel, [{inet_dist_use_interface, {127,0,0,1}}]}].\n"
+        )
         return {
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
             "HOME": str(self.base),
             "RABBITMQ_NODENAME": self.nodename,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
@@ -309,6 +334,14 @@ class RabbitMQ:
         """Stop the node (its durable queues and persistent messages are kept)."""
         terminate(self.proc, signal.SIGTERM, 60)
         self.proc = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL to the node and everything it started."""
+        terminate(self.proc, signal.SIGKILL, 30)
+        self.proc = None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def destroy(self) -> None:
         self.stop()

@@ -4,15 +4,25 @@ Per service a gunicorn API process and a worker process, against RabbitMQ and
 PostgreSQL (started locally from the Debian packages unless URLs are given),
 behind an nginx gateway that serves the same path prefixes as in compose.
 Used by ``onestop run-stack``, the e2e/fault tests and the benchmark.
+
+Under ``run-stack`` the stack is *stable* and *supervised*: PostgreSQL and RabbitMQ
+keep their ports, node name and data directories under ``var/stack`` across
+restarts (``ports.json`` remembers the ports chosen at the first start), so what
+was queued or committed before a restart is there after it; a child that dies
+(a worker, a gunicorn master, nginx, the servers themselves) is started again
+with capped backoff instead of stopping the stack.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +38,29 @@ from shared.localservers import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+def stable_ports(path: Path, names: tuple[str, ...]) -> dict[str, int]:
+    """Ports chosen once (free at the first start) and reused by every later start."""
+    ports: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+    for name in names:
+        ports.setdefault(name, free_port())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(ports, indent=2) + "\n")
+    return ports
+
+
+@dataclass
+class Child:
+    """How to start one supervised process again."""
+
+    argv: list[str]
+    env: dict[str, str]
+    restarts: int = 0
+    backoff: float = 0.5
+    next_start: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -42,16 +75,38 @@ class Stack:
     mq: RabbitMQ | None = None
     api_ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
+    supervise_infra: bool = False
+    gateway_port: int | None = None
+    _supervisor: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # infrastructure --------------------------------------------------------
     def start_infra(self) -> None:
+        """Local PostgreSQL (durable) and RabbitMQ under ``base``, on the ports that
+        ``base/ports.json`` remembers: the same servers, node and data at every start."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o755)  # the postgres and rabbitmq users work below it
-        if not self.database_urls:
-            self.pg = Postgres(base=self.base / "postgres").start()
+        ports = stable_ports(self.base / "ports.json", ("postgres", "amqp", "dist", "management"))
+        if self.pg is None and not self.database_urls:
+            self.pg = Postgres(port=ports["postgres"], base=self.base / "postgres")
+        if self.pg is not None:
+            if not self.pg.running():
+                self.pg.start()
             self.database_urls = {n: self.pg.url(n) for n in DATABASES}
-        if not self.broker_url:
-            self.mq = RabbitMQ(base=self.base / "rabbitmq", management_port=free_port()).start()
+        if self.mq is None and not self.broker_url:
+            self.mq = RabbitMQ(
+                port=ports["amqp"],
+                dist_port=ports["dist"],
+                management_port=ports["management"],
+                base=self.base / "rabbitmq",
+                name="onestop-stack",
+            )
+        if self.mq is not None:
+            if not self.mq.running():
+                self.mq.start()
             self.broker_url = self.mq.url
             self.extra_env.setdefault("ONESTOP_BROKER_ADMIN_URL", self.mq.admin_url or "")
 
@@ -91,17 +146,67 @@ class Stack:
     def _spawn(self, key: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         logdir = self.base / "logs"
         logdir.mkdir(parents=True, exist_ok=True)
-        with open(logdir / f"{key}.log", "ab") as log:  # the child keeps its own fd
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.procs[key] = proc
+        with self._lock:
+            with open(logdir / f"{key}.log", "ab") as out:  # the child keeps its own fd
+                proc = subprocess.Popen(
+                    argv,
+                    env=env,
+                    cwd=ROOT,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self.procs[key] = proc
+            self.children[key] = Child(argv, env)
+            self.held.discard(key)
         return proc
+
+    # supervision -------------------------------------------------------------
+    def supervise(self, interval: float = 0.5) -> None:
+        """Restart children that die (capped backoff), on a thread, until ``stop``."""
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(
+                target=self._watch_loop, args=(interval,), name="stack-supervisor", daemon=True
+            )
+            self._supervisor.start()
+
+    def _watch_loop(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            try:
+                self.watch()
+            except Exception:
+                log.exception("supervisor: restart failed; trying again")
+
+    def watch(self) -> list[str]:
+        """One supervision round; the keys started again."""
+        now = time.monotonic()
+        restarted = []
+        with self._lock:
+            for key, proc in list(self.procs.items()):
+                child = self.children.get(key)
+                if child is None or key in self.held or proc.poll() is None:
+                    continue
+                if child.next_start == 0.0:  # just seen dead: wait the backoff first
+                    print(f"{key} exited with {proc.returncode}; restarting", flush=True)
+                    child.next_start = now + child.backoff
+                    continue
+                if now < child.next_start:
+                    continue
+                terminate(proc, signal.SIGKILL, 5)  # what is left of its process group
+                self._spawn(key, child.argv, child.env)
+                fresh = self.children[key]
+                fresh.restarts = child.restarts + 1
+                # dying again soon after a start doubles the wait (up to 30 s)
+                stable = now - child.started_at > 60
+                fresh.backoff = 0.5 if stable else min(child.backoff * 2, 30.0)
+                restarted.append(key)
+        if self.supervise_infra:
+            for server in (self.pg, self.mq):
+                if server is not None and not server.running():
+                    print(f"{type(server).__name__} is down; restarting it", flush=True)
+                    server.start()
+                    restarted.append(type(server).__name__)
+        return restarted
 
     def start_api(self, name: str, app: str | None = None) -> int:
         port = self.api_ports.get(name) or free_port()
@@ -154,6 +259,8 @@ class Stack:
         wait_port(port, 20, proc)
 
     def start(self, *, gateway_port: int | None = None) -> None:
+        """Start (or start again, on the same ports and data) the whole stack."""
+        self._stopping.clear()
         self.start_infra()
         self.prepare()
         for name in SERVICES:
@@ -161,11 +268,23 @@ class Stack:
         for name in SERVICES:
             self.start_api(name)
         if gateway_port:
+            self.gateway_port = gateway_port
             self.start_gateway(gateway_port)
 
     def signal(self, key: str, sig: int = signal.SIGTERM, wait: float = 30) -> int | None:
-        """Stop a process with ``sig`` (SIGKILL after ``wait``); its exit code."""
+        """Stop a process group with ``sig`` (SIGKILL after ``wait``); its exit code. The
+        supervisor leaves it stopped until it is started again."""
+        with self._lock:
+            self.held.add(key)
         return terminate(self.procs[key], sig, wait)
+
+    def kill(self, key: str, *, group: bool = True) -> None:
+        """A crash: SIGKILL to the process (and its group); the supervisor restarts it."""
+        pid = self.procs[key].pid
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
 
     def freeze(self, key: str) -> None:
         """SIGSTOP a process (it holds its connections and deliveries, doing nothing)."""
@@ -175,6 +294,10 @@ class Stack:
         os.killpg(self.procs[key].pid, signal.SIGCONT)
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(10)
+            self._supervisor = None
         order = [k for k in self.procs if k.endswith("-api") or k == "gateway"]
         order += [k for k in self.procs if k not in order]
         for key in order:
@@ -190,26 +313,23 @@ class Stack:
 
 
 def run_stack(base: Path, port: int) -> None:
-    """Foreground: start everything, print where it is, stop on Ctrl-C/SIGTERM."""
+    """Foreground: start everything, print where it is, restart what dies, stop on
+    Ctrl-C/SIGTERM. Started again on the same ``base``, it is the same platform."""
     broker, urls = explicit_infrastructure()
-    stack = Stack(base=base, broker_url=broker, database_urls=urls)
-    stopping = {"flag": False}
+    stack = Stack(base=base, broker_url=broker, database_urls=urls, supervise_infra=True)
+    stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
-        stopping["flag"] = True
+        stopping.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
         stack.start(gateway_port=port)
         print(f"onestop stack on http://127.0.0.1:{port} (gateway); APIs: {stack.api_ports}")
-        print(f"broker {stack.broker_url}; logs in {base / 'logs'}")
+        print(f"broker {stack.broker_url}; data and logs in {base}")
         print((base / "data" / "demo-credentials.json").read_text(), flush=True)
-        while not stopping["flag"]:
-            for key, proc in stack.procs.items():
-                if proc.poll() is not None:
-                    print(f"{key} exited with {proc.returncode}; stopping", flush=True)
-                    stopping["flag"] = True
-            time.sleep(0.5)
+        while not stopping.wait(0.5):
+            stack.watch()
     finally:
         stack.stop()

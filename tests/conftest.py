@@ -83,7 +83,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     _need(Postgres.available(), "postgresql")
-    pg = Postgres().start()  # under /tmp: the postgres user must reach it
+    # Never killed, and its data is thrown away: no crash safety needed (fast settings).
+    # The fault tests run their own durable server.
+    pg = Postgres(durable=False).start()  # under /tmp: the postgres user must reach it
     version = subprocess.run(
         [f"{pg.bindir}/postgres", "--version"], capture_output=True, text=True
     ).stdout.strip()

@@ -40,7 +40,10 @@ bench: $(STAMP) ## benchmarks on the stack shape; prints a JSON report
 	$(PY) -m bench.dispatch_bench
 	$(PY) -m bench.archive_bench
 
+fault-bench: $(STAMP) ## every infrastructure fault with 2,000 demands each; prints a table
+	$(PY) -m bench.faults --demands 2000 --rate 20 --down 10
+
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench clean
+.PHONY: help install run run-stack lint test bench fault-bench clean

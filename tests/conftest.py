@@ -70,13 +70,21 @@ def embedded_settings(tmp_path: Path) -> Settings:
 
 
 REAL_SERVERS: list[str] = []
+FAULT_REPORTS: list[Any] = []  # bench.faults.Report of each fault test
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say which real servers the integration, e2e and fault tests ran against."""
+    """Say which real servers the integration, e2e and fault tests ran against, and
+    what each fault run counted."""
     if REAL_SERVERS:
         terminalreporter.section("real servers started by the suite")
         for line in REAL_SERVERS:
+            terminalreporter.write_line(line)
+    if FAULT_REPORTS:
+        from bench.faults import table
+
+        terminalreporter.section("fault runs (tests/fault)")
+        for line in table(FAULT_REPORTS).splitlines():
             terminalreporter.write_line(line)
 
 

@@ -22,7 +22,7 @@ from kombu import Connection
 
 from shared.events import parse_event
 from shared.localservers import free_port
-from shared.messaging import KombuPublisher, dead_letter_queue, exchange_for
+from shared.messaging import KombuPublisher, exchange_for
 from shared.stack import ROOT, Stack
 from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
 
@@ -150,19 +150,23 @@ def _publish_raw(stack, routing_key, body):
 
 
 def _dead_letters(stack, queue):
-    out = []
-    with Connection(stack.rabbit.url) as conn, conn.channel() as ch:
-        while (m := ch.basic_get(dead_letter_queue(queue).name, no_ack=True)) is not None:
-            out.append(m)
-    return out
+    """The dead letters dispatch's worker drained from ``<queue>.dlq`` into its database."""
+    r = requests.get(
+        url(stack, "dispatch", f"/api/v1/dead-letters?queue={queue}"),
+        headers=hdr(stack, "admin"),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
 
 
 @pytest.mark.fault
 def test_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(stack):
     _publish_raw(stack, "demand.accepted.630000.630100.630102", '{"event_type": "demand.accepted"}')
-    dead = wait_for(lambda: _dead_letters(stack, "dispatch.on_demand_accepted"), timeout=10)
-    assert "invalid event" in dead[0].headers["x-onestop-reason"]
-    assert dead[0].headers["x-onestop-queue"] == "dispatch.on_demand_accepted"
+    [dead] = wait_for(lambda: _dead_letters(stack, "dispatch.on_demand_accepted"), timeout=10)
+    assert "invalid event" in dead["reason"] and dead["queue"] == "dispatch.on_demand_accepted"
+    # kept in the database, so the broker's .dlq is empty again
+    wait_for(lambda: queue_depth(stack, "dispatch.on_demand_accepted.dlq") == 0, timeout=10)
     code = post_demand(stack)
     wait_for(lambda: complete(stack, code), timeout=10)
 

@@ -90,7 +90,13 @@ class Rig:
             base=self.base,
             gunicorn_workers=gunicorn_workers,
             gunicorn_threads=4,
-            extra_env={"ONESTOP_PERIODIC_INTERVAL": "3600"},
+            # A tight retry budget (3 attempts 10 ms apart): any outage outlasts a message's
+            # attempts, so a transient failure counted as an attempt would dead-letter it.
+            extra_env={
+                "ONESTOP_PERIODIC_INTERVAL": "3600",
+                "ONESTOP_MAX_ATTEMPTS": "3",
+                "ONESTOP_RETRY_BACKOFF": "0.01",
+            },
         )
         self.port = free_port()
 
@@ -126,21 +132,40 @@ class Rig:
                 found.append(int(stat.parent.name))
         return sorted(found)
 
+    BACKLOGGED = ("dispatch-worker", "archive-worker")
+
+    def _backlog(self, seconds: float = 2.0) -> None:
+        """Freeze the busiest consumers so that a backlog is queued when a server fails:
+        they meet the outage with their queues full, not idle between two demands."""
+        for key in self.BACKLOGGED:
+            self.stack.freeze(key)
+        time.sleep(seconds)
+
+    def _release(self) -> None:
+        for key in self.BACKLOGGED:
+            self.stack.thaw(key)
+
     def postgres_restart(self, down: float) -> None:
         assert self.stack.pg is not None
+        self._backlog()
         self.stack.pg.stop()  # fast shutdown: sessions are cut, the rest is clean
+        self._release()
         time.sleep(down)
         self.stack.pg.start()
 
     def postgres_kill(self, down: float) -> None:
         assert self.stack.pg is not None
+        self._backlog()
         self.stack.pg.kill()  # crash recovery from the WAL at the next start
+        self._release()
         time.sleep(down)
         self.stack.pg.start()
 
     def rabbitmq_kill(self, down: float) -> None:
         assert self.stack.mq is not None
-        self.stack.mq.kill()
+        self._backlog()
+        self.stack.mq.kill()  # what was queued must be there after the restart
+        self._release()
         time.sleep(down)
         self.stack.mq.start()
 
@@ -161,11 +186,8 @@ class Rig:
     def stack_restart(self, down: float) -> None:
         """The whole stack stopped and started again, the workers frozen first so that
         a backlog is queued on the broker and in the outboxes when it stops."""
-        for name in ("dispatch", "archive"):
-            self.stack.freeze(f"{name}-worker")
-        time.sleep(down)
-        for name in ("dispatch", "archive"):
-            self.stack.thaw(f"{name}-worker")
+        self._backlog(down)
+        self._release()
         self.stack.stop()
         self.stack.start(gateway_port=self.port)
         self.stack.supervise()

@@ -42,7 +42,7 @@ import psycopg
 import requests
 
 from shared.config import SERVICES
-from shared.localservers import free_port
+from shared.localservers import Postgres, RabbitMQ, free_port
 from shared.stack import Stack
 
 DEMAND = {
@@ -145,29 +145,24 @@ class Rig:
         for key in self.BACKLOGGED:
             self.stack.thaw(key)
 
-    def postgres_restart(self, down: float) -> None:
-        assert self.stack.pg is not None
+    def _server_down(self, server: Postgres | RabbitMQ | None, crash: bool, down: float) -> None:
+        """A server fails (a fast shutdown, or SIGKILL to all its processes) with a
+        backlog queued, stays down ``down`` seconds and comes back on the same data."""
+        assert server is not None
         self._backlog()
-        self.stack.pg.stop()  # fast shutdown: sessions are cut, the rest is clean
+        server.kill() if crash else server.stop()
         self._release()
         time.sleep(down)
-        self.stack.pg.start()
+        server.start()
+
+    def postgres_restart(self, down: float) -> None:
+        self._server_down(self.stack.pg, False, down)
 
     def postgres_kill(self, down: float) -> None:
-        assert self.stack.pg is not None
-        self._backlog()
-        self.stack.pg.kill()  # crash recovery from the WAL at the next start
-        self._release()
-        time.sleep(down)
-        self.stack.pg.start()
+        self._server_down(self.stack.pg, True, down)  # crash recovery from the WAL
 
     def rabbitmq_kill(self, down: float) -> None:
-        assert self.stack.mq is not None
-        self._backlog()
-        self.stack.mq.kill()  # what was queued must be there after the restart
-        self._release()
-        time.sleep(down)
-        self.stack.mq.start()
+        self._server_down(self.stack.mq, True, down)  # what was queued must survive
 
     def workers_kill(self, down: float) -> None:
         for name in SERVICES:  # the supervisor starts them again

@@ -12,6 +12,7 @@ than a 503 with Retry-After. ``make fault-bench`` runs the same with 2,000 a fau
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -70,3 +71,53 @@ def test_the_stack_keeps_its_node_and_listens_on_loopback_only(rig):
     for name in ("postgres", "amqp", "dist", "management"):
         addresses = _listening(ports[name])
         assert addresses and addresses <= loopback, (name, addresses)
+
+
+def test_a_dead_letter_waits_on_the_broker_while_the_database_is_down(rig):
+    """A poison message dead-lettered while PostgreSQL is down keeps its headers on the
+    broker's .dlq and is recorded as soon as the database is back."""
+    from kombu import Connection
+
+    from shared.messaging import KombuPublisher, exchange_for
+    from tests.conftest import wait_for
+
+    def depth(queue):
+        with Connection(rig.stack.broker_url) as conn:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+
+    import threading
+
+    from bench.faults import Report
+
+    # the workers are consuming (a demand goes through) before the database goes down
+    code = rig.post("dead-letter warm-up", Report("warm-up"), threading.Lock())
+    wait_for(lambda: rig._through([code]), timeout=60, interval=0.5)
+    dlq = "dispatch.on_demand_accepted.dlq"
+    marker = f"poison-{time.time_ns()}"
+    assert rig.stack.pg is not None
+    rig.stack.pg.stop()
+    try:
+        pub = KombuPublisher(rig.stack.broker_url)
+        pub.publish(
+            exchange_for("intake"),
+            "demand.accepted.630000.630100.630102",
+            json.dumps({"not": "an event", "marker": marker}),
+            {"event_type": "demand.accepted"},
+        )
+        pub.close()
+        wait_for(lambda: depth(dlq) >= 1, timeout=20)
+        time.sleep(2)  # the worker tried to record it, and paused
+        assert depth(dlq) >= 1
+    finally:
+        rig.stack.pg.start()
+    wait_for(lambda: depth(dlq) == 0, timeout=60, interval=0.5)
+    listed = [
+        json.loads(line)
+        for line in rig.stack.onestop("dlq", "list", "dispatch.on_demand_accepted").splitlines()
+    ]
+    [letter] = [
+        x
+        for x in listed
+        if marker in rig.stack.onestop("dlq", "show", x["queue"], "--id", str(x["id"]))
+    ]
+    assert letter["reason"].startswith("invalid event") and letter["times"] == 1

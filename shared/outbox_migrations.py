@@ -1,0 +1,40 @@
+"""Schema steps of the infrastructure tables every service database carries
+(``shared.outbox``: outbox, inbox, dead letters), called from each service's own
+migration chain so that the five chains make the same change the same way.
+
+A step is never edited once released: a later change is a new function.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def dead_letters_redrive_upgrade() -> None:
+    """Dead letters drained from the broker, one row per queue and body, re-drivable.
+    Rows recorded before this step are kept; each gets its own digest (its id)."""
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("digest", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("headers", sa.Text(), server_default="{}", nullable=False))
+        batch_op.add_column(
+            sa.Column("status", sa.String(length=20), server_default="dead", nullable=False)
+        )
+        batch_op.add_column(sa.Column("times", sa.Integer(), server_default="1", nullable=False))
+        batch_op.add_column(sa.Column("redriven_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("redriven_by", sa.String(length=200), nullable=True))
+    op.execute(
+        "UPDATE dead_letters SET digest = 'legacy-' || CAST(id AS VARCHAR(40)) WHERE digest IS NULL"
+    )
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.alter_column("digest", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_index(batch_op.f("ix_dead_letters_status"), ["status"], unique=False)
+        batch_op.create_unique_constraint("uq_dead_letters_queue_digest", ["queue", "digest"])
+
+
+def dead_letters_redrive_downgrade() -> None:
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_dead_letters_queue_digest", type_="unique")
+        batch_op.drop_index(batch_op.f("ix_dead_letters_status"))
+        for column in ("redriven_by", "redriven_at", "times", "status", "headers", "digest"):
+            batch_op.drop_column(column)

@@ -14,8 +14,9 @@ for the platform to settle and counts, straight from each service's database:
   second archived ``demand.accepted`` or ``assignment.made``;
 * **dead-lettered** — dead letters recorded by any service, or still on a ``.dlq``;
 * **bad answers** — any 5xx other than a 503 with ``Retry-After``;
-* **recovery seconds** — from the fault's start until a demand posted at that
-  moment is through the whole loop (its assignment archived).
+* **recovery seconds** — from the moment the fault hits (a server down, a process
+  killed, the stack stopped) until a demand posted at that moment, retried as above,
+  is through the whole loop (its assignment archived).
 
 Used by the fault tests (``tests/fault``, 300 demands a fault) and by
 ``make fault-bench`` (``python -m bench.faults``, 2,000 a fault, a table).
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -92,6 +94,7 @@ class Rig:
             gunicorn_threads=4,
             # A tight retry budget (3 attempts 10 ms apart): any outage outlasts a message's
             # attempts, so a transient failure counted as an attempt would dead-letter it.
+            broker_node=f"onestop-faults-{free_port()}",  # beside a run-stack's node
             extra_env={
                 "ONESTOP_PERIODIC_INTERVAL": "3600",
                 "ONESTOP_MAX_ATTEMPTS": "3",
@@ -99,10 +102,15 @@ class Rig:
             },
         )
         self.port = free_port()
+        self._strike: Callable[[], None] = lambda: None
 
     # lifecycle ---------------------------------------------------------------
     def start(self) -> Rig:
-        self.stack.start(gateway_port=self.port)
+        try:
+            self.stack.start(gateway_port=self.port)
+        except BaseException:
+            self.stack.destroy()  # no server left behind
+            raise
         self.stack.supervise()
         creds = json.loads((self.base / "data" / "demo-credentials.json").read_text())
         self.key = creds["district"]["key"]
@@ -151,6 +159,7 @@ class Rig:
         assert server is not None
         self._backlog()
         server.kill() if crash else server.stop()
+        self._strike()
         self._release()
         time.sleep(down)
         server.start()
@@ -167,16 +176,19 @@ class Rig:
     def workers_kill(self, down: float) -> None:
         for name in SERVICES:  # the supervisor starts them again
             self.stack.kill(f"{name}-worker")
+        self._strike()
 
     def api_worker_kill(self, down: float) -> None:
         for name in ("intake", "dispatch", "archive"):
             master = self.stack.procs[f"{name}-api"].pid
             for child in self._children(master)[:1]:
                 os.kill(child, signal.SIGKILL)  # gunicorn's master forks a new one
+        self._strike()
 
     def api_master_kill(self, down: float) -> None:
         for name in ("intake", "dispatch", "archive"):
             self.stack.kill(f"{name}-api", group=False)  # the supervisor starts it again
+        self._strike()
 
     def stack_restart(self, down: float) -> None:
         """The whole stack stopped and started again, the workers frozen first so that
@@ -184,6 +196,7 @@ class Rig:
         self._backlog(down)
         self._release()
         self.stack.stop()
+        self._strike()
         self.stack.start(gateway_port=self.port)
         self.stack.supervise()
 
@@ -243,14 +256,32 @@ class Rig:
         fault_at: dict[str, float] = {}
         probe: dict[str, str | None] = {}
 
+        def follow() -> None:
+            code = self.post(f"{run_id} probe", report, lock)
+            probe["code"] = code
+            while code and time.monotonic() - fault_at["start"] < 600:
+                try:
+                    if self._through([code]):
+                        fault_at["recovered"] = time.monotonic()
+                        return
+                except psycopg.OperationalError:
+                    pass  # the archive's database is the one that is down
+                time.sleep(0.2)
+
+        follower = threading.Thread(target=follow, name="probe")
+
+        def strike() -> None:
+            """The fault has hit (a server is down, a process killed): from now on a
+            probe demand is posted and followed until its assignment is archived."""
+            if "start" not in fault_at:
+                fault_at["start"] = time.monotonic()
+                follower.start()
+
         def faulty() -> None:
-            fault_at["start"] = time.monotonic()
-            probe_thread = threading.Thread(
-                target=lambda: probe.update(code=self.post(f"{run_id} probe", report, lock))
-            )
-            probe_thread.start()
+            self._strike = strike
             inject(down)
-            probe_thread.join()
+            strike()  # a fault that did not say when it hit: when it was done
+            follower.join()
 
         dead_before = self.dead_letters()
         started = time.monotonic()
@@ -270,8 +301,9 @@ class Rig:
         created = [c for c in codes if c]
         report.created = len(created)
         report.details["unanswered"] = report.posted - report.created
-        recovered = self.settle(created, probe.get("code"), fault_at.get("start"), timeout=240)
-        report.recovery_seconds = recovered
+        self.settle(created, timeout=240)
+        if "recovered" in fault_at:
+            report.recovery_seconds = round(fault_at["recovered"] - fault_at["start"], 1)
         self.count(report, created, run_id)
         report.dead_lettered = self.dead_letters() - dead_before
         return report
@@ -285,24 +317,17 @@ class Rig:
             ).fetchall()
         return {r[0] for r in rows}
 
-    def settle(
-        self, codes: list[str], probe: str | None, fault_start: float | None, timeout: float
-    ) -> float | None:
-        """Wait until every created demand is through (or ``timeout``); recovery seconds."""
+    def settle(self, codes: list[str], timeout: float) -> bool:
+        """Wait until every created demand is through and every outbox is published."""
         deadline = time.monotonic() + timeout
-        recovered = None
         while time.monotonic() < deadline:
             try:
-                through = self._through(codes)
+                if len(self._through(codes)) >= len(set(codes)) and self._quiet():
+                    return True
             except psycopg.OperationalError:
-                time.sleep(0.5)
-                continue
-            if recovered is None and probe and probe in through and fault_start is not None:
-                recovered = round(time.monotonic() - fault_start, 1)
-            if len(through) >= len(set(codes)) and self._quiet():
-                break
+                pass
             time.sleep(0.5)
-        return recovered
+        return False
 
     def _quiet(self) -> bool:
         total = 0
@@ -395,6 +420,7 @@ def main() -> None:
     parser.add_argument("--down", type=float, default=10.0, help="seconds a server stays down")
     parser.add_argument("--fault", action="append", choices=list(Rig.FAULTS), default=None)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the rig's servers too
     rig = Rig().start()
     reports = []
     try:

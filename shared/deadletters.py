@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shared.contracts.operations import DEAD_LETTER_REDRIVEN
 from shared.db import Database, UnitOfWork
@@ -45,6 +46,12 @@ def digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def storable(text: str) -> str:
+    """Text every database keeps: NUL and lone surrogates written as escapes (a dead
+    letter is often dead because of them)."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _envelope(body: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
@@ -54,16 +61,21 @@ def _envelope(body: str) -> dict[str, Any]:
 
 
 def _text(value: Any, limit: int) -> str | None:
-    return str(value)[:limit] if value is not None else None
+    return storable(str(value))[:limit] if value is not None else None
+
+
+NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _failed_at(headers: dict[str, Any]) -> datetime:
+    """When the consumer dead-lettered it; a letter without the header (not ours) has one
+    fixed time, so a redelivery of it is recognised as the same dead-lettering."""
     raw = headers.get(f"{HEADER_PREFIX}failed-at")
     try:
         at = datetime.fromisoformat(str(raw))
         return at if at.tzinfo else at.replace(tzinfo=UTC)
     except ValueError:
-        return datetime.now(UTC)
+        return NO_TIME
 
 
 def record(db: Database, table: Table, queue: str, body: str, headers: dict[str, Any]) -> bool:
@@ -77,13 +89,25 @@ def record(db: Database, table: Table, queue: str, body: str, headers: dict[str,
     values = {
         "event_id": _text(envelope.get("event_id"), 100),
         "event_type": _text(envelope.get("event_type") or headers.get("event_type"), 80),
-        "reason": str(headers.get(f"{HEADER_PREFIX}reason", "unknown"))[:4000],
+        "reason": storable(str(headers.get(f"{HEADER_PREFIX}reason", "unknown")))[:4000],
         "attempts": attempts,
-        "headers": json.dumps(headers, ensure_ascii=False, default=str, sort_keys=True),
+        "headers": storable(json.dumps(headers, ensure_ascii=False, default=str, sort_keys=True)),
         "failed_at": failed_at,
         "status": "dead",
     }
     key = digest(body)
+    for last_try in (False, True):  # a concurrent first insert of the same letter: update
+        try:
+            return _keep(db, table, queue, key, storable(body), values)
+        except IntegrityError:
+            if last_try:
+                raise
+    return False  # pragma: no cover - the loop returns or raises
+
+
+def _keep(
+    db: Database, table: Table, queue: str, key: str, body: str, values: dict[str, Any]
+) -> bool:
     with db.write_session() as s:
         row = s.execute(
             select(table.c.id, table.c.failed_at)
@@ -92,7 +116,7 @@ def record(db: Database, table: Table, queue: str, body: str, headers: dict[str,
         ).first()
         if row is None:
             s.execute(insert(table).values(queue=queue, digest=key, body=body, times=1, **values))
-        elif row.failed_at == failed_at:
+        elif row.failed_at == values["failed_at"]:
             return False  # this very dead-lettering, delivered again
         else:  # re-driven, and failed again
             s.execute(
@@ -184,27 +208,25 @@ def redrive(
         headers = {k: v for k, v in stored.items() if not k.startswith(HEADER_PREFIX)}
         headers[REDRIVE_HEADER] = r.id
         publisher.publish_to_queue(queue, r.body, headers)
-        if _mark(make, table, r, envelope, service=service, actor=actor):
-            redriven.append(r.id)
-        else:
-            skipped.append({"id": r.id, "reason": "changed meanwhile (re-driven or failed again)"})
+        _mark(make, table, r, envelope, service=service, actor=actor)
+        redriven.append(r.id)
     return {"service": service, "queue": queue, "redriven": redriven, "skipped": skipped}
 
 
-def _mark(make: Any, table: Table, r: Any, envelope: dict[str, Any], **who: str) -> bool:
+def _mark(make: Any, table: Table, r: Any, envelope: dict[str, Any], **who: str) -> None:
+    """Mark the letter re-driven and archive the re-drive. A letter that was re-driven
+    meanwhile, or has already failed again (a newer ``failed_at``), keeps its row as it
+    is — the re-drive is archived all the same: it happened."""
     now = datetime.now(UTC)
     payload = envelope.get("payload")
     demand = payload.get("demand_code") if isinstance(payload, dict) else None
     uow: UnitOfWork
     with make() as uow:
-        changed = uow.session.execute(
+        uow.session.execute(
             update(table)
             .where(table.c.id == r.id, table.c.status == "dead", table.c.failed_at == r.failed_at)
             .values(status="redriven", redriven_at=now, redriven_by=who["actor"][:200])
-            .returning(table.c.id)
-        ).first()
-        if changed is None:
-            return False
+        )
         uow.emit(
             make_event(
                 DEAD_LETTER_REDRIVEN,
@@ -228,4 +250,3 @@ def _mark(make: Any, table: Table, r: Any, envelope: dict[str, Any], **who: str)
             )
         )
         uow.commit()
-    return True

@@ -31,6 +31,7 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
         amqp.exceptions.ConnectionError,
         amqp.exceptions.RecoverableChannelError,
         amqp.exceptions.RecoverableConnectionError,
+        amqp.exceptions.MessageNacked,  # the broker refused a confirmed publish for now
     )
 
 
@@ -41,20 +42,42 @@ def _http_errors() -> tuple[type[BaseException], ...]:
     return (requests.ConnectionError, requests.Timeout)
 
 
+# PostgreSQL error codes that say the server or the moment is the problem, not the data:
+# the connection (class 08), a server shutting down or starting (57P01–57P03), too many
+# connections (53300), a serialization failure or deadlock (40001, 40P01), a lock wait
+# timed out (55P03). Others (a value too long, a statement timeout, a full disk that the
+# probe would not notice) fail again every time and count as the handler's failure.
+TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03"})
+# SQLite's "the other writer holds the lock" or "the file is not there for a moment";
+# its other OperationalErrors (no such table, a syntax error) are bugs.
+TRANSIENT_SQLITE = ("database is locked", "database table is locked", "unable to open database")
+
+
+def _database_error(orig: BaseException | None) -> bool:
+    """Whether a DBAPI error is the database's moment, not the statement's."""
+    if orig is None:
+        return True
+    sqlstate = getattr(orig, "sqlstate", "unset")
+    if sqlstate != "unset":  # psycopg: None for client-side failures (connection refused)
+        return sqlstate is None or sqlstate.startswith("08") or sqlstate in TRANSIENT_SQLSTATES
+    if type(orig).__module__.startswith("sqlite3"):
+        return any(text in str(orig) for text in TRANSIENT_SQLITE)
+    return True
+
+
 def _classify_one(exc: BaseException) -> str | None:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return DATABASE
-    # OperationalError: connection refused or lost, server shutting down, serialization
-    # failure, deadlock, lock or statement timeout, SQLite "database is locked".
-    # InterfaceError: the connection was closed under us. TimeoutError: the pool.
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
         return DATABASE
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return DATABASE if _database_error(exc.orig) else None
     try:
         import psycopg
     except ImportError:  # pragma: no cover - psycopg is a dependency
         psycopg = None  # type: ignore[assignment]
     if psycopg is not None and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        return DATABASE
+        return DATABASE if _database_error(exc) else None
     if isinstance(exc, _broker_errors() + _http_errors()):
         return BROKER
     if isinstance(exc, ConnectionError | socket.timeout):
@@ -73,7 +96,8 @@ def unavailable(exc: BaseException) -> str | None:
         kind = _classify_one(current)
         if kind is not None:
             return kind
-        current = current.__cause__ or current.__context__
+        suppressed = current.__suppress_context__  # ``raise … from None``
+        current = current.__cause__ or (None if suppressed else current.__context__)
     return None
 
 

@@ -38,7 +38,7 @@ from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 
 from shared.events import Event, parse_event
-from shared.faults import unavailable
+from shared.faults import BROKER, unavailable
 from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,9 @@ DeadLetterSink = Callable[[str, str, dict[str, Any]], None]
 
 class Pause:
     """The consumer's pause while a dependency is down: capped exponential backoff
-    between probes (``first`` seconds, doubling up to ``cap``)."""
+    between probes (``first`` seconds, doubling up to ``cap``). The delay is reset only
+    when a message has been handled after the resume, so a dependency that passes the
+    probe but still fails the work is retried ever more slowly, not in a hot loop."""
 
     def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
         self.first = first
@@ -246,7 +248,6 @@ class Pause:
     def begin(self, reason: str, now: float) -> None:
         if self.reason is None:
             self.since = now
-            self.delay = self.first
         self.reason = reason
         self.next_probe = now + self.delay
 
@@ -259,7 +260,12 @@ class Pause:
         self.next_probe = now + self.delay
 
     def end(self) -> None:
+        """The probe passed: consume again (the next pause waits longer)."""
         self.reason = None
+        self.delay = min(self.delay * 2, self.cap)
+
+    def healthy(self) -> None:
+        """A message was handled: the dependency works again."""
         self.delay = self.first
 
 
@@ -302,10 +308,12 @@ class EventConsumer(ConsumerMixin):
         self._on_pause = on_pause
         self.pause = pause or Pause()
         self._consumers: list[Any] = []
+        self._sinks: dict[str, Any] = {}  # queue -> the consumer of its .dlq
+        self.stalled: set[str] = set()  # .dlq consumers stopped by a letter we cannot keep
+        self._depth = 0  # handle() calls in progress (nested during a basic.cancel)
         self._publisher: KombuPublisher | None = None
         self.connect_max_retries = None
         self.ready = False
-        self.busy = False
 
     # kombu's ConsumerMixin hooks ------------------------------------------
     def get_consumers(self, consumer_cls: Any, channel: Any) -> list[Any]:
@@ -322,16 +330,16 @@ class EventConsumer(ConsumerMixin):
                 no_ack=False,
             )
             consumers.append(c)
-            if self._sink is not None:
-                consumers.append(
-                    consumer_cls(
-                        queues=[dead_letter_queue(sub.queue)],
-                        on_message=self._sink_callback(sub),
-                        accept=["json", "application/json"],
-                        prefetch_count=self.prefetch,
-                        no_ack=False,
-                    )
+            if self._sink is not None and sub.queue not in self.stalled:
+                sink = consumer_cls(
+                    queues=[dead_letter_queue(sub.queue)],
+                    on_message=self._sink_callback(sub),
+                    accept=["json", "application/json"],
+                    prefetch_count=self.prefetch,
+                    no_ack=False,
                 )
+                self._sinks[sub.queue] = sink
+                consumers.append(sink)
         return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
@@ -392,7 +400,11 @@ class EventConsumer(ConsumerMixin):
         if self._on_pause is not None:
             self._on_pause(None)
         for c in self._consumers:
-            c.consume()
+            if self.pause.active:  # a delivery met the outage again while we resumed
+                self._cancel_consumers()
+                return
+            if not any(c is self._sinks.get(q) for q in self.stalled):
+                c.consume()
 
     # delivery ---------------------------------------------------------------
     def _callback(self, sub: Subscription) -> Callable[[Message], None]:
@@ -415,19 +427,43 @@ class EventConsumer(ConsumerMixin):
         if self._on_outcome is not None:
             self._on_outcome(sub.queue, event_type, outcome)
 
-    def _requeue(self, sub: Subscription, message: Message, event_type: str) -> str:
-        message.requeue()
+    @property
+    def busy(self) -> bool:
+        """A message is being handled (the embedded runner waits for it to finish)."""
+        return self._depth > 0
+
+    def _requeue(
+        self, sub: Subscription, message: Message, event_type: str, queue: str | None = None
+    ) -> str:
+        """Put the message back on ``queue`` (the subscription's by default) untouched:
+        same body, same headers, no attempt used."""
+        if self.url.startswith("memory://"):
+            # kombu's in-process transport requeues through the original exchange, which
+            # would copy a topic event into every bound queue: send it to its own queue.
+            target = queue or sub.queue
+            self._pub().publish_to_queue(target, message.body, dict(message.headers or {}))
+            message.ack()
+        else:
+            message.requeue()
         self._outcome(sub, event_type, Outcome.REQUEUED)
         return Outcome.REQUEUED
 
     def handle(self, sub: Subscription, message: Message) -> str:
-        self.busy = True
+        self._depth += 1
         try:
             if self.pause.active:  # delivered before the cancel took effect
                 return self._requeue(sub, message, "paused")
             return self._handle(sub, message)
+        except Exception as exc:
+            # the retry or dead-letter publish failed while our own connection is fine (a
+            # nack, the publisher's connection): put the message back and wait
+            own = (*self.connection.connection_errors, *self.connection.channel_errors)
+            if isinstance(exc, own) or unavailable(exc) is None or message.acknowledged:
+                raise
+            self._begin_pause(BROKER, exc)
+            return self._requeue(sub, message, "paused")
         finally:
-            self.busy = False
+            self._depth -= 1
 
     def _handle(self, sub: Subscription, message: Message) -> str:
         raw = message.body
@@ -465,6 +501,7 @@ class EventConsumer(ConsumerMixin):
             self._outcome(sub, event.event_type, Outcome.RETRIED)
             return Outcome.RETRIED
         message.ack()
+        self.pause.healthy()
         outcome = Outcome.APPLIED if applied else Outcome.DUPLICATE
         self._outcome(sub, event.event_type, outcome)
         return outcome
@@ -490,26 +527,36 @@ class EventConsumer(ConsumerMixin):
 
     def record(self, sub: Subscription, message: Message) -> str:
         """Keep a message of ``<queue>.dlq`` in the service's database, then acknowledge
-        it. While the database is down it stays on the broker with its headers."""
-        self.busy = True
+        it. While the database is down it stays on the broker with its headers; one the
+        database refuses (a bug of ours) stops only that ``.dlq``'s consumer, loudly."""
+        self._depth += 1
         try:
-            if self.pause.active:
-                return self._requeue(sub, message, "dead_letter")
+            dlq = dead_letter_queue(sub.queue).name
+            if self.pause.active or sub.queue in self.stalled:
+                return self._requeue(sub, message, "dead_letter", dlq)
             headers = dict(message.headers or {})
             assert self._sink is not None
             try:
                 self._sink(sub.queue, body_text(message.body), headers)
             except Exception as exc:
-                dependency = unavailable(exc) or "database"
-                if unavailable(exc) is None:  # our own bug: keep the letter, say so loudly
-                    log.exception("could not record a dead letter of %s", sub.queue)
-                self._begin_pause(dependency, exc)
-                return self._requeue(sub, message, "dead_letter")
+                dependency = unavailable(exc)
+                if dependency is not None:
+                    self._begin_pause(dependency, exc)
+                else:
+                    log.exception(
+                        "cannot keep a dead letter of %s; it stays on %s.dlq", *[sub.queue] * 2
+                    )
+                    self.stalled.add(sub.queue)
+                    sink = self._sinks.get(sub.queue)
+                    if sink is not None:
+                        sink.cancel()
+                return self._requeue(sub, message, "dead_letter", dlq)
             message.ack()
+            self.pause.healthy()
             self._outcome(sub, str(headers.get("event_type", "unknown"))[:80], Outcome.RECORDED)
             return Outcome.RECORDED
         finally:
-            self.busy = False
+            self._depth -= 1
 
     def stop(self) -> None:
         self.should_stop = True

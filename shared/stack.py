@@ -79,6 +79,8 @@ class Stack:
     held: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
     supervise_infra: bool = False
     gateway_port: int | None = None
+    broker_node: str = "onestop-stack"  # the RabbitMQ node's name (one per machine)
+    _server_due: dict[str, list[float]] = field(default_factory=dict)
     _supervisor: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -102,7 +104,7 @@ class Stack:
                 dist_port=ports["dist"],
                 management_port=ports["management"],
                 base=self.base / "rabbitmq",
-                name="onestop-stack",
+                name=self.broker_node,
             )
         if self.mq is not None:
             if not self.mq.running():
@@ -203,10 +205,27 @@ class Stack:
         if self.supervise_infra:
             for server in (self.pg, self.mq):
                 if server is not None and not server.running():
-                    print(f"{type(server).__name__} is down; restarting it", flush=True)
-                    server.start()
-                    restarted.append(type(server).__name__)
+                    restarted += self._restart_server(server, now)
         return restarted
+
+    def _restart_server(self, server: Postgres | RabbitMQ, now: float) -> list[str]:
+        """Start a dead server again on its data (what is left of it killed first), with
+        the same capped backoff as the processes; a failed start is tried again later."""
+        name = type(server).__name__
+        due = self._server_due.setdefault(name, [now + 0.5, 0.5])
+        if now < due[0]:
+            return []
+        print(f"{name} is down; restarting it", flush=True)
+        try:
+            server.kill()  # orphaned backends or an epmd child would hold its ports
+            server.start()
+        except Exception as exc:
+            due[1] = min(due[1] * 2, 30.0)
+            due[0] = time.monotonic() + due[1]
+            print(f"{name} did not start ({exc}); next try in {due[1]:.0f}s", flush=True)
+            return []
+        del self._server_due[name]
+        return [name]
 
     def start_api(self, name: str, app: str | None = None) -> int:
         port = self.api_ports.get(name) or free_port()
@@ -330,6 +349,9 @@ def run_stack(base: Path, port: int) -> None:
         print(f"broker {stack.broker_url}; data and logs in {base}")
         print((base / "data" / "demo-credentials.json").read_text(), flush=True)
         while not stopping.wait(0.5):
-            stack.watch()
+            try:
+                stack.watch()
+            except Exception as exc:  # a restart that failed is tried again next round
+                print(f"supervisor: {exc}", flush=True)
     finally:
         stack.stop()

@@ -65,7 +65,9 @@ def _listening(port: int) -> set[str]:
 
 def test_the_stack_keeps_its_node_and_listens_on_loopback_only(rig):
     ports = json.loads((rig.base / "ports.json").read_text())
-    assert rig.stack.mq is not None and rig.stack.mq.nodename == "onestop-stack@localhost"
+    assert (
+        rig.stack.mq is not None and rig.stack.mq.nodename == f"{rig.stack.broker_node}@localhost"
+    )
     assert rig.stack.mq.port == ports["amqp"] and rig.stack.pg.port == ports["postgres"]
     loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
     for name in ("postgres", "amqp", "dist", "management"):
@@ -121,3 +123,22 @@ def test_a_dead_letter_waits_on_the_broker_while_the_database_is_down(rig):
         if marker in rig.stack.onestop("dlq", "show", x["queue"], "--id", str(x["id"]))
     ]
     assert letter["reason"].startswith("invalid event") and letter["times"] == 1
+
+
+def test_run_stack_supervision_starts_a_dead_server_again_on_its_data(rig):
+    """Under run-stack the supervisor restarts PostgreSQL (or RabbitMQ) itself."""
+    import threading
+
+    from bench.faults import Report
+    from tests.conftest import wait_for
+
+    assert rig.stack.pg is not None
+    rig.stack.supervise_infra = True
+    try:
+        before = rig.post("before the crash", Report("supervised"), threading.Lock())
+        rig.stack.pg.kill()
+        wait_for(rig.stack.pg.running, timeout=30, interval=0.2)
+        after = rig.post("after the crash", Report("supervised"), threading.Lock())
+        wait_for(lambda: len(rig._through([before, after])) == 2, timeout=60, interval=0.5)
+    finally:
+        rig.stack.supervise_infra = False

@@ -253,8 +253,10 @@ def test_the_probe_backs_off_up_to_a_cap():
         p.failed_probe("database: down", now=200)
         delays.append(p.delay)
     assert delays == [1, 2, 4, 4, 4, 4]
-    p.end()
-    assert not p.active and p.delay == 0.5
+    p.end()  # the probe passed: the next pause, if the work still fails, waits as long
+    assert not p.active and p.delay == 4
+    p.healthy()  # a message went through
+    assert p.delay == 0.5
 
 
 def test_a_handler_failure_on_a_healthy_system_still_counts(url):
@@ -298,3 +300,66 @@ def test_dead_letters_are_drained_into_the_sink_and_wait_while_it_is_down(url):
     assert kept == [("test.q", {"not": "an event"}, kept[0][2])]
     assert "invalid event" in kept[0][2]
     assert dlq(url, "test.q") == []
+
+
+def test_a_requeue_on_the_in_process_broker_goes_back_to_its_own_queue_only(url):
+    """kombu's memory transport requeues through the exchange, which would copy a topic
+    event into every bound queue; ours goes back to the subscription's queue alone."""
+    other = Subscription("other.q", [("intake", "demand.accepted.#")], lambda e: True)
+    consumer = setup(url, lambda e: (_ for _ in ()).throw(_outage()), probe=lambda: None)
+    declare_topology(consumer.connection.default_channel, [other])
+    consumer._consumers = [FakeConsumer()]
+    publish(url, event_json())
+    with Connection(url) as conn, conn.channel() as ch:
+        assert ch.basic_get("other.q") is not None  # its own copy, taken away
+        drain(consumer, 1)
+        assert consumer.pause.active
+        assert ch.basic_get("other.q") is None
+        back = ch.basic_get("test.q")
+        assert back is not None and ATTEMPT_HEADER not in (back.headers or {})
+
+
+def test_a_dead_letter_the_database_refuses_stops_only_its_dlq(url):
+    from sqlalchemy.exc import DataError
+
+    def sink(queue, body, headers):
+        raise DataError("INSERT", {}, Exception("cannot contain NUL (0x00) characters"))
+
+    seen = []
+    consumer = setup(
+        url, lambda e: seen.append(1) or True, dead_letter_sink=sink, probe=lambda: None
+    )
+    dlq_consumer = FakeConsumer()
+    consumer._sinks = {"test.q": dlq_consumer}
+    publish(url, '{"not": "an event"}')
+    drain(consumer, 1)
+    sub = consumer.subscriptions[0]
+    with Connection(url) as conn, conn.channel() as ch:
+        m = ch.basic_get(dead_letter_queue("test.q").name)
+        m.channel = ch
+        assert consumer.record(sub, m) == "requeued"
+    assert consumer.stalled == {"test.q"} and dlq_consumer.cancelled == 1
+    assert not consumer.pause.active  # the other queues keep flowing
+    publish(url, event_json())
+    drain(consumer, 1)
+    assert seen == [1]
+    assert len(dlq(url, "test.q")) == 1  # the letter is still on the broker
+
+
+def test_a_nacked_retry_publish_puts_the_message_back_and_pauses(url, monkeypatch):
+    from amqp.exceptions import MessageNacked
+
+    consumer = setup(url, lambda e: (_ for _ in ()).throw(KeyError("bug")), probe=lambda: None)
+    consumer._consumers = [FakeConsumer()]
+    publish(url, event_json())
+
+    def nacked(*a, **k):
+        raise MessageNacked("nacked")
+
+    monkeypatch.setattr(KombuPublisher, "publish_to_queue", nacked)
+    with Connection(url) as conn, conn.channel() as ch:
+        m = ch.basic_get("test.q")
+        m.channel = ch
+        with pytest.raises(MessageNacked):  # even the put-back publish is nacked here
+            consumer.handle(consumer.subscriptions[0], m)
+    assert consumer.pause.active and consumer.pause.reason.startswith("broker")

@@ -123,8 +123,11 @@ def http_exception_response(exc: HTTPException) -> Response:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
+        headers = dict(exc.headers)
+        if exc.status == 503:  # every 503 says when to come back
+            headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
         return error_response(
-            exc.status, exc.message, code=exc.code, fields=exc.fields, headers=exc.headers
+            exc.status, exc.message, code=exc.code, fields=exc.fields, headers=headers
         )
 
     @app.errorhandler(ValidationError)

@@ -38,7 +38,7 @@ def _settings(db: Path):  # type: ignore[no-untyped-def]
 
 
 def build(db: Path, n: int) -> float:
-    from shared import migrate
+    from onestop import migrate
 
     if db.exists():
         db.unlink()

@@ -20,12 +20,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from onestop import demo, migrate
+from onestop.localservers import Postgres
 from services import dispatch
 from services.dispatch.handlers import on_demand_accepted, seed_responsibility
-from shared import demo, migrate
 from shared.config import DIRECTORY, SERVICES, load_settings
 from shared.events import make_event
-from shared.localservers import Postgres
 
 ITEMS = [
     ("ip_filing", "patent"),

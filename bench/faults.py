@@ -43,9 +43,9 @@ from typing import Any
 import psycopg
 import requests
 
+from onestop.localservers import Postgres, RabbitMQ, free_port
+from onestop.stack import Stack
 from shared.config import SERVICES
-from shared.localservers import Postgres, RabbitMQ, free_port
-from shared.stack import Stack
 
 DEMAND = {
     "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},
@@ -390,7 +390,7 @@ class Rig:
                 total += conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
         from kombu import Connection
 
-        from shared.topology import platform_subscriptions
+        from onestop.topology import platform_subscriptions
 
         with Connection(self.stack.broker_url) as conn:
             ch = conn.default_channel

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from kombu import Connection, Queue
 
+from onestop.stack import Stack
 from shared.messaging import exchange_for
-from shared.stack import Stack
 
 DEMAND = {
     "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},

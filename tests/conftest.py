@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import shared.contracts  # noqa: F401
+from onestop.localservers import Postgres, RabbitMQ, free_port
 from shared.config import Settings, load_settings
-from shared.localservers import Postgres, RabbitMQ, free_port
 
 # The machine is shared with real servers and other suites: input generation may be
 # slow for reasons that are not the code's, and that must not fail a property test.

@@ -349,7 +349,7 @@ def _csv(rows: Iterator[Any]) -> Iterator[str]:
 
 def known_queues(svc: Service) -> dict[str, list[tuple[str, str]]]:
     """Every consumer queue of the platform and its bindings (the replay targets)."""
-    from shared.topology import platform_subscriptions
+    from onestop.topology import platform_subscriptions
 
     return {sub.queue: list(sub.bindings) for sub in platform_subscriptions(svc.settings)}
 
@@ -358,8 +358,8 @@ def replay(svc: Service, principal: Principal | None, data: dict[str, Any]) -> d
     """Re-publish archived events (filtered) to one consumer queue, oldest first, each
     marked ``replay: true``; the consumer's inbox recognises those it already applied.
     Only the events the queue's bindings would have routed to it are sent."""
+    from onestop.rebuild import matches
     from shared.messaging import KombuPublisher
-    from shared.rebuild import matches
 
     queues = known_queues(svc)
     queue = data["queue"]

@@ -85,3 +85,7 @@ def choose_owner(
         found.reason + "; the enterprise needs a named person (专人包保) and none is mapped yet",
         person_missing=True,
     )
+
+
+# The agency order statuses that count in a month's caps and the alliance gauges.
+COUNTED = ("dispatched", "acknowledged", "in_progress", "refused", "completed")

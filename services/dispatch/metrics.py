@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 
+from services.dispatch.domain import COUNTED
 from services.dispatch.models import agencies, assignments
 from shared.runtime import Service
+from shared.timezone import china_today
 
 TOP_N = 10
 
@@ -70,7 +72,6 @@ OVERDUE = Gauge(
 def refresh(svc: Service) -> None:
     """Gauges read from the database and the broker (at scrape time)."""
     from services.dispatch import broker
-    from services.dispatch.orders import COUNTED, china_today
 
     a = assignments.c
     month = china_today().strftime("%Y-%m")

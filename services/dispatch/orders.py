@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 
 from services.dispatch import alliance as rules_mod
 from services.dispatch.alliance import Agency, AllianceRules, Decision, MonthTally
+from services.dispatch.domain import COUNTED
 from services.dispatch.metrics import DECISIONS, REASSIGNMENTS, SKIPS
 from services.dispatch.models import (
     agencies,
@@ -47,7 +48,6 @@ from shared.runtime import Service
 from shared.timezone import CHINA, china_today
 
 # Orders that count in the month's caps: all but those taken back (reassigned, withdrawn).
-COUNTED = ("dispatched", "acknowledged", "in_progress", "refused", "completed")
 
 
 def city_of(jurisdiction: str) -> str | None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from werkzeug.test import Client
 
-from shared.rebuild import wipe
+from onestop.rebuild import wipe
 from shared.timezone import china_today
 from tests.conftest import wait_for
 from tests.e2e.test_embedded import auth, platform  # noqa: F401 (fixture)

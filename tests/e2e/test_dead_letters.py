@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.test import Client
 
+from onestop import migrate
+from onestop.cli import main as cli
+from onestop.embedded import Platform
+from onestop.localservers import free_port
+from onestop.seed import seed_demo
 from services.dispatch import handlers as dispatch_handlers
-from shared import migrate
-from shared.cli import main as cli
-from shared.cli import seed_demo
 from shared.config import load_settings
-from shared.embedded import Platform
-from shared.localservers import free_port
 from shared.messaging import KombuPublisher, exchange_for
 from tests.conftest import DEMO_DEMAND, wait_for
 

@@ -14,10 +14,10 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from shared import migrate
-from shared.cli import seed_demo
-from shared.embedded import Platform
-from shared.localservers import free_port, wait_port
+from onestop import migrate
+from onestop.embedded import Platform
+from onestop.localservers import free_port, wait_port
+from onestop.seed import seed_demo
 from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -237,7 +237,7 @@ class EmbeddedProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "run"],
+            [sys.executable, "-m", "onestop.cli", "run"],
             env=self.env,
             cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.DEVNULL,

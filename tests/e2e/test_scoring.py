@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from werkzeug.test import Client
 
-from shared.rebuild import rebuild
+from onestop.rebuild import rebuild
 from shared.timezone import china_today
 from tests.conftest import DEMO_DEMAND, wait_for
 from tests.e2e.test_embedded import auth, platform  # noqa: F401 (fixture)

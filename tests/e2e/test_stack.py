@@ -20,10 +20,10 @@ import pytest
 import requests
 from kombu import Connection
 
+from onestop.localservers import free_port
+from onestop.stack import ROOT, Stack
 from shared.events import parse_event
-from shared.localservers import free_port
 from shared.messaging import KombuPublisher, exchange_for
-from shared.stack import ROOT, Stack
 from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

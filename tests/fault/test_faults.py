@@ -17,7 +17,7 @@ import time
 import pytest
 
 from bench.faults import Rig
-from shared.localservers import Postgres, RabbitMQ
+from onestop.localservers import Postgres, RabbitMQ
 from tests.conftest import FAULT_REPORTS, _need
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration]

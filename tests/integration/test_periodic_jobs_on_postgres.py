@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from onestop import migrate
 from services import dispatch, visits
 from services.dispatch import sweep
 from services.dispatch.handlers import on_demand_accepted, seed_responsibility
@@ -15,7 +16,6 @@ from services.dispatch.models import assignments
 from services.visits import compliance, ledger
 from services.visits.handlers import on_department, on_enterprise, on_staff
 from services.visits.models import plans
-from shared import migrate
 from shared.auth import Principal
 from shared.config import load_settings
 from shared.events import make_event

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from onestop import migrate
 from services import dispatch
 from services.dispatch import alliance
 from services.dispatch.handlers import on_demand_accepted, seed_responsibility
 from services.dispatch.models import decisions
 from services.dispatch.orders import china_today
-from shared import migrate
 from shared.config import load_settings
 from shared.events import make_event
 from tests.unit.shared.test_events import accepted_payload

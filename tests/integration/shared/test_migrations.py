@@ -4,7 +4,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from shared import migrate
+from onestop import migrate
 from shared.config import DIRECTORY, SERVICES, load_settings
 from shared.db import make_engine
 

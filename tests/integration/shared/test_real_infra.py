@@ -11,8 +11,8 @@ import pytest
 from kombu import Connection, Queue
 from sqlalchemy import text
 
+from onestop import migrate
 from services import dispatch
-from shared import migrate
 from shared.config import load_settings
 from shared.events import make_event
 from shared.messaging import (

@@ -4,10 +4,10 @@ is detected at that record by verify."""
 import pytest
 from sqlalchemy import delete, select, update
 
+from onestop import migrate
 from services import archive
 from services.archive.handlers import on_any_event, verify
 from services.archive.models import archived_events, chain_head
-from shared import migrate
 from shared.events import make_event
 from tests.unit.shared.test_events import accepted_payload
 

@@ -5,10 +5,10 @@ import json
 import pytest
 from sqlalchemy import select
 
+from onestop import migrate
 from services import dispatch
 from services.dispatch.handlers import on_demand_accepted, seed_responsibility
 from services.dispatch.models import assignments
-from shared import migrate
 from shared.events import make_event
 from tests.unit.shared.test_events import accepted_payload
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from onestop import migrate
 from services import dispatch
 from services.dispatch import sweep
 from services.dispatch.handlers import (
@@ -17,7 +18,6 @@ from services.dispatch.handlers import (
 )
 from services.dispatch.models import agencies, assignments, blacklist, breaches, decisions
 from services.dispatch.orders import china_today
-from shared import migrate
 from shared.events import make_event
 from tests.unit.shared.test_events import accepted_payload
 

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
+from onestop import migrate
 from services import scoring
 from services.scoring import handlers as h
 from services.scoring.cards import _ranked, cards_for, collect, parse_period
 from services.scoring.models import demand_facts, manual_records, units
-from shared import migrate
 from shared.events import make_event
 from tests.unit.shared.test_events import accepted_payload
 

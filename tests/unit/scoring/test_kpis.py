@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from onestop import migrate
 from services import scoring
 from services.scoring import cards
 from services.scoring import handlers as h
 from services.scoring import rules as r
 from services.scoring.models import rule_sets
-from shared import migrate
 from shared.auth import Principal
 from shared.errors import ApiError
 from shared.events import make_event

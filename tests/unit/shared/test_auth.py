@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import select
 
-from shared import migrate
+from onestop import migrate
 from shared.auth import Directory, api_keys
 from shared.auth import metadata as md
 from shared.db import Database

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from shared.cli import openapi_documents
+from onestop.cli import openapi_documents
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "openapi"
 

@@ -5,8 +5,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from onestop import migrate
 from services import intake
-from shared import migrate
 from shared.events import make_event
 from tests.unit.shared.test_events import accepted_payload
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import insert, select
 
+from onestop import migrate
 from services import visits
 from services.visits.compliance import (
     evaluate,
@@ -19,7 +20,6 @@ from services.visits.compliance import (
 from services.visits.domain import RULE_KINDS, FrequencyRules, parse_period
 from services.visits.ledger import log_visit
 from services.visits.models import enterprise_links, enterprises, frequency_rules, units
-from shared import migrate
 from shared.auth import Principal
 
 ADMIN = Principal(key_id="k", name="t", role="admin", jurisdiction="630000")

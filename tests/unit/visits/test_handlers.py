@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import select
 
+from onestop import migrate
 from services import visits
 from services.visits.handlers import on_assignment_made
 from services.visits.models import enterprise_links
-from shared import migrate
 from shared.events import make_event
 
 

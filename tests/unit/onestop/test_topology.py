@@ -4,8 +4,8 @@
 import json
 from pathlib import Path
 
+from onestop.topology import platform_subscriptions
 from shared.config import load_settings
-from shared.topology import platform_subscriptions
 
 DEFS = Path(__file__).resolve().parents[3] / "deploy" / "rabbitmq" / "definitions.json"
 

@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 from shared.config import SERVICES, Settings
-from shared.messaging import DLX, Subscription
+from shared.messaging import DLX, Subscription, connect, declare_topology
 
 
 def platform_subscriptions(settings: Settings) -> list[Subscription]:
@@ -76,3 +76,10 @@ def definitions(subs: list[Subscription], vhost: str = "/") -> dict[str, Any]:
             )
         ],
     }
+
+
+def declare_broker_topology(settings: Settings) -> None:
+    """Declare every consumer queue and binding, so that events published before a
+    worker first starts are queued, not dropped (idempotent)."""
+    with connect(settings.broker_url) as conn:
+        declare_topology(conn.default_channel, platform_subscriptions(settings))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,86 +31,23 @@ def main() -> None:
 )
 def migrate(names: tuple[str, ...]) -> None:
     """Bring every service database (and the directory) to the latest schema."""
-    from shared import migrate as m
+    from onestop import migrate as m
 
     settings = _settings()
     m.upgrade(settings, names or None)
     click.echo("migrated: " + ", ".join(names or (DIRECTORY, *SERVICES)))
     if not settings.embedded:
+        from onestop.topology import declare_broker_topology
+
         declare_broker_topology(settings)
         click.echo("declared the broker topology (exchanges, queues, bindings, dead-letter queues)")
-
-
-def declare_broker_topology(settings: Settings) -> None:
-    """Declare every consumer queue and binding, so that events published before a
-    worker first starts are queued, not dropped (idempotent)."""
-    from shared.messaging import connect, declare_topology
-    from shared.topology import platform_subscriptions
-
-    with connect(settings.broker_url) as conn:
-        declare_topology(conn.default_channel, platform_subscriptions(settings))
-
-
-def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Load the demo data (idempotent) and return the demo credentials.
-
-    Keys are stored hashed, so their plaintext exists only in
-    ``<data dir>/demo-credentials.json``; that file is reused while its keys
-    still authenticate, so a restart keeps the same keys.
-    """
-    from services import dispatch, intake
-    from services.dispatch.handlers import seed_responsibility
-    from services.intake.handlers import seed_enterprises
-    from shared import demo
-
-    # The demo's events (enterprises registered, the responsibility map) must find their
-    # queues, also in the in-process broker, which starts empty in every process.
-    declare_broker_topology(settings)
-    intake_svc = intake.build(settings)
-    dispatch_svc = dispatch.build(settings)
-    for code, name in demo.JURISDICTIONS:
-        intake_svc.directory.add_jurisdiction(code, name)
-    seed_enterprises(intake_svc, demo.ENTERPRISES)
-    seed_responsibility(
-        dispatch_svc,
-        demo.DEPARTMENTS,
-        demo.STAFF,
-        demo.AGENCIES,
-        city="630100",
-        leaders=demo.LEADERS,
-        menu=demo.MENU,
-    )
-    path = settings.data_dir / "demo-credentials.json"
-    creds: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        creds = json.loads(path.read_text())
-    directory = intake_svc.directory
-    for role, (jurisdiction, agency_id) in demo.DEMO_KEYS.items():
-        entry = creds.get(role)
-        if entry and directory.authenticate(entry.get("key", "")) is not None:
-            continue
-        key = directory.create_key(
-            name=f"demo {role}", role=role, jurisdiction=jurisdiction, agency_id=agency_id
-        )
-        creds[role] = {"key": key, "jurisdiction": jurisdiction}
-        if agency_id:
-            creds[role]["agency_id"] = agency_id
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(creds, ensure_ascii=False, indent=2))
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
-    # The seed's events are published now; its relays must not outlive it (they would
-    # keep sweeping these databases next to the platform's own relays).
-    for svc in (intake_svc, dispatch_svc):
-        svc.relay.drain(timeout=10)
-        svc.relay.stop()
-    return creds
 
 
 @main.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Load the demo province/city/districts, departments, agencies, enterprises and keys."""
+    from onestop.seed import seed_demo
+
     settings = _settings()
     creds = seed_demo(settings)
     click.echo(json.dumps(creds, ensure_ascii=False, indent=2))
@@ -124,7 +60,7 @@ def seed_demo_cmd() -> None:
 @click.option("--no-demo", is_flag=True, help="do not load the demo data")
 def run(port: int | None, host: str, no_demo: bool) -> None:
     """Embedded default: all five services and their workers in one process."""
-    from shared.embedded import serve
+    from onestop.embedded import serve
 
     settings = _settings()
     serve(settings, host=host, port=port or settings.port, demo=not no_demo)
@@ -134,7 +70,7 @@ def run(port: int | None, host: str, no_demo: bool) -> None:
 @click.option("--port", type=int, default=None, help="gateway port (default $PORT or 8080)")
 def run_stack_cmd(port: int | None) -> None:
     """Production shape on one machine: gunicorn APIs + workers, RabbitMQ, PostgreSQL, nginx."""
-    from shared.stack import run_stack
+    from onestop.stack import run_stack
 
     settings = _settings()
     run_stack(settings.data_dir / "stack", port or settings.port)
@@ -233,7 +169,7 @@ def openapi_cmd(out: Path) -> None:
 )
 def topology_cmd(out: Path) -> None:
     """Write the RabbitMQ definitions of every consumer queue (for import_definitions)."""
-    from shared.topology import definitions, platform_subscriptions
+    from onestop.topology import definitions, platform_subscriptions
 
     doc = definitions(platform_subscriptions(_settings()))
     out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -353,7 +289,7 @@ def dlq_redrive(queue: str, ids: tuple[int, ...]) -> None:
 @click.argument("service")
 def rebuild_cmd(service: str) -> None:
     """Rebuild SERVICE's derived tables from the archive (scoring)."""
-    from shared.rebuild import NotRebuildable, rebuild
+    from onestop.rebuild import NotRebuildable, rebuild
 
     try:
         counts = rebuild(_settings(), service)
@@ -367,7 +303,7 @@ def rebuild_cmd(service: str) -> None:
 @click.option("-m", "--message", required=True)
 def make_revision(name: str, message: str) -> None:
     """Autogenerate a migration in NAME's chain (developers)."""
-    from shared import migrate as m
+    from onestop import migrate as m
 
     m.revision(_settings(), name, message)
 

@@ -203,8 +203,8 @@ class Platform:
 
 def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> None:
     setup_logging(settings.log_level)
-    from shared import migrate
-    from shared.cli import seed_demo
+    from onestop import migrate
+    from onestop.seed import seed_demo
 
     migrate.upgrade(settings)
     if demo:

@@ -27,8 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.config import DIRECTORY, SERVICES, explicit_infrastructure
-from shared.localservers import (
+from onestop.localservers import (
     DATABASES,
     Postgres,
     RabbitMQ,
@@ -36,6 +35,7 @@ from shared.localservers import (
     terminate,
     wait_port,
 )
+from shared.config import DIRECTORY, SERVICES, explicit_infrastructure
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class Stack:
 
     def onestop(self, *args: str) -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "shared.cli", *args],
+            [sys.executable, "-m", "onestop.cli", *args],
             env=self.env(),
             cwd=ROOT,
             check=True,

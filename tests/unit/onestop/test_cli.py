@@ -4,7 +4,7 @@ import json
 
 from click.testing import CliRunner
 
-from shared.cli import main
+from onestop.cli import main
 
 
 def test_migrate_seed_and_api_keys(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from shared.auth import Principal
 from shared.config import load_settings
 from shared.events import make_event
 from shared.timezone import china_today
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 pytestmark = pytest.mark.integration
 ADMIN = Principal(key_id="k", name="t", role="admin", jurisdiction="630000")

@@ -18,7 +18,7 @@ from services.dispatch.models import decisions
 from services.dispatch.orders import china_today
 from shared.config import load_settings
 from shared.events import make_event
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from shared.messaging import (
     exchange_for,
 )
 from tests.conftest import wait_for
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 from tests.unit.shared.test_outbox import stage as stage_events
 
 pytestmark = pytest.mark.integration

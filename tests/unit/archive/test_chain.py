@@ -9,7 +9,7 @@ from services import archive
 from services.archive.handlers import on_any_event, verify
 from services.archive.models import archived_events, chain_head
 from shared.events import make_event
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 t = archived_events
 

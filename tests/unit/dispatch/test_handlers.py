@@ -10,7 +10,7 @@ from services import dispatch
 from services.dispatch.handlers import on_demand_accepted, seed_responsibility
 from services.dispatch.models import assignments
 from shared.events import make_event
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from services.dispatch.handlers import (
 from services.dispatch.models import agencies, assignments, blacklist, breaches, decisions
 from services.dispatch.orders import china_today
 from shared.events import make_event
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 DEPTS = [
     ("xn-office", "630100", "西宁市科学技术局 办公室", (), True),

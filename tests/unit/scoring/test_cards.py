@@ -15,7 +15,7 @@ from services.scoring import handlers as h
 from services.scoring.cards import _ranked, cards_for, collect, parse_period
 from services.scoring.models import demand_facts, manual_records, units
 from shared.events import make_event
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 # --- parse_period ------------------------------------------------------------------------------
 

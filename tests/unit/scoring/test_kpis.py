@@ -22,7 +22,7 @@ from shared.auth import Principal
 from shared.errors import ApiError
 from shared.events import make_event
 from shared.timezone import china_today
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 J = "630102"  # 城东区
 SIBLING = "630103"  # 城中区, the same city

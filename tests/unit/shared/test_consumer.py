@@ -16,7 +16,7 @@ from shared.messaging import (
     declare_topology,
     exchange_for,
 )
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from shared import deadletters
 from shared.db import Database, UnitOfWork
 from shared.events import make_event
 from shared.outbox import add_outbox_tables
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 
 @pytest.fixture

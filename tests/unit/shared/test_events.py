@@ -15,23 +15,7 @@ from shared.events import (
     subtree_binding,
     subtree_prefix,
 )
-from tests.conftest import DEMO_DEMAND
-
-
-def accepted_payload(**over):
-    p = {
-        "demand_code": "630102-2026-000001",
-        "enterprise": DEMO_DEMAND["enterprise"],
-        "category": "technology",
-        "title": "t",
-        "description": "d",
-        "source": "online",
-        "consent_to_share": False,
-        "accepted_at": "2026-11-25T08:00:00+00:00",
-        "accepted_by": "key1",
-    }
-    p.update(over)
-    return p
+from tests.factories import accepted_payload
 
 
 def test_jurisdiction_path_follows_gbt2260_levels():

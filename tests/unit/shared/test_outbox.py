@@ -8,7 +8,7 @@ from sqlalchemy import select
 from onestop import migrate
 from services import intake
 from shared.events import make_event
-from tests.unit.shared.test_events import accepted_payload
+from tests.factories import accepted_payload
 
 
 class FakePublisher:

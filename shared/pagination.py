@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError
@@ -26,15 +27,17 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
     return key
 
 
-def cursor_key(cursor: str | None, length: int) -> list[Any] | None:
-    """The decoded ``cursor`` query parameter, None for the first page, a 422 otherwise."""
+def cursor_key(
+    cursor: str | None, length: int, parse: Callable[[list[Any]], list[Any]] | None = None
+) -> list[Any] | None:
+    """The decoded ``cursor`` query parameter, None for the first page, a 422 otherwise.
+    ``parse`` turns the key into typed values; its ValueError or TypeError is a 422 too."""
     if not cursor:
         return None
-    from shared.errors import ApiError
+    from shared.errors import invalid
 
     try:
-        return decode_cursor(cursor, length)
-    except ValidationError as exc:
-        raise ApiError(
-            422, "The request is invalid; see fields.", fields={"query": exc.messages}
-        ) from None
+        key = decode_cursor(cursor, length)
+        return parse(key) if parse is not None else key
+    except (ValidationError, ValueError, TypeError):
+        raise invalid("query", "cursor", "not a cursor this list gave out") from None

@@ -247,16 +247,9 @@ def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str
             fields={"query": {"to": ["range too wide"]}},
         )
     q = _query(principal, args)
-    key = cursor_key(args.get("cursor"), 1)
+    key = cursor_key(args.get("cursor"), 1, lambda k: [int(k[0])])
     if key is not None:
-        try:
-            q = q.where(t.c.seq < int(key[0]))
-        except (TypeError, ValueError):
-            raise ApiError(
-                422,
-                "The request is invalid; see fields.",
-                fields={"query": {"cursor": ["not a cursor this list gave out"]}},
-            ) from None
+        q = q.where(t.c.seq < key[0])
     limit = args["limit"]
     with svc.db.session() as s:
         rows = s.execute(q.order_by(t.c.seq.desc()).limit(limit + 1)).all()

@@ -525,6 +525,13 @@ def get_demand(svc: Service, code: str, principal: Principal) -> dict[str, Any]:
         return _row_to_dict(load_demand(s, code, principal))
 
 
+def _cursor_time(value: Any) -> datetime:
+    after = datetime.fromisoformat(str(value))
+    if after.tzinfo is None or not 1900 <= after.year <= 2200:
+        raise ValueError("not a cursor time")
+    return after
+
+
 def list_demands(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
     """Demands in the subtree, newest first, filtered, a page at a time (keyset cursor)."""
     root = query_root(principal, args.get("jurisdiction"))
@@ -546,19 +553,9 @@ def list_demands(svc: Service, principal: Principal, args: dict[str, Any]) -> di
     if "overdue" in args:
         late = d.c.status.notin_(("closed", "rejected")) & (d.c.expected_at < datetime.now(UTC))
         q = q.where(late if args["overdue"] else ~late)
-    key = cursor_key(args.get("cursor"), 2)
+    key = cursor_key(args.get("cursor"), 2, lambda k: [_cursor_time(k[0]), str(k[1])])
     if key is not None:
-        try:
-            after = datetime.fromisoformat(str(key[0]))
-            if after.tzinfo is None or not 1900 <= after.year <= 2200:
-                raise ValueError("not a cursor time")
-        except ValueError:
-            raise ApiError(
-                422,
-                "The request is invalid; see fields.",
-                fields={"query": {"cursor": ["not a cursor this list gave out"]}},
-            ) from None
-        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(after, str(key[1])))
+        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(key[0], key[1]))
     limit = args["limit"]
     with svc.db.session() as s:
         rows = s.execute(q.order_by(d.c.accepted_at.desc(), d.c.code.desc()).limit(limit + 1)).all()

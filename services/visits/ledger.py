@@ -459,17 +459,10 @@ def list_visits(svc: Service, principal: Principal, args: dict[str, Any]) -> dic
     """Visits in the subtree, newest first, filtered, a page at a time (keyset cursor)."""
     v = visits.c
     q = _filtered(principal, args)
-    key = cursor_key(args.get("cursor"), 2)
+    key = cursor_key(args.get("cursor"), 2, lambda k: [date.fromisoformat(str(k[0])), str(k[1])])
     if key is not None:
-        try:
-            day = date.fromisoformat(str(key[0]))
-        except ValueError:
-            raise ApiError(
-                422,
-                "The request is invalid; see fields.",
-                fields={"query": {"cursor": ["not a cursor this list gave out"]}},
-            ) from None
-        q = q.where((v.visited_on < day) | and_(v.visited_on == day, v.id < str(key[1])))
+        day = key[0]
+        q = q.where((v.visited_on < day) | and_(v.visited_on == day, v.id < key[1]))
     limit = args["limit"]
     with svc.db.session() as s:
         rows = s.execute(q.order_by(v.visited_on.desc(), v.id.desc()).limit(limit + 1)).all()

@@ -11,6 +11,7 @@ location (json, query, headers, path).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
@@ -18,7 +19,7 @@ from marshmallow import Schema, ValidationError, fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from shared.faults import RETRY_AFTER_SECONDS, unavailable
+from shared.faults import DATABASE, RETRY_AFTER_SECONDS, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,11 @@ def http_exception_response(exc: HTTPException) -> Response:
     return error_response(status, exc.description or exc.name, headers=headers)
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask, probe: Callable[[], str | None] | None = None) -> None:
+    """The one error format for ``app``. ``probe()`` says whether the service's database
+    is reachable (None when it is): an unexpected failure while it is not is an outage
+    (503), not a bug (500), whatever exception the driver chose to show it."""
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         headers = dict(exc.headers)
@@ -149,6 +154,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         dependency = unavailable(exc)
+        if dependency is None and probe is not None and probe() is not None:
+            dependency = DATABASE
         if dependency is not None:
             return unavailable_response(dependency, exc)
         log.exception("unhandled error")

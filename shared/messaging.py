@@ -38,7 +38,7 @@ from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 
 from shared.events import Event, parse_event
-from shared.faults import BROKER, unavailable
+from shared.faults import BROKER, DATABASE, unavailable
 from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -362,6 +362,16 @@ class EventConsumer(ConsumerMixin):
             self._try_resume()
 
     # pausing while a dependency is down ---------------------------------------
+    def _outage(self, exc: BaseException) -> str | None:
+        """The dependency whose outage ``exc`` is: as ``shared.faults`` classifies it, or
+        — whatever the exception — the database when the probe finds it unreachable now.
+        Only a failure on a healthy system counts as an attempt."""
+        dependency = unavailable(exc)
+        if dependency is None and self._probe is not None and self._probe() is not None:
+            log.warning("%s while the database is unreachable: waiting", type(exc).__name__)
+            dependency = DATABASE
+        return dependency
+
     def _begin_pause(self, dependency: str, exc: BaseException) -> None:
         first = not self.pause.active
         self.pause.begin(f"{dependency}: {type(exc).__name__}", time.monotonic())
@@ -483,7 +493,7 @@ class EventConsumer(ConsumerMixin):
         try:
             applied = sub.apply(event)
         except Exception as exc:
-            dependency = unavailable(exc)
+            dependency = self._outage(exc)
             if dependency is not None:  # the infrastructure's failure, not the event's
                 self._begin_pause(dependency, exc)
                 return self._requeue(sub, message, event.event_type)
@@ -539,7 +549,7 @@ class EventConsumer(ConsumerMixin):
             try:
                 self._sink(sub.queue, body_text(message.body), headers)
             except Exception as exc:
-                dependency = unavailable(exc)
+                dependency = self._outage(exc)
                 if dependency is not None:
                     self._begin_pause(dependency, exc)
                 else:

@@ -162,7 +162,7 @@ def make_app(
 
     for bp in [*blueprints, dead_letter_blueprint()]:
         api.register_blueprint(bp)
-    register_error_handlers(app)
+    register_error_handlers(app, probe=svc.check_database)
 
     @app.before_request
     def _before() -> None:

@@ -363,3 +363,19 @@ def test_a_nacked_retry_publish_puts_the_message_back_and_pauses(url, monkeypatc
         with pytest.raises(MessageNacked):  # even the put-back publish is nacked here
             consumer.handle(consumer.subscriptions[0], m)
     assert consumer.pause.active and consumer.pause.reason.startswith("broker")
+
+
+def test_any_failure_while_the_probe_finds_the_database_down_uses_no_attempt(url):
+    """Whatever exception a driver shows an outage as, it is not the event's fault."""
+    calls = []
+
+    def apply(event):
+        calls.append(1)
+        raise RuntimeError("a driver error nobody classified")
+
+    consumer = setup(url, apply, max_attempts=1, probe=lambda: "database: down")
+    consumer._consumers = [FakeConsumer()]
+    publish(url, event_json())
+    drain(consumer, 1)
+    assert consumer.pause.active and len(calls) == 1
+    assert dlq(url, "test.q") == []  # with max_attempts=1 a counted failure would be dead

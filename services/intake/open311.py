@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -370,7 +371,7 @@ def _as_request(
     }
 
 
-def _listing(rows: list[Any], public: bool) -> list[dict[str, Any]]:
+def _listing(rows: Sequence[Any], public: bool) -> list[dict[str, Any]]:
     codes = [r.code for r in rows]
     if not codes:
         return []

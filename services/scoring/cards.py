@@ -7,6 +7,7 @@ import io
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -432,7 +433,7 @@ def _card(
     }
 
 
-def cards_for(s: Any, period: Period, unit_rows: list[Any]) -> list[dict[str, Any]]:
+def cards_for(s: Any, period: Period, unit_rows: Sequence[Any]) -> list[dict[str, Any]]:
     collected = collect(s, period, [u.id for u in unit_rows])
     out = []
     for u in unit_rows:

@@ -69,6 +69,23 @@ def embedded_settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def quiet_service(embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``quiet_service(name)``: that service migrated on the embedded settings, its relay
+    publishing only when a test calls it (no wake-up thread)."""
+    import importlib
+
+    from onestop import migrate
+
+    def make(name: str) -> Any:
+        migrate.upgrade(embedded_settings, (name,))
+        svc = importlib.import_module(f"services.{name}").build(embedded_settings)
+        monkeypatch.setattr(svc.relay, "notify", lambda: None)
+        return svc
+
+    return make
+
+
 REAL_SERVERS: list[str] = []
 FAULT_REPORTS: list[Any] = []  # bench.faults.Report of each fault test
 

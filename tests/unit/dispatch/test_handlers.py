@@ -5,8 +5,6 @@ import json
 import pytest
 from sqlalchemy import select
 
-from onestop import migrate
-from services import dispatch
 from services.dispatch.handlers import on_demand_accepted, seed_responsibility
 from services.dispatch.models import assignments
 from shared.events import make_event
@@ -14,10 +12,8 @@ from tests.factories import accepted_payload
 
 
 @pytest.fixture
-def svc(embedded_settings, monkeypatch):
-    migrate.upgrade(embedded_settings, ("dispatch",))
-    svc = dispatch.build(embedded_settings)
-    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+def svc(quiet_service):
+    svc = quiet_service("dispatch")
     return svc
 
 

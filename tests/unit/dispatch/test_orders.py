@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from onestop import migrate
-from services import dispatch
 from services.dispatch import sweep
 from services.dispatch.handlers import (
     on_demand_accepted,
@@ -36,10 +34,8 @@ N = iter(range(1, 10_000))
 
 
 @pytest.fixture
-def svc(embedded_settings, monkeypatch):
-    migrate.upgrade(embedded_settings, ("dispatch",))
-    svc = dispatch.build(embedded_settings)
-    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+def svc(quiet_service):
+    svc = quiet_service("dispatch")
     seed_responsibility(
         svc, DEPTS, STAFF, AGENCIES, "630100", leaders={"cd-kjj": "s-lead"}, menu=MENU
     )

@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from onestop import migrate
-from services import scoring
 from services.scoring import handlers as h
 from services.scoring.cards import _ranked, cards_for, collect, parse_period
 from services.scoring.models import demand_facts, manual_records, units
@@ -111,10 +109,8 @@ NOV = parse_period("2026-11")
 
 
 @pytest.fixture
-def svc(embedded_settings, monkeypatch):
-    migrate.upgrade(embedded_settings, ("scoring",))
-    svc = scoring.build(embedded_settings)
-    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+def svc(quiet_service):
+    svc = quiet_service("scoring")
     return svc
 
 

@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from onestop import migrate
-from services import scoring
 from services.scoring import cards
 from services.scoring import handlers as h
 from services.scoring import rules as r
@@ -30,10 +28,8 @@ ADMIN = Principal(key_id="k", name="t", role="admin", jurisdiction="630000")
 
 
 @pytest.fixture
-def svc(embedded_settings, monkeypatch):
-    migrate.upgrade(embedded_settings, ("scoring",))
-    svc = scoring.build(embedded_settings)
-    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+def svc(quiet_service):
+    svc = quiet_service("scoring")
     return svc
 
 

@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import insert, select
 
-from onestop import migrate
-from services import visits
 from services.visits.compliance import (
     evaluate,
     flag_overdue,
@@ -55,10 +53,8 @@ def add(svc, table, *rows):
 
 
 @pytest.fixture
-def svc(embedded_settings, monkeypatch):
-    migrate.upgrade(embedded_settings, ("visits",))
-    svc = visits.build(embedded_settings)
-    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+def svc(quiet_service):
+    svc = quiet_service("visits")
     add(
         svc,
         units,

@@ -3,8 +3,6 @@
 import pytest
 from sqlalchemy import select
 
-from onestop import migrate
-from services import visits
 from services.visits.handlers import on_assignment_made
 from services.visits.models import enterprise_links
 from shared.events import make_event
@@ -32,10 +30,8 @@ def assignment(code, kind="owner", at="2026-11-03T02:00:00+00:00"):
 
 
 @pytest.fixture
-def svc(embedded_settings, monkeypatch):
-    migrate.upgrade(embedded_settings, ("visits",))
-    svc = visits.build(embedded_settings)
-    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+def svc(quiet_service):
+    svc = quiet_service("visits")
     return svc
 
 

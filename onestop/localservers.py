@@ -100,8 +100,35 @@ def _chown(path: Path, user: str) -> None:
                 os.chown(n, pw.pw_uid, pw.pw_gid)
 
 
+class LocalServer:
+    """Stopping a local server (its data is kept), crashing it, and throwing it away.
+    Subclasses are dataclasses with ``proc`` and ``base``."""
+
+    STOP_SIGNAL = signal.SIGTERM
+    STOP_WAIT = 30.0
+    proc: subprocess.Popen[bytes] | None
+    base: Path
+
+    def stop(self) -> None:
+        """Shut down cleanly; the data directory is kept for the next start."""
+        terminate(self.proc, self.STOP_SIGNAL, self.STOP_WAIT)
+        self.proc = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL to the server and every process it started, at once."""
+        terminate(self.proc, signal.SIGKILL, 30)
+        self.proc = None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @dataclass
-class Postgres:
+class Postgres(LocalServer):
     """``initdb`` + ``postgres`` on a free port; one database per service.
 
     ``durable`` (the default, and what the production shape, the fault tests and the
@@ -117,6 +144,7 @@ class Postgres:
     user: str = "postgres"
     durable: bool = True
     proc: subprocess.Popen[bytes] | None = None
+    STOP_SIGNAL = signal.SIGINT  # PostgreSQL's fast shutdown
 
     def _settings(self) -> list[str]:
         switch = "on" if self.durable else "off"
@@ -214,25 +242,9 @@ class Postgres:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def stop(self) -> None:
-        terminate(self.proc, signal.SIGINT, 30)  # SIGINT: PostgreSQL's fast shutdown
-        self.proc = None
-
-    def kill(self) -> None:
-        """A crash: SIGKILL to the postmaster and every backend at once."""
-        terminate(self.proc, signal.SIGKILL, 30)
-        self.proc = None
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
-
 
 @dataclass
-class RabbitMQ:
+class RabbitMQ(LocalServer):
     """A RabbitMQ node with its own name, ports and mnesia directory, on loopback only
     (AMQP, management, Erlang distribution and epmd). Started again with the same
     ``name`` and ``base`` it is the same node: durable queues and persistent messages
@@ -245,6 +257,7 @@ class RabbitMQ:
     user: str = "rabbitmq"
     name: str = ""  # the node's name before @localhost (default: onestop<port>)
     proc: subprocess.Popen[bytes] | None = None
+    STOP_WAIT = 60.0
 
     @staticmethod
     def available() -> bool:
@@ -329,20 +342,3 @@ class RabbitMQ:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-
-    def stop(self) -> None:
-        """Stop the node (its durable queues and persistent messages are kept)."""
-        terminate(self.proc, signal.SIGTERM, 60)
-        self.proc = None
-
-    def kill(self) -> None:
-        """A crash: SIGKILL to the node and everything it started."""
-        terminate(self.proc, signal.SIGKILL, 30)
-        self.proc = None
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)

@@ -13,7 +13,6 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from shared import deadletters
 from shared.errors import ApiError
-from shared.events import jurisdiction_path
 from shared.web import OnestopBlueprint, current_principal, service
 
 
@@ -76,7 +75,7 @@ class RedriveOut(Schema):
 def require_province_admin() -> str:
     """The caller's name when it is an administrator of a province; 403 otherwise."""
     p = current_principal()
-    if p.role != "admin" or len(jurisdiction_path(p.jurisdiction)) != 1:
+    if not p.is_province_admin:
         raise ApiError(403, "Dead letters are for a province's administrators.")
     return f"{p.role}:{p.key_id} ({p.name})"
 

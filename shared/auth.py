@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, MetaData, String, Table, select, update
 
 from shared.db import Database, UtcDateTime
-from shared.events import in_subtree, jurisdiction_path
+from shared.events import in_subtree, is_province, jurisdiction_path
 
 ROLES = ("admin", "district", "staff", "agency")
 PREFIX = "osk"
@@ -58,6 +58,12 @@ class Principal:
     role: str
     jurisdiction: str
     agency_id: str | None = None
+
+    @property
+    def is_province_admin(self) -> bool:
+        """An administrator bound to a whole province: who may act on platform-wide
+        things (the archive's hash chain, dead letters)."""
+        return self.role == "admin" and is_province(self.jurisdiction)
 
     def can_see(self, jurisdiction: str) -> bool:
         """A principal sees its own jurisdiction and everything below it."""

@@ -51,6 +51,17 @@ def in_subtree(code: str, root: str) -> bool:
     return root in jurisdiction_path(code)
 
 
+def is_province(jurisdiction: str) -> bool:
+    """A province-level GB/T 2260 code (``630000``): six digits ending in ``0000``."""
+    return (
+        len(jurisdiction) == 6
+        and jurisdiction.isascii()
+        and jurisdiction.isdigit()
+        and jurisdiction[0] != "0"
+        and jurisdiction.endswith("0000")
+    )
+
+
 def subtree_prefix(root: str) -> str:
     """Every code in ``root``'s subtree starts with this prefix (for SQL LIKE)."""
     return root[: (2, 4, 6)[len(jurisdiction_path(root)) - 1]]

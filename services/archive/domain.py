@@ -124,23 +124,3 @@ def _expected_column(envelope: dict[str, Any], name: str) -> Any:
     if name in ("credit_code", "staff_id", "agency_id"):
         return subjects_of(payload)[name]
     return envelope.get(name)
-
-
-def is_province(jurisdiction: str) -> bool:
-    """A province-level GB/T 2260 code (``630000``): six digits ending in ``0000``."""
-    return (
-        len(jurisdiction) == 6
-        and jurisdiction.isascii()
-        and jurisdiction.isdigit()
-        and jurisdiction[0] != "0"
-        and jurisdiction.endswith("0000")
-    )
-
-
-def may_verify_chain(role: str, jurisdiction: str) -> bool:
-    """Who may walk the hash chain: a province's administrators only. The chain is one
-    platform-wide sequence — a subtree cannot be verified without every other
-    jurisdiction's records, and the answer (the first bad record, its seq and event id)
-    is about the whole platform — so a city or district relies on the province's
-    verification and its metric instead."""
-    return role == "admin" and is_province(jurisdiction)

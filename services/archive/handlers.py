@@ -19,7 +19,6 @@ from services.archive.domain import (
     chain_hash,
     check_record,
     demand_code_of,
-    may_verify_chain,
     redacted,
     subjects_of,
 )
@@ -103,7 +102,7 @@ def verify(svc: Service, principal: Principal | None = None, batch: int = BATCH)
 
     The chain is one platform-wide sequence: only a province's administrators may walk it
     (403 for anyone else); ``principal`` None is the platform operator (the CLI)."""
-    if principal is not None and not may_verify_chain(principal.role, principal.jurisdiction):
+    if principal is not None and not principal.is_province_admin:
         raise ApiError(
             403,
             f"Your key is {principal.role} of {principal.jurisdiction}. "

@@ -1,12 +1,8 @@
-import pytest
-
 from services.archive.domain import (
     GENESIS,
     canonical,
     chain_hash,
     demand_code_of,
-    is_province,
-    may_verify_chain,
 )
 
 
@@ -28,29 +24,3 @@ def test_demand_code_is_taken_only_from_a_string():
     assert demand_code_of({"demand_code": "630102-2026-000001"}) == "630102-2026-000001"
     assert demand_code_of({"demand_code": 5}) is None
     assert demand_code_of({}) is None
-
-
-@pytest.mark.parametrize(
-    ("code", "province"),
-    [
-        ("630000", True),
-        ("110000", True),
-        ("630100", False),  # a prefecture (city)
-        ("630102", False),  # a county (district)
-        ("000000", False),
-        ("63000", False),
-        ("6300000", False),
-        ("６３００００", False),  # full-width digits are not a code
-        ("", False),
-    ],
-)
-def test_a_province_is_a_division_code_ending_in_four_zeros(code, province):
-    assert is_province(code) is province
-
-
-def test_only_a_province_administrator_may_verify_the_platform_wide_chain():
-    assert may_verify_chain("admin", "630000")
-    assert not may_verify_chain("admin", "630100")  # a city's administrator
-    assert not may_verify_chain("admin", "630102")
-    for role in ("district", "staff", "agency"):
-        assert not may_verify_chain(role, "630000")

@@ -2,9 +2,10 @@ import pytest
 from sqlalchemy import select
 
 from onestop import migrate
-from shared.auth import Directory, api_keys
+from shared.auth import Directory, Principal, api_keys
 from shared.auth import metadata as md
 from shared.db import Database
+from shared.events import is_province
 
 
 @pytest.fixture
@@ -53,3 +54,32 @@ def test_unknown_keys_are_not_cached(directory):
     for i in range(50):
         assert directory.authenticate(f"osk_{i:012x}_secret") is None
     assert directory._cache == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "province"),
+    [
+        ("630000", True),
+        ("110000", True),
+        ("630100", False),  # a prefecture (city)
+        ("630102", False),  # a county (district)
+        ("000000", False),
+        ("63000", False),
+        ("6300000", False),
+        ("６３００００", False),  # full-width digits are not a code
+        ("", False),
+    ],
+)
+def test_a_province_is_a_division_code_ending_in_four_zeros(code, province):
+    assert is_province(code) is province
+
+
+def test_only_a_province_administrator_may_verify_the_platform_wide_chain():
+    def admin(role, code):
+        return Principal("k", "n", role, code).is_province_admin
+
+    assert admin("admin", "630000")
+    assert not admin("admin", "630100")  # a city's administrator
+    assert not admin("admin", "630102")
+    for role in ("district", "staff", "agency"):
+        assert not admin(role, "630000")

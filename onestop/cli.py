@@ -202,11 +202,12 @@ def archive_replay(queue: str, types: tuple[str, ...], jurisdiction: str | None)
     from services import archive as archive_service
     from services.archive.handlers import replay
     from shared.errors import ApiError
+    from shared.usecases import DomainError
 
     data: dict[str, Any] = {"queue": queue, "types": list(types), "jurisdiction": jurisdiction}
     try:  # the operator's CLI is not bound to a jurisdiction
         click.echo(json.dumps(replay(archive_service.build(_settings()), None, data)))
-    except ApiError as exc:
+    except (ApiError, DomainError) as exc:
         raise click.ClickException(exc.message) from None
 
 

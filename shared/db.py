@@ -7,7 +7,8 @@ publish them once the commit succeeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -157,6 +158,12 @@ class UnitOfWork:
 
     ``emit(event)`` stages an event in the outbox of this same transaction;
     after a successful commit ``on_commit`` is called (the relay's wake-up).
+    ``with uow.read() as s:`` is a session for reading only (on SQLite it takes no write
+    lock), always rolled back. ``directory`` is where the use case looks up places and
+    the people behind keys (``shared.auth.Directory``, or a fake in tests).
+
+    Use cases take one as their first parameter — ``f(uow, actor, command)`` — so a test
+    can hand them one over a throwaway database and read back what they emitted.
     """
 
     def __init__(
@@ -164,12 +171,23 @@ class UnitOfWork:
         db: Database,
         outbox_table: Any,
         on_commit: Callable[[], None] | None = None,
+        directory: Any = None,
     ) -> None:
         self.db = db
+        self.directory = directory
         self._outbox = outbox_table
         self._on_commit = on_commit
         self.session: Session
         self.events: list[Event] = []
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        session = self.db.session()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.db.write_session()

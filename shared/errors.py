@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from shared.faults import DATABASE, RETRY_AFTER_SECONDS, unavailable
+from shared.usecases import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,28 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def invalid(where: str, field: str, message: str) -> ApiError:
+def invalid(where: str, field: str, message: str) -> DomainError:
     """A 422 naming one field of one location (``json``, ``query``, ``path``, ``headers``)."""
-    return ApiError(422, "The request is invalid; see fields.", fields={where: {field: [message]}})
+    return Invalid.field(field, message, where=where)
+
+
+# Each kind of refusal a use case raises (shared.usecases), as a status code: the one place.
+STATUS_OF: dict[type[DomainError], int] = {
+    Invalid: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    Unavailable: 503,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    return next(s for kind, s in STATUS_OF.items() if isinstance(exc, kind))
+
+
+def as_api_error(exc: DomainError) -> ApiError:
+    """The HTTP answer to a use case's refusal."""
+    return ApiError(status_of(exc), exc.message, code=exc.code, fields=exc.fields)
 
 
 def error_response(
@@ -125,6 +145,10 @@ def register_error_handlers(app: Flask, probe: Callable[[], str | None] | None =
     """The one error format for ``app``. ``probe()`` says whether the service's database
     is reachable (None when it is): an unexpected failure while it is not is an outage
     (503), not a bug (500), whatever exception the driver chose to show it."""
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        return _api_error(as_api_error(exc))
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -190,6 +191,45 @@ def make_event(
         correlation_id=correlation_id or str(uuid.uuid4()),
         audience=audience,
     )
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One published event type and version, with its producer: calling it builds an event
+    (payload validated, producer and version set here once)."""
+
+    producer: str
+    event_type: str
+    version: int
+
+    def __call__(
+        self,
+        *,
+        jurisdiction: str,
+        payload: dict[str, Any],
+        correlation_id: str | None = None,
+        audience: str | None = None,
+    ) -> Event:
+        return make_event(
+            self.event_type,
+            self.version,
+            producer=self.producer,
+            jurisdiction=jurisdiction,
+            payload=payload,
+            correlation_id=correlation_id,
+            audience=audience,
+        )
+
+
+def producer(name: str) -> Callable[[str, int, Schema], Contract]:
+    """The contracts ``name`` publishes: ``event(type, version, schema)`` registers the
+    payload schema and returns the builder of that event."""
+
+    def event(event_type: str, version: int, schema: Schema) -> Contract:
+        register(event_type, version, schema)
+        return Contract(name, event_type, version)
+
+    return event
 
 
 def parse_event(body: str | bytes | dict[str, Any]) -> Event:

@@ -40,7 +40,9 @@ class Service:
     accepting: threading.Event = field(default_factory=threading.Event)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.db, self.outbox, on_commit=self.relay.notify)
+        return UnitOfWork(
+            self.db, self.outbox, on_commit=self.relay.notify, directory=self.directory
+        )
 
     def subscription(
         self, handler_name: str, bindings: Sequence[tuple[str, str]], handler: EventHandler

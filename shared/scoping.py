@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
-from sqlalchemy import select
-
 from shared.auth import Directory, Principal
-from shared.errors import ApiError
 from shared.events import jurisdiction_path
+from shared.usecases import Forbidden, Invalid
 
 
 def filing_jurisdiction(
@@ -19,14 +14,12 @@ def filing_jurisdiction(
     key's subtree, 422 for a code the directory does not know."""
     code = jurisdiction or principal.jurisdiction
     if not principal.can_see(code):
-        raise ApiError(
-            403,
+        raise Forbidden(
             f"Your key is bound to {principal.jurisdiction}; it cannot file {what} in {code}.",
             fields={"json": {"jurisdiction": ["outside your jurisdiction"]}},
         )
     if directory.jurisdiction(code) is None:
-        raise ApiError(
-            422,
+        raise Invalid(
             "Unknown jurisdiction.",
             fields={"json": {"jurisdiction": [f"{code} is not a known division"]}},
         )
@@ -37,8 +30,7 @@ def query_root(principal: Principal, jurisdiction: str | None) -> str:
     """The subtree a list query covers: the key's, or a part of it (403 otherwise)."""
     root = jurisdiction or principal.jurisdiction
     if not principal.can_see(root):
-        raise ApiError(
-            403,
+        raise Forbidden(
             f"{root} is outside your jurisdiction.",
             fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
         )
@@ -53,28 +45,10 @@ def require_rules_readable(principal: Principal, jurisdiction: str) -> None:
     except ValueError:
         above = False
     if not (above or principal.can_see(jurisdiction)):
-        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
+        raise Forbidden(f"Jurisdiction {jurisdiction} is outside your subtree.")
 
 
 def require_visible(principal: Principal, jurisdiction: str) -> None:
     """403 unless ``jurisdiction`` is the key's own or below it."""
     if not principal.can_see(jurisdiction):
-        raise ApiError(403, f"Jurisdiction {jurisdiction} is outside your subtree.")
-
-
-def version_in_force(session: Any, table: Any, jurisdiction: str, on: date) -> Any | None:
-    """The row of a versioned rule table (``jurisdiction``, ``version``,
-    ``effective_from``) in force for ``jurisdiction`` on ``on``: the nearest jurisdiction
-    on its path with a version in effect, its latest by effective date then version;
-    None when no jurisdiction on the path has one (the defaults apply)."""
-    path = jurisdiction_path(jurisdiction)
-    rows = session.execute(
-        select(table)
-        .where(table.c.jurisdiction.in_(path), table.c.effective_from <= on)
-        .order_by(table.c.effective_from.desc(), table.c.version.desc())
-    ).all()
-    for code in reversed(path):
-        for row in rows:
-            if row.jurisdiction == code:
-                return row
-    return None
+        raise Forbidden(f"Jurisdiction {jurisdiction} is outside your subtree.")

@@ -16,10 +16,10 @@ from services.dispatch.models import agencies, alliance_rules, assignments, blac
 from services.dispatch.orders import china_today, current_rules, set_agency_status
 from shared.auth import Principal
 from shared.catalogue import BY_CODE
-from shared.contracts.dispatch import AGENCY_STATUS_CHANGED, ENTERPRISE_BLACKLISTED
+from shared.contracts import dispatch as contract
 from shared.db import upsert
 from shared.errors import ApiError
-from shared.events import jurisdiction_path, make_event
+from shared.events import jurisdiction_path
 from shared.runtime import Service
 from shared.scoping import require_rules_readable
 
@@ -123,10 +123,7 @@ def admit(svc: Service, principal: Principal, data: dict[str, Any], cid: str) ->
                     .values(broker_user=creds.username)
                 )
             uow.emit(
-                make_event(
-                    AGENCY_STATUS_CHANGED,
-                    1,
-                    producer="dispatch",
+                contract.agency_status_changed(
                     jurisdiction=city,
                     correlation_id=cid,
                     payload={
@@ -376,10 +373,7 @@ def blacklist_enterprise(
         }
         s.execute(insert(blacklist).values(**row))
         uow.emit(
-            make_event(
-                ENTERPRISE_BLACKLISTED,
-                1,
-                producer="dispatch",
+            contract.enterprise_blacklisted(
                 jurisdiction=city,
                 correlation_id=cid,
                 payload={**row, "at": now.isoformat()},

@@ -27,16 +27,10 @@ from services.dispatch.models import (
 )
 from services.dispatch.orders import dispatch_to_agency, step
 from shared.auth import Principal
-from shared.contracts.dispatch import (
-    ASSIGNMENT_FAILED,
-    ASSIGNMENT_MADE,
-    DEPARTMENT_UPDATED,
-    PROGRESS_REPORTED,
-    STAFF_UPDATED,
-)
+from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork, upsert
 from shared.errors import ApiError
-from shared.events import Event, jurisdiction_path, make_event, subtree_prefix
+from shared.events import Event, jurisdiction_path, subtree_prefix
 from shared.runtime import Service
 from shared.scoping import require_visible
 
@@ -90,10 +84,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
         log.warning("no responsible department for %s", p["demand_code"])
         OWNERS.labels("none").inc()
         uow.emit(
-            make_event(
-                ASSIGNMENT_FAILED,
-                1,
-                producer="dispatch",
+            contract.assignment_failed(
                 jurisdiction=event.jurisdiction,
                 payload={
                     "demand_code": p["demand_code"],
@@ -157,10 +148,7 @@ def _assign_owner(
     payload["assigned_at"] = now.isoformat()
     payload["due_at"] = due_at.isoformat() if due_at else None
     uow.emit(
-        make_event(
-            ASSIGNMENT_MADE,
-            1,
-            producer="dispatch",
+        contract.assignment_made(
             jurisdiction=event.jurisdiction,
             payload=payload,
             correlation_id=event.correlation_id,
@@ -330,10 +318,7 @@ def put_department(
 def emit_department(uow: UnitOfWork, dept_id: str, values: dict[str, Any]) -> None:
     segments = values["segments"]
     uow.emit(
-        make_event(
-            DEPARTMENT_UPDATED,
-            1,
-            producer="dispatch",
+        contract.department_updated(
             jurisdiction=values["jurisdiction"],
             payload={
                 "id": dept_id,
@@ -351,10 +336,7 @@ def emit_department(uow: UnitOfWork, dept_id: str, values: dict[str, Any]) -> No
 
 def emit_staff(uow: UnitOfWork, staff_id: str, values: dict[str, Any], jurisdiction: str) -> None:
     uow.emit(
-        make_event(
-            STAFF_UPDATED,
-            1,
-            producer="dispatch",
+        contract.staff_updated(
             jurisdiction=jurisdiction,
             payload={
                 "id": staff_id,
@@ -583,10 +565,7 @@ def report_progress(
             raise ApiError(409, f"The assignment is {row['status']}: its demand is closed.")
         now = datetime.now(UTC)
         uow.emit(
-            make_event(
-                PROGRESS_REPORTED,
-                1,
-                producer="dispatch",
+            contract.progress_reported(
                 jurisdiction=row["jurisdiction"],
                 correlation_id=correlation_id,
                 payload={

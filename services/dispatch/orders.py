@@ -32,18 +32,10 @@ from services.dispatch.models import (
     rotation_pointers,
 )
 from shared.auth import Principal
-from shared.contracts.dispatch import (
-    AGENCY_STATUS_CHANGED,
-    ASSIGNMENT_FAILED,
-    ASSIGNMENT_MADE,
-    ASSIGNMENT_STATUS_CHANGED,
-    COMPLAINT_FILED,
-    ORDER_DISPATCHED,
-    ORDER_WITHDRAWN,
-)
+from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork, insert_or_ignore, upsert
 from shared.errors import ApiError
-from shared.events import jurisdiction_path, make_event
+from shared.events import jurisdiction_path
 from shared.runtime import Service
 from shared.timezone import CHINA, china_today
 
@@ -201,10 +193,7 @@ def dispatch_to_agency(
     if decision.agency_id is None:
         if decision.outcome == rules_mod.NO_AGENCY:
             uow.emit(
-                make_event(
-                    ASSIGNMENT_FAILED,
-                    1,
-                    producer="dispatch",
+                contract.assignment_failed(
                     jurisdiction=jurisdiction,
                     payload={
                         "demand_code": demand_code,
@@ -268,20 +257,14 @@ def dispatch_to_agency(
     if replaces:
         made["replaces"] = replaces
     uow.emit(
-        make_event(
-            ASSIGNMENT_MADE,
-            1,
-            producer="dispatch",
+        contract.assignment_made(
             jurisdiction=jurisdiction,
             payload=made,
             correlation_id=correlation_id,
         )
     )
     uow.emit(
-        make_event(
-            ORDER_DISPATCHED,
-            1,
-            producer="dispatch",
+        contract.order_dispatched(
             jurisdiction=jurisdiction,
             audience=agency.id,
             correlation_id=correlation_id,
@@ -419,10 +402,7 @@ def step(
             v = extra[k]
             payload[k] = v.isoformat() if isinstance(v, date) else v
     uow.emit(
-        make_event(
-            ASSIGNMENT_STATUS_CHANGED,
-            1,
-            producer="dispatch",
+        contract.assignment_status_changed(
             jurisdiction=order["jurisdiction"],
             payload=payload,
             correlation_id=correlation_id,
@@ -430,10 +410,7 @@ def step(
     )
     if to == "withdrawn" or to == "reassigned":
         uow.emit(
-            make_event(
-                ORDER_WITHDRAWN,
-                1,
-                producer="dispatch",
+            contract.order_withdrawn(
                 jurisdiction=order["jurisdiction"],
                 audience=order["assignee_id"],
                 correlation_id=correlation_id,
@@ -530,10 +507,7 @@ def set_agency_status(
     )
     now = datetime.now(UTC)
     uow.emit(
-        make_event(
-            AGENCY_STATUS_CHANGED,
-            1,
-            producer="dispatch",
+        contract.agency_status_changed(
             jurisdiction=row["jurisdiction"],
             correlation_id=correlation_id,
             payload={
@@ -635,10 +609,7 @@ def complain(
             .returning(complaints.c.id)
         ).scalar_one()
         uow.emit(
-            make_event(
-                COMPLAINT_FILED,
-                1,
-                producer="dispatch",
+            contract.complaint_filed(
                 jurisdiction=order["jurisdiction"],
                 correlation_id=correlation_id,
                 payload={

@@ -38,9 +38,8 @@ from services.dispatch.orders import (
     month_tally,
     set_agency_status,
 )
-from shared.contracts.dispatch import DEADLINE
+from shared.contracts import dispatch as contract
 from shared.db import claim
-from shared.events import make_event
 from shared.runtime import Service
 
 log = logging.getLogger(__name__)
@@ -131,10 +130,7 @@ def sweep_deadlines(svc: Service, now: datetime | None = None) -> dict[str, int]
                 continue
             counts[level] += 1
             uow.emit(
-                make_event(
-                    DEADLINE,
-                    1,
-                    producer="dispatch",
+                contract.deadline(
                     jurisdiction=r.jurisdiction,
                     payload={
                         "assignment_id": r.id,

@@ -31,10 +31,10 @@ from services.intake.models import (
 from services.intake.schemas import DemandOut
 from shared.auth import Principal
 from shared.catalogue import BY_CODE
-from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED
+from shared.contracts import intake as contract
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
-from shared.events import Event, in_subtree, jurisdiction_path, make_event, subtree_prefix
+from shared.events import Event, in_subtree, jurisdiction_path, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
 from shared.scoping import filing_jurisdiction, query_root
@@ -263,10 +263,7 @@ def _store_demand(
         ).first()
         if registered is not None:
             uow.emit(
-                make_event(
-                    ENTERPRISE_REGISTERED,
-                    1,
-                    producer=producer,
+                contract.enterprise_registered(
                     jurisdiction=jurisdiction,
                     correlation_id=correlation_id,
                     payload={
@@ -349,10 +346,7 @@ def _store_demand(
     if data.get("visit_id"):  # raised on a visit (服务进企): visits links it back
         payload["visit_id"] = data["visit_id"]
     uow.emit(
-        make_event(
-            DEMAND_ACCEPTED,
-            1,
-            producer=producer,
+        contract.demand_accepted(
             jurisdiction=jurisdiction,
             payload=payload,
             correlation_id=correlation_id,
@@ -599,10 +593,7 @@ def seed_enterprises(svc: Service, rows: list[tuple[str, str, str]]) -> int:
                     )
                 )
                 uow.emit(  # dispatch and visits keep their own copy of the registry
-                    make_event(
-                        ENTERPRISE_REGISTERED,
-                        1,
-                        producer=svc.name,
+                    contract.enterprise_registered(
                         jurisdiction=jurisdiction,
                         payload={
                             "credit_code": code,

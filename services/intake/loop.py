@@ -9,16 +9,16 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from services.intake import NAME, metrics
+from services.intake import metrics
 from services.intake.handlers import _select as handlers_select
 from services.intake.handlers import get_demand, load_demand, record_update, time_rules
 from services.intake.lifecycle import LifecycleError, Transition, revisit, transition
 from services.intake.models import demand_updates, demands, time_limit_rules
 from shared.auth import Principal
-from shared.contracts.intake import DEMAND_REVISITED, DEMAND_SCREENED, DEMAND_STATUS_CHANGED
+from shared.contracts import intake as contract
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
-from shared.events import Event, make_event
+from shared.events import Event
 from shared.runtime import Service
 
 FINAL = ("closed", "rejected")
@@ -37,10 +37,7 @@ def _emit_status(
     uow: UnitOfWork, row: Any, t: Any, actor: str, at: datetime, on_time: bool | None
 ) -> None:
     uow.emit(
-        make_event(
-            DEMAND_STATUS_CHANGED,
-            1,
-            producer=NAME,
+        contract.demand_status_changed(
             jurisdiction=row.jurisdiction,
             correlation_id=row.correlation_id,
             payload={
@@ -170,10 +167,7 @@ def _rescreen(
     uow.session.execute(update(demands).where(demands.c.code == row.code).values(**values))
     record_update(uow, row.code, "screening", actor, now, note=note, details=values)
     uow.emit(
-        make_event(
-            DEMAND_SCREENED,
-            1,
-            producer=NAME,
+        contract.demand_screened(
             jurisdiction=row.jurisdiction,
             correlation_id=row.correlation_id,
             payload={
@@ -230,10 +224,7 @@ def rate(
             uow, code, "revisit", principal.key_id, now, note=comment, details={"rating": rating}
         )
         uow.emit(
-            make_event(
-                DEMAND_REVISITED,
-                1,
-                producer=svc.name,
+            contract.demand_revisited(
                 jurisdiction=row.jurisdiction,
                 correlation_id=row.correlation_id,
                 payload={

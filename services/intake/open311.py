@@ -32,8 +32,9 @@ from services.intake.models import demand_updates, demands
 from services.intake.schemas import DemandIn
 from shared.auth import Principal
 from shared.catalogue import BY_CODE, CATEGORY_NAMES, ITEMS
-from shared.errors import ApiError
+from shared.errors import ApiError, as_api_error
 from shared.events import JURISDICTION_RE, subtree_prefix
+from shared.usecases import DomainError
 from shared.web import service
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -137,6 +138,11 @@ def _api_error(exc: ApiError) -> Response:
         else (exc.message)
     )
     return _open311_error(Open311Error(_standard(exc.status), detail))
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> Response:
+    return _api_error(as_api_error(exc))
 
 
 @bp.errorhandler(HTTPException)

@@ -14,10 +14,10 @@ from services.intake.models import enterprises
 from services.intake.schemas import EnterpriseProfileIn
 from services.intake.sheets import read_sheet
 from shared.auth import Principal
-from shared.contracts.intake import ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
+from shared.contracts.intake import enterprise_registered, enterprise_updated
 from shared.db import UnitOfWork, insert_or_ignore
 from shared.errors import ApiError
-from shared.events import make_event, subtree_prefix
+from shared.events import Contract, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
 from shared.scoping import filing_jurisdiction, query_root
@@ -62,12 +62,9 @@ def _with_flags(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _emit(svc: Service, uow: UnitOfWork, event_type: str, row: dict[str, Any], cid: str) -> None:
+def _emit(svc: Service, uow: UnitOfWork, event: Contract, row: dict[str, Any], cid: str) -> None:
     uow.emit(
-        make_event(
-            event_type,
-            1,
-            producer=svc.name,
+        event(
             jurisdiction=row["jurisdiction"],
             payload={k: row.get(k) for k in EVENT_FIELDS},
             correlation_id=cid,
@@ -110,7 +107,7 @@ def _upsert(
                 f"Enterprise {data['credit_code']} was registered meanwhile; retry to update it.",
                 code="conflict",
             )
-        _emit(svc, uow, ENTERPRISE_REGISTERED, row, cid)
+        _emit(svc, uow, enterprise_registered, row, cid)
         return "registered"
     if create_only:
         raise ApiError(
@@ -127,7 +124,7 @@ def _upsert(
     uow.session.execute(
         update(t).where(t.c.credit_code == data["credit_code"]).values(**changes, updated_at=now)
     )
-    _emit(svc, uow, ENTERPRISE_UPDATED, {**dict(existing), **changes}, cid)
+    _emit(svc, uow, enterprise_updated, {**dict(existing), **changes}, cid)
     return "updated"
 
 

@@ -29,12 +29,13 @@ from services.scoring.models import (
 )
 from shared import periods
 from shared.auth import Principal
-from shared.contracts.scoring import RECORD_ENTERED, RECORD_RETRACTED, RULE_SET_PUBLISHED
+from shared.contracts import scoring as contract
 from shared.errors import ApiError, invalid
-from shared.events import JURISDICTION_RE, make_event, subtree_prefix
+from shared.events import JURISDICTION_RE, subtree_prefix
 from shared.periods import Period
+from shared.rulesets import version_in_force
 from shared.runtime import Service
-from shared.scoping import require_rules_readable, require_visible, version_in_force
+from shared.scoping import require_rules_readable, require_visible
 from shared.sheets import row as sheet_row
 from shared.timezone import china_today
 
@@ -145,10 +146,7 @@ def publish_rule_set(
             )
         )
         uow.emit(
-            make_event(
-                RULE_SET_PUBLISHED,
-                1,
-                producer="scoring",
+            contract.rule_set_published(
                 jurisdiction=jurisdiction,
                 correlation_id=cid,
                 payload={
@@ -206,10 +204,7 @@ def enter_record(
         }
         uow.session.execute(manual_records.insert().values(**row))
         uow.emit(
-            make_event(
-                RECORD_ENTERED,
-                1,
-                producer="scoring",
+            contract.record_entered(
                 jurisdiction=u.jurisdiction,
                 correlation_id=cid,
                 payload={**row, "at": now.isoformat()},
@@ -241,10 +236,7 @@ def retract_record(
             .values(retracted_at=now, retracted_by=principal.key_id, retract_reason=reason)
         )
         uow.emit(
-            make_event(
-                RECORD_RETRACTED,
-                1,
-                producer="scoring",
+            contract.record_retracted(
                 jurisdiction=row["jurisdiction"],
                 correlation_id=cid,
                 payload={

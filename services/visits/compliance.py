@@ -37,12 +37,13 @@ from services.visits.models import (
     visits,
 )
 from shared.auth import Principal
-from shared.contracts.visits import PLAN_STATUS_CHANGED, VISIT_OVERDUE
+from shared.contracts import visits as contract
 from shared.db import UnitOfWork, claim
 from shared.errors import ApiError, invalid
-from shared.events import jurisdiction_path, make_event, subtree_prefix
+from shared.events import jurisdiction_path, subtree_prefix
+from shared.rulesets import version_in_force
 from shared.runtime import Service
-from shared.scoping import require_rules_readable, require_visible, version_in_force
+from shared.scoping import require_rules_readable, require_visible
 from shared.timezone import china_today
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -306,10 +307,7 @@ def _plan_event(
     cid: str | None,
 ) -> None:
     uow.emit(
-        make_event(
-            PLAN_STATUS_CHANGED,
-            1,
-            producer="visits",
+        contract.plan_status_changed(
             jurisdiction=plan["jurisdiction"],
             correlation_id=cid,
             payload={
@@ -749,10 +747,7 @@ def flag_overdue(svc: Service, today: date | None = None) -> int:
             ):
                 continue
             uow.emit(
-                make_event(
-                    VISIT_OVERDUE,
-                    1,
-                    producer="visits",
+                contract.visit_overdue(
                     jurisdiction=r["jurisdiction"],
                     payload={
                         "rule": r["rule"],

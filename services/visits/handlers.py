@@ -11,9 +11,9 @@ from sqlalchemy import insert, select, update
 from services.visits.domain import EnterpriseLink, link_owner
 from services.visits.models import demands, enterprise_links, enterprises, units, visit_demands
 from shared.auth import Principal
-from shared.contracts.visits import DEMAND_LINKED
+from shared.contracts import visits as contract
 from shared.db import UnitOfWork, claim, upsert
-from shared.events import Event, make_event, subtree_prefix
+from shared.events import Event, subtree_prefix
 from shared.runtime import Service
 
 t = enterprise_links
@@ -123,10 +123,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     ):
         return
     uow.emit(
-        make_event(
-            DEMAND_LINKED,
-            1,
-            producer="visits",
+        contract.demand_linked(
             jurisdiction=event.jurisdiction,
             correlation_id=event.correlation_id,
             payload={

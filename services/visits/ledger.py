@@ -27,10 +27,10 @@ from services.visits.models import (
     visits,
 )
 from shared.auth import Principal
-from shared.contracts.visits import DEMAND_LINKED, VISIT_LOGGED, VISIT_REVISED
+from shared.contracts import visits as contract
 from shared.db import UnitOfWork, claim
 from shared.errors import ApiError, invalid
-from shared.events import make_event, subtree_prefix
+from shared.events import subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.runtime import Service
 from shared.sheets import row
@@ -271,10 +271,7 @@ def _write_current(
         )
         if linked:
             uow.emit(
-                make_event(
-                    DEMAND_LINKED,
-                    1,
-                    producer="visits",
+                contract.demand_linked(
                     jurisdiction=where[code],  # the demand's own: its trace stays its own
                     payload={
                         "visit_id": body["visit_id"],
@@ -330,10 +327,7 @@ def log_visit(
         body = _body(visit_id, 1, data, who, principal.key_id, now, None)
         _write_current(uow, body, who["jurisdiction"], principal.key_id, now, True, who["followed"])
         uow.emit(
-            make_event(
-                VISIT_LOGGED,
-                1,
-                producer="visits",
+            contract.visit_logged(
                 jurisdiction=who["jurisdiction"],
                 payload=body,
                 correlation_id=cid,
@@ -368,10 +362,7 @@ def revise_visit(
             uow, body, who["jurisdiction"], principal.key_id, now, False, who["followed"]
         )
         uow.emit(
-            make_event(
-                VISIT_REVISED,
-                1,
-                producer="visits",
+            contract.visit_revised(
                 jurisdiction=who["jurisdiction"],
                 payload=body,
                 correlation_id=cid,

@@ -2,7 +2,9 @@
 
 from marshmallow import Schema, fields, validate
 
-from shared.events import register
+from shared.events import producer
+
+event = producer("dispatch")
 
 DECISION_OUTCOMES = ("ordered", "rotation", "cap_override", "no_agency", "blacklisted")
 ORDER_STATUSES = (
@@ -53,8 +55,8 @@ class AssignmentFailedV1(Schema):
 
 ASSIGNMENT_MADE = "assignment.made"
 ASSIGNMENT_FAILED = "assignment.failed"
-register(ASSIGNMENT_MADE, 1, AssignmentMadeV1())
-register(ASSIGNMENT_FAILED, 1, AssignmentFailedV1())
+assignment_made = event(ASSIGNMENT_MADE, 1, AssignmentMadeV1())
+assignment_failed = event(ASSIGNMENT_FAILED, 1, AssignmentFailedV1())
 
 
 class ProgressReportedV1(Schema):
@@ -73,7 +75,7 @@ class ProgressReportedV1(Schema):
 
 
 PROGRESS_REPORTED = "assignment.progress_reported"
-register(PROGRESS_REPORTED, 1, ProgressReportedV1())
+progress_reported = event(PROGRESS_REPORTED, 1, ProgressReportedV1())
 
 
 class AssignmentStatusChangedV1(Schema):
@@ -198,13 +200,13 @@ AGENCY_STATUS_CHANGED = "agency.status_changed"
 ENTERPRISE_BLACKLISTED = "enterprise.blacklisted"
 ORDER_DISPATCHED = "agency.order_dispatched"
 ORDER_WITHDRAWN = "agency.order_withdrawn"
-register(ASSIGNMENT_STATUS_CHANGED, 1, AssignmentStatusChangedV1())
-register(COMPLAINT_FILED, 1, ComplaintFiledV1())
-register(DEADLINE, 1, DeadlineV1())
-register(AGENCY_STATUS_CHANGED, 1, AgencyStatusChangedV1())
-register(ENTERPRISE_BLACKLISTED, 1, EnterpriseBlacklistedV1())
-register(ORDER_DISPATCHED, 1, OrderDispatchedV1())
-register(ORDER_WITHDRAWN, 1, OrderWithdrawnV1())
+assignment_status_changed = event(ASSIGNMENT_STATUS_CHANGED, 1, AssignmentStatusChangedV1())
+complaint_filed = event(COMPLAINT_FILED, 1, ComplaintFiledV1())
+deadline = event(DEADLINE, 1, DeadlineV1())
+agency_status_changed = event(AGENCY_STATUS_CHANGED, 1, AgencyStatusChangedV1())
+enterprise_blacklisted = event(ENTERPRISE_BLACKLISTED, 1, EnterpriseBlacklistedV1())
+order_dispatched = event(ORDER_DISPATCHED, 1, OrderDispatchedV1())
+order_withdrawn = event(ORDER_WITHDRAWN, 1, OrderWithdrawnV1())
 
 
 class DepartmentUpdatedV1(Schema):
@@ -231,5 +233,5 @@ class StaffUpdatedV1(Schema):
 
 DEPARTMENT_UPDATED = "department.updated"
 STAFF_UPDATED = "staff.updated"
-register(DEPARTMENT_UPDATED, 1, DepartmentUpdatedV1())
-register(STAFF_UPDATED, 1, StaffUpdatedV1())
+department_updated = event(DEPARTMENT_UPDATED, 1, DepartmentUpdatedV1())
+staff_updated = event(STAFF_UPDATED, 1, StaffUpdatedV1())

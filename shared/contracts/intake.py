@@ -2,7 +2,9 @@
 
 from marshmallow import Schema, fields, validate
 
-from shared.events import register
+from shared.events import producer
+
+event = producer("intake")
 
 CATEGORIES = ("technology", "talent", "funding", "achievement_transfer", "ip", "other")
 COMPLEXITIES = ("simple", "general", "complex")
@@ -41,7 +43,7 @@ class DemandAcceptedV1(Schema):
 
 
 DEMAND_ACCEPTED = "demand.accepted"
-register(DEMAND_ACCEPTED, 1, DemandAcceptedV1())
+demand_accepted = event(DEMAND_ACCEPTED, 1, DemandAcceptedV1())
 
 
 class DemandStatusChangedV1(Schema):
@@ -85,9 +87,9 @@ class DemandRevisitedV1(Schema):
 DEMAND_STATUS_CHANGED = "demand.status_changed"
 DEMAND_SCREENED = "demand.screened"
 DEMAND_REVISITED = "demand.revisited"
-register(DEMAND_STATUS_CHANGED, 1, DemandStatusChangedV1())
-register(DEMAND_SCREENED, 1, DemandScreenedV1())
-register(DEMAND_REVISITED, 1, DemandRevisitedV1())
+demand_status_changed = event(DEMAND_STATUS_CHANGED, 1, DemandStatusChangedV1())
+demand_screened = event(DEMAND_SCREENED, 1, DemandScreenedV1())
+demand_revisited = event(DEMAND_REVISITED, 1, DemandRevisitedV1())
 
 
 class EnterpriseV1(Schema):
@@ -109,5 +111,5 @@ class EnterpriseV1(Schema):
 
 ENTERPRISE_REGISTERED = "enterprise.registered"
 ENTERPRISE_UPDATED = "enterprise.updated"
-register(ENTERPRISE_REGISTERED, 1, EnterpriseV1())
-register(ENTERPRISE_UPDATED, 1, EnterpriseV1())
+enterprise_registered = event(ENTERPRISE_REGISTERED, 1, EnterpriseV1())
+enterprise_updated = event(ENTERPRISE_UPDATED, 1, EnterpriseV1())

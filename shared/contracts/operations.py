@@ -24,4 +24,6 @@ class DeadLetterRedrivenV1(Schema):
 
 
 DEAD_LETTER_REDRIVEN = "dead_letter.redriven"
+# Every service publishes it about itself, so it has no builder of one producer:
+# shared.deadletters calls make_event with the re-driving service as the producer.
 register(DEAD_LETTER_REDRIVEN, 1, DeadLetterRedrivenV1())

@@ -3,7 +3,9 @@ event carries and the rule sets, so that scoring can be rebuilt from the archive
 
 from marshmallow import Schema, fields
 
-from shared.events import register
+from shared.events import producer
+
+event = producer("scoring")
 
 
 class RecordEnteredV1(Schema):
@@ -46,6 +48,6 @@ class RuleSetPublishedV1(Schema):
 RECORD_ENTERED = "scoring.record_entered"
 RECORD_RETRACTED = "scoring.record_retracted"
 RULE_SET_PUBLISHED = "scoring.rule_set_published"
-register(RECORD_ENTERED, 1, RecordEnteredV1())
-register(RECORD_RETRACTED, 1, RecordRetractedV1())
-register(RULE_SET_PUBLISHED, 1, RuleSetPublishedV1())
+record_entered = event(RECORD_ENTERED, 1, RecordEnteredV1())
+record_retracted = event(RECORD_RETRACTED, 1, RecordRetractedV1())
+rule_set_published = event(RULE_SET_PUBLISHED, 1, RuleSetPublishedV1())

@@ -3,7 +3,9 @@
 from marshmallow import Schema, fields, validate
 
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES
-from shared.events import register
+from shared.events import producer
+
+event = producer("visits")
 
 KINDS = ("policy_briefing", "demand_survey", "problem_solving", "resource_matching", "follow_up")
 
@@ -101,8 +103,8 @@ VISIT_REVISED = "visit.revised"
 DEMAND_LINKED = "visit.demand_linked"
 VISIT_OVERDUE = "visit.overdue"
 PLAN_STATUS_CHANGED = "visit_plan.status_changed"
-register(VISIT_LOGGED, 1, VisitV1())
-register(VISIT_REVISED, 1, VisitV1())
-register(DEMAND_LINKED, 1, DemandLinkedV1())
-register(VISIT_OVERDUE, 1, VisitOverdueV1())
-register(PLAN_STATUS_CHANGED, 1, PlanStatusChangedV1())
+visit_logged = event(VISIT_LOGGED, 1, VisitV1())
+visit_revised = event(VISIT_REVISED, 1, VisitV1())
+demand_linked = event(DEMAND_LINKED, 1, DemandLinkedV1())
+visit_overdue = event(VISIT_OVERDUE, 1, VisitOverdueV1())
+plan_status_changed = event(PLAN_STATUS_CHANGED, 1, PlanStatusChangedV1())

@@ -17,9 +17,10 @@ from services.scoring import handlers as h
 from services.scoring import rules as r
 from services.scoring.models import rule_sets
 from shared.auth import Principal
-from shared.errors import ApiError
+from shared.errors import status_of
 from shared.events import make_event
 from shared.timezone import china_today
+from shared.usecases import DomainError
 from tests.factories import accepted_payload
 
 J = "630102"  # 城东区
@@ -715,9 +716,9 @@ def test_a_jurisdiction_outside_the_principals_subtree_is_403(
     svc, principal_jurisdiction, jurisdiction
 ):
     p = Principal(key_id="k", name="t", role="admin", jurisdiction=principal_jurisdiction)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         kpis(svc, jurisdiction=jurisdiction, principal=p)
-    assert exc.value.status == 403
+    assert status_of(exc.value) == 403
 
 
 def test_the_principals_own_jurisdiction_and_below_are_visible(svc):
@@ -731,14 +732,14 @@ def test_the_principals_own_jurisdiction_and_below_are_visible(svc):
     "period", ["2026-13", "2026-00", "2026-Q5", "2026/11", "26-11", "", "2026-11-01", "1899"]
 )
 def test_a_bad_period_is_422(svc, period):
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         kpis(svc, period)
-    assert exc.value.status == 422
+    assert status_of(exc.value) == 422
     assert "period" in exc.value.fields["query"]
 
 
 def test_a_forbidden_jurisdiction_is_403_even_with_a_bad_period(svc):
     p = Principal(key_id="k", name="t", role="admin", jurisdiction=J)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         kpis(svc, "bad", jurisdiction=SIBLING, principal=p)
-    assert exc.value.status == 403
+    assert status_of(exc.value) == 403

@@ -4,8 +4,9 @@ from datetime import date
 
 import pytest
 
-from shared.errors import ApiError
+from shared.errors import status_of
 from shared.pagination import cursor_key, encode_cursor
+from shared.usecases import Invalid
 
 
 def typed(k):
@@ -30,7 +31,7 @@ def test_a_cursor_round_trips_and_is_parsed():
     ],
 )
 def test_anything_else_is_one_422_naming_the_cursor(cursor, length, parse):
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(Invalid) as err:
         cursor_key(cursor, length, parse)
-    assert err.value.status == 422
+    assert status_of(err.value) == 422
     assert err.value.fields == {"query": {"cursor": ["not a cursor this list gave out"]}}

@@ -8,11 +8,8 @@ server is a failure.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +19,12 @@ from hypothesis import HealthCheck, settings
 import shared.contracts  # noqa: F401
 from onestop.localservers import Postgres, RabbitMQ, free_port
 from shared.config import Settings, load_settings
+from tests.support import FAULT_REPORTS, REAL_SERVERS, need, reset_in_process_broker
 
 # The machine is shared with real servers and other suites: input generation may be
 # slow for reasons that are not the code's, and that must not fail a property test.
 settings.register_profile("onestop", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("onestop")
-
-DEMO_DEMAND = {
-    "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},
-    "category": "technology",
-    "title": "正极材料烧结工艺改进",
-    "description": "需要改进锂电池正极材料烧结工艺，降低能耗。",
-    "source": "online",
-}
-
-
-def _need(available: bool, what: str) -> None:
-    if not available:
-        msg = f"{what} is not installed (apt-get install {what})"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-
-
-def reset_in_process_broker() -> None:
-    """kombu's ``memory://`` transport keeps one broker per process, whatever the
-    virtual host in the URL: empty it so a test never sees another test's messages."""
-    from kombu.transport import memory
-
-    memory.Transport.global_state.clear()
-    memory.Channel.queues.clear()
-    memory.Channel.events.clear()
 
 
 @pytest.fixture
@@ -86,10 +58,6 @@ def quiet_service(embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch) 
     return make
 
 
-REAL_SERVERS: list[str] = []
-FAULT_REPORTS: list[Any] = []  # bench.faults.Report of each fault test
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say which real servers the integration, e2e and fault tests ran against, and
     what each fault run counted."""
@@ -107,7 +75,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    _need(Postgres.available(), "postgresql")
+    need(Postgres.available(), "postgresql")
     # Never killed, and its data is thrown away: no crash safety needed (fast settings).
     # The fault tests run their own durable server.
     pg = Postgres(durable=False).start()  # under /tmp: the postgres user must reach it
@@ -121,7 +89,7 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def rabbitmq() -> Iterator[RabbitMQ]:
-    _need(RabbitMQ.available(), "rabbitmq-server")
+    need(RabbitMQ.available(), "rabbitmq-server")
     mq = RabbitMQ(management_port=free_port()).start()  # the API provisions agency users
     from kombu import Connection
 
@@ -134,19 +102,3 @@ def rabbitmq() -> Iterator[RabbitMQ]:
     )
     yield mq
     mq.destroy()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll until ``predicate()`` is truthy; fail with the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
-
-
-def read_credentials(data_dir: Path) -> dict[str, dict[str, str]]:
-    return json.loads((data_dir / "demo-credentials.json").read_text())

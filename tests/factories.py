@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import DEMO_DEMAND
+from shared.events import make_event
+
+DEMO_DEMAND = {
+    "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},
+    "category": "technology",
+    "title": "正极材料烧结工艺改进",
+    "description": "需要改进锂电池正极材料烧结工艺，降低能耗。",
+    "source": "online",
+}
 
 
 def accepted_payload(**over: Any) -> dict[str, Any]:
@@ -22,3 +30,21 @@ def accepted_payload(**over: Any) -> dict[str, Any]:
     }
     p.update(over)
     return p
+
+
+def stage(svc: Any, n: int, producer: str = "intake") -> list[str]:
+    """Commit ``n`` demand.accepted events to ``svc``'s outbox; their ids, in order."""
+    ids = []
+    with svc.uow() as uow:
+        for i in range(n):
+            ev = make_event(
+                "demand.accepted",
+                1,
+                producer=producer,
+                jurisdiction="630102",
+                payload=accepted_payload(demand_code=f"630102-2026-{i:06d}"),
+            )
+            uow.emit(ev)
+            ids.append(ev.event_id)
+        uow.commit()
+    return ids

@@ -11,16 +11,14 @@ from werkzeug.test import Client
 
 from onestop.rebuild import wipe
 from shared.timezone import china_today
-from tests.conftest import wait_for
-from tests.e2e.test_embedded import auth, platform  # noqa: F401 (fixture)
-from tests.e2e.test_scoring import drive
-from tests.e2e.test_visits import ENT, ready, visit_body
+from tests.e2e.support import ENT, auth, drive, ready, visit_body
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 API = "/archive/api/v1"
 
 
-def test_trace_search_export_verify_and_replay(platform):  # noqa: F811
+def test_trace_search_export_verify_and_replay(platform):
     c = Client(platform.wsgi)
     h, admin = auth(platform, "district"), auth(platform, "admin")
     ready(c, h)
@@ -170,7 +168,7 @@ def test_trace_search_export_verify_and_replay(platform):  # noqa: F811
 # --- scoping before streaming (issue 11) ----------------------------------------------------
 
 
-def _archived(platform):  # noqa: F811
+def _archived(platform):
     """Every archived record's (seq, jurisdiction), read from the archive's own table."""
     from sqlalchemy import select
 
@@ -180,7 +178,7 @@ def _archived(platform):  # noqa: F811
         return s.execute(select(t.c.seq, t.c.jurisdiction).order_by(t.c.seq)).all()
 
 
-def _with_demands(platform):  # noqa: F811
+def _with_demands(platform):
     """The demo seed archived, and a demand in 630102 and one in 630104 on top."""
     c = Client(platform.wsgi)
     admin = auth(platform, "admin")
@@ -217,7 +215,7 @@ def _refused_before_streaming(r, status):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_export_outside_your_subtree_is_refused_before_any_byte(platform, fmt):  # noqa: F811
+def test_export_outside_your_subtree_is_refused_before_any_byte(platform, fmt):
     c = _with_demands(platform)
     assert {"630102", "630104"} <= {r.jurisdiction for r in _archived(platform)}
     h = auth(platform, "district")  # 630102
@@ -240,7 +238,7 @@ def test_export_outside_your_subtree_is_refused_before_any_byte(platform, fmt): 
         {"from": "2026-12-02T00:00:00+08:00", "to": "2026-12-01T00:00:00+08:00"},
     ],
 )
-def test_an_invalid_export_filter_is_a_422_before_any_byte(platform, query):  # noqa: F811
+def test_an_invalid_export_filter_is_a_422_before_any_byte(platform, query):
     c = Client(platform.wsgi)
     for fmt in ("jsonl", "csv"):
         r = c.get(
@@ -250,7 +248,7 @@ def test_an_invalid_export_filter_is_a_422_before_any_byte(platform, query):  # 
         assert error["code"] == "validation_failed" and error["fields"]
 
 
-def test_export_streams_every_matching_row_in_keyset_batches(platform, monkeypatch):  # noqa: F811
+def test_export_streams_every_matching_row_in_keyset_batches(platform, monkeypatch):
     from services.archive import handlers
 
     c = _with_demands(platform)
@@ -282,7 +280,7 @@ def test_export_streams_every_matching_row_in_keyset_batches(platform, monkeypat
 
 
 def test_export_with_the_archive_database_down_is_an_error_not_a_cut_stream(
-    platform,  # noqa: F811
+    platform,
     monkeypatch,
     tmp_path,
 ):
@@ -301,7 +299,7 @@ def test_export_with_the_archive_database_down_is_an_error_not_a_cut_stream(
         _refused_before_streaming(r, r.status_code)
 
 
-def test_verify_is_for_the_province_administrators_only(platform):  # noqa: F811
+def test_verify_is_for_the_province_administrators_only(platform):
     c = Client(platform.wsgi)
     assert platform.quiesce()
     directory = platform.services["archive"].directory

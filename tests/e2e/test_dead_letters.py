@@ -17,7 +17,8 @@ from onestop.seed import seed_demo
 from services.dispatch import handlers as dispatch_handlers
 from shared.config import load_settings
 from shared.messaging import KombuPublisher, exchange_for
-from tests.conftest import DEMO_DEMAND, wait_for
+from tests.factories import DEMO_DEMAND
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 

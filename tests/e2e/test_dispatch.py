@@ -12,8 +12,9 @@ from werkzeug.test import Client
 
 from services.dispatch.models import assignments
 from services.dispatch.orders import china_today
-from tests.conftest import DEMO_DEMAND, wait_for
-from tests.e2e.test_embedded import auth, platform  # noqa: F401 (fixture)
+from tests.e2e.support import auth
+from tests.factories import DEMO_DEMAND
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 API = "/dispatch/api/v1"
@@ -54,7 +55,7 @@ def order_of(c, h, code):
     return wait_for(found)
 
 
-def make_overdue(platform, assignment_id):  # noqa: F811
+def make_overdue(platform, assignment_id):
     svc = platform.services["dispatch"]
     with svc.uow() as uow:
         uow.session.execute(
@@ -65,7 +66,7 @@ def make_overdue(platform, assignment_id):  # noqa: F811
         uow.commit()
 
 
-def test_admission_order_in_its_own_queue_and_the_agency_actions(platform):  # noqa: F811
+def test_admission_order_in_its_own_queue_and_the_agency_actions(platform):
     c = Client(platform.wsgi)
     admin, district = auth(platform, "admin"), auth(platform, "district")
     r = admit(c, admin, "ag-pat-9", engagements=4)
@@ -142,7 +143,7 @@ def test_admission_order_in_its_own_queue_and_the_agency_actions(platform):  # n
     assert 'onestop_dispatch_agencies{status="active"}' in text
 
 
-def test_refusal_then_unjustified_after_coordination_means_exit(platform):  # noqa: F811
+def test_refusal_then_unjustified_after_coordination_means_exit(platform):
     c = Client(platform.wsgi)
     admin, district = auth(platform, "admin"), auth(platform, "district")
     key = bearer(admit(c, admin, "ag-pat-8").get_json()["api_key"])
@@ -168,7 +169,7 @@ def test_refusal_then_unjustified_after_coordination_means_exit(platform):  # no
     assert r.status_code == 409
 
 
-def test_reassignment_needs_overdue_and_complaint_and_twice_means_exit(platform):  # noqa: F811
+def test_reassignment_needs_overdue_and_complaint_and_twice_means_exit(platform):
     c = Client(platform.wsgi)
     admin, district = auth(platform, "admin"), auth(platform, "district")
     admit(c, admin, "ag-pat-7")
@@ -218,7 +219,7 @@ def test_reassignment_needs_overdue_and_complaint_and_twice_means_exit(platform)
     wait_for(lambda: want <= archived())
 
 
-def test_blacklist_rules_menu_and_bad_input(platform):  # noqa: F811
+def test_blacklist_rules_menu_and_bad_input(platform):
     c = Client(platform.wsgi)
     admin, district, staff = (auth(platform, r) for r in ("admin", "district", "staff"))
     r = c.put(f"{API}/alliances/630100/menu/ip_filing", json={"price": -1}, headers=admin)

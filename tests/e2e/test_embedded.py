@@ -14,34 +14,13 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from onestop import migrate
-from onestop.embedded import Platform
 from onestop.localservers import free_port, wait_port
-from onestop.seed import seed_demo
-from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
+from tests.e2e.support import auth, trace
+from tests.factories import DEMO_DEMAND
+from tests.support import read_credentials, wait_for
 
 pytestmark = pytest.mark.e2e
 CODE_RE = re.compile(r"^630102-\d{4}-\d{6}$")
-
-
-@pytest.fixture
-def platform(embedded_settings):
-    migrate.upgrade(embedded_settings)
-    creds = seed_demo(embedded_settings)
-    p = Platform(embedded_settings)
-    p.start()
-    p.creds = creds
-    yield p
-    p.stop()
-
-
-def auth(p, role):
-    return {"Authorization": f"Bearer {p.creds[role]['key']}"}
-
-
-def trace(client, headers, code):
-    r = client.get(f"/archive/api/v1/trace/{code}", headers=headers)
-    return r.get_json()["events"] if r.status_code == 200 else []
 
 
 def test_demand_flows_through_every_service(platform):

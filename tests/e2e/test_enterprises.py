@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 from werkzeug.test import Client
 
-from tests.e2e.test_embedded import auth, platform, trace  # noqa: F401 (fixture)
+from tests.e2e.support import auth
 
 pytestmark = pytest.mark.e2e
 BIG = {
@@ -29,7 +29,7 @@ def valid(code17):
     return code17 + credit_check_char(code17)
 
 
-def test_register_read_patch_and_the_sx_flags(platform):  # noqa: F811
+def test_register_read_patch_and_the_sx_flags(platform):
     c = Client(platform.wsgi)
     staff = auth(platform, "staff")  # 西宁市
     code = valid("91630104MA7LT0001")
@@ -97,7 +97,7 @@ def test_register_read_patch_and_the_sx_flags(platform):  # noqa: F811
     )
 
 
-def test_list_filters_and_cursor(platform):  # noqa: F811
+def test_list_filters_and_cursor(platform):
     c = Client(platform.wsgi)
     staff = auth(platform, "staff")
     seen, cursor = [], None
@@ -131,7 +131,7 @@ def csv_sheet(rows):
     return ("\n".join([head, *rows]) + "\n").encode("utf-8")
 
 
-def test_import_reports_every_bad_row_and_is_idempotent(platform):  # noqa: F811
+def test_import_reports_every_bad_row_and_is_idempotent(platform):
     c = Client(platform.wsgi)
     staff = auth(platform, "staff")
     a, b = valid("91630102MA7MP0001"), valid("91630105MA7MP0002")

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import DEMO_DEMAND, wait_for
-from tests.e2e.test_embedded import auth, platform, trace  # noqa: F401 (fixture)
+from tests.e2e.support import auth, trace
+from tests.factories import DEMO_DEMAND
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,7 @@ def step(c, h, code, to, note="", **kw):
     )
 
 
-def test_the_whole_loop_to_a_satisfaction_rating(platform):  # noqa: F811
+def test_the_whole_loop_to_a_satisfaction_rating(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     d = post(c, h, complexity="general")
@@ -77,7 +78,7 @@ def test_the_whole_loop_to_a_satisfaction_rating(platform):  # noqa: F811
     assert mine == ["demand.accepted", *["demand.status_changed"] * 4, "demand.revisited"]
 
 
-def test_illegal_steps_are_409s_naming_the_allowed_ones(platform):  # noqa: F811
+def test_illegal_steps_are_409s_naming_the_allowed_ones(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     code = post(c, h)["code"]
@@ -93,7 +94,7 @@ def test_illegal_steps_are_409s_naming_the_allowed_ones(platform):  # noqa: F811
     assert step(c, h, "630102-2026-999999", "in_progress").status_code == 404
 
 
-def test_unsolvable_needs_an_explanation_and_a_low_rating_reopens(platform):  # noqa: F811
+def test_unsolvable_needs_an_explanation_and_a_low_rating_reopens(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     code = post(c, h)["code"]
@@ -112,7 +113,7 @@ def test_unsolvable_needs_an_explanation_and_a_low_rating_reopens(platform):  # 
         )
 
 
-def test_screening_moves_the_deadline_and_time_limits_are_data(platform):  # noqa: F811
+def test_screening_moves_the_deadline_and_time_limits_are_data(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     d = post(c, h, complexity="simple")
@@ -147,7 +148,7 @@ def test_screening_moves_the_deadline_and_time_limits_are_data(platform):  # noq
     assert c.get("/intake/api/v1/time-limits/620100", headers=h).status_code == 404
 
 
-def test_idempotency_key_makes_retries_safe(platform):  # noqa: F811
+def test_idempotency_key_makes_retries_safe(platform):
     c = Client(platform.wsgi)
     h = {**auth(platform, "district"), "Idempotency-Key": "district-sys-req-0001"}
     first = c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h)
@@ -166,7 +167,7 @@ def test_idempotency_key_makes_retries_safe(platform):  # noqa: F811
     assert bad.status_code == 422
 
 
-def test_catalogue_and_service_items(platform):  # noqa: F811
+def test_catalogue_and_service_items(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     cats = c.get("/intake/api/v1/services", headers=h).get_json()["categories"]
@@ -198,7 +199,7 @@ def test_catalogue_and_service_items(platform):  # noqa: F811
     assert r.status_code == 422
 
 
-def test_demand_queries_filter_and_page(platform):  # noqa: F811
+def test_demand_queries_filter_and_page(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "staff")  # the city sees its districts
     in_district = {
@@ -248,7 +249,7 @@ def test_demand_queries_filter_and_page(platform):  # noqa: F811
     assert c.get("/intake/api/v1/demands?jurisdiction=620100", headers=h).status_code == 403
 
 
-def test_content_type_size_and_docs(platform):  # noqa: F811
+def test_content_type_size_and_docs(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     r = c.post(
@@ -265,7 +266,7 @@ def test_content_type_size_and_docs(platform):  # noqa: F811
     assert c.get("/intake/swagger-ui/swagger-ui-bundle.js").status_code == 200
 
 
-def test_progress_reported_by_the_owner_moves_the_loop_through_events(platform):  # noqa: F811
+def test_progress_reported_by_the_owner_moves_the_loop_through_events(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     code = post(c, h)["code"]
@@ -303,7 +304,7 @@ def test_progress_reported_by_the_owner_moves_the_loop_through_events(platform):
     assert c.post(url, json={"stage": "done"}, headers=h).status_code == 422
 
 
-def test_concurrent_retries_with_one_idempotency_key_make_one_demand(platform):  # noqa: F811
+def test_concurrent_retries_with_one_idempotency_key_make_one_demand(platform):
     from concurrent.futures import ThreadPoolExecutor
 
     h = {**auth(platform, "district"), "Idempotency-Key": "burst-0001"}
@@ -318,7 +319,7 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_demand(platform): 
     assert len({code for _, code in results}) == 1
 
 
-def test_odd_input_is_refused_not_a_500(platform):  # noqa: F811
+def test_odd_input_is_refused_not_a_500(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     body = (
@@ -339,7 +340,7 @@ def test_odd_input_is_refused_not_a_500(platform):  # noqa: F811
     assert r.status_code == 400
 
 
-def test_provisional_deadlines_are_recomputed_and_flagged(platform):  # noqa: F811
+def test_provisional_deadlines_are_recomputed_and_flagged(platform):
     from sqlalchemy import update
 
     from services.intake.loop import recompute_provisional

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from werkzeug.test import Client
 
-from tests.e2e.test_embedded import auth, platform  # noqa: F401 (fixture)
+from tests.e2e.support import auth
 
 pytestmark = pytest.mark.e2e
 BASE = "/intake/open311/v2"
@@ -33,7 +33,7 @@ def form(p, **over):
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_service_discovery_in_json_and_xml(platform):  # noqa: F811
+def test_service_discovery_in_json_and_xml(platform):
     c = Client(platform.wsgi)
     services = c.get(f"{BASE}/services.json").get_json()
     codes = {s["service_code"] for s in services}
@@ -55,7 +55,7 @@ def test_service_discovery_in_json_and_xml(platform):  # noqa: F811
     assert err.status_code == 404 and err.get_json()[0]["code"] == 404
 
 
-def test_post_get_and_list_requests(platform):  # noqa: F811
+def test_post_get_and_list_requests(platform):
     c = Client(platform.wsgi)
     r = c.post(f"{BASE}/requests.json", data=form(platform))
     assert r.status_code == 201, r.get_data(as_text=True)
@@ -98,7 +98,7 @@ def test_post_get_and_list_requests(platform):  # noqa: F811
     assert mine["status_notes"] == "工艺参数已优化"
 
 
-def test_errors_are_the_standard_list(platform):  # noqa: F811
+def test_errors_are_the_standard_list(platform):
     c = Client(platform.wsgi)
     cases = [
         (form(platform, api_key=None), 403),

@@ -12,9 +12,8 @@ from werkzeug.test import Client
 
 from onestop.rebuild import rebuild
 from shared.timezone import china_today
-from tests.conftest import DEMO_DEMAND, wait_for
-from tests.e2e.test_embedded import auth, platform  # noqa: F401 (fixture)
-from tests.e2e.test_visits import ready, visit_body
+from tests.e2e.support import auth, drive, ready
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 API = "/scoring/api/v1"
@@ -24,43 +23,7 @@ def item(card, name):
     return next(i for p in card["parts"] for i in p["items"] if i["item"] == name)
 
 
-def drive(c, h):
-    """A technology demand through the whole loop, two visits."""
-    r = c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=h)
-    code = r.get_json()["code"]
-    wait_for(lambda: c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()["owner"])
-    c.patch(
-        f"/intake/api/v1/demands/{code}/screening",
-        json={"complexity": "general", "urgency": "high", "feasibility": "high"},
-        headers=h,
-    )
-    for to in ("in_progress", "feedback"):
-        assert (
-            c.post(
-                f"/intake/api/v1/demands/{code}/transitions", json={"to": to, "note": to}, headers=h
-            ).status_code
-            == 200
-        )
-    r = c.post(
-        f"/intake/api/v1/demands/{code}/transitions",
-        json={"to": "closed", "note": "解决", "resolution": "solved"},
-        headers=h,
-    )
-    assert r.status_code == 200, r.get_data(as_text=True)
-    assert (
-        c.post(
-            f"/intake/api/v1/demands/{code}/revisit",
-            json={"rating": 5, "comment": "满意"},
-            headers=h,
-        ).status_code
-        == 200
-    )
-    for _ in range(2):
-        assert c.post("/visits/api/v1/visits", json=visit_body(), headers=h).status_code == 201
-    return code
-
-
-def test_scorecard_point_by_point_with_evidence_and_rebuild(platform):  # noqa: F811
+def test_scorecard_point_by_point_with_evidence_and_rebuild(platform):
     c = Client(platform.wsgi)
     h, admin = auth(platform, "district"), auth(platform, "admin")
     ready(c, h)
@@ -159,7 +122,7 @@ def test_scorecard_point_by_point_with_evidence_and_rebuild(platform):  # noqa: 
     assert k["station_coverage"]["tech_sme_target"] == 0.15
 
 
-def test_rule_sets_what_if_and_export(platform):  # noqa: F811
+def test_rule_sets_what_if_and_export(platform):
     c = Client(platform.wsgi)
     h, admin = auth(platform, "district"), auth(platform, "admin")
     ready(c, h)

@@ -24,7 +24,8 @@ from onestop.localservers import free_port
 from onestop.stack import ROOT, Stack
 from shared.events import parse_event
 from shared.messaging import KombuPublisher, exchange_for
-from tests.conftest import DEMO_DEMAND, read_credentials, wait_for
+from tests.factories import DEMO_DEMAND
+from tests.support import read_credentials, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -189,9 +190,9 @@ def test_same_event_delivered_twice_is_applied_once(stack):
 def test_gateway_serves_every_service_under_its_prefix(stack):
     import shutil
 
-    from tests.conftest import _need
+    from tests.support import need
 
-    _need(bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), "nginx")
+    need(bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), "nginx")
     port = free_port()
     stack.start_gateway(port)
     gw = f"http://127.0.0.1:{port}"

@@ -12,23 +12,12 @@ from openpyxl import load_workbook
 from werkzeug.test import Client
 
 from shared.timezone import china_today
-from tests.conftest import DEMO_DEMAND, wait_for
-from tests.e2e.test_embedded import auth, platform, trace  # noqa: F401 (fixture)
+from tests.e2e.support import ENT, auth, ready, trace, visit_body
+from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 API = "/visits/api/v1"
-ENT = DEMO_DEMAND["enterprise"]["credit_code"]  # 630102
 OTHER = "91630104710405288K"  # registered in 630104
-
-
-def ready(c, h):
-    """Visits knows the demo map and enterprises once their events arrived."""
-    for unit in ("staff-005", "cd-kjj"):
-        wait_for(
-            lambda u=unit: (
-                c.get(f"{API}/ledger?unit={u}&period=2026-11", headers=h).status_code == 200
-            )
-        )
 
 
 def logged(c, kind="demand_survey"):
@@ -38,21 +27,7 @@ def logged(c, kind="demand_survey"):
     return float(found.group(1)) if found else 0.0
 
 
-def visit_body(**extra):
-    return {
-        "staff_id": "staff-005",
-        "enterprises": [ENT],
-        "visited_on": china_today().isoformat(),
-        "duration_minutes": 90,
-        "kind": "demand_survey",
-        "participants": ["陈静", "企业技术总监"],
-        "findings": "烧结能耗偏高",
-        "outcomes": "形成需求1项",
-        **extra,
-    }
-
-
-def test_a_visit_raises_a_demand_seen_in_intake_scoring_and_the_archive(platform):  # noqa: F811
+def test_a_visit_raises_a_demand_seen_in_intake_scoring_and_the_archive(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     ready(c, h)
@@ -113,7 +88,7 @@ def test_a_visit_raises_a_demand_seen_in_intake_scoring_and_the_archive(platform
     }
 
 
-def test_versions_filters_and_bad_input(platform):  # noqa: F811
+def test_versions_filters_and_bad_input(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")
     ready(c, h)
@@ -166,7 +141,7 @@ def test_versions_filters_and_bad_input(platform):  # noqa: F811
     assert c.get(f"{API}/visits?period=2026-13", headers=h).status_code == 422
 
 
-def test_plans_rules_compliance_and_ledger(platform):  # noqa: F811
+def test_plans_rules_compliance_and_ledger(platform):
     c = Client(platform.wsgi)
     h, admin = auth(platform, "district"), auth(platform, "admin")
     ready(c, h)

@@ -18,7 +18,7 @@ import pytest
 
 from bench.faults import Rig
 from onestop.localservers import Postgres, RabbitMQ
-from tests.conftest import FAULT_REPORTS, _need
+from tests.support import FAULT_REPORTS, need
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration]
 
@@ -29,8 +29,8 @@ DOWN = 3.0  # seconds a killed or restarted server stays down
 
 @pytest.fixture(scope="module")
 def rig():
-    _need(Postgres.available(), "postgresql")
-    _need(RabbitMQ.available(), "rabbitmq-server")
+    need(Postgres.available(), "postgresql")
+    need(RabbitMQ.available(), "rabbitmq-server")
     r = Rig().start()
     yield r
     r.stop()
@@ -81,7 +81,7 @@ def test_a_dead_letter_waits_on_the_broker_while_the_database_is_down(rig):
     from kombu import Connection
 
     from shared.messaging import KombuPublisher, exchange_for
-    from tests.conftest import wait_for
+    from tests.support import wait_for
 
     def depth(queue):
         with Connection(rig.stack.broker_url) as conn:
@@ -130,7 +130,7 @@ def test_run_stack_supervision_starts_a_dead_server_again_on_its_data(rig):
     import threading
 
     from bench.faults import Report
-    from tests.conftest import wait_for
+    from tests.support import wait_for
 
     assert rig.stack.pg is not None
     rig.stack.supervise_infra = True

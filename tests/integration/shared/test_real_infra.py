@@ -23,9 +23,9 @@ from shared.messaging import (
     declare_topology,
     exchange_for,
 )
-from tests.conftest import wait_for
 from tests.factories import accepted_payload
-from tests.unit.shared.test_outbox import stage as stage_events
+from tests.factories import stage as stage_events
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 

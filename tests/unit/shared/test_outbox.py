@@ -8,7 +8,7 @@ from sqlalchemy import select
 from onestop import migrate
 from services import intake
 from shared.events import make_event
-from tests.factories import accepted_payload
+from tests.factories import accepted_payload, stage
 
 
 class FakePublisher:
@@ -33,24 +33,6 @@ def svc(live_svc, monkeypatch):
     """The relay only runs when a test calls it (no wake-up thread)."""
     monkeypatch.setattr(live_svc.relay, "notify", lambda: None)
     return live_svc
-
-
-def stage(svc, n, producer="intake"):
-    """Commit ``n`` demand.accepted events to ``svc``'s outbox; their ids, in order."""
-    ids = []
-    with svc.uow() as uow:
-        for i in range(n):
-            ev = make_event(
-                "demand.accepted",
-                1,
-                producer=producer,
-                jurisdiction="630102",
-                payload=accepted_payload(demand_code=f"630102-2026-{i:06d}"),
-            )
-            uow.emit(ev)
-            ids.append(ev.event_id)
-        uow.commit()
-    return ids
 
 
 def test_events_are_written_in_the_transaction_and_nothing_on_rollback(svc):

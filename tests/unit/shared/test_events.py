@@ -143,3 +143,41 @@ def test_a_newer_producers_optional_fields_are_tolerated_and_kept():
             jurisdiction="630102",
             payload={**accepted_payload(), "added_in_a_later_release": 1},
         )
+
+
+def test_a_contract_builds_its_events_with_producer_and_version_set_once():
+    from shared.contracts import intake as contract
+
+    ev = contract.demand_accepted(
+        jurisdiction="630102", payload=accepted_payload(), correlation_id="c-1"
+    )
+    assert (ev.producer, ev.event_type, ev.event_version) == ("intake", "demand.accepted", 1)
+    assert ev.routing_key == "demand.accepted.630000.630100.630102"
+    assert ev.correlation_id == "c-1"
+    with pytest.raises(ValidationError):  # the payload is still checked against the schema
+        contract.demand_accepted(jurisdiction="630102", payload={"demand_code": "x"})
+
+
+def test_every_contract_module_builds_only_its_own_producers_events():
+    import shared.contracts as contracts
+    from shared.events import Contract
+
+    for name in ("intake", "dispatch", "visits", "scoring"):
+        module = getattr(contracts, name)
+        built = [v for v in vars(module).values() if isinstance(v, Contract)]
+        assert built and {c.producer for c in built} == {name}
+
+
+def test_a_fake_unit_of_work_keeps_what_was_committed_only(tmp_path):
+    from services.intake.models import metadata
+    from shared.contracts import intake as contract
+    from tests.fakes import FakeUnitOfWork
+
+    uow = FakeUnitOfWork(metadata, tmp_path / "i.db")
+    with uow:
+        uow.emit(contract.demand_accepted(jurisdiction="630102", payload=accepted_payload()))
+    assert uow.committed == []  # left without commit: rolled back
+    with uow:
+        uow.emit(contract.demand_accepted(jurisdiction="630102", payload=accepted_payload()))
+        uow.commit()
+    assert uow.types() == ["demand.accepted"] and uow.commits == 1

@@ -18,9 +18,10 @@ from shared import deadletters, metrics
 from shared.auth import Directory
 from shared.auth import metadata as directory_metadata
 from shared.config import DIRECTORY, Settings, load_settings
+from shared.consumer import EventConsumer
 from shared.db import Database, UnitOfWork
 from shared.events import Event
-from shared.messaging import EventConsumer, KombuPublisher, Subscription, connect
+from shared.messaging import KombuPublisher, Subscription, connect
 from shared.outbox import Inbox, OutboxRelay
 
 log = logging.getLogger(__name__)

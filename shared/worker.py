@@ -10,9 +10,10 @@ from collections.abc import Callable
 from types import FrameType
 
 import shared.contracts  # noqa: F401  (registers the event schemas)
+from shared.consumer import EventConsumer
 from shared.faults import unavailable
 from shared.logs import setup_logging
-from shared.messaging import EventConsumer, Subscription
+from shared.messaging import Subscription
 from shared.runtime import Service
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from sqlalchemy import text
 from onestop import migrate
 from services import dispatch
 from shared.config import load_settings
+from shared.consumer import EventConsumer
 from shared.events import make_event
 from shared.messaging import (
-    EventConsumer,
     KombuPublisher,
     Subscription,
     dead_letter_queue,

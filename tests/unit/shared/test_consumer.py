@@ -6,10 +6,10 @@ import uuid
 import pytest
 from kombu import Connection
 
+from shared.consumer import EventConsumer
 from shared.events import make_event
 from shared.messaging import (
     ATTEMPT_HEADER,
-    EventConsumer,
     KombuPublisher,
     Subscription,
     dead_letter_queue,
@@ -243,7 +243,7 @@ def test_serialization_failures_and_deadlocks_use_no_attempt(url):
 
 
 def test_the_probe_backs_off_up_to_a_cap():
-    from shared.messaging import Pause
+    from shared.consumer import Pause
 
     p = Pause(first=0.5, cap=4)
     p.begin("database: down", now=100)

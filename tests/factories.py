@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from shared.events import make_event
@@ -48,3 +49,16 @@ def stage(svc: Any, n: int, producer: str = "intake") -> list[str]:
             ids.append(ev.event_id)
         uow.commit()
     return ids
+
+
+def alliance_member(
+    id: str,
+    rank: int = 0,
+    category: str = "finance",
+    status: str = "active",
+    paused_until: date | None = None,
+) -> Any:
+    """A member agency as dispatch's alliance rules see it (``alliance.Agency``)."""
+    from services.dispatch.alliance import Agency
+
+    return Agency(id, f"{id} 事务所", category, rank, status, paused_until)

@@ -12,9 +12,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, insert, update
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    insert,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -133,16 +143,17 @@ def insert_or_ignore(db: Database, table: Any) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def upsert(session: Any, table: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
+def upsert(session: Session, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
     """Update the row with ``key`` (a dict of key columns), or insert it. Safe where the
     caller's transaction already serialises writers of that row (a consumer's inbox, a
     lock, SQLite's single writer); a lost race shows as an IntegrityError (a 409)."""
     where = [table.c[k] == v for k, v in key.items()]
-    if not session.execute(update(table).where(*where).values(**values)).rowcount:
+    updated = cast(CursorResult[Any], session.execute(update(table).where(*where).values(**values)))
+    if not updated.rowcount:
         session.execute(insert(table).values(**key, **values))
 
 
-def claim(session: Any, db: Database, table: Any, **values: Any) -> bool:
+def claim(session: Session, db: Database, table: Table, **values: Any) -> bool:
     """Insert a row unless its key exists; True when this call inserted it.
 
     Uses ``RETURNING`` rather than ``rowcount``: with ``ON CONFLICT DO NOTHING``,

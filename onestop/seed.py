@@ -20,8 +20,8 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     """
     from onestop import demo
     from services import dispatch, intake
-    from services.dispatch.handlers import seed_responsibility
-    from services.intake.handlers import seed_enterprises
+    from services.dispatch.seed import seed_responsibility
+    from services.intake.registry import seed_enterprises
 
     # The demo's events (enterprises registered, the responsibility map) must find their
     # queues, also in the in-process broker, which starts empty in every process.
@@ -30,9 +30,9 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     dispatch_svc = dispatch.build(settings)
     for code, name in demo.JURISDICTIONS:
         intake_svc.directory.add_jurisdiction(code, name)
-    seed_enterprises(intake_svc, demo.ENTERPRISES)
+    seed_enterprises(intake_svc.uow(), demo.ENTERPRISES)
     seed_responsibility(
-        dispatch_svc,
+        dispatch_svc.uow(),
         demo.DEPARTMENTS,
         demo.STAFF,
         demo.AGENCIES,

@@ -7,7 +7,9 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask.views import MethodView
 
-from services.intake import build, handlers, loop, metrics, open311, registry
+from services.intake import build, feed, loop, metrics, open311, reading, registry, timelimits
+from services.intake.accepting import AcceptDemand, accept_demand
+from services.intake.idempotency import IdempotencyKey, Replayed
 from services.intake.schemas import (
     Catalogue,
     DemandIn,
@@ -97,18 +99,16 @@ class Demands(MethodView):
             raise ApiError(
                 503, "Intake is shutting down; retry shortly.", headers={"Retry-After": "5"}
             )
-        principal = current_principal()
-        idempotency = None
         key = idempotency_key()
-        if key is not None:
-            fingerprint = handlers.request_fingerprint(request.get_json())
-            stored = handlers.replay(svc, principal, key, fingerprint)
-            if stored is not None:
-                return _replayed(stored)
-            idempotency = (key, fingerprint)
+        idempotency = None if key is None else IdempotencyKey.of(key, request.get_json())
         try:
-            return handlers.accept_demand(svc, data, principal, g.correlation_id, idempotency)
-        except handlers.Replayed as again:
+            return accept_demand(
+                svc.uow(),
+                current_principal(),
+                AcceptDemand(data, idempotency),
+                correlation_id=g.correlation_id,
+            )
+        except Replayed as again:
             return _replayed(again.body)
 
     @require_role(*HANDLERS)
@@ -120,7 +120,7 @@ class Demands(MethodView):
         Agencies are not handling parties of a demand until it is dispatched to
         them, so agency keys cannot read the demand ledger (confidentiality, XN).
         """
-        return handlers.list_demands(service(), current_principal(), args)
+        return reading.list_demands(service().uow(), current_principal(), args)
 
 
 @blp.get("/demands/<code>")
@@ -128,7 +128,7 @@ class Demands(MethodView):
 @blp.response(200, DemandOut)
 def demand(code: str) -> dict[str, Any]:
     """One demand by its unified code."""
-    return handlers.get_demand(service(), code, current_principal())
+    return reading.get_demand(service().uow(), current_principal(), code)
 
 
 @blp.post("/demands/<code>/transitions")
@@ -140,9 +140,7 @@ def transitions(data: dict[str, Any], code: str) -> dict[str, Any]:
     """Move the demand along its loop: accepted → in_progress → feedback → follow_up →
     closed (or rejected). Rejecting needs a reason; closing needs a resolution, and an
     unsolvable demand an explanation. Emits ``demand.status_changed``."""
-    return loop.change_status(
-        service(), code, current_principal(), data["to"], data["note"], data.get("resolution")
-    )
+    return loop.change_status(service().uow(), current_principal(), code, data)
 
 
 @blp.patch("/demands/<code>/screening")
@@ -152,7 +150,7 @@ def transitions(data: dict[str, Any], code: str) -> dict[str, Any]:
 def screening(data: dict[str, Any], code: str) -> dict[str, Any]:
     """Rate complexity, urgency and feasibility (需求筛选与分析); the deadline follows the
     complexity. Emits ``demand.screened``."""
-    return loop.screen(service(), code, current_principal(), data)
+    return loop.screen(service().uow(), current_principal(), code, data)
 
 
 @blp.post("/demands/<code>/revisit")
@@ -162,7 +160,7 @@ def screening(data: dict[str, Any], code: str) -> dict[str, Any]:
 def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
     """The satisfaction revisit (满意度回访) of a closed demand: once, rated 1–5; a rating
     of 1 or 2 reopens follow-up. Emits ``demand.revisited``."""
-    return loop.rate(service(), code, current_principal(), data["rating"], data["comment"])
+    return loop.rate(service().uow(), current_principal(), code, data)
 
 
 @blp.get("/demands/<code>/updates")
@@ -170,7 +168,7 @@ def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
 @blp.response(200, UpdateList)
 def updates(code: str) -> dict[str, Any]:
     """Every step of the demand, oldest first: who, when, what and why."""
-    return {"demand_code": code, "items": loop.updates(service(), code, current_principal())}
+    return {"demand_code": code, "items": feed.updates(service().uow(), current_principal(), code)}
 
 
 @blp.route("/enterprises")
@@ -181,14 +179,16 @@ class Enterprises(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register an enterprise (创新主体信息库); the SX coverage flags are computed.
         Emits ``enterprise.registered``; a known credit code is a 409."""
-        return registry.register(service(), current_principal(), data, g.correlation_id)
+        return registry.register(
+            service().uow(), current_principal(), data, correlation_id=g.correlation_id
+        )
 
     @require_role(*HANDLERS)
     @blp.arguments(EnterpriseListArgs, location="query")
     @blp.response(200, EnterprisePage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Enterprises in your subtree, filtered, by credit code, with a cursor."""
-        return registry.search(service(), current_principal(), args)
+        return registry.search(service().uow(), current_principal(), args)
 
 
 @blp.route("/enterprises/<credit_code>")
@@ -197,14 +197,16 @@ class Enterprise(MethodView):
     @blp.response(200, EnterpriseOut)
     def get(self, credit_code: str) -> dict[str, Any]:
         """One enterprise's profile and flags."""
-        return registry.get(service(), current_principal(), credit_code)
+        return registry.get(service().uow(), current_principal(), credit_code)
 
     @require_role(*HANDLERS)
     @blp.arguments(EnterprisePatchIn(partial=True))
     @blp.response(200, EnterpriseOut)
     def patch(self, data: dict[str, Any], credit_code: str) -> dict[str, Any]:
         """Change the fields sent; the flags follow. Emits ``enterprise.updated``."""
-        return registry.patch(service(), current_principal(), credit_code, data, g.correlation_id)
+        return registry.patch(
+            service().uow(), current_principal(), credit_code, data, correlation_id=g.correlation_id
+        )
 
 
 IMPORT_LIMIT = 20 << 20
@@ -248,7 +250,10 @@ def import_enterprises() -> dict[str, Any]:
         )
     try:
         return registry.import_sheet(
-            service(), current_principal(), upload.filename, upload.read(), g.correlation_id
+            service().uow(),
+            current_principal(),
+            registry.Sheet(upload.filename, upload.read()),
+            correlation_id=g.correlation_id,
         )
     except SheetError as exc:
         raise ApiError(422, str(exc), fields={"files": {"file": [str(exc)]}}) from None
@@ -260,14 +265,14 @@ class TimeLimits(MethodView):
     @blp.response(200, TimeLimitsOut)
     def get(self, jurisdiction: str) -> dict[str, Any]:
         """The time limits (working days) and closure days in force for a jurisdiction."""
-        return loop.get_time_limits(service(), jurisdiction, current_principal())
+        return timelimits.get_time_limits(service().uow(), current_principal(), jurisdiction)
 
     @require_role("admin")
     @blp.arguments(TimeLimitsIn)
     @blp.response(200, TimeLimitsOut)
     def put(self, data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
         """Set a jurisdiction's own time limits and closure days (admin)."""
-        return loop.set_time_limits(service(), jurisdiction, current_principal(), data)
+        return timelimits.set_time_limits(service().uow(), current_principal(), jurisdiction, data)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import chinese_calendar
 
@@ -83,3 +84,12 @@ def service_notice(code: str, complexity: str, deadline: Deadline) -> str:
     if deadline.provisional:
         notice += "（当年节假日安排尚未公布，期限为暂定，公布后重新计算。）"
     return notice
+
+
+def service_notice_of(row: Any) -> str | None:
+    """The promise stated to the enterprise, from a stored demand (None before it has
+    a deadline)."""
+    if row.expected_at is None:
+        return None
+    deadline = Deadline(row.expected_at, 0, bool(row.deadline_provisional))
+    return service_notice(row.code, row.complexity, deadline)

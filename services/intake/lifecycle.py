@@ -21,6 +21,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": (),
 }
 
+# where the loop has ended (a closed demand may still be reopened by follow-up)
+FINAL = ("closed", "rejected")
 RESOLUTIONS = ("solved", "unsolvable")
 REOPENING_RATINGS = (1, 2)  # a dissatisfied revisit reopens follow-up
 

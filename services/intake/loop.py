@@ -1,32 +1,30 @@
-"""Intake use cases of the closed loop: screening, status changes, revisit, updates,
-and the per-jurisdiction time-limit rules."""
+"""Intake use cases of the closed loop: the owner dispatch assigns, status changes
+(by a handling party or reported progress), screening, the satisfaction revisit, and
+the provisional deadlines recomputed."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from services.intake import metrics
-from services.intake.handlers import _select as handlers_select
-from services.intake.handlers import get_demand, load_demand, record_update, time_rules
-from services.intake.lifecycle import LifecycleError, Transition, revisit, transition
-from services.intake.models import demand_updates, demands, time_limit_rules
+from services.intake.calendar import Deadline
+from services.intake.feed import record_update
+from services.intake.lifecycle import FINAL, LifecycleError, Transition, revisit, transition
+from services.intake.models import demands
+from services.intake.reading import demand_rows, get_demand, load_demand
+from services.intake.timelimits import time_rules
 from shared.auth import Principal
 from shared.contracts import intake as contract
-from shared.db import UnitOfWork, insert_or_ignore
-from shared.errors import ApiError
+from shared.db import UnitOfWork
 from shared.events import Event
-from shared.runtime import Service
-
-FINAL = ("closed", "rejected")
+from shared.usecases import Conflict
 
 
-def _conflict(exc: LifecycleError) -> ApiError:
-    return ApiError(
-        409,
+def _conflict(exc: LifecycleError) -> Conflict:
+    return Conflict(
         str(exc),
         code="illegal_transition",
         fields={"json": {"to": [f"allowed: {', '.join(exc.allowed) or 'none'}"]}},
@@ -34,7 +32,7 @@ def _conflict(exc: LifecycleError) -> ApiError:
 
 
 def _emit_status(
-    uow: UnitOfWork, row: Any, t: Any, actor: str, at: datetime, on_time: bool | None
+    uow: UnitOfWork, row: Any, t: Transition, actor: str, at: datetime, on_time: bool | None
 ) -> None:
     uow.emit(
         contract.demand_status_changed(
@@ -55,15 +53,25 @@ def _emit_status(
     )
 
 
-def _apply(uow: UnitOfWork, row: Any, t: Transition, actor: str, now: datetime) -> None:
-    """Write one checked step: the demand, the updates feed, the event."""
+def step_values(
+    t: Transition, expected_at: datetime | None, now: datetime
+) -> tuple[dict[str, Any], bool | None]:
+    """What one checked step changes on the demand, and whether a closing is on time
+    (None unless it closes). Closing records the resolution; reopening a closed demand
+    clears it."""
     values: dict[str, Any] = {"status": t.to_status}
     on_time = None
     if t.to_status == "closed":
-        on_time = row.expected_at is None or now <= row.expected_at
+        on_time = expected_at is None or now <= expected_at
         values |= {"closed_at": now, "resolution": t.resolution}
-    elif row.status == "closed":  # reopened: no longer closed
+    elif t.from_status == "closed":  # reopened: no longer closed
         values |= {"closed_at": None, "resolution": None}
+    return values, on_time
+
+
+def _apply(uow: UnitOfWork, row: Any, t: Transition, actor: str, now: datetime) -> None:
+    """Write one checked step: the demand, the updates feed, the event."""
+    values, on_time = step_values(t, row.expected_at, now)
     uow.session.execute(update(demands).where(demands.c.code == row.code).values(**values))
     record_update(
         uow,
@@ -80,26 +88,36 @@ def _apply(uow: UnitOfWork, row: Any, t: Transition, actor: str, now: datetime) 
 
 
 def change_status(
-    svc: Service,
-    code: str,
-    principal: Principal,
-    target: str,
-    note: str,
-    resolution: str | None,
+    uow: UnitOfWork, actor: Principal, code: str, command: dict[str, Any]
 ) -> dict[str, Any]:
-    """One step of the loop: checked, recorded in the updates feed, emitted."""
+    """One step of the loop (``TransitionIn``: to, note, resolution): checked, recorded
+    in the updates feed, emitted."""
     now = datetime.now(UTC)
-    with svc.uow() as uow:
-        row = load_demand(uow.session, code, principal, lock=uow.db.is_postgres)
+    with uow:
+        row = load_demand(uow.session, code, actor, lock=uow.db.is_postgres)
         try:
-            t = transition(row.status, target, note, resolution)
+            t = transition(row.status, command["to"], command["note"], command.get("resolution"))
         except LifecycleError as exc:
             raise _conflict(exc) from None
-        _apply(uow, row, t, principal.key_id, now)
+        _apply(uow, row, t, actor.key_id, now)
         uow.commit()
-    if t.to_status in ("closed", "rejected"):
+    if t.to_status in FINAL:
         metrics.counted(t.to_status, row.category, row.jurisdiction)
-    return get_demand(svc, code, principal)
+    return get_demand(uow, actor, code)
+
+
+def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
+    """Record the demand's responsible owner when dispatch assigns one."""
+    p = event.payload
+    if p["kind"] != "owner":
+        return
+    uow.session.execute(
+        update(demands)
+        .where(demands.c.code == p["demand_code"])
+        .values(
+            owner_type=p["assignee_type"], owner_id=p["assignee_id"], owner_name=p["assignee_name"]
+        )
+    )
 
 
 STAGE_TARGETS = {"started": "in_progress", "feedback": "feedback"}
@@ -109,7 +127,7 @@ def on_progress_reported(event: Event, uow: UnitOfWork) -> None:
     """Progress reported by the owner or the agency moves the loop when the step is
     legal; otherwise the report is still kept in the updates feed, as a note."""
     p = event.payload
-    q = handlers_select().where(demands.c.code == p["demand_code"])
+    q = demand_rows().where(demands.c.code == p["demand_code"])
     if uow.db.is_postgres:
         q = q.with_for_update(of=demands)
     row = uow.session.execute(q).first()
@@ -134,6 +152,11 @@ def on_progress_reported(event: Event, uow: UnitOfWork) -> None:
     _apply(uow, row, t, actor, now)
 
 
+def deadline_moved(deadline: Deadline, expected_at: datetime | None, provisional: bool) -> bool:
+    """Whether a recomputed deadline differs from the stored one (or its provisional flag)."""
+    return (deadline.due.astimezone(UTC), deadline.provisional) != (expected_at, provisional)
+
+
 def _rescreen(
     uow: UnitOfWork,
     row: Any,
@@ -151,12 +174,11 @@ def _rescreen(
     deadline or its provisional flag changes; returns whether anything was written."""
     _, limits, calendar = time_rules(uow.session, row.jurisdiction)
     deadline = calendar.deadline(row.accepted_at, limits[complexity])
-    due = deadline.due.astimezone(UTC)
-    if only_if_moved and (due, deadline.provisional) == (
-        row.expected_at,
-        bool(row.deadline_provisional),
+    if only_if_moved and not deadline_moved(
+        deadline, row.expected_at, bool(row.deadline_provisional)
     ):
         return False
+    due = deadline.due.astimezone(UTC)
     values = {
         "complexity": complexity,
         "urgency": urgency,
@@ -182,46 +204,53 @@ def _rescreen(
     return True
 
 
-def screen(svc: Service, code: str, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    """Set complexity, urgency, feasibility; the promised deadline follows the complexity."""
+def screen(uow: UnitOfWork, actor: Principal, code: str, command: dict[str, Any]) -> dict[str, Any]:
+    """Set complexity, urgency, feasibility (``ScreeningIn``); the promised deadline
+    follows the complexity."""
     now = datetime.now(UTC)
-    with svc.uow() as uow:
-        row = load_demand(uow.session, code, principal, lock=uow.db.is_postgres)
+    with uow:
+        row = load_demand(uow.session, code, actor, lock=uow.db.is_postgres)
         if row.status in FINAL:
-            raise ApiError(
-                409, f"A {row.status} demand is not screened any more.", code="illegal_transition"
+            raise Conflict(
+                f"A {row.status} demand is not screened any more.", code="illegal_transition"
             )
         _rescreen(
             uow,
             row,
-            principal.key_id,
+            actor.key_id,
             now,
-            data.get("note", ""),
-            complexity=data.get("complexity", row.complexity),
-            urgency=data.get("urgency", row.urgency),
-            feasibility=data.get("feasibility", row.feasibility),
+            command.get("note", ""),
+            complexity=command.get("complexity", row.complexity),
+            urgency=command.get("urgency", row.urgency),
+            feasibility=command.get("feasibility", row.feasibility),
         )
         uow.commit()
-    return get_demand(svc, code, principal)
+    return get_demand(uow, actor, code)
 
 
-def rate(
-    svc: Service, code: str, principal: Principal, rating: int, comment: str
-) -> dict[str, Any]:
-    """The satisfaction revisit: once per demand; a rating of 1–2 reopens follow-up."""
+def revisit_values(rating: int, comment: str, reopen: Transition | None) -> dict[str, Any]:
+    """What a revisit changes on the demand: the rating, and a reopening's status."""
+    values: dict[str, Any] = {"satisfaction_rating": rating, "satisfaction_comment": comment}
+    if reopen is not None:
+        values |= {"status": reopen.to_status, "closed_at": None, "resolution": None}
+    return values
+
+
+def rate(uow: UnitOfWork, actor: Principal, code: str, command: dict[str, Any]) -> dict[str, Any]:
+    """The satisfaction revisit (``RevisitIn``: rating, comment): once per demand; a
+    rating of 1–2 reopens follow-up."""
+    rating, comment = command["rating"], command["comment"]
     now = datetime.now(UTC)
-    with svc.uow() as uow:
-        row = load_demand(uow.session, code, principal, lock=uow.db.is_postgres)
+    with uow:
+        row = load_demand(uow.session, code, actor, lock=uow.db.is_postgres)
         try:
             reopen = revisit(row.status, row.satisfaction_rating is not None, rating)
         except LifecycleError as exc:
-            raise ApiError(409, str(exc), code="revisit_refused") from None
-        values: dict[str, Any] = {"satisfaction_rating": rating, "satisfaction_comment": comment}
-        if reopen is not None:
-            values |= {"status": reopen.to_status, "closed_at": None, "resolution": None}
+            raise Conflict(str(exc), code="revisit_refused") from None
+        values = revisit_values(rating, comment, reopen)
         uow.session.execute(update(demands).where(demands.c.code == code).values(**values))
         record_update(
-            uow, code, "revisit", principal.key_id, now, note=comment, details={"rating": rating}
+            uow, code, "revisit", actor.key_id, now, note=comment, details={"rating": rating}
         )
         uow.emit(
             contract.demand_revisited(
@@ -232,7 +261,7 @@ def rate(
                     "rating": rating,
                     "comment": comment,
                     "reopened": reopen is not None,
-                    "actor": principal.key_id,
+                    "actor": actor.key_id,
                     "at": now.isoformat(),
                 },
             )
@@ -242,77 +271,25 @@ def rate(
                 uow,
                 code,
                 "transition",
-                principal.key_id,
+                actor.key_id,
                 now,
                 from_status=reopen.from_status,
                 to_status=reopen.to_status,
                 note=reopen.note,
             )
-            _emit_status(uow, row, reopen, principal.key_id, now, None)
+            _emit_status(uow, row, reopen, actor.key_id, now, None)
         uow.commit()
-    return get_demand(svc, code, principal)
+    return get_demand(uow, actor, code)
 
 
-def updates(svc: Service, code: str, principal: Principal) -> list[dict[str, Any]]:
-    """The demand's whole feed, oldest first: every transition, screening and revisit."""
-    t = demand_updates
-    with svc.db.session() as s:
-        load_demand(s, code, principal)
-        rows = s.execute(select(t).where(t.c.demand_code == code).order_by(t.c.id)).mappings()
-        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
-
-
-def get_time_limits(svc: Service, jurisdiction: str, principal: Principal) -> dict[str, Any]:
-    if not principal.can_see(jurisdiction) or svc.directory.jurisdiction(jurisdiction) is None:
-        raise ApiError(404, f"No jurisdiction {jurisdiction} in your subtree.")
-    with svc.db.session() as s:
-        source, limits, calendar = time_rules(s, jurisdiction)
-    return {
-        "jurisdiction": jurisdiction,
-        "source": source,
-        **limits,
-        "closures": sorted(calendar.closures),
-    }
-
-
-def set_time_limits(
-    svc: Service, jurisdiction: str, principal: Principal, data: dict[str, Any]
-) -> dict[str, Any]:
-    """A jurisdiction's own time limits and closure days (applies to new demands and
-    to deadlines recomputed by screening)."""
-    if not principal.can_see(jurisdiction) or svc.directory.jurisdiction(jurisdiction) is None:
-        raise ApiError(404, f"No jurisdiction {jurisdiction} in your subtree.")
-    closures: list[date] = sorted(set(data["closures"]))
-    values = {
-        "simple": data["simple"],
-        "general": data["general"],
-        "complex": data["complex"],
-        "closures": json.dumps([d.isoformat() for d in closures]),
-        "updated_by": principal.key_id,
-        "updated_at": datetime.now(UTC),
-    }
-    with svc.uow() as uow:
-        # insert-or-ignore then update: concurrent PUTs of one jurisdiction both succeed
-        uow.session.execute(
-            insert_or_ignore(uow.db, time_limit_rules).values(jurisdiction=jurisdiction, **values)
-        )
-        uow.session.execute(
-            update(time_limit_rules)
-            .where(time_limit_rules.c.jurisdiction == jurisdiction)
-            .values(**values)
-        )
-        uow.commit()
-    return get_time_limits(svc, jurisdiction, principal)
-
-
-def recompute_provisional(svc: Service) -> int:
+def recompute_provisional(uow: UnitOfWork) -> int:
     """Recompute the deadlines that were provisional (computed past the published
     holiday calendar) now that more of the calendar may be known; returns how many
     moved. Runs when the intake worker starts — after a deploy that brings a newer
     ``chinese-calendar`` — and is idempotent."""
     now = datetime.now(UTC)
     moved = 0
-    with svc.uow() as uow:
+    with uow:
         rows = uow.session.execute(
             select(demands).where(
                 demands.c.deadline_provisional.is_(True), demands.c.status.notin_(FINAL)

@@ -1,26 +1,28 @@
 """Intake use cases of the enterprise registry (创新主体信息库): register, update,
-read, list, and bulk import of the 科技体检 survey sheet."""
+read, list, bulk import of the 科技体检 survey sheet, and the demo's seed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from services.intake.domain import coverage_flags
 from services.intake.models import enterprises
 from services.intake.schemas import EnterpriseProfileIn
 from services.intake.sheets import read_sheet
-from shared.auth import Principal
+from shared.auth import Directory, Principal
 from shared.contracts.intake import enterprise_registered, enterprise_updated
 from shared.db import UnitOfWork, insert_or_ignore
-from shared.errors import ApiError
 from shared.events import Contract, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
-from shared.runtime import Service
 from shared.scoping import filing_jurisdiction, query_root
+from shared.usecases import Conflict, Forbidden, NotFound
 
 t = enterprises
 PROFILE = (
@@ -62,7 +64,20 @@ def _with_flags(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _emit(svc: Service, uow: UnitOfWork, event: Contract, row: dict[str, Any], cid: str) -> None:
+def bare_registration(credit_code: str, name: str, jurisdiction: str) -> dict[str, Any]:
+    """The ``enterprise.registered`` payload of an enterprise known by its name only
+    (registered by its first demand, or seeded): no profile, no coverage flags."""
+    return {
+        "credit_code": credit_code,
+        "name": name,
+        "jurisdiction": jurisdiction,
+        "is_key": False,
+        "needs_named_person": False,
+        "needs_one_plan": False,
+    }
+
+
+def _emit(uow: UnitOfWork, event: Contract, row: dict[str, Any], cid: str) -> None:
     uow.emit(
         event(
             jurisdiction=row["jurisdiction"],
@@ -72,9 +87,7 @@ def _emit(svc: Service, uow: UnitOfWork, event: Contract, row: dict[str, Any], c
     )
 
 
-def _upsert(
-    svc: Service, uow: UnitOfWork, data: dict[str, Any], cid: str, *, create_only: bool
-) -> str:
+def _upsert(uow: UnitOfWork, data: dict[str, Any], cid: str, *, create_only: bool) -> str:
     """Register or update one enterprise; 'registered', 'updated' or 'unchanged'.
 
     Only the fields present in ``data`` change an existing profile (a sheet without
@@ -102,16 +115,14 @@ def _upsert(
             insert_or_ignore(uow.db, t).values(**row).returning(t.c.credit_code)
         ).first()
         if inserted is None:  # a concurrent registration of the same code won
-            raise ApiError(
-                409,
+            raise Conflict(
                 f"Enterprise {data['credit_code']} was registered meanwhile; retry to update it.",
                 code="conflict",
             )
-        _emit(svc, uow, enterprise_registered, row, cid)
+        _emit(uow, enterprise_registered, row, cid)
         return "registered"
     if create_only:
-        raise ApiError(
-            409,
+        raise Conflict(
             f"Enterprise {data['credit_code']} is already registered; "
             "PATCH it to change its profile.",
             code="conflict",
@@ -124,54 +135,62 @@ def _upsert(
     uow.session.execute(
         update(t).where(t.c.credit_code == data["credit_code"]).values(**changes, updated_at=now)
     )
-    _emit(svc, uow, enterprise_updated, {**dict(existing), **changes}, cid)
+    _emit(uow, enterprise_updated, {**dict(existing), **changes}, cid)
     return "updated"
 
 
-def register(svc: Service, principal: Principal, data: dict[str, Any], cid: str) -> dict[str, Any]:
+def register(
+    uow: UnitOfWork, actor: Principal, command: dict[str, Any], *, correlation_id: str
+) -> dict[str, Any]:
+    """Register an enterprise; a known credit code is a Conflict."""
     jurisdiction = filing_jurisdiction(
-        svc.directory, principal, data.get("jurisdiction"), "enterprises"
+        uow.directory, actor, command.get("jurisdiction"), "enterprises"
     )
-    data = {**data, "jurisdiction": jurisdiction}
-    with svc.uow() as uow:
-        _upsert(svc, uow, data, cid, create_only=True)
+    data = {**command, "jurisdiction": jurisdiction}
+    with uow:
+        _upsert(uow, data, correlation_id, create_only=True)
         uow.commit()
-    return get(svc, principal, data["credit_code"])
+    return get(uow, actor, data["credit_code"])
 
 
 def patch(
-    svc: Service, principal: Principal, code: str, changes: dict[str, Any], cid: str
+    uow: UnitOfWork,
+    actor: Principal,
+    credit_code: str,
+    changes: dict[str, Any],
+    *,
+    correlation_id: str,
 ) -> dict[str, Any]:
-    with svc.uow() as uow:
-        current = _load(uow.session, principal, code)
+    """Change the fields sent; the flags follow."""
+    with uow:
+        current = _load(uow.session, actor, credit_code)
         # only the fields sent: _upsert merges them onto the row it locks
-        merged = {**changes, "credit_code": code, "jurisdiction": current["jurisdiction"]}
-        _upsert(svc, uow, merged, cid, create_only=False)
+        merged = {**changes, "credit_code": credit_code, "jurisdiction": current["jurisdiction"]}
+        _upsert(uow, merged, correlation_id, create_only=False)
         uow.commit()
-    return get(svc, principal, code)
+    return get(uow, actor, credit_code)
 
 
-def _load(session: Any, principal: Principal, code: str) -> dict[str, Any]:
+def _load(session: Session, actor: Principal, code: str) -> dict[str, Any]:
     row = session.execute(select(t).where(t.c.credit_code == code)).mappings().first()
     if row is None:
-        raise ApiError(404, f"No enterprise {code} is registered.")
-    if not principal.can_see(row["jurisdiction"]):
+        raise NotFound(f"No enterprise {code} is registered.")
+    if not actor.can_see(row["jurisdiction"]):
         # credit codes are public (national registry): saying it is elsewhere leaks nothing
-        raise ApiError(
-            403,
-            f"Enterprise {code} is registered in {row['jurisdiction']}, outside your jurisdiction.",
+        raise Forbidden(
+            f"Enterprise {code} is registered in {row['jurisdiction']}, outside your jurisdiction."
         )
     return dict(row)
 
 
-def get(svc: Service, principal: Principal, code: str) -> dict[str, Any]:
-    with svc.db.session() as s:
-        return _load(s, principal, code)
+def get(uow: UnitOfWork, actor: Principal, credit_code: str) -> dict[str, Any]:
+    with uow.read() as s:
+        return _load(s, actor, credit_code)
 
 
-def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str, Any]:
+def search(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dict[str, Any]:
     """Enterprises in the subtree, by credit code, a page at a time."""
-    root = query_root(principal, args.get("jurisdiction"))
+    root = query_root(actor, args.get("jurisdiction"))
     q = select(t).where(t.c.jurisdiction.startswith(subtree_prefix(root)))
     for name in (
         "growth_tier",
@@ -188,7 +207,7 @@ def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str
     if key is not None:
         q = q.where(t.c.credit_code > str(key[0]))
     limit = args["limit"]
-    with svc.db.session() as s:
+    with uow.read() as s:
         rows = [dict(r) for r in s.execute(q.order_by(t.c.credit_code).limit(limit + 1)).mappings()]
     more = len(rows) > limit
     items = rows[:limit]
@@ -198,15 +217,73 @@ def search(svc: Service, principal: Principal, args: dict[str, Any]) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """An uploaded survey sheet: its file name (.csv or .xlsx) and its bytes."""
+
+    filename: str
+    content: bytes
+
+
+def _rejected(number: int, credit_code: Any, errors: Any) -> dict[str, Any]:
+    return {"row": number, "credit_code": credit_code, "errors": errors}
+
+
+def _row_problem(
+    row: dict[str, Any], actor: Principal, directory: Directory, seen: dict[str, int]
+) -> dict[str, list[str]] | None:
+    """Why a well-formed row cannot be imported by ``actor``, or None."""
+    if not actor.can_see(row["jurisdiction"]):
+        return {"jurisdiction": ["outside your jurisdiction"]}
+    if directory.jurisdiction(row["jurisdiction"]) is None:
+        return {"jurisdiction": ["not a known division"]}
+    if row["credit_code"] in seen:
+        return {"credit_code": [f"repeats row {seen[row['credit_code']]}"]}
+    return None
+
+
+def screen_rows(
+    records: Iterable[tuple[int, dict[str, Any]]],
+    actor: Principal,
+    directory: Directory,
+    report: dict[str, Any],
+) -> list[tuple[int, dict[str, Any]]]:
+    """The rows to import, by number; every other row goes to ``report["rejected"]``
+    with its reasons (and every row is counted in ``report["rows"]``)."""
+    schema = EnterpriseProfileIn()
+    valid: list[tuple[int, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for number, record in records:
+        report["rows"] += 1
+        nul = [k for k, v in record.items() if isinstance(v, str) and "\x00" in v]
+        if nul:
+            errors = {k: ["contains a NUL character"] for k in nul}
+            report["rejected"].append(_rejected(number, None, errors))
+            continue
+        try:
+            # fields of columns the sheet has (no defaults for the others)
+            row = {k: v for k, v in schema.load(record).items() if k in record}
+        except ValidationError as exc:
+            report["rejected"].append(_rejected(number, record.get("credit_code"), exc.messages))
+            continue
+        row["jurisdiction"] = row.get("jurisdiction") or actor.jurisdiction
+        problem = _row_problem(row, actor, directory, seen)
+        if problem:
+            report["rejected"].append(_rejected(number, row["credit_code"], problem))
+            continue
+        seen[row["credit_code"]] = number
+        valid.append((number, row))
+    return valid
+
+
 def import_sheet(
-    svc: Service, principal: Principal, filename: str, data: bytes, cid: str
+    uow: UnitOfWork, actor: Principal, sheet: Sheet, *, correlation_id: str
 ) -> dict[str, Any]:
     """Every valid row registered or updated, every invalid row reported by number.
 
     All accepted rows are written in one transaction (a failure writes none);
     a row is never half-written; importing the same file again changes nothing.
     """
-    schema = EnterpriseProfileIn()
     report: dict[str, Any] = {
         "rows": 0,
         "registered": 0,
@@ -214,59 +291,47 @@ def import_sheet(
         "unchanged": 0,
         "rejected": [],
     }
-    valid: list[tuple[int, dict[str, Any]]] = []
-    seen: dict[str, int] = {}
-    for number, record in read_sheet(filename, data):
-        report["rows"] += 1
-        nul = [k for k, v in record.items() if isinstance(v, str) and "\x00" in v]
-        if nul:
-            report["rejected"].append(
-                {
-                    "row": number,
-                    "credit_code": None,
-                    "errors": {k: ["contains a NUL character"] for k in nul},
-                }
-            )
-            continue
-        try:
-            # fields of columns the sheet has (no defaults for the others)
-            row = {k: v for k, v in schema.load(record).items() if k in record}
-        except ValidationError as exc:
-            report["rejected"].append(
-                {"row": number, "credit_code": record.get("credit_code"), "errors": exc.messages}
-            )
-            continue
-        row["jurisdiction"] = row.get("jurisdiction") or principal.jurisdiction
-        problem = None
-        if not principal.can_see(row["jurisdiction"]):
-            problem = {"jurisdiction": ["outside your jurisdiction"]}
-        elif svc.directory.jurisdiction(row["jurisdiction"]) is None:
-            problem = {"jurisdiction": ["not a known division"]}
-        elif row["credit_code"] in seen:
-            problem = {"credit_code": [f"repeats row {seen[row['credit_code']]}"]}
-        if problem:
-            report["rejected"].append(
-                {"row": number, "credit_code": row["credit_code"], "errors": problem}
-            )
-            continue
-        seen[row["credit_code"]] = number
-        valid.append((number, row))
-    with svc.uow() as uow:
+    valid = screen_rows(read_sheet(sheet.filename, sheet.content), actor, uow.directory, report)
+    with uow:
         for number, row in valid:
             try:
                 with uow.session.begin_nested():
-                    outcome = _upsert(svc, uow, row, cid, create_only=False)
-            except (ValueError, ApiError) as exc:  # registered elsewhere, or meanwhile
+                    outcome = _upsert(uow, row, correlation_id, create_only=False)
+            except (ValueError, Conflict) as exc:  # registered elsewhere, or meanwhile
                 field = "jurisdiction" if isinstance(exc, ValueError) else "credit_code"
                 report["rejected"].append(
-                    {
-                        "row": number,
-                        "credit_code": row["credit_code"],
-                        "errors": {field: [str(exc)]},
-                    }
+                    _rejected(number, row["credit_code"], {field: [str(exc)]})
                 )
                 continue
             report[outcome] += 1
         uow.commit()
     report["rejected"].sort(key=lambda r: r["row"])
     return report
+
+
+def seed_enterprises(uow: UnitOfWork, rows: list[tuple[str, str, str]]) -> int:
+    """Register enterprises that are not yet known (idempotent); returns how many were new."""
+    added = 0
+    with uow:
+        for code, name, jurisdiction in rows:
+            exists = uow.session.execute(
+                select(t.c.credit_code).where(t.c.credit_code == code)
+            ).first()
+            if exists is None:
+                uow.session.execute(
+                    insert(t).values(
+                        credit_code=code,
+                        name=name,
+                        jurisdiction=jurisdiction,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+                uow.emit(  # dispatch and visits keep their own copy of the registry
+                    enterprise_registered(
+                        jurisdiction=jurisdiction,
+                        payload=bare_registration(code, name, jurisdiction),
+                    )
+                )
+                added += 1
+        uow.commit()
+    return added

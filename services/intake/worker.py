@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.intake import build, handlers, loop
+from services.intake import accepting, build, loop
 from shared.contracts.dispatch import ASSIGNMENT_MADE, PROGRESS_REPORTED
 from shared.contracts.visits import VISIT_LOGGED
 from shared.messaging import Subscription
@@ -12,15 +12,15 @@ from shared.worker import run_worker
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
-        svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
+        svc.on("dispatch", ASSIGNMENT_MADE, loop.on_assignment_made),
         svc.on("dispatch", PROGRESS_REPORTED, loop.on_progress_reported),
-        svc.on("visits", VISIT_LOGGED, handlers.on_visit_logged),
+        svc.on("visits", VISIT_LOGGED, accepting.on_visit_logged),
     ]
 
 
 def on_start(svc: Service) -> None:
     """Before consuming: deadlines computed past the published calendar, again."""
-    loop.recompute_provisional(svc)
+    loop.recompute_provisional(svc.uow())
 
 
 if __name__ == "__main__":

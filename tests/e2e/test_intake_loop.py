@@ -362,9 +362,9 @@ def test_provisional_deadlines_are_recomputed_and_flagged(platform):
             .values(expected_at=datetime(2027, 3, 1, 10, tzinfo=UTC))
         )
         s.commit()
-    assert recompute_provisional(intake) == 1
+    assert recompute_provisional(intake.uow()) == 1
     again = c.get(f"/intake/api/v1/demands/{d['code']}", headers=h).get_json()
     assert again["expected_datetime"] == right and again["deadline_provisional"] is True
-    assert recompute_provisional(intake) == 0  # idempotent
+    assert recompute_provisional(intake.uow()) == 0  # idempotent
     feed = c.get(f"/intake/api/v1/demands/{d['code']}/updates", headers=h).get_json()["items"]
     assert feed[-1]["actor"] == "system" and "recomputed" in feed[-1]["note"]

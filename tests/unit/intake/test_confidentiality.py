@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.intake import open311
+from services.intake import confidentiality
 
 
 def row(consent):
@@ -41,7 +41,7 @@ DETAILS = ("description", "address", "address_id", "lat", "long", "media_url")
     ],
 )
 def test_details_follow_consent_and_reader(consent, public, shown):
-    out = open311._as_request(row(consent), None, public, None)
+    out = confidentiality.as_request(row(consent), None, public, None)
     assert all((out[k] is not None) == shown for k in DETAILS)
     # what is never confidential: the request, its state, who handles it and the promise
     assert out["service_request_id"] and out["status"] == "open"

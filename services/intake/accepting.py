@@ -1,0 +1,339 @@
+"""Accepting a demand (受理): filed over HTTP (with an optional Idempotency-Key) or
+raised on a visit; numbered in its jurisdiction's yearly sequence, promised a
+deadline, stored with its first update and announced as ``demand.accepted``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.intake import metrics
+from services.intake.calendar import Deadline
+from services.intake.domain import Demand, demand_year, unified_code
+from services.intake.feed import record_update
+from services.intake.idempotency import IdempotencyKey, Replayed, claim_key, keep_response, replay
+from services.intake.models import demand_sequences, demands, enterprises
+from services.intake.reading import as_demand
+from services.intake.registry import bare_registration
+from services.intake.timelimits import time_rules
+from shared.auth import Directory, Principal
+from shared.catalogue import BY_CODE
+from shared.contracts import intake as contract
+from shared.db import Database, UnitOfWork, insert_or_ignore
+from shared.events import Event, in_subtree
+from shared.scoping import filing_jurisdiction
+from shared.usecases import Forbidden, Invalid
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcceptDemand:
+    """The command: ``DemandIn``'s loaded fields, and the key that makes retries safe."""
+
+    fields: dict[str, Any]
+    idempotency: IdempotencyKey | None = None
+
+
+# -- the yearly sequence -----------------------------------------------------------
+def next_sequence(db: Database, jurisdiction: str, year: int) -> int:
+    """Take the next number of a jurisdiction's yearly sequence, in its own transaction.
+
+    Like a database sequence it is committed at once, so the hot row is locked
+    only for that instant and concurrent demands do not queue behind each
+    other's whole transaction. A demand whose write then fails leaves a gap:
+    codes are unique and never reused, not gap-free.
+    """
+    with db.write_session() as s:
+        value = bump_sequence(s, jurisdiction, year)
+        s.commit()
+    return int(value)
+
+
+def bump_sequence(s: Session, jurisdiction: str, year: int) -> int:
+    """Take the next number in session ``s`` (its caller commits)."""
+    t = demand_sequences
+    where = (t.c.jurisdiction == jurisdiction) & (t.c.year == year)
+    bump = update(t).where(where).values(last_value=t.c.last_value + 1).returning(t.c.last_value)
+    value = s.execute(bump).scalar()
+    if value is None:
+        try:
+            with s.begin_nested():
+                s.execute(insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1))
+            value = 1
+        except IntegrityError:  # a concurrent first demand of the year created the row
+            value = s.execute(bump).scalar_one()
+    return int(value)
+
+
+# -- where a demand is filed -------------------------------------------------------
+def filing_of(
+    directory: Directory, actor: Principal, fields: dict[str, Any], registered_in: str | None
+) -> str:
+    """The jurisdiction a demand is filed in, or the refusal: a demand is filed where
+    its enterprise is registered (``registered_in``; None for a new one) or above it,
+    by default there; a new enterprise needs its name to be registered."""
+    credit_code = fields["enterprise"]["credit_code"]
+    if registered_in is not None and not actor.can_see(registered_in):
+        raise Forbidden(
+            f"Enterprise {credit_code} is registered in {registered_in}, "
+            "outside your jurisdiction.",
+            fields={
+                "json": {"enterprise": {"credit_code": ["registered outside your jurisdiction"]}}
+            },
+        )
+    jurisdiction = filing_jurisdiction(
+        directory, actor, fields.get("jurisdiction") or registered_in, "demands"
+    )
+    if registered_in is not None and not in_subtree(registered_in, jurisdiction):
+        raise Invalid.field(
+            "jurisdiction",
+            f"the enterprise is registered in {registered_in}; file its demands "
+            "there or in a jurisdiction above it",
+        )
+    if registered_in is None and not fields["enterprise"].get("name"):
+        raise Invalid(
+            "The request is invalid; see fields.",
+            fields={
+                "json": {
+                    "enterprise": {"name": ["unknown enterprise: send its name to register it"]}
+                }
+            },
+        )
+    return jurisdiction
+
+
+# Columns a demand has no value for when it is accepted.
+UNSET_AT_ACCEPTANCE = {
+    "owner_type": None,
+    "owner_id": None,
+    "owner_name": None,
+    "urgency": None,
+    "feasibility": None,
+    "closed_at": None,
+    "resolution": None,
+    "satisfaction_rating": None,
+    "satisfaction_comment": None,
+}
+
+
+def accept_demand(
+    uow: UnitOfWork, actor: Principal, command: AcceptDemand, *, correlation_id: str
+) -> dict[str, Any]:
+    """Accept a demand: its unified code, its promised deadline, ``demand.accepted``.
+    A repeated Idempotency-Key raises ``Replayed`` with the first answer."""
+    now = datetime.now(UTC)
+    data, idempotency = command.fields, command.idempotency
+    if idempotency is not None:
+        stored = replay(uow, actor, idempotency)
+        if stored is not None:
+            raise Replayed(stored)
+    with uow.read() as s:
+        known = s.execute(
+            select(enterprises.c.name, enterprises.c.jurisdiction).where(
+                enterprises.c.credit_code == data["enterprise"]["credit_code"]
+            )
+        ).first()
+    jurisdiction = filing_of(uow.directory, actor, data, known.jurisdiction if known else None)
+    # Checks first, then the number (a refused demand uses none); before the unit of
+    # work, because on SQLite a second write transaction would wait for it.
+    seq = next_sequence(uow.db, jurisdiction, demand_year(now))
+    with uow:
+        if idempotency is not None:
+            claim_key(uow, actor, idempotency, now)
+        values, demand = store_demand(
+            uow,
+            data,
+            Filing(jurisdiction, seq, known.name if known else None),
+            actor.key_id,
+            correlation_id,
+            now,
+        )
+        result = as_demand(
+            SimpleNamespace(**UNSET_AT_ACCEPTANCE, **values, enterprise_name=demand.enterprise_name)
+        )
+        if idempotency is not None:
+            keep_response(uow, actor, idempotency, result)
+        uow.commit()
+    log.info("demand %s accepted in %s", demand.code, jurisdiction)
+    metrics.counted("accepted", demand.category, jurisdiction)
+    return result
+
+
+# -- storing it ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filing:
+    """Where a demand is filed, its number there, and its enterprise's registered name
+    (None when the demand registers the enterprise)."""
+
+    jurisdiction: str
+    sequence: int
+    registered_name: str | None
+
+
+def demand_values(
+    demand: Demand, data: dict[str, Any], deadline: Deadline, correlation_id: str
+) -> dict[str, Any]:
+    """The ``demands`` row of an accepted demand."""
+    contact = data.get("contact") or {}
+    location = data.get("location") or {}
+    return {
+        "code": demand.code,
+        "jurisdiction": demand.jurisdiction,
+        "enterprise_credit_code": demand.enterprise_credit_code,
+        "category": demand.category,
+        "service_item": data.get("service_item"),
+        "title": demand.title,
+        "description": demand.description,
+        "source": demand.source,
+        "contact_name": contact.get("name"),
+        "contact_phone": contact.get("phone"),
+        "contact_email": contact.get("email"),
+        "address": location.get("address"),
+        "address_id": location.get("address_id"),
+        "lat": location.get("lat"),
+        "long": location.get("long"),
+        "media_url": data.get("media_url"),
+        "attachments": json.dumps(data.get("attachments") or []),
+        "ordered_agency": data.get("ordered_agency"),
+        "consent_to_share": demand.consent_to_share,
+        "status": demand.status,
+        "correlation_id": correlation_id,
+        "accepted_by": demand.accepted_by,
+        "accepted_at": demand.accepted_at,
+        "complexity": data["complexity"],
+        "expected_at": deadline.due.astimezone(UTC),
+        "deadline_provisional": deadline.provisional,
+    }
+
+
+def accepted_payload(demand: Demand, data: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+    """The ``demand.accepted`` payload: the demand, its promise, and what the handling
+    parties need (the service item's agency category, the contact, the visit)."""
+    payload = demand.accepted_payload() | {
+        "complexity": data["complexity"],
+        "expected_at": deadline.due.isoformat(),
+        "deadline_provisional": deadline.provisional,
+    }
+    item = BY_CODE.get(data.get("service_item") or "")
+    if item is not None:
+        payload |= {"service_item": item.code, "agency_category": item.agency_category}
+    if data.get("ordered_agency"):
+        payload["ordered_agency"] = data["ordered_agency"]
+    if data.get("contact"):  # for the handling parties; dispatch passes it on with consent
+        payload["contact"] = data["contact"]
+    if data.get("visit_id"):  # raised on a visit (服务进企): visits links it back
+        payload["visit_id"] = data["visit_id"]
+    return payload
+
+
+def _register_enterprise(
+    uow: UnitOfWork, enterprise: dict[str, Any], jurisdiction: str, cid: str, now: datetime
+) -> None:
+    """Register a new enterprise by its name. Two first demands of a new enterprise may
+    race: the loser's row is ignored."""
+    code, name = enterprise["credit_code"], enterprise["name"]
+    registered = uow.session.execute(
+        insert_or_ignore(uow.db, enterprises)
+        .values(credit_code=code, name=name, jurisdiction=jurisdiction, created_at=now)
+        .returning(enterprises.c.credit_code)
+    ).first()
+    if registered is not None:
+        uow.emit(
+            contract.enterprise_registered(
+                jurisdiction=jurisdiction,
+                correlation_id=cid,
+                payload=bare_registration(code, name, jurisdiction),
+            )
+        )
+
+
+def store_demand(
+    uow: UnitOfWork,
+    data: dict[str, Any],
+    filing: Filing,
+    actor: str,
+    correlation_id: str,
+    now: datetime,
+) -> tuple[dict[str, Any], Demand]:
+    """Store an accepted demand, its first update and its ``demand.accepted`` (shared by
+    the HTTP intake and the demands raised on a visit)."""
+    ent, jurisdiction = data["enterprise"], filing.jurisdiction
+    name = filing.registered_name
+    if name is None:
+        _register_enterprise(uow, ent, jurisdiction, correlation_id, now)
+        name = ent["name"]
+    _, limits, calendar = time_rules(uow.session, jurisdiction)
+    deadline = calendar.deadline(now, limits[data["complexity"]])
+    demand = Demand(
+        code=unified_code(jurisdiction, demand_year(now), filing.sequence),
+        jurisdiction=jurisdiction,
+        enterprise_credit_code=ent["credit_code"],
+        enterprise_name=name,
+        category=data["category"],
+        title=data["title"],
+        description=data["description"],
+        source=data["source"],
+        consent_to_share=data["consent_to_share"],
+        accepted_at=now,
+        accepted_by=actor,
+    )
+    values = demand_values(demand, data, deadline, correlation_id)
+    uow.session.execute(insert(demands).values(**values))
+    record_update(
+        uow, demand.code, "transition", actor, now, to_status="accepted", note="受理 accepted"
+    )
+    uow.emit(
+        contract.demand_accepted(
+            jurisdiction=jurisdiction,
+            payload=accepted_payload(demand, data, deadline),
+            correlation_id=correlation_id,
+        )
+    )
+    return values, demand
+
+
+# -- raised on a visit ---------------------------------------------------------------
+def raised_demand(raised: dict[str, Any], enterprise_name: str, visit_id: Any) -> dict[str, Any]:
+    """A demand raised on a visit, as the fields of an accepted demand."""
+    return {
+        "enterprise": {"credit_code": raised["credit_code"], "name": enterprise_name},
+        "category": raised["category"],
+        "service_item": raised.get("service_item"),
+        "title": raised["title"],
+        "description": raised["description"],
+        "source": "field_visit",
+        "consent_to_share": raised.get("consent_to_share", False),
+        "contact": raised.get("contact"),
+        "complexity": raised.get("complexity") or "general",
+        "visit_id": visit_id,
+    }
+
+
+def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
+    """Demands raised on a visit enter the closed loop without retyping (source
+    ``field_visit``), filed where their enterprise is registered."""
+    p = event.payload
+    now = datetime.now(UTC)
+    for raised in p.get("demands_raised") or []:
+        ent = uow.session.execute(
+            select(enterprises.c.name, enterprises.c.jurisdiction).where(
+                enterprises.c.credit_code == raised["credit_code"]
+            )
+        ).first()
+        if ent is None:  # visits checks enterprises against intake's own announcements
+            raise LookupError(f"visit {p['visit_id']}: unknown enterprise {raised['credit_code']}")
+        data = raised_demand(raised, ent.name, p["visit_id"])
+        seq = bump_sequence(uow.session, ent.jurisdiction, demand_year(now))
+        filing = Filing(ent.jurisdiction, seq, ent.name)
+        _, demand = store_demand(uow, data, filing, p["logged_by"], event.correlation_id, now)
+        log.info("demand %s raised on visit %s", demand.code, p["visit_id"])
+        metrics.counted("accepted", demand.category, ent.jurisdiction)

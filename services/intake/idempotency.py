@@ -1,0 +1,97 @@
+"""Idempotency-Key (accepting a demand): a retry with the same key and body gets the
+first answer again; another body with the same key is a Conflict. The key is claimed
+in the transaction that stores the demand, so two concurrent retries store one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from services.intake.models import idempotency_keys
+from services.intake.schemas import DemandOut
+from shared.auth import Principal
+from shared.db import UnitOfWork, insert_or_ignore
+from shared.usecases import Conflict
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """An ``Idempotency-Key`` and the fingerprint of the body it came with."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, body: Any) -> IdempotencyKey:
+        return cls(key, request_fingerprint(body))
+
+
+class Replayed(Exception):
+    """The request repeats an earlier one (same Idempotency-Key and body)."""
+
+    def __init__(self, body: str) -> None:
+        super().__init__("idempotent replay")
+        self.body = body
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def replay(uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey) -> str | None:
+    """The stored response of an earlier request with this Idempotency-Key, if any."""
+    k = idempotency_keys
+    with uow.read() as s:
+        row = s.execute(
+            select(k).where(k.c.principal == actor.key_id, k.c.key == idempotency.key)
+        ).first()
+    if row is None:
+        return None
+    if row.request_sha256 != idempotency.fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was used with another request body.",
+            code="idempotency_key_reused",
+            fields={"headers": {"Idempotency-Key": ["already used with a different body"]}},
+        )
+    return str(row.response)
+
+
+def claim_key(
+    uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey, now: datetime
+) -> None:
+    """Claim an Idempotency-Key in this transaction, first. A concurrent request with
+    the same key waits here (PostgreSQL's unique index; SQLite's write lock) and then
+    finds the key taken: it answers as the first did, or 409 for another body."""
+    claimed = uow.session.execute(
+        insert_or_ignore(uow.db, idempotency_keys)
+        .values(
+            principal=actor.key_id,
+            key=idempotency.key,
+            request_sha256=idempotency.fingerprint,
+            status=0,
+            response="",
+            created_at=now,
+        )
+        .returning(idempotency_keys.c.key)
+    ).first()
+    if claimed is None:
+        uow.rollback()
+        raise Replayed(replay(uow, actor, idempotency) or "")
+
+
+def keep_response(
+    uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey, result: dict[str, Any]
+) -> None:
+    k = idempotency_keys
+    uow.session.execute(
+        update(k)
+        .where(k.c.principal == actor.key_id, k.c.key == idempotency.key)
+        .values(status=201, response=json.dumps(DemandOut().dump(result), ensure_ascii=False))
+    )

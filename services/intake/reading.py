@@ -1,0 +1,152 @@
+"""Intake use cases that read demands: one by its code, the ledger a page at a time;
+and how a stored demand is shown (its answer, its service notice)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy.orm import Session
+
+from services.intake.calendar import service_notice_of
+from services.intake.lifecycle import FINAL
+from services.intake.models import demands, enterprises
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.events import subtree_prefix
+from shared.pagination import cursor_key, encode_cursor
+from shared.scoping import query_root
+from shared.usecases import NotFound
+
+
+def demand_rows() -> Select[Any]:
+    """Demands with their enterprise's name: what every read of a demand starts from."""
+    return select(demands, enterprises.c.name.label("enterprise_name")).join(
+        enterprises, enterprises.c.credit_code == demands.c.enterprise_credit_code
+    )
+
+
+def load_demand(session: Session, code: str, actor: Principal, *, lock: bool = False) -> Any:
+    """A demand row the actor may see, or NotFound (the same answer whether it
+    does not exist or lies outside the actor's subtree)."""
+    q = demand_rows().where(demands.c.code == code)
+    if lock:
+        q = q.with_for_update(of=demands)
+    row = session.execute(q).first()
+    if row is None or not actor.can_see(row.jurisdiction):
+        raise NotFound(f"No demand {code} in your jurisdiction.")
+    return row
+
+
+def _contact(row: Any) -> dict[str, Any] | None:
+    if not (row.contact_name or row.contact_phone or row.contact_email):
+        return None
+    return {"name": row.contact_name, "phone": row.contact_phone, "email": row.contact_email}
+
+
+def _location(row: Any) -> dict[str, Any] | None:
+    if not (row.address or row.address_id or row.lat is not None):
+        return None
+    return {"address": row.address, "address_id": row.address_id, "lat": row.lat, "long": row.long}
+
+
+def as_demand(row: Any) -> dict[str, Any]:
+    """The API's answer for a stored demand (``DemandOut``)."""
+    owner = None
+    if row.owner_id:
+        owner = {"type": row.owner_type, "id": row.owner_id, "name": row.owner_name}
+    satisfaction = None
+    if row.satisfaction_rating is not None:
+        satisfaction = {"rating": row.satisfaction_rating, "comment": row.satisfaction_comment}
+    return {
+        "code": row.code,
+        "jurisdiction": row.jurisdiction,
+        "enterprise": {"credit_code": row.enterprise_credit_code, "name": row.enterprise_name},
+        "category": row.category,
+        "service_item": row.service_item,
+        "contact": _contact(row),
+        "location": _location(row),
+        "media_url": row.media_url,
+        "attachments": json.loads(row.attachments or "[]"),
+        "ordered_agency": row.ordered_agency,
+        "title": row.title,
+        "description": row.description,
+        "source": row.source,
+        "consent_to_share": row.consent_to_share,
+        "status": row.status,
+        "owner": owner,
+        "accepted_at": row.accepted_at,
+        "correlation_id": row.correlation_id,
+        "complexity": row.complexity,
+        "urgency": row.urgency,
+        "feasibility": row.feasibility,
+        "expected_at": row.expected_at,
+        "deadline_provisional": bool(row.deadline_provisional),
+        "service_notice": service_notice_of(row),
+        "closed_at": row.closed_at,
+        "resolution": row.resolution,
+        "satisfaction": satisfaction,
+    }
+
+
+def get_demand(uow: UnitOfWork, actor: Principal, code: str) -> dict[str, Any]:
+    with uow.read() as s:
+        return as_demand(load_demand(s, code, actor))
+
+
+def _cursor_time(value: Any) -> datetime:
+    after = datetime.fromisoformat(str(value))
+    if after.tzinfo is None or not 1900 <= after.year <= 2200:
+        raise ValueError("not a cursor time")
+    return after
+
+
+RANGES = (
+    ("accepted_from", demands.c.accepted_at, "ge"),
+    ("accepted_to", demands.c.accepted_at, "lt"),
+    ("closed_from", demands.c.closed_at, "ge"),
+    ("closed_to", demands.c.closed_at, "lt"),
+)
+
+
+def demand_filters(args: Mapping[str, Any], now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions of a ledger query's filters, in the order they are given."""
+    d = demands
+    found: list[ColumnElement[bool]] = [
+        d.c[name] == args[name]
+        for name in ("status", "category", "source", "service_item")
+        if name in args
+    ]
+    if "enterprise" in args:
+        found.append(d.c.enterprise_credit_code == args["enterprise"])
+    for name, column, op in RANGES:
+        if name in args:
+            found.append(column >= args[name] if op == "ge" else column < args[name])
+    if "overdue" in args:
+        late = d.c.status.notin_(FINAL) & (d.c.expected_at < now)
+        found.append(late if args["overdue"] else ~late)
+    return found
+
+
+def list_demands(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dict[str, Any]:
+    """Demands in the subtree, newest first, filtered, a page at a time (keyset cursor)."""
+    root = query_root(actor, args.get("jurisdiction"))
+    d = demands
+    q = demand_rows().where(d.c.jurisdiction.startswith(subtree_prefix(root)))
+    for condition in demand_filters(args, datetime.now(UTC)):
+        q = q.where(condition)
+    key = cursor_key(args.get("cursor"), 2, lambda k: [_cursor_time(k[0]), str(k[1])])
+    if key is not None:
+        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(key[0], key[1]))
+    limit = args["limit"]
+    with uow.read() as s:
+        rows = s.execute(q.order_by(d.c.accepted_at.desc(), d.c.code.desc()).limit(limit + 1)).all()
+    items = [as_demand(r) for r in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        cursor = encode_cursor([last["accepted_at"].isoformat(), last["code"]])
+    return {"items": items, "next_cursor": cursor}

@@ -120,13 +120,13 @@ def _flush(conn: sqlite3.Connection, rows: list[tuple]) -> None:  # type: ignore
 def export_in_this_process(db: Path) -> None:
     """Run the real export generator to the end; print bytes, lines and peak RSS."""
     from services import archive
-    from services.archive.handlers import export
+    from services.archive.exports import export
 
     svc = archive.build(_settings(db))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     lines = size = 0
-    for chunk in export(svc, None, {}, "jsonl"):  # type: ignore[arg-type]
+    for chunk in export(svc.uow(), None, {"format": "jsonl"}):
         lines += 1
         size += len(chunk)
     elapsed = time.perf_counter() - started
@@ -158,9 +158,9 @@ def main() -> None:
     report: dict[str, object] = {"events": args.events}
     report["build_seconds"] = round(build(db, args.events), 1)
     from services import archive
-    from services.archive.handlers import verify
+    from services.archive.verification import verify
 
-    result = verify(archive.build(_settings(db)))
+    result = verify(archive.build(_settings(db)).uow(), None)
     report["verify"] = {k: result[k] for k in ("ok", "checked", "seconds", "rate_per_second")}
     out = subprocess.run(
         [sys.executable, "-m", "bench.archive_bench", "--export-only", "--db", str(db)],

@@ -185,9 +185,9 @@ def archive() -> None:
 def archive_verify() -> None:
     """Walk the chain; exit 1 naming the first record that does not match."""
     from services import archive as archive_service
-    from services.archive.handlers import verify
+    from services.archive.verification import verify
 
-    result = verify(archive_service.build(_settings()))
+    result = verify(archive_service.build(_settings()).uow(), None)
     click.echo(json.dumps(result, default=str, ensure_ascii=False))
     if not result["ok"]:
         raise SystemExit(1)
@@ -200,13 +200,15 @@ def archive_verify() -> None:
 def archive_replay(queue: str, types: tuple[str, ...], jurisdiction: str | None) -> None:
     """Re-publish archived events to a consumer QUEUE, marked as replays."""
     from services import archive as archive_service
-    from services.archive.handlers import replay
+    from services.archive.replays import broker, known_queues, replay
     from shared.errors import ApiError
     from shared.usecases import DomainError
 
     data: dict[str, Any] = {"queue": queue, "types": list(types), "jurisdiction": jurisdiction}
+    svc = archive_service.build(_settings())
+    queues, connect = known_queues(svc.settings), broker(svc.settings)
     try:  # the operator's CLI is not bound to a jurisdiction
-        click.echo(json.dumps(replay(archive_service.build(_settings()), None, data)))
+        click.echo(json.dumps(replay(svc.uow(), None, data, queues=queues, connect=connect)))
     except (ApiError, DomainError) as exc:
         raise click.ClickException(exc.message) from None
 

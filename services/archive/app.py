@@ -8,7 +8,16 @@ from typing import Any
 from flask import Flask, Response, stream_with_context
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.archive import build, handlers, metrics, reports
+from services.archive import (
+    build,
+    exports,
+    metrics,
+    renderings,
+    replays,
+    reports,
+    search,
+    verification,
+)
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.events import JURISDICTION_RE
@@ -101,7 +110,7 @@ def _args(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, TraceOut)
 def trace(code: str) -> dict[str, Any]:
     """A demand's whole history: every archived event in order, with its envelope."""
-    return {"demand_code": code, "events": handlers.trace(service(), code, current_principal())}
+    return {"demand_code": code, "events": search.trace(service().uow(), current_principal(), code)}
 
 
 @blp.get("/events")
@@ -112,7 +121,7 @@ def events(args: dict[str, Any]) -> dict[str, Any]:
     """Search by enterprise, staff, agency, demand, type, producer, correlation id,
     jurisdiction subtree and time range (required, at most a year: wider ranges are for
     the streaming export); newest first, cursor pagination."""
-    return handlers.search(service(), current_principal(), _args(args))
+    return search.search(service().uow(), current_principal(), _args(args))
 
 
 @blp.get("/export")
@@ -125,10 +134,10 @@ def export(args: dict[str, Any]) -> Response:
     (403 outside your subtree, 422 for a bad filter) and an unavailable database are
     answered as an error before the first byte: a 200 is a stream that has started."""
     args = _args(args)
-    fmt = args.pop("format")
-    # handlers.export checks, scopes and reads the first batch now; only formatting and
+    fmt = args["format"]
+    # exports.export checks, scopes and reads the first batch now; only formatting and
     # the later batches are left to the stream
-    body = handlers.export(service(), current_principal(), args, fmt)
+    body = exports.export(service().uow(), current_principal(), args)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
     return download(stream_with_context(body), f"archive.{fmt}", mimetype)
 
@@ -144,7 +153,7 @@ def verify() -> dict[str, Any]:
     403; a city or district relies on the province's verification and the metric
     ``onestop_archive_last_verify_ok``. The operator's ``onestop archive verify`` is
     not bound to a jurisdiction."""
-    return handlers.verify(service(), current_principal())
+    return verification.verify(service().uow(), current_principal())
 
 
 @blp.post("/replay")
@@ -154,7 +163,14 @@ def verify() -> dict[str, Any]:
 def replay(data: dict[str, Any]) -> dict[str, Any]:
     """Re-publish archived events (filtered by type, jurisdiction, time) to a consumer
     queue, marked as replays; consumers' idempotency holds."""
-    return handlers.replay(service(), current_principal(), _args(data))
+    svc = service()
+    return replays.replay(
+        svc.uow(),
+        current_principal(),
+        _args(data),
+        queues=replays.known_queues(svc.settings),
+        connect=replays.broker(svc.settings),
+    )
 
 
 class ReportArgs(Strict):
@@ -172,9 +188,9 @@ REPORTS = {
 
 def _render(report: dict[str, Any], fmt: str, name: str) -> Any:
     if fmt == "xlsx":
-        return download(reports.to_xlsx(report), f"{name}.xlsx")
+        return download(renderings.to_xlsx(report), f"{name}.xlsx")
     if fmt == "html":
-        return Response(reports.to_html(report), mimetype="text/html")
+        return Response(renderings.to_html(report), mimetype="text/html")
     return Response(
         json.dumps(report, ensure_ascii=False, default=str), mimetype="application/json"
     )
@@ -192,7 +208,7 @@ def report(args: dict[str, Any], kind: str) -> Any:
     build_report = REPORTS.get(kind)
     if build_report is None:
         raise ApiError(404, f"No report {kind!r}; one of {', '.join(REPORTS)}.")
-    result = build_report(service(), current_principal(), args["jurisdiction"], args["period"])
+    result = build_report(service().uow(), current_principal(), args)
     return _render(result, args["format"], f"{kind}-{args['jurisdiction']}-{args['period']}")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,55 @@ def check_record(prev: str, expected_seq: int | None, link: Link) -> str | None:
     for name, value in link.columns.items():
         if _expected_column(envelope, name) != value:
             return f"its indexed {name} does not match its content (edited)"
+    return None
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain's head as stored: how many records, and the newest one's seq and hash."""
+
+    length: int
+    last_seq: int
+    last_hash: str
+
+
+@dataclass(frozen=True)
+class Walked:
+    """How far a walk from the chain's start got: the records found good, the hash of the
+    last of them, and the first record that breaks the chain (None when none does)."""
+
+    checked: int
+    last_hash: str
+    first_mismatch: dict[str, Any] | None
+
+
+def walk(links: Iterable[Link]) -> Walked:
+    """Follow the chain from its start (records in ``seq`` order) and stop at the first
+    record that does not match: edited, deleted or reordered. Reads ``links`` only as far
+    as that record."""
+    prev, expected, checked = GENESIS, None, 0
+    for link in links:
+        why = check_record(prev, expected, link)
+        if why:
+            return Walked(
+                checked, prev, {"seq": link.seq, "event_id": link.event_id, "reason": why}
+            )
+        prev, expected, checked = link.hash, link.seq + 1, checked + 1
+    return Walked(checked, prev, None)
+
+
+def head_mismatch(head: Head | None, walked: Walked) -> dict[str, Any] | None:
+    """Why the head does not match an intact walk (the newest records deleted, or the
+    head itself missing), or None."""
+    if head is not None and (head.length != walked.checked or head.last_hash != walked.last_hash):
+        return {
+            "seq": head.last_seq,
+            "event_id": None,
+            "reason": f"the chain ends after {walked.checked} records but its head says "
+            f"{head.length} ending at record {head.last_seq} (the newest records deleted)",
+        }
+    if head is None and walked.checked:
+        return {"seq": None, "event_id": None, "reason": "the chain head is missing"}
     return None
 
 

@@ -249,12 +249,12 @@ def test_an_invalid_export_filter_is_a_422_before_any_byte(platform, query):
 
 
 def test_export_streams_every_matching_row_in_keyset_batches(platform, monkeypatch):
-    from services.archive import handlers
+    from services.archive import exports
 
     c = _with_demands(platform)
-    monkeypatch.setattr(handlers, "BATCH", 7)  # many batches, one of them short
+    monkeypatch.setattr(exports, "BATCH", 7)  # many batches, one of them short
     archived = _archived(platform)
-    assert len(archived) > 3 * handlers.BATCH and len(archived) % handlers.BATCH
+    assert len(archived) > 3 * exports.BATCH and len(archived) % exports.BATCH
     everything = c.get(f"{API}/export", headers=auth(platform, "admin"))
     assert everything.status_code == 200 and everything.mimetype == "application/x-ndjson"
     assert everything.headers["Content-Disposition"] == 'attachment; filename="archive.jsonl"'

@@ -1,0 +1,116 @@
+"""Replay: archived events re-published to one consumer queue, marked as replays.
+
+The use case takes what it needs besides the archive as keyword arguments: the platform's
+consumer queues with their bindings (``known_queues``) and a way to open a publisher
+(``broker``), opened only once the request has been checked and scoped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from services.archive.exports import export_rows
+from services.archive.metrics import REPLAYED
+from shared.auth import Principal
+from shared.config import Settings
+from shared.db import UnitOfWork
+from shared.events import jurisdiction_path
+from shared.usecases import Invalid
+
+log = logging.getLogger(__name__)
+
+Bindings = Sequence[tuple[str, str]]  # (producer, binding key) pairs of one queue
+
+
+class QueuePublisher(Protocol):
+    def publish_to_queue(self, queue: str, body: str | bytes, headers: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def known_queues(settings: Settings) -> dict[str, list[tuple[str, str]]]:
+    """Every consumer queue of the platform and its bindings (the replay targets)."""
+    from onestop.topology import platform_subscriptions
+
+    return {sub.queue: list(sub.bindings) for sub in platform_subscriptions(settings)}
+
+
+def broker(settings: Settings) -> Callable[[], QueuePublisher]:
+    """Opens a publisher to the platform's broker when called."""
+    from shared.messaging import KombuPublisher
+
+    return lambda: KombuPublisher(settings.broker_url)
+
+
+def routing_key_of(envelope: dict[str, Any]) -> str:
+    """The key the event was published with: its type, then its jurisdiction path."""
+    return ".".join([envelope["event_type"], *jurisdiction_path(envelope["jurisdiction"])])
+
+
+def routed(envelope: dict[str, Any], bindings: Iterable[tuple[str, str]]) -> bool:
+    """Whether the queue's bindings would have routed the event to it."""
+    from onestop.rebuild import matches
+
+    key = routing_key_of(envelope)
+    return any(p == envelope["producer"] and matches(k, key) for p, k in bindings)
+
+
+def replay(
+    uow: UnitOfWork,
+    actor: Principal | None,
+    command: dict[str, Any],
+    *,
+    queues: Mapping[str, Bindings],
+    connect: Callable[[], QueuePublisher],
+) -> dict[str, Any]:
+    """Re-publish archived events (filtered) to one consumer queue, oldest first, each
+    marked ``replay: true``; the consumer's inbox recognises those it already applied.
+    Only the events the queue's bindings would have routed to it are sent. ``actor``
+    None is the platform operator (the CLI)."""
+    queue = command["queue"]
+    if queue not in queues:
+        raise Invalid(
+            f"Unknown consumer queue {queue!r}.",
+            fields={"json": {"queue": [f"one of {', '.join(sorted(queues))}"]}},
+        )
+    bindings = queues[queue]
+    args = {
+        "jurisdiction": command.get("jurisdiction"),
+        "from": command.get("from"),
+        "to": command.get("to"),
+    }
+    types = set(command.get("types") or [])
+    rows = export_rows(uow, actor, args)  # scoped (Forbidden) before the broker is touched
+    publisher = connect()
+    sent = skipped = 0
+    try:
+        for chunk in rows:
+            envelope = json.loads(chunk.body)
+            if types and envelope["event_type"] not in types:
+                continue
+            if not routed(envelope, bindings):
+                skipped += 1
+                continue
+            _publish(publisher, queue, envelope)
+            sent += 1
+    finally:
+        publisher.close()
+    REPLAYED.labels(queue).inc(sent)
+    log.info("replayed %d events to %s (%d not routed there)", sent, queue, skipped)
+    return {"queue": queue, "sent": sent, "not_routed": skipped}
+
+
+def _publish(publisher: QueuePublisher, queue: str, envelope: dict[str, Any]) -> None:
+    envelope["replay"] = True
+    publisher.publish_to_queue(
+        queue,
+        json.dumps(envelope, ensure_ascii=False),
+        {
+            "event_id": envelope["event_id"],
+            "event_type": envelope["event_type"],
+            "x-onestop-replay": True,
+        },
+    )

@@ -7,8 +7,11 @@ from typing import Any
 
 from flask import Flask, g
 
-from services.scoring import build, cards, handlers
+from services.scoring import build, records, rulesets, scorecards
 from services.scoring import schemas as sc
+from services.scoring.export import to_xlsx
+from services.scoring.kpis import kpis as jurisdiction_kpis
+from services.scoring.tallies import tallies as month_tallies
 from shared.config import Settings
 from shared.web import (
     OnestopBlueprint,
@@ -30,11 +33,7 @@ MANAGERS = ("admin", "district")
 @blp.response(200, sc.TallyList)
 def tallies(args: dict[str, Any]) -> dict[str, Any]:
     """The facts behind the A.1 items for one month, per unit, with their records."""
-    return {
-        "items": handlers.tallies(
-            service(), current_principal(), args["period"], args.get("unit_id")
-        )
-    }
+    return {"items": month_tallies(service().uow(), current_principal(), args)}
 
 
 @blp.get("/scorecards")
@@ -45,7 +44,7 @@ def scorecard(args: dict[str, Any]) -> dict[str, Any]:
     """A unit's scorecard for a month, quarter or year: each item's points, cap, rule and
     the records behind them; part subtotals; total; rank in its jurisdiction; the rule set
     version that produced it."""
-    return cards.scorecard(service(), current_principal(), args["unit"], args["period"])
+    return scorecards.scorecard(service().uow(), current_principal(), args)
 
 
 @blp.get("/rankings")
@@ -55,12 +54,10 @@ def scorecard(args: dict[str, Any]) -> dict[str, Any]:
 def rankings(args: dict[str, Any]) -> Any:
     """A jurisdiction's departments or staff ranked for a period (``format=xlsx``: the
     table A.1 layout with Chinese headings)."""
-    ranking = cards.rankings(
-        service(), current_principal(), args["jurisdiction"], args["unit_type"], args["period"]
-    )
+    ranking = scorecards.rankings(service().uow(), current_principal(), args)
     if args["format"] == "xlsx":
         name = f"scorecards-{args['jurisdiction']}-{args['unit_type']}-{args['period']}.xlsx"
-        return download(cards.to_xlsx(ranking), name)
+        return download(to_xlsx(ranking), name)
     return ranking
 
 
@@ -71,7 +68,7 @@ def rankings(args: dict[str, Any]) -> Any:
 def evaluate(data: dict[str, Any]) -> dict[str, Any]:
     """What-if: raw counts and ratings for one unit → each item's points and the total,
     under a given rule set version or the one in force (nothing is stored)."""
-    return cards.what_if(service(), current_principal(), data)
+    return scorecards.what_if(service().uow(), current_principal(), data)
 
 
 @blp.post("/records")
@@ -82,7 +79,9 @@ def enter_record(data: dict[str, Any]) -> dict[str, Any]:
     """A record no event carries — a supervisor's integrity or attitude rating (0–5), an
     efficiency override (0–15), an assisted or successful application, a research output —
     with its evidence (required). Records are never edited; retract and re-enter."""
-    return cards.enter_record(service(), current_principal(), data, g.correlation_id)
+    return records.enter_record(
+        service().uow(), current_principal(), data, correlation_id=g.correlation_id
+    )
 
 
 @blp.get("/records")
@@ -90,9 +89,7 @@ def enter_record(data: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(sc.RecordArgs, location="query")
 @blp.response(200, sc.RecordList)
 def list_records(args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "items": cards.list_records(service(), current_principal(), args["unit"], args["period"])
-    }
+    return {"items": records.list_records(service().uow(), current_principal(), args)}
 
 
 @blp.post("/records/<record_id>/retract")
@@ -100,8 +97,8 @@ def list_records(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(sc.RetractIn)
 @blp.response(200, sc.RecordOut)
 def retract(data: dict[str, Any], record_id: str) -> dict[str, Any]:
-    return cards.retract_record(
-        service(), current_principal(), record_id, data["reason"], g.correlation_id
+    return records.retract_record(
+        service().uow(), current_principal(), record_id, data, correlation_id=g.correlation_id
     )
 
 
@@ -110,7 +107,7 @@ def retract(data: dict[str, Any], record_id: str) -> dict[str, Any]:
 @blp.response(200, sc.RuleSetOut)
 def get_rule_set(jurisdiction: str) -> dict[str, Any]:
     """The rule set in force (nearest jurisdiction; version 0 = table A.1 literally)."""
-    return cards.get_rule_set(service(), current_principal(), jurisdiction)
+    return rulesets.get_rule_set(service().uow(), current_principal(), jurisdiction)
 
 
 @blp.put("/rule-sets/<jurisdiction>")
@@ -120,8 +117,8 @@ def get_rule_set(jurisdiction: str) -> dict[str, Any]:
 def publish_rule_set(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
     """Publish a new version effective from a date; inconsistent caps or weights are a 422
     with the reason for each."""
-    return cards.publish_rule_set(
-        service(), current_principal(), jurisdiction, data, g.correlation_id
+    return rulesets.publish_rule_set(
+        service().uow(), current_principal(), jurisdiction, data, correlation_id=g.correlation_id
     )
 
 
@@ -132,7 +129,7 @@ def publish_rule_set(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
 def kpis(args: dict[str, Any]) -> dict[str, Any]:
     """Closure, on-time, problem-solving rates and satisfaction; station coverage (CX
     第十二条); the SX targets — each with its target."""
-    return cards.kpis(service(), current_principal(), args["jurisdiction"], args["period"])
+    return jurisdiction_kpis(service().uow(), current_principal(), args)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -1,4 +1,5 @@
-"""Scoring's consumers: every event that can earn or explain a point becomes a fact.
+"""Scoring's consumers (``f(event, uow)``, called through the inbox): every event that
+can earn or explain a point becomes a fact.
 
 Demand facts are kept per demand and attributed to the demand's owner when a
 scorecard is computed, so the order events arrive in does not matter.
@@ -7,13 +8,12 @@ scorecard is computed, so the order events arrive in does not matter.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from services.scoring.domain import demand_item, period_of
+from services.scoring.domain.facts import period_of
 from services.scoring.models import (
     demand_facts,
     demand_owners,
@@ -27,10 +27,8 @@ from services.scoring.models import (
     visit_enterprises,
     visit_heads,
 )
-from shared.auth import Principal
 from shared.db import UnitOfWork, claim, upsert
-from shared.events import Event, subtree_prefix
-from shared.runtime import Service
+from shared.events import Event
 from shared.timezone import china_today
 
 t = tally_records
@@ -293,51 +291,3 @@ def on_rule_set_published(event: Event, uow: UnitOfWork) -> None:
         published_by=p["actor"],
         published_at=datetime.fromisoformat(p["at"]),
     )
-
-
-def tallies(
-    svc: Service, principal: Principal, period: str, unit_id: str | None
-) -> list[dict[str, Any]]:
-    """Counts per unit, item and stage for one month, each with its records: visits, and
-    the facts of the demands each unit owns."""
-    prefix = subtree_prefix(principal.jurisdiction)
-    grouped: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    names: dict[str, str] = {}
-    q = select(t).where(t.c.period == period, t.c.jurisdiction.startswith(prefix))
-    if unit_id:
-        q = q.where(t.c.unit_id == unit_id)
-    f, o = demand_facts.c, demand_owners.c
-    dq = (
-        select(
-            demand_facts, o.unit_type, o.unit_id, o.unit_name, o.category.label("owner_category")
-        )
-        .join(demand_owners, o.demand_code == f.demand_code)
-        .where(f.period == period, f.jurisdiction.startswith(prefix), f.fact != "accepted")
-    )
-    if unit_id:
-        dq = dq.where(o.unit_id == unit_id)
-    with svc.db.session() as s:
-        for r in s.execute(q.order_by(t.c.recorded_at)).mappings():
-            grouped[(r["unit_type"], r["unit_id"], r["item"], r["stage"])].append(
-                {"event_id": r["event_id"], "demand_code": r["demand_code"]}
-            )
-            names[r["unit_id"]] = r["unit_name"]
-        for r in s.execute(dq.order_by(f.at)).mappings():
-            item = demand_item(r["owner_category"])
-            grouped[(r["unit_type"], r["unit_id"], item, r["fact"])].append(
-                {"event_id": r["event_id"], "demand_code": r["demand_code"]}
-            )
-            names[r["unit_id"]] = r["unit_name"]
-    return [
-        {
-            "unit_type": ut,
-            "unit_id": uid,
-            "unit_name": names[uid],
-            "period": period,
-            "item": item,
-            "stage": stage,
-            "count": len(records),
-            "records": records,
-        }
-        for (ut, uid, item, stage), records in sorted(grouped.items())
-    ]

@@ -4,9 +4,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.scoring.cards import RECORD_KINDS
-from services.scoring.domain import MONTH_RE
-from services.scoring.rules import COUNT_INPUTS, OVERRIDE_INPUTS, RATING_INPUTS
+from services.scoring.domain.facts import MONTH_RE
+from services.scoring.domain.records import RECORD_KINDS
+from services.scoring.domain.table import COUNT_INPUTS, OVERRIDE_INPUTS, RATING_INPUTS
 from shared.events import JURISDICTION_RE
 
 CODE = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")

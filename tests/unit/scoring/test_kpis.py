@@ -1,4 +1,4 @@
-"""A jurisdiction's KPIs (``cards.kpis``) with concrete numbers, computed from scoring's
+"""A jurisdiction's KPIs (``services.scoring.kpis``) with concrete numbers, computed from scoring's
 own (SQLite) tables fed through the real consumers: the loop's rates (a closure-rate
 cohort, on time, problem solving, satisfaction), station coverage (CX 第十二条) and the
 SX targets (vs the base year, annual growth, the "两清零" counts)."""
@@ -12,10 +12,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.scoring import cards
 from services.scoring import handlers as h
-from services.scoring import rules as r
+from services.scoring.domain.table import default_rule_set
+from services.scoring.kpis import kpis as jurisdiction_kpis
 from services.scoring.models import rule_sets
+from services.scoring.rulesets import publish_rule_set
 from shared.auth import Principal
 from shared.errors import status_of
 from shared.events import make_event
@@ -26,12 +27,6 @@ from tests.factories import accepted_payload
 J = "630102"  # 城东区
 SIBLING = "630103"  # 城中区, the same city
 ADMIN = Principal(key_id="k", name="t", role="admin", jurisdiction="630000")
-
-
-@pytest.fixture
-def svc(quiet_service):
-    svc = quiet_service("scoring")
-    return svc
 
 
 def utc(y: int, mo: int, d: int, hour: int = 2) -> datetime:
@@ -206,11 +201,11 @@ def enterprise(
 
 
 def kpis(svc, period="2026-11", jurisdiction=J, principal=ADMIN):
-    return cards.kpis(svc, principal, jurisdiction, period)
+    return jurisdiction_kpis(svc.uow(), principal, {"jurisdiction": jurisdiction, "period": period})
 
 
 def insert_rule_set(svc, jurisdiction, targets, *, effective_from=date(2021, 1, 1), version=1):
-    body = r.default_rule_set()
+    body = default_rule_set()
     body["targets"] = targets
     with svc.uow() as uow:
         uow.session.execute(
@@ -676,7 +671,7 @@ def test_the_nearest_rule_set_in_force_at_the_periods_start_sets_the_targets(svc
 
 
 def test_targets_of_a_published_rule_set_apply_from_its_effective_date(svc):
-    body = r.default_rule_set()
+    body = default_rule_set()
     body["targets"] = {
         **body["targets"],
         "base_tech_smes": 10,
@@ -684,7 +679,9 @@ def test_targets_of_a_published_rule_set_apply_from_its_effective_date(svc):
         "hitech_candidate_coverage": 0.8,
     }
     today = china_today()
-    cards.publish_rule_set(svc, ADMIN, J, {"effective_from": today, "rule_set": body}, "cid")
+    publish_rule_set(
+        svc.uow(), ADMIN, J, {"effective_from": today, "rule_set": body}, correlation_id="cid"
+    )
     feed(svc, *(enterprise(cc(i), "tech_sme", BEFORE) for i in range(5)))
     later = str(today.year + 1)
     k = kpis(svc, later)

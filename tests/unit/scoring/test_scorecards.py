@@ -1,103 +1,21 @@
-"""Periods, and a scorecard's inputs collected from scoring's own (SQLite) tables, fed
-through the real consumers (the inbox included); scorecards and ranks with ties."""
+"""A scorecard's inputs collected from scoring's own (SQLite) tables, fed through the real
+consumers (the inbox included); scorecards and ranks with ties; the scorecard, ranking and
+what-if use cases."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
 from services.scoring import handlers as h
-from services.scoring.cards import _ranked, cards_for, collect, parse_period
+from services.scoring.domain.facts import parse_period
+from services.scoring.domain.scorecard import ranked
 from services.scoring.models import demand_facts, manual_records, units
+from services.scoring.scorecards import cards_for, collect
 from shared.events import make_event
 from tests.factories import accepted_payload
-
-# --- parse_period ------------------------------------------------------------------------------
-
-
-def test_a_month():
-    p = parse_period("2026-11")
-    assert p.label == "2026-11"
-    assert p.months == ("2026-11",)
-    assert (p.start, p.end) == (date(2026, 11, 1), date(2026, 11, 30))
-
-
-@pytest.mark.parametrize(
-    "text,end",
-    [
-        ("2026-01", date(2026, 1, 31)),
-        ("2026-02", date(2026, 2, 28)),
-        ("2028-02", date(2028, 2, 29)),  # leap year
-        ("2100-02", date(2100, 2, 28)),  # not a leap year
-        ("2000-02", date(2000, 2, 29)),  # a leap year
-        ("2026-04", date(2026, 4, 30)),
-        ("2026-12", date(2026, 12, 31)),
-    ],
-)
-def test_month_ends(text, end):
-    p = parse_period(text)
-    assert p.end == end and p.start == end.replace(day=1)
-
-
-def test_a_quarter():
-    p = parse_period("2026-Q4")
-    assert p.months == ("2026-10", "2026-11", "2026-12")
-    assert (p.start, p.end) == (date(2026, 10, 1), date(2026, 12, 31))
-
-
-@pytest.mark.parametrize(
-    "text,months,start,end",
-    [
-        ("2028-Q1", ("2028-01", "2028-02", "2028-03"), date(2028, 1, 1), date(2028, 3, 31)),
-        ("2026-Q2", ("2026-04", "2026-05", "2026-06"), date(2026, 4, 1), date(2026, 6, 30)),
-        ("2026-Q3", ("2026-07", "2026-08", "2026-09"), date(2026, 7, 1), date(2026, 9, 30)),
-    ],
-)
-def test_quarters(text, months, start, end):
-    p = parse_period(text)
-    assert (p.months, p.start, p.end) == (months, start, end)
-
-
-def test_a_year():
-    p = parse_period("2028")
-    assert len(p.months) == 12
-    assert p.months[0] == "2028-01" and p.months[-1] == "2028-12"
-    assert "2028-02" in p.months  # February (with its 29th) is inside
-    assert (p.start, p.end) == (date(2028, 1, 1), date(2028, 12, 31))
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "2026-13",
-        "2026-00",
-        "2026-1",
-        "2026-Q5",
-        "2026-Q0",
-        "2026-q4",
-        "26-11",
-        "2026-11\n",
-        "2026\n",
-        " 2026-11",
-        "2026-11 ",
-        "２０２６-１１",  # full-width digits
-        "２０２６",
-        "2026-１１",
-        "٢٠٢٦-11",  # Arabic-Indic digits
-        "",
-        "2026-11-01",
-        "2026/11",
-        "1899",
-        "2201-01",
-    ],
-)
-def test_invalid_periods(text):
-    with pytest.raises(ValueError):
-        parse_period(text)
-
 
 # --- collect ---------------------------------------------------------------------------------
 
@@ -106,12 +24,6 @@ DEPT = ("cd-kjj", "城东区科学技术局")
 STAFF = ("s-1", "陈静")
 ENT = accepted_payload()["enterprise"]["credit_code"]
 NOV = parse_period("2026-11")
-
-
-@pytest.fixture
-def svc(quiet_service):
-    svc = quiet_service("scoring")
-    return svc
 
 
 def at(day: int, hour: int = 2, month: int = 11) -> str:
@@ -530,7 +442,7 @@ def test_cards_and_ranks_with_ties(svc):
     feed(svc, *(visit(staff=None, dept=DEPTS[2]) for _ in range(16)))
     with svc.db.session() as s:
         rows = s.execute(select(units).where(units.c.type == "department")).all()
-        cards = _ranked(cards_for(s, NOV, rows))
+        cards = ranked(cards_for(s, NOV, rows))
     summary = [(c["unit"]["id"], c["total"], c["rank"]) for c in cards]
     assert summary == [("d-a", 35, 1), ("d-b", 35, 1), ("d-c", 15, 3), ("d-d", 0, 4)]
     assert all(c["ranked_among"] == 4 for c in cards)
@@ -555,12 +467,8 @@ def test_a_manual_override_shows_in_the_card_and_its_records(svc):
     record(svc, "efficiency_override", 6, unit="d-a")
     with svc.db.session() as s:
         rows = s.execute(select(units)).all()
-        [card] = _ranked(cards_for(s, NOV, rows))
+        [card] = ranked(cards_for(s, NOV, rows))
     items = {i["item"]: i for p in card["parts"] for i in p["items"]}
     assert items["efficiency"]["points"] == 6
     assert {r["input"] for r in items["efficiency"]["records"]} == {"closed", "efficiency_override"}
     assert card["rank"] == 1 and card["ranked_among"] == 1
-
-
-def test_ranked_on_no_cards_is_empty():
-    assert _ranked([]) == []

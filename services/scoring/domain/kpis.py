@@ -1,0 +1,180 @@
+"""A jurisdiction's KPIs for a period, computed from the facts its queries gathered: the
+loop's rates, station coverage (CX 第十二条) and the SX growth targets, each with its
+target.
+
+Pure Python: no Flask, SQLAlchemy or kombu.
+
+* closure rate: of the demands accepted in the period (a cohort), those closed by its end
+  — never above 1; on time: the last close of each demand closed in the period decides;
+  problem solving: solved over closed; satisfaction: the mean of the revisit ratings;
+* coverage: the share of the jurisdiction's tech SMEs (high-tech candidates) served in
+  the period — a demand accepted or a visit — by their tier at the period's end;
+* incubated: the newly certified high-tech enterprises served in the 24 months up to
+  their certification (month granularity);
+* SX: tech SMEs and high-tech enterprises vs the base year's counts (doubling) and vs the
+  same day a year earlier (annual growth); the "两清零" flags still open.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+HITECH_TIERS = ("hitech_enterprise", "little_giant")
+INCUBATION_MONTHS = 24
+
+
+@dataclass
+class DemandTally:
+    """The period's demand facts: the demands that reached each fact, each closed
+    demand's last on-time value, the revisit ratings."""
+
+    by_fact: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    on_time: dict[str, int | None] = field(default_factory=dict)
+    ratings: list[int] = field(default_factory=list)
+
+    def count(self, fact: str) -> int:
+        return len(self.by_fact.get(fact, ()))
+
+
+def tally_demands(facts: Iterable[tuple[str, str, int | None]]) -> DemandTally:
+    """``(fact, demand code, value)`` in the order they happened."""
+    tally = DemandTally()
+    for fact, code, value in facts:
+        if fact == "rating":
+            assert value is not None  # a revisit always carries its rating
+            tally.ratings.append(int(value))
+        else:
+            tally.by_fact[fact].add(code)
+        if fact == "closed":
+            tally.on_time[code] = value
+    return tally
+
+
+@dataclass(frozen=True)
+class KpiFacts:
+    """What the KPIs are computed from."""
+
+    targets: Mapping[str, Any]
+    demands: DemandTally
+    # of the demands accepted in the period, those closed by its end
+    cohort_closed: set[str] = field(default_factory=set)
+    # enterprises served in the period: a demand accepted, or a visit
+    served: set[str] = field(default_factory=set)
+    # each enterprise's growth tier at the period's end, and on the same day a year before
+    tiers: Mapping[str, str | None] = field(default_factory=dict)
+    tiers_year_before: Mapping[str, str | None] = field(default_factory=dict)
+    # newly certified high-tech enterprises in the period → the day of their certification
+    certified: Mapping[str, date] = field(default_factory=dict)
+    # the months in which each certified enterprise was served (any time)
+    served_months: Mapping[str, set[str]] = field(default_factory=dict)
+    needs_named_person: int = 0
+    needs_one_plan: int = 0
+
+
+def share(n: int, d: int) -> float | None:
+    return round(n / d, 4) if d else None
+
+
+def growth(now: int, then: int) -> float | None:
+    return round((now - then) / then, 4) if then else None
+
+
+def months_before(since: date, month: str) -> int:
+    """How many months ``month`` (YYYY-MM) lies before ``since``'s month (10**6: after it)."""
+    y, m = int(month[:4]), int(month[5:7])
+    gap = (since.year - y) * 12 + since.month - m
+    return gap if gap >= 0 else 10**6
+
+
+def same_day_a_year_before(day: date) -> date:
+    last = calendar.monthrange(day.year - 1, day.month)[1]
+    return date(day.year - 1, day.month, min(day.day, last))
+
+
+def incubated(certified: Mapping[str, date], served_months: Mapping[str, set[str]]) -> set[str]:
+    """The certified enterprises served in the 24 months up to their certification."""
+    return {
+        code
+        for code, since in certified.items()
+        if any(months_before(since, m) <= INCUBATION_MONTHS for m in served_months.get(code, ()))
+    }
+
+
+def with_tier(tiers: Mapping[str, str | None], *wanted: str) -> set[str]:
+    return {code for code, tier in tiers.items() if tier in wanted}
+
+
+def kpis_of(jurisdiction: str, period: str, facts: KpiFacts) -> dict[str, Any]:
+    return {
+        "jurisdiction": jurisdiction,
+        "period": period,
+        "demands": demand_rates(facts),
+        "station_coverage": station_coverage(facts),
+        "sx_targets": sx_targets(facts),
+    }
+
+
+def demand_rates(facts: KpiFacts) -> dict[str, Any]:
+    d = facts.demands
+    accepted, closed, solved = d.count("accepted"), d.count("closed"), d.count("solved")
+    timed = [v for v in d.on_time.values() if v is not None]
+    return {
+        "accepted": accepted,
+        "closed": closed,
+        "solved": solved,
+        "closure_rate": share(len(facts.cohort_closed), accepted),
+        "on_time_rate": share(sum(timed), len(timed)),
+        "problem_solving_rate": share(solved, closed),
+        "satisfaction": round(sum(d.ratings) / len(d.ratings), 2) if d.ratings else None,
+        "ratings": len(d.ratings),
+    }
+
+
+def station_coverage(facts: KpiFacts) -> dict[str, Any]:
+    tech = with_tier(facts.tiers, "tech_sme")
+    candidates = with_tier(facts.tiers, "hitech_candidate")
+    certified = set(facts.certified)
+    incubated_ = certified & incubated(facts.certified, facts.served_months)
+    t = facts.targets
+    return {
+        "tech_smes": len(tech),
+        "tech_smes_served": len(facts.served & tech),
+        "tech_sme_coverage": share(len(facts.served & tech), len(tech)),
+        "tech_sme_target": t["tech_sme_coverage"],
+        "hitech_candidates": len(candidates),
+        "hitech_candidates_served": len(facts.served & candidates),
+        "hitech_candidate_coverage": share(len(facts.served & candidates), len(candidates)),
+        "hitech_candidate_target": t["hitech_candidate_coverage"],
+        "newly_certified_hitech": len(certified),
+        "incubated": len(incubated_),
+        "incubated_share": share(len(incubated_), len(certified)),
+        "incubated_target": t["station_incubated_share"],
+    }
+
+
+def sx_targets(facts: KpiFacts) -> dict[str, Any]:
+    tech_now = len(with_tier(facts.tiers, "tech_sme"))
+    tech_then = len(with_tier(facts.tiers_year_before, "tech_sme"))
+    hitech_now = len(with_tier(facts.tiers, *HITECH_TIERS))
+    hitech_then = len(with_tier(facts.tiers_year_before, *HITECH_TIERS))
+    t = facts.targets
+    return {
+        "tech_smes": tech_now,
+        "hitech_enterprises": hitech_now,
+        "base_year": t["base_year"],
+        "base_tech_smes": t["base_tech_smes"],
+        "base_hitech_enterprises": t["base_hitech_enterprises"],
+        "tech_smes_vs_base": share(tech_now, t["base_tech_smes"] or 0),
+        "hitech_vs_base": share(hitech_now, t["base_hitech_enterprises"] or 0),
+        "doubling_target": 2.0,
+        "tech_sme_growth": growth(tech_now, tech_then),
+        "hitech_growth": growth(hitech_now, hitech_then),
+        "growth_target": t["annual_growth"],
+        "needs_named_person": facts.needs_named_person,
+        "needs_one_plan": facts.needs_one_plan,
+    }

@@ -23,7 +23,8 @@ from pathlib import Path
 from onestop import demo, migrate
 from onestop.localservers import Postgres
 from services import dispatch
-from services.dispatch.handlers import on_demand_accepted, seed_responsibility
+from services.dispatch.consumers import on_demand_accepted
+from services.dispatch.seed import seed_responsibility
 from shared.config import DIRECTORY, SERVICES, load_settings
 from shared.events import make_event
 
@@ -72,7 +73,7 @@ def run(settings, n: int, workers: int) -> dict:
     for s in svcs:
         s.relay.notify = lambda: None  # measure the decision, not the publishing
     seed_responsibility(
-        svcs[0],
+        svcs[0].uow(),
         demo.DEPARTMENTS,
         demo.STAFF,
         demo.AGENCIES,

@@ -14,24 +14,20 @@ default of an ``AllianceRules`` field, so a city can publish its own version.
   order and the decision records a cap override (a demand is never left
   undispatched because of caps). A minimum monthly volume below which caps are
   not applied is a parameter (default 0: literal).
-* **Month close** (第十七条): an agency whose final share of the month exceeds a
-  cap is paused for the next month (enterprise orders excepted); if that would
-  pause every member of a category, the one with the lowest share stays active.
-* **Money** (第十四、十九、二十条): settlement within a week of the policy funds;
-  performance bond = 1/3 of the price, or the part above the policy coverage,
-  at most 5,000 CNY, when settlement is expected after more than 12 months or
-  the price exceeds the coverage.
 * **Exit** (第二十二、二十四条): an unjustified refusal after coordination, or two
   reassignments (调单) in one calendar year, and the other grounds of 第二十二条.
+
+Beside this module, as pure as it: the month close (``month_close``, 第十七条), the
+contract's money (``terms``, 第十四、十九、二十条) and the life of an agency order with
+its reassignment (``order_life``, 第二十四条).
 """
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from fractions import Fraction
 from typing import Any
 
@@ -161,7 +157,7 @@ class MonthTally:
         return Fraction(self.value[agency] + price, total) if total else Fraction(0)
 
 
-def _pct(f: Fraction) -> str:
+def percent(f: Fraction) -> str:
     return f"{float(f) * 100:.1f}%"
 
 
@@ -179,11 +175,13 @@ def cap_breaches(
         n = tally.orders[(agency, item)] + 1
         out.append(
             f"would hold {n} of {tally.item_orders[item] + 1} orders of {item} "
-            f"({_pct(share)} > {rules.item_cap_percent}%)"
+            f"({percent(share)} > {rules.item_cap_percent}%)"
         )
     vshare = tally.value_share(agency, price)
     if vshare > Fraction(rules.value_cap_percent, 100):
-        out.append(f"would hold {_pct(vshare)} of the service value (> {rules.value_cap_percent}%)")
+        out.append(
+            f"would hold {percent(vshare)} of the service value (> {rules.value_cap_percent}%)"
+        )
     return out
 
 
@@ -223,6 +221,107 @@ def _cycle(order: Sequence[Agency], last: str | None) -> list[Agency]:
     return list(order[i:]) + list(order[:i])
 
 
+def enterprise_order_problem(
+    agency: Agency | None, agency_category: str, excluded: Collection[str]
+) -> str | None:
+    """Why an enterprise order (点单) cannot go to the agency it names, or None."""
+    if agency is None:
+        return "is not a member of this city's alliance"
+    if agency.status == "exited":
+        return "has exited the alliance"
+    if agency.category != agency_category:
+        return f"serves {agency.category}, not {agency_category}"
+    if agency.id in excluded:
+        return "was taken off this order (调单)"
+    return None
+
+
+def passed_over(agency: Agency, today: date, excluded: Collection[str]) -> str | None:
+    """Why rotation passes over a member before looking at the caps, or None."""
+    if agency.id in excluded:
+        return "taken off this order (调单)"
+    if agency.status == "exited":
+        return "exited the alliance"
+    if agency.paused_on(today):
+        return f"paused until {agency.paused_until}" if agency.paused_until else "paused"
+    return None
+
+
+def _sort_out(
+    cycle: Iterable[Agency], today: date, excluded: Collection[str]
+) -> tuple[list[Agency], list[Agency], list[tuple[str, str]]]:
+    """The members in turn: eligible ones, paused ones (the last resort), and who was
+    passed over and why."""
+    eligible: list[Agency] = []
+    paused: list[Agency] = []
+    skipped: list[tuple[str, str]] = []
+    for a in cycle:
+        why = passed_over(a, today, excluded)
+        if why is None:
+            eligible.append(a)
+            continue
+        skipped.append((a.id, why))
+        if a.id not in excluded and a.paused_on(today):
+            paused.append(a)
+    return eligible, paused, skipped
+
+
+def _by_rotation(
+    eligible: Sequence[Agency],
+    paused: Sequence[Agency],
+    skipped: list[tuple[str, str]],
+    *,
+    item: str,
+    agency_category: str,
+    price: int,
+    tally: MonthTally,
+    rules: AllianceRules,
+) -> Decision:
+    """The first eligible member in turn that stays within the caps; else the override."""
+    over: list[tuple[Agency, list[str]]] = []
+    for a in eligible:
+        breaches = cap_breaches(rules, tally, a.id, item, price)
+        if not breaches:
+            return Decision(
+                ROTATION,
+                a.id,
+                f"next in rotation among {CATEGORY_NAMES.get(agency_category, agency_category)} "
+                f"members by rank",
+                tuple(skipped + [(b.id, "; ".join(w)) for b, w in over]),
+                moves_rotation=True,
+            )
+        over.append((a, breaches))
+    return _override(eligible, paused, skipped, over, agency_category)
+
+
+def _override(
+    eligible: Sequence[Agency],
+    paused: Sequence[Agency],
+    skipped: list[tuple[str, str]],
+    over: list[tuple[Agency, list[str]]],
+    agency_category: str,
+) -> Decision:
+    """No member stays within the caps: the next in rotation anyway, or no agency."""
+    fallback = eligible or paused
+    if not fallback:
+        return Decision(
+            NO_AGENCY,
+            None,
+            f"no eligible {agency_category} member agency in this city's alliance",
+            tuple(skipped),
+        )
+    chosen = fallback[0]
+    rest = [(b.id, "; ".join(w)) for b, w in over if b.id != chosen.id]
+    why = "every eligible member would exceed a cap" if eligible else "every member is paused"
+    return Decision(
+        CAP_OVERRIDE,
+        chosen.id,
+        f"{why}: next in rotation dispatched anyway (cap override recorded)",
+        tuple(skipped + rest),
+        moves_rotation=True,
+    )
+
+
 def select_agency(
     *,
     item: str,
@@ -245,255 +344,27 @@ def select_agency(
             "the enterprise is on the alliance blacklist (第二十一条): no agency dispatch",
         )
     excluded = set(exclude)
-    by_id = {a.id: a for a in agencies}
     skipped: list[tuple[str, str]] = []
     if ordered:
-        a = by_id.get(ordered)
-        why = None
-        if a is None:
-            why = "is not a member of this city's alliance"
-        elif a.status == "exited":
-            why = "has exited the alliance"
-        elif a.category != agency_category:
-            why = f"serves {a.category}, not {agency_category}"
-        elif a.id in excluded:
-            why = "was taken off this order (调单)"
-        if why is None and a is not None:
-            note = " (paused for caps, enterprise orders excepted)" if a.paused_on(today) else ""
-            return Decision(ORDERED, a.id, f"enterprise order (企业点单) names {a.id}{note}")
-        skipped.append((ordered, f"ordered by the enterprise but {why}; dispatched by rotation"))
-    members = [a for a in rotation_order(agencies, agency_category)]
-    cycle = _cycle(members, last_rotated)
-    eligible: list[Agency] = []
-    paused: list[Agency] = []
-    for a in cycle:
-        if a.id in excluded:
-            skipped.append((a.id, "taken off this order (调单)"))
-        elif a.status == "exited":
-            skipped.append((a.id, "exited the alliance"))
-        elif a.paused_on(today):
-            skipped.append((a.id, f"paused until {a.paused_until}" if a.paused_until else "paused"))
-            paused.append(a)
-        else:
-            eligible.append(a)
-    over: list[tuple[Agency, list[str]]] = []
-    for a in eligible:
-        breaches = cap_breaches(rules, tally, a.id, item, price)
-        if not breaches:
+        named = {a.id: a for a in agencies}.get(ordered)
+        why = enterprise_order_problem(named, agency_category, excluded)
+        if named is not None and why is None:
+            note = (
+                " (paused for caps, enterprise orders excepted)" if named.paused_on(today) else ""
+            )
             return Decision(
-                ROTATION,
-                a.id,
-                f"next in rotation among {CATEGORY_NAMES.get(agency_category, agency_category)} "
-                f"members by rank",
-                tuple(skipped + [(b.id, "; ".join(w)) for b, w in over]),
-                moves_rotation=True,
+                ORDERED, named.id, f"enterprise order (企业点单) names {named.id}{note}"
             )
-        over.append((a, breaches))
-    fallback = eligible or paused
-    if not fallback:
-        return Decision(
-            NO_AGENCY,
-            None,
-            f"no eligible {agency_category} member agency in this city's alliance",
-            tuple(skipped),
-        )
-    chosen = fallback[0]
-    rest = [(b.id, "; ".join(w)) for b, w in over if b.id != chosen.id]
-    why = "every eligible member would exceed a cap" if eligible else "every member is paused"
-    return Decision(
-        CAP_OVERRIDE,
-        chosen.id,
-        f"{why}: next in rotation dispatched anyway (cap override recorded)",
-        tuple(skipped + rest),
-        moves_rotation=True,
+        skipped.append((ordered, f"ordered by the enterprise but {why}; dispatched by rotation"))
+    cycle = _cycle(rotation_order(agencies, agency_category), last_rotated)
+    eligible, paused, passed = _sort_out(cycle, today, excluded)
+    return _by_rotation(
+        eligible,
+        paused,
+        skipped + passed,
+        item=item,
+        agency_category=agency_category,
+        price=price,
+        tally=tally,
+        rules=rules,
     )
-
-
-# --- month close ------------------------------------------------------------------
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    """``2026-11`` → (2026-11-01, 2026-11-30)."""
-    y, m = (int(x) for x in month.split("-"))
-    return date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def next_month(month: str) -> str:
-    _, last = month_bounds(month)
-    return month_of(last + timedelta(days=1))
-
-
-@dataclass(frozen=True)
-class Pause:
-    agency_id: str
-    until: date
-    reason: str
-
-
-@dataclass(frozen=True)
-class MonthClose:
-    pauses: tuple[Pause, ...]
-    kept: tuple[tuple[str, str], ...]  # (agency, why it stays active despite a cap)
-
-
-def _final_excess(
-    rules: AllianceRules, tally: MonthTally, agency: str
-) -> tuple[Fraction, list[str]]:
-    """The agency's worst share relative to its cap, and the caps it ended above."""
-    worst = Fraction(0)
-    reasons: list[str] = []
-    if tally.total_orders <= rules.min_monthly_volume or tally.total_orders == 0:
-        return worst, reasons
-    for (a, item), n in sorted(tally.orders.items()):
-        if a != agency or tally.item_orders[item] <= rules.min_monthly_volume:
-            continue
-        share = tally.item_share(a, item)
-        worst = max(worst, share / Fraction(rules.item_cap_percent, 100))
-        if share > Fraction(rules.item_cap_percent, 100):
-            reasons.append(f"{n} of {tally.item_orders[item]} orders of {item} ({_pct(share)})")
-    vshare = tally.value_share(agency)
-    worst = max(worst, vshare / Fraction(rules.value_cap_percent, 100))
-    if vshare > Fraction(rules.value_cap_percent, 100):
-        reasons.append(f"{_pct(vshare)} of the service value")
-    return worst, reasons
-
-
-def close_month(
-    month: str, rules: AllianceRules, tally: MonthTally, agencies: Sequence[Agency]
-) -> MonthClose:
-    """Who is paused for the next month (第十七条), with the product's one exception."""
-    _, last = month_bounds(next_month(month))
-    pauses: list[Pause] = []
-    kept: list[tuple[str, str]] = []
-    for category in CATEGORIES:
-        members = [a for a in rotation_order(agencies, category) if a.status != "exited"]
-        over = []
-        for a in members:
-            worst, reasons = _final_excess(rules, tally, a.id)
-            if reasons:
-                over.append((worst, a, reasons))
-        if not over:
-            continue
-        if len(over) == len(members):  # all would be paused: the lowest share stays active
-            over.sort(key=lambda t: (t[0], -t[1].rank_basis, t[1].id))
-            _, keep, reasons = over.pop(0)
-            kept.append(
-                (
-                    keep.id,
-                    f"ended {month} above a cap ({'; '.join(reasons)}) but stays active: every "
-                    f"{category} member would be paused and it has the lowest share",
-                )
-            )
-        for _, a, reasons in over:
-            pauses.append(
-                Pause(a.id, last, f"ended {month} above a cap: {'; '.join(reasons)} (第十七条)")
-            )
-    return MonthClose(tuple(pauses), tuple(kept))
-
-
-# --- contracts and money --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Terms:
-    price: int
-    policy_coverage: int | None
-    expected_settlement_months: int | None
-    bond: int
-    bond_reason: str | None
-
-
-def contract_terms(
-    price: int,
-    policy_coverage: int | None,
-    expected_settlement_months: int | None,
-    rules: AllianceRules,
-) -> Terms:
-    """The standard contract's bond (第二十条). Our reading of “按服务价款总额1/3（或超过政策
-    覆盖部分）计算”: a price above the coverage → the part above it; a long settlement →
-    1/3 of the price; both → the larger; at most ``bond_max``; whole yuan, rounded up."""
-    if price < 0:
-        raise ValueError("price must not be negative")
-    amounts: list[tuple[int, str]] = []
-    if policy_coverage is not None and price > policy_coverage:
-        amounts.append(
-            (price - policy_coverage, f"price exceeds the policy coverage ({policy_coverage})")
-        )
-    if (
-        expected_settlement_months is not None
-        and expected_settlement_months > rules.bond_after_months
-    ):
-        third = -(-price // rules.bond_fraction_denominator)
-        amounts.append(
-            (
-                third,
-                f"settlement expected after {expected_settlement_months} months "
-                f"(> {rules.bond_after_months})",
-            )
-        )
-    if not amounts:
-        return Terms(price, policy_coverage, expected_settlement_months, 0, None)
-    amount, why = max(amounts)
-    bond = min(amount, rules.bond_max)
-    return Terms(price, policy_coverage, expected_settlement_months, bond, why)
-
-
-def settlement_due(funds_received: date, rules: AllianceRules) -> date:
-    """第十九条: paid within one week after the enterprise receives the policy funds."""
-    return funds_received + timedelta(days=rules.settlement_days)
-
-
-# --- the life of an agency order ------------------------------------------------
-
-OPEN_STATUSES = ("dispatched", "acknowledged", "in_progress", "refused")
-ORDER_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "acknowledge": (("dispatched",), "acknowledged"),
-    "start": (("dispatched", "acknowledged"), "in_progress"),
-    "feedback": (("acknowledged", "in_progress"), "in_progress"),
-    "complete": (("acknowledged", "in_progress"), "completed"),
-    "refuse": (("dispatched", "acknowledged"), "refused"),
-    "comply": (("refused",), "acknowledged"),  # coordination: the agency takes it after all
-    "release": (("refused",), "withdrawn"),  # coordination: refusal justified or not, re-dispatched
-    "reassign": (("dispatched", "acknowledged", "in_progress"), "reassigned"),
-    "withdraw": (OPEN_STATUSES, "withdrawn"),
-}
-
-
-class IllegalAction(ValueError):
-    def __init__(self, action: str, status: str) -> None:
-        allowed = [a for a, (froms, _) in ORDER_ACTIONS.items() if status in froms]
-        super().__init__(
-            f"cannot {action} an order that is {status}; allowed: {', '.join(allowed) or 'none'}"
-        )
-        self.allowed = allowed
-
-
-def order_step(action: str, status: str) -> str:
-    """The status an agency order moves to, or ``IllegalAction``."""
-    froms, to = ORDER_ACTIONS[action]
-    if status not in froms:
-        raise IllegalAction(action, status)
-    return to
-
-
-def reassignment_problem(overdue: bool, complaints: int) -> str | None:
-    """第二十四条: only a lagging order that drew a complaint is moved (调单)."""
-    missing = []
-    if not overdue:
-        missing.append("the order is not overdue")
-    if complaints == 0:
-        missing.append("there is no complaint on it")
-    return (
-        "reassignment (调单) needs an overdue order with a complaint: " + " and ".join(missing)
-        if missing
-        else None
-    )
-
-
-def exits_after_reassignment(reassignments_this_year: int, rules: AllianceRules) -> bool:
-    """第二十四条: the second reassignment of the same agency in one year means exit."""
-    return reassignments_this_year >= rules.reassignments_to_exit

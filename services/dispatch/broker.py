@@ -120,6 +120,29 @@ def provision(settings: Settings, agency_id: str, password_hash: str | None) -> 
     return info
 
 
+@dataclass(frozen=True)
+class AgencyBroker:
+    """What admitting an agency asks of the broker, over ``settings``: credentials, the
+    queue and read-only user, the URL to hand out. Admission takes one explicitly (a
+    fake in use-case tests)."""
+
+    settings: Settings
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.embedded
+
+    def credentials(self, agency_id: str) -> Credentials | None:
+        """New credentials for the agency's broker user; None when embedded (no users)."""
+        return None if self.settings.embedded else new_credentials(agency_id)
+
+    def provision(self, agency_id: str, password_hash: str | None) -> dict[str, Any]:
+        return provision(self.settings, agency_id, password_hash)
+
+    def url(self, username: str) -> str | None:
+        return public_broker_url(self.settings, username)
+
+
 def _management_user(
     admin_url: str, vhost: str, user: str, password_hash: str, agency_id: str
 ) -> None:

@@ -18,9 +18,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from services.dispatch import alliance as rules_mod
-from services.dispatch.alliance import OPEN_STATUSES
+from services.dispatch.alliance import AllianceRules
+from services.dispatch.city_alliance import (
+    city_agencies,
+    city_scope,
+    current_rules,
+    lock_city,
+    month_tally,
+)
+from services.dispatch.membership import set_agency_status
 from services.dispatch.models import (
     agencies,
     alliances,
@@ -30,24 +38,22 @@ from services.dispatch.models import (
     month_closes,
     staff,
 )
-from services.dispatch.orders import (
-    china_today,
-    city_agencies,
-    current_rules,
-    lock_city,
-    month_tally,
-    set_agency_status,
-)
+from services.dispatch.month_close import close_month, month_bounds, month_of
+from services.dispatch.order_life import OPEN_STATUSES
+from shared.auth import Principal
 from shared.contracts import dispatch as contract
-from shared.db import claim
+from shared.db import UnitOfWork, claim
+from shared.events import subtree_prefix
 from shared.runtime import Service
+from shared.timezone import china_today
+from shared.usecases import Conflict, Invalid
 
 log = logging.getLogger(__name__)
 BATCH = 500
 LOOKAHEAD = timedelta(days=7)  # no city warns earlier than this
 
 
-def _leader(s: Any, demand_code: str) -> dict[str, Any] | None:
+def _leader(s: Session, demand_code: str) -> dict[str, Any] | None:
     """The responsible leader: the leader of the department owning the demand."""
     owner = s.execute(
         select(assignments.c.assignee_type, assignments.c.assignee_id).where(
@@ -72,12 +78,21 @@ def _leader(s: Any, demand_code: str) -> dict[str, Any] | None:
     return {"staff_id": person.id, "name": person.name, "title": person.title}
 
 
-def sweep_deadlines(svc: Service, now: datetime | None = None) -> dict[str, int]:
+def deadline_level(due_at: datetime, warn: timedelta, now: datetime) -> str | None:
+    """``overdue`` past the time limit, ``warning`` within ``warn`` of it, else None."""
+    if due_at <= now:
+        return "overdue"
+    if due_at - warn <= now:
+        return "warning"
+    return None
+
+
+def sweep_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, int]:
     """Announce warnings and overdue breaches not announced yet; returns the counts."""
     now = now or datetime.now(UTC)
     counts = {"warning": 0, "overdue": 0}
     a = assignments.c
-    with svc.uow() as uow:
+    with uow:
         s = uow.session
         b = breaches.c
 
@@ -104,14 +119,11 @@ def sweep_deadlines(svc: Service, now: datetime | None = None) -> dict[str, int]
                 hours = (
                     current_rules(s, r.city, china_today(now))[1].warn_hours
                     if r.city
-                    else rules_mod.AllianceRules().warn_hours
+                    else AllianceRules().warn_hours
                 )
                 warn[r.city] = timedelta(hours=hours)
-            if r.due_at <= now:
-                level = "overdue"
-            elif r.due_at - warn[r.city] <= now:
-                level = "warning"
-            else:
+            level = deadline_level(r.due_at, warn[r.city], now)
+            if level is None:
                 continue
             leader = _leader(s, r.demand_code) if level == "overdue" else None
             claimed = claim(
@@ -150,9 +162,27 @@ def sweep_deadlines(svc: Service, now: datetime | None = None) -> dict[str, int]
     return counts
 
 
-def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str, Any] | None:
-    """Close one city's month once (None when it was already closed)."""
-    with svc.uow() as uow:
+def close_past_month(
+    uow: UnitOfWork, actor: Principal, city: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Close a past ``data["month"]`` of a city now (the worker does it on the 1st):
+    Invalid for this month or a later one, Conflict when it is already closed."""
+    city_scope(actor, city)  # a city code within the actor's subtree
+    month = data["month"]
+    if month >= china_today().strftime("%Y-%m"):
+        raise Invalid(
+            "Only a past month can be closed.",
+            fields={"json": {"month": ["not a past month"]}},
+        )
+    done = close_month_of(uow, city, month, actor.key_id)
+    if done is None:
+        raise Conflict(f"{city} {month} is already closed.")
+    return done
+
+
+def close_month_of(uow: UnitOfWork, city: str, month: str, by: str) -> dict[str, Any] | None:
+    """Close one city's month once (None when it was already closed); ``by``: who acts."""
+    with uow:
         s = uow.session
         claimed = claim(
             s,
@@ -166,10 +196,10 @@ def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str,
         if not claimed:
             return None
         lock_city(uow, city)
-        first, _ = rules_mod.month_bounds(month)
+        first, _ = month_bounds(month)
         _, rules = current_rules(s, city, first)
         members = city_agencies(s, city)
-        result = rules_mod.close_month(month, rules, month_tally(s, city, month), members)
+        result = close_month(month, rules, month_tally(s, city, month), members)
         by_id = {m.id: m for m in members}
         for p in result.pauses:
             current = by_id[p.agency_id]
@@ -178,7 +208,7 @@ def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str,
             ):
                 continue  # already paused at least as long (None: until further notice)
             set_agency_status(
-                uow, p.agency_id, "paused", p.reason, actor, f"close-{city}-{month}", p.until
+                uow, p.agency_id, "paused", p.reason, by, f"close-{city}-{month}", p.until
             )
         summary = {
             "city": city,
@@ -198,14 +228,14 @@ def close_month_of(svc: Service, city: str, month: str, actor: str) -> dict[str,
     return summary
 
 
-def lift_expired_pauses(svc: Service, today: date) -> int:
+def lift_expired_pauses(uow: UnitOfWork, today: date) -> int:
     expired = (
         (agencies.c.status == "paused")
         & agencies.c.paused_until.is_not(None)
         & (agencies.c.paused_until < today)
     )
     lifted = 0
-    with svc.uow() as uow:
+    with uow:
         ids = uow.session.execute(select(agencies.c.id).where(expired)).scalars().all()
         for agency_id in ids:
             # re-read under the row lock: another worker may have lifted it, or a
@@ -222,21 +252,32 @@ def lift_expired_pauses(svc: Service, today: date) -> int:
     return lifted
 
 
-def close_months(svc: Service, today: date | None = None) -> list[dict[str, Any]]:
-    """Close the previous month of every city with an alliance (idempotent)."""
+def close_months(uow: UnitOfWork, today: date | None = None) -> list[dict[str, Any]]:
+    """Close the previous month of every city with an alliance (idempotent), then lift
+    the pauses that ran out."""
     today = today or china_today()
-    previous = rules_mod.month_of(today.replace(day=1) - timedelta(days=1))
-    with svc.db.session() as s:
+    previous = month_of(today.replace(day=1) - timedelta(days=1))
+    with uow.read() as s:
         cities = sorted(
             set(s.execute(select(alliances.c.city)).scalars())
             | set(s.execute(select(agencies.c.jurisdiction)).scalars())
         )
-    done = [c for c in (close_month_of(svc, city, previous, "dispatch") for city in cities) if c]
-    lift_expired_pauses(svc, today)
+    done = [c for c in (close_month_of(uow, city, previous, "dispatch") for city in cities) if c]
+    lift_expired_pauses(uow, today)
     return done
+
+
+def list_breaches(uow: UnitOfWork, actor: Principal, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Time-limit warnings and overdue breaches in the actor's subtree, newest first."""
+    b = breaches.c
+    q = select(breaches).where(b.jurisdiction.startswith(subtree_prefix(actor.jurisdiction)))
+    with uow.read() as s:
+        return [
+            dict(r) for r in s.execute(q.order_by(b.at.desc()).limit(query["limit"])).mappings()
+        ]
 
 
 def run(svc: Service) -> None:
     """The worker's periodic job."""
-    sweep_deadlines(svc)
-    close_months(svc)
+    sweep_deadlines(svc.uow())
+    close_months(svc.uow())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.dispatch import broker, build, handlers, sweep
+from services.dispatch import broker, build, consumers, sweep
 from services.dispatch.models import agencies
 from shared.contracts.intake import (
     DEMAND_ACCEPTED,
@@ -18,13 +18,13 @@ from shared.worker import run_worker
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
-        svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted),
-        svc.on("intake", DEMAND_SCREENED, handlers.on_demand_screened),
-        svc.on("intake", DEMAND_STATUS_CHANGED, handlers.on_demand_status_changed),
+        svc.on("intake", DEMAND_ACCEPTED, consumers.on_demand_accepted),
+        svc.on("intake", DEMAND_SCREENED, consumers.on_demand_screened),
+        svc.on("intake", DEMAND_STATUS_CHANGED, consumers.on_demand_status_changed),
         svc.subscription(
             "on_enterprise",
             [("intake", f"{ENTERPRISE_REGISTERED}.#"), ("intake", f"{ENTERPRISE_UPDATED}.#")],
-            handlers.on_enterprise,
+            consumers.on_enterprise,
         ),
     ]
 

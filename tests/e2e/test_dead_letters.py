@@ -14,7 +14,7 @@ from onestop.cli import main as cli
 from onestop.embedded import Platform
 from onestop.localservers import free_port
 from onestop.seed import seed_demo
-from services.dispatch import handlers as dispatch_handlers
+from services.dispatch import consumers as dispatch_consumers
 from shared.config import load_settings
 from shared.messaging import KombuPublisher, exchange_for
 from tests.factories import DEMO_DEMAND
@@ -27,14 +27,14 @@ pytestmark = pytest.mark.e2e
 def broken_dispatch(monkeypatch):
     """Dispatch's handler of demand.accepted fails (a bug) until ``fixed`` is set."""
     state = {"fixed": False}
-    real = dispatch_handlers.on_demand_accepted
+    real = dispatch_consumers.on_demand_accepted
 
     def on_demand_accepted(event, uow):
         if not state["fixed"]:
             raise RuntimeError("the responsibility map is misconfigured")
         real(event, uow)
 
-    monkeypatch.setattr(dispatch_handlers, "on_demand_accepted", on_demand_accepted)
+    monkeypatch.setattr(dispatch_consumers, "on_demand_accepted", on_demand_accepted)
     return state
 
 

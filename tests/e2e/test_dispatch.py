@@ -11,7 +11,7 @@ from sqlalchemy import update
 from werkzeug.test import Client
 
 from services.dispatch.models import assignments
-from services.dispatch.orders import china_today
+from shared.timezone import china_today
 from tests.e2e.support import auth
 from tests.factories import DEMO_DEMAND
 from tests.support import wait_for

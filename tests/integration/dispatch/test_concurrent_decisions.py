@@ -13,11 +13,12 @@ from sqlalchemy import select
 from onestop import migrate
 from services import dispatch
 from services.dispatch import alliance
-from services.dispatch.handlers import on_demand_accepted, seed_responsibility
+from services.dispatch.consumers import on_demand_accepted
 from services.dispatch.models import decisions
-from services.dispatch.orders import china_today
+from services.dispatch.seed import seed_responsibility
 from shared.config import load_settings
 from shared.events import make_event
+from shared.timezone import china_today
 from tests.factories import accepted_payload
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def test_two_workers_one_database_decide_as_if_one_after_another(postgres, tmp_p
     for w in workers:
         w.relay.notify = lambda: None
     seed_responsibility(
-        workers[0], [("cd", "630102", "城东区", (), True)], [], AGENCIES, "630100", menu=MENU
+        workers[0].uow(), [("cd", "630102", "城东区", (), True)], [], AGENCIES, "630100", menu=MENU
     )
     due = (datetime.now(UTC) + timedelta(days=5)).isoformat()
     events = [

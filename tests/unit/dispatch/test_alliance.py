@@ -1,8 +1,10 @@
 """The agency alliance rules (CX 慈溪科技型中小企业服务站管理办法) with the seed's own numbers.
 
-Example tests first (admission, selection, month close, money, order life), then
-property-based tests that push random month-long order streams through
-``select_agency`` and check the caps, the rotation and its fairness.
+Example tests first (admission, selection, caps), then property-based tests that push
+random month-long order streams through ``select_agency`` and check the caps, the
+rotation and its fairness, and what the month close makes of such a month. The month
+close's, the money's and the order life's examples are in test_month_close.py,
+test_terms.py and test_order_life.py.
 """
 
 from __future__ import annotations
@@ -21,41 +23,24 @@ from services.dispatch.alliance import (
     CAP_OVERRIDE,
     CATEGORIES,
     NO_AGENCY,
-    ORDER_ACTIONS,
     ORDERED,
     ROTATION,
     Agency,
     AllianceRules,
-    IllegalAction,
     MonthTally,
     admission_problem,
     cap_breaches,
-    close_month,
-    contract_terms,
-    exits_after_reassignment,
-    month_bounds,
-    month_of,
-    next_month,
-    order_step,
-    reassignment_problem,
+    enterprise_order_problem,
+    passed_over,
     rotation_order,
     select_agency,
-    settlement_due,
 )
+from services.dispatch.month_close import close_month, month_bounds, next_month
+from tests.factories import alliance_member as ag
 
 SEED = AllianceRules()
 NO_CAPS = AllianceRules(min_monthly_volume=10**9)  # caps never apply: isolates the rotation
 TODAY = date(2026, 11, 10)
-
-
-def ag(
-    id: str,
-    rank: int = 0,
-    category: str = "finance",
-    status: str = "active",
-    paused_until: date | None = None,
-) -> Agency:
-    return Agency(id, f"{id} 事务所", category, rank, status, paused_until)
 
 
 def pick(agencies, **kw):
@@ -355,6 +340,29 @@ def test_every_member_paused_still_dispatches_to_the_next_in_rotation():
     assert "paused" in d.reason
 
 
+def test_why_an_enterprise_order_cannot_go_to_the_agency_it_names():
+    assert enterprise_order_problem(ag("A"), "finance", set()) is None
+    assert enterprise_order_problem(ag("A", status="paused"), "finance", set()) is None
+    assert "not a member" in enterprise_order_problem(None, "finance", set())
+    assert "exited" in enterprise_order_problem(ag("A", status="exited"), "finance", set())
+    assert enterprise_order_problem(ag("A"), "rd", set()) == "serves finance, not rd"
+    assert "taken off" in enterprise_order_problem(ag("A"), "finance", {"A"})
+    # the first reason wins: an exited agency of another category has exited
+    assert "exited" in enterprise_order_problem(ag("A", status="exited"), "rd", {"A"})
+
+
+def test_why_rotation_passes_over_a_member_before_the_caps():
+    assert passed_over(ag("A"), TODAY, set()) is None
+    assert passed_over(ag("A", status="paused", paused_until=TODAY), TODAY, set()) == (
+        f"paused until {TODAY}"
+    )
+    assert passed_over(ag("A", status="paused"), TODAY, set()) == "paused"
+    lapsed = ag("A", status="paused", paused_until=TODAY - timedelta(days=1))
+    assert passed_over(lapsed, TODAY, set()) is None
+    assert passed_over(ag("A", status="exited"), TODAY, set()) == "exited the alliance"
+    assert passed_over(ag("A", status="exited"), TODAY, {"A"}) == "taken off this order (调单)"
+
+
 def test_the_explanation_is_a_plain_dict():
     d = pick(FINANCE, ordered="nobody")
     assert d.explanation() == {
@@ -503,269 +511,6 @@ def test_a_city_can_loosen_the_caps():
     tally = MonthTally.of([("A", "X", 100), *BACKGROUND])
     rules = AllianceRules(item_cap_percent=100)
     assert pick(AB, tally=tally, price=100, rules=rules).agency_id == "A"
-
-
-# --- month close (第十七条) ---------------------------------------------------------
-
-
-def test_month_bounds_and_next_month():
-    assert month_bounds("2026-11") == (date(2026, 11, 1), date(2026, 11, 30))
-    assert month_bounds("2026-12") == (date(2026, 12, 1), date(2026, 12, 31))
-    assert month_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))  # leap year
-    assert month_bounds("2027-02") == (date(2027, 2, 1), date(2027, 2, 28))
-    assert next_month("2026-11") == "2026-12"
-    assert next_month("2026-12") == "2027-01"
-    assert next_month("2028-01") == "2028-02"
-    assert next_month("2028-02") == "2028-03"
-    assert month_of(date(2026, 3, 9)) == "2026-03"
-
-
-# A holds 3 of 5 orders of X and 60 % of the value; B and C 20 % each.
-OVER_A = MonthTally.of(
-    [("A", "X", 100), ("A", "X", 100), ("A", "X", 100), ("B", "X", 100), ("C", "X", 100)]
-)
-ABC = [ag("A", 30), ag("B", 20), ag("C", 10)]
-
-
-@pytest.mark.parametrize(
-    ("month", "until"),
-    [
-        ("2026-11", date(2026, 12, 31)),
-        ("2026-12", date(2027, 1, 31)),
-        ("2028-01", date(2028, 2, 29)),
-        ("2026-01", date(2026, 2, 28)),
-    ],
-)
-def test_an_agency_above_a_cap_is_paused_until_the_end_of_next_month(month, until):
-    close = close_month(month, SEED, OVER_A, ABC)
-    assert [p.agency_id for p in close.pauses] == ["A"]
-    assert close.pauses[0].until == until
-    assert close.kept == ()
-
-
-def test_the_pause_says_which_caps_were_exceeded():
-    reason = close_month("2026-11", SEED, OVER_A, ABC).pauses[0].reason
-    assert "2026-11" in reason
-    assert "3 of 5 orders of X (60.0%)" in reason
-    assert "60.0% of the service value" in reason
-    assert "第十七条" in reason
-
-
-def test_shares_exactly_at_the_caps_are_not_paused():
-    tally = MonthTally.of(
-        [("A", "X", 300), ("B", "X", 300), ("C", "Y", 200), ("D", "Y", 200)]
-    )  # A: 1 of 2 of X = 50 %, 300 of 1000 = 30 %
-    agencies = [ag("A"), ag("B"), ag("C"), ag("D")]
-    assert close_month("2026-11", SEED, tally, agencies).pauses == ()
-
-
-def test_when_every_member_would_be_paused_the_lowest_share_stays_active():
-    # Finance has A and B only. A: 3 of 5 of X, 60 % of the value (2.0x the value cap);
-    # B: 2 of 5, 40 % (1.33x). Both above 30 %; B is lower relative to the cap.
-    tally = MonthTally.of([("A", "X", 100)] * 3 + [("B", "X", 100)] * 2)
-    close = close_month("2026-11", SEED, tally, [ag("A", 30), ag("B", 20)])
-    assert [p.agency_id for p in close.pauses] == ["A"]
-    assert [k for k, _ in close.kept] == ["B"]
-    assert "lowest share" in close.kept[0][1]
-    assert "40.0% of the service value" in close.kept[0][1]
-
-
-def test_the_exception_counts_only_the_members_that_have_not_exited():
-    tally = MonthTally.of([("A", "X", 100)] * 3 + [("B", "X", 100)] * 2)
-    agencies = [ag("A", 30), ag("B", 20), ag("C", 10, status="exited")]
-    close = close_month("2026-11", SEED, tally, agencies)
-    assert [p.agency_id for p in close.pauses] == ["A"]
-    assert [k for k, _ in close.kept] == ["B"]
-
-
-def test_no_exception_when_another_member_stays_below_the_caps():
-    tally = MonthTally.of([("A", "X", 100)] * 3 + [("B", "X", 100)] * 2)
-    agencies = [ag("A", 30), ag("B", 20), ag("C", 10)]  # C took nothing: it stays active
-    close = close_month("2026-11", SEED, tally, agencies)
-    assert sorted(p.agency_id for p in close.pauses) == ["A", "B"]
-    assert close.kept == ()
-
-
-def test_the_exception_is_per_category():
-    # Finance A alone is over (and the only finance member): it is kept.
-    # rd R1 and R2 split the rest so that R1 is over and R2 is not.
-    tally = MonthTally.of(
-        [("A", "X", 400)] + [("R1", "Y", 100)] * 4 + [("R2", "Y", 100)] * 2,
-    )
-    agencies = [ag("A", category="finance"), ag("R1", category="rd"), ag("R2", category="rd")]
-    close = close_month("2026-11", SEED, tally, agencies)
-    assert [k for k, _ in close.kept] == ["A"]
-    assert [p.agency_id for p in close.pauses] == ["R1"]  # 4 of 6 of Y
-
-
-def test_an_exited_agency_is_never_paused():
-    agencies = [ag("A", 30, status="exited"), ag("B", 20), ag("C", 10)]
-    close = close_month("2026-11", SEED, OVER_A, agencies)
-    assert close.pauses == ()
-    assert close.kept == ()
-
-
-def test_no_pauses_for_an_empty_month_or_below_the_minimum_volume():
-    assert close_month("2026-11", SEED, MonthTally(), ABC).pauses == ()
-    rules = AllianceRules(min_monthly_volume=5)  # OVER_A has exactly 5 orders
-    assert close_month("2026-11", rules, OVER_A, ABC).pauses == ()
-    rules = AllianceRules(min_monthly_volume=4)
-    assert [p.agency_id for p in close_month("2026-11", rules, OVER_A, ABC).pauses] == ["A"]
-
-
-# --- contracts and money (第十四、十九、二十条) -----------------------------------------
-
-
-def test_a_price_above_the_policy_coverage_bonds_the_part_above_it():
-    t = contract_terms(10_000, 8_000, None, SEED)
-    assert t.bond == 2_000
-    assert "coverage" in t.bond_reason
-
-
-def test_a_price_within_the_coverage_needs_no_bond():
-    for coverage in (10_000, 20_000):
-        t = contract_terms(10_000, coverage, 6, SEED)
-        assert t.bond == 0
-        assert t.bond_reason is None
-
-
-def test_settlement_after_twelve_months_needs_no_bond_after_thirteen_it_does():
-    assert contract_terms(9_000, None, 12, SEED).bond == 0
-    t = contract_terms(9_000, None, 13, SEED)
-    assert t.bond == 3_000  # 1/3 of the price
-    assert "13 months" in t.bond_reason
-    assert "12" in t.bond_reason
-
-
-@pytest.mark.parametrize(("price", "bond"), [(10, 4), (9, 3), (10_000, 3_334), (1, 1), (0, 0)])
-def test_a_third_of_the_price_is_rounded_up_to_whole_yuan(price, bond):
-    assert contract_terms(price, None, 24, SEED).bond == bond
-
-
-def test_both_grounds_take_the_larger_bond():
-    t = contract_terms(9_000, 5_000, 13, SEED)  # 4000 above coverage vs 3000
-    assert t.bond == 4_000
-    assert "coverage" in t.bond_reason
-    t = contract_terms(9_000, 8_000, 13, SEED)  # 1000 above coverage vs 3000
-    assert t.bond == 3_000
-    assert "months" in t.bond_reason
-
-
-@pytest.mark.parametrize(
-    ("price", "coverage", "months"),
-    [(30_000, None, 13), (20_000, 10_000, None), (60_000, 0, 36), (15_003, None, 13)],
-)
-def test_the_bond_is_at_most_5000(price, coverage, months):
-    assert contract_terms(price, coverage, months, SEED).bond == 5_000
-
-
-def test_just_under_the_bond_cap():
-    assert contract_terms(14_997, None, 13, SEED).bond == 4_999
-
-
-def test_the_terms_echo_the_inputs():
-    t = contract_terms(9_000, 5_000, 13, SEED)
-    assert (t.price, t.policy_coverage, t.expected_settlement_months) == (9_000, 5_000, 13)
-
-
-def test_a_negative_price_is_refused():
-    with pytest.raises(ValueError, match="negative"):
-        contract_terms(-1, None, None, SEED)
-
-
-def test_settlement_is_due_seven_days_after_the_policy_funds():
-    assert settlement_due(date(2026, 11, 10), SEED) == date(2026, 11, 17)
-    assert settlement_due(date(2026, 12, 28), SEED) == date(2027, 1, 4)
-    assert settlement_due(date(2028, 2, 25), SEED) == date(2028, 3, 3)
-
-
-# --- the life of an agency order (第二十二、二十四条) ----------------------------------
-
-LEGAL = [
-    ("acknowledge", "dispatched", "acknowledged"),
-    ("start", "dispatched", "in_progress"),
-    ("start", "acknowledged", "in_progress"),
-    ("feedback", "acknowledged", "in_progress"),
-    ("feedback", "in_progress", "in_progress"),
-    ("complete", "acknowledged", "completed"),
-    ("complete", "in_progress", "completed"),
-    ("refuse", "dispatched", "refused"),
-    ("refuse", "acknowledged", "refused"),
-    ("comply", "refused", "acknowledged"),
-    ("release", "refused", "withdrawn"),
-    ("reassign", "dispatched", "reassigned"),
-    ("reassign", "acknowledged", "reassigned"),
-    ("reassign", "in_progress", "reassigned"),
-    ("withdraw", "dispatched", "withdrawn"),
-    ("withdraw", "acknowledged", "withdrawn"),
-    ("withdraw", "in_progress", "withdrawn"),
-    ("withdraw", "refused", "withdrawn"),
-]
-STATUSES = (
-    "dispatched",
-    "acknowledged",
-    "in_progress",
-    "refused",
-    "completed",
-    "withdrawn",
-    "reassigned",
-)
-
-
-@pytest.mark.parametrize(("action", "status", "to"), LEGAL)
-def test_legal_steps(action, status, to):
-    assert order_step(action, status) == to
-
-
-@pytest.mark.parametrize("action", sorted(ORDER_ACTIONS))
-@pytest.mark.parametrize("status", STATUSES)
-def test_every_other_step_is_illegal(action, status):
-    if (action, status) in {(a, s) for a, s, _ in LEGAL}:
-        return
-    with pytest.raises(IllegalAction) as e:
-        order_step(action, status)
-    assert f"cannot {action}" in str(e.value)
-    assert status in str(e.value)
-
-
-@pytest.mark.parametrize("status", ["completed", "withdrawn", "reassigned"])
-def test_finished_orders_allow_nothing(status):
-    with pytest.raises(IllegalAction) as e:
-        order_step("feedback", status)
-    assert e.value.allowed == []
-    assert "allowed: none" in str(e.value)
-
-
-def test_an_illegal_step_lists_what_is_allowed():
-    with pytest.raises(IllegalAction) as e:
-        order_step("complete", "refused")
-    assert e.value.allowed == ["comply", "release", "withdraw"]
-    assert "allowed: comply, release, withdraw" in str(e.value)
-    assert isinstance(e.value, ValueError)
-
-
-def test_a_refusal_can_be_coordinated_back_into_service():
-    status = "dispatched"
-    for action in ("refuse", "comply", "start", "feedback", "complete"):
-        status = order_step(action, status)
-    assert status == "completed"
-
-
-def test_reassignment_needs_an_overdue_order_with_a_complaint():
-    assert reassignment_problem(overdue=True, complaints=1) is None
-    assert reassignment_problem(overdue=True, complaints=3) is None
-    why = reassignment_problem(overdue=False, complaints=1)
-    assert "not overdue" in why
-    assert "complaint" not in why.split(":", 1)[1]
-    assert "no complaint" in reassignment_problem(overdue=True, complaints=0)
-    both = reassignment_problem(overdue=False, complaints=0)
-    assert "not overdue" in both
-    assert "no complaint" in both
-
-
-@pytest.mark.parametrize(("count", "exits"), [(0, False), (1, False), (2, True), (3, True)])
-def test_the_second_reassignment_in_a_year_means_exit(count, exits):
-    assert exits_after_reassignment(count, SEED) is exits
 
 
 # --- properties ---------------------------------------------------------------------

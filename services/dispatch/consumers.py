@@ -1,0 +1,213 @@
+"""Dispatch's event consumers, ``(event, uow)`` each, applied once through the inbox:
+a demand accepted gets its responsible owner and, for a market service, an agency; the
+demand's later changes and the enterprises' profiles follow."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from services.dispatch.agency_orders import step
+from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
+from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
+from services.dispatch.metrics import OWNERS
+from services.dispatch.models import assignments, departments, enterprises, staff
+from services.dispatch.order_life import OPEN_STATUSES
+from shared.contracts import dispatch as contract
+from shared.db import UnitOfWork, upsert
+from shared.events import Event, jurisdiction_path
+
+log = logging.getLogger(__name__)
+
+
+def candidate_departments(session: Session, jurisdiction: str) -> list[Department]:
+    """The departments of the jurisdiction and its ancestors (the candidates)."""
+    path = jurisdiction_path(jurisdiction)
+    rows = session.execute(select(departments).where(departments.c.jurisdiction.in_(path))).all()
+    return [
+        Department(
+            id=r.id,
+            jurisdiction=r.jurisdiction,
+            name=r.name,
+            segments=tuple(s for s in r.segments.split(",") if s),
+            is_default=r.is_default,
+        )
+        for r in rows
+    ]
+
+
+def owner_decision(session: Session, event: Event) -> OwnerDecision | None:
+    """The facts of the map and the enterprise's profile, and the pure rule on them."""
+    p = event.payload
+    ent = session.execute(
+        select(enterprises).where(enterprises.c.credit_code == p["enterprise"]["credit_code"])
+    ).first()
+    person = None
+    if ent is not None and ent.named_staff_id:
+        st = session.execute(select(staff).where(staff.c.id == ent.named_staff_id)).first()
+        person = Person(st.id, st.name) if st is not None else None
+    return choose_owner(
+        event.jurisdiction,
+        p["category"],
+        candidate_departments(session, event.jurisdiction),
+        growth_tier=ent.growth_tier if ent is not None else None,
+        needs_person=bool(ent and (ent.is_key or ent.needs_named_person or ent.needs_one_plan)),
+        person=person,
+    )
+
+
+def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
+    """Give the demand its responsible owner (or raise an alert when none exists) and,
+    when its service item needs a market service, dispatch it to a member agency."""
+    p = event.payload
+    due_at = datetime.fromisoformat(p["expected_at"]) if p.get("expected_at") else None
+    decision = owner_decision(uow.session, event)
+    if decision is None:
+        log.warning("no responsible department for %s", p["demand_code"])
+        OWNERS.labels("none").inc()
+        uow.emit(
+            contract.assignment_failed(
+                jurisdiction=event.jurisdiction,
+                payload={
+                    "demand_code": p["demand_code"],
+                    "reason": "no responsible department on the jurisdiction path",
+                    "kind": "owner",
+                },
+                correlation_id=event.correlation_id,
+            )
+        )
+    else:
+        _assign_owner(uow, event, decision, due_at)
+    if p.get("agency_category") and p.get("service_item"):
+        request = AgencyRequest(
+            demand_code=p["demand_code"],
+            jurisdiction=event.jurisdiction,
+            enterprise=p["enterprise"],
+            category=p["category"],
+            service_item=p["service_item"],
+            agency_category=p["agency_category"],
+            ordered=p.get("ordered_agency"),
+            consent=p["consent_to_share"],
+            brief={
+                "title": p["title"],
+                "description": p["description"],
+                "contact": p.get("contact"),
+            },
+            due_at=due_at,
+            correlation_id=event.correlation_id,
+        )
+        dispatch_to_agency(uow, request)
+
+
+def _assign_owner(
+    uow: UnitOfWork, event: Event, decision: OwnerDecision, due_at: datetime | None
+) -> None:
+    p = event.payload
+    now = datetime.now(UTC)
+    dept = decision.department
+    if decision.person is not None:
+        assignee = ("staff", decision.person.id, decision.person.name)
+        OWNERS.labels("staff").inc()
+    else:
+        assignee = ("department", dept.id, dept.name)
+        OWNERS.labels("named_person_missing" if decision.person_missing else "department").inc()
+    row = {
+        "id": str(uuid.uuid4()),
+        "demand_code": p["demand_code"],
+        "jurisdiction": event.jurisdiction,
+        "kind": "owner",
+        "assignee_type": assignee[0],
+        "assignee_id": assignee[1],
+        "assignee_name": assignee[2],
+        "enterprise_credit_code": p["enterprise"]["credit_code"],
+        "category": p["category"],
+        "reason": decision.reason[:500],
+        "assigned_at": now,
+        "status": "open",
+        "due_at": due_at,
+    }
+    uow.session.execute(insert(assignments).values(**row))
+    log.info("demand %s owned by %s (%s)", p["demand_code"], assignee[1], decision.reason)
+    payload = {k: v for k, v in row.items() if k not in ("jurisdiction", "status", "due_at")}
+    payload["assignment_id"] = payload.pop("id")
+    payload["assigned_at"] = now.isoformat()
+    payload["due_at"] = due_at.isoformat() if due_at else None
+    uow.emit(
+        contract.assignment_made(
+            jurisdiction=event.jurisdiction,
+            payload=payload,
+            correlation_id=event.correlation_id,
+        )
+    )
+
+
+def on_enterprise(event: Event, uow: UnitOfWork) -> None:
+    """Keep the enterprise profile whose flags pick named owners (newest event wins)."""
+    p = event.payload
+    values = {
+        "name": p["name"],
+        "jurisdiction": p["jurisdiction"],
+        "growth_tier": p.get("growth_tier"),
+        "is_key": p["is_key"],
+        "needs_named_person": p["needs_named_person"],
+        "needs_one_plan": p["needs_one_plan"],
+    }
+    upsert(uow.session, enterprises, {"credit_code": p["credit_code"]}, values)
+
+
+def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
+    """Screening recomputed the deadline: the open assignments' time limit follows it."""
+    p = event.payload
+    uow.session.execute(
+        update(assignments)
+        .where(assignments.c.demand_code == p["demand_code"], assignments.c.closed_at.is_(None))
+        .values(due_at=datetime.fromisoformat(p["expected_at"]))
+    )
+
+
+def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
+    """A closed or rejected demand ends its owner assignment and withdraws open agency
+    orders (a rejected demand is never left with an agency)."""
+    p = event.payload
+    if p["to_status"] not in ("closed", "rejected"):
+        if p["from_status"] == "closed":  # reopened by a poor revisit: the owner follows up
+            uow.session.execute(
+                update(assignments)
+                .where(assignments.c.demand_code == p["demand_code"], assignments.c.kind == "owner")
+                .values(status="open", closed_at=None)
+            )
+        return
+    now = datetime.now(UTC)
+    uow.session.execute(
+        update(assignments)
+        .where(
+            assignments.c.demand_code == p["demand_code"],
+            assignments.c.kind == "owner",
+            assignments.c.status == "open",
+        )
+        .values(status="done", closed_at=now)
+    )
+    orders = (
+        uow.session.execute(
+            select(assignments).where(
+                assignments.c.demand_code == p["demand_code"],
+                assignments.c.kind == "agency",
+                assignments.c.status.in_(OPEN_STATUSES),
+            )
+        )
+        .mappings()
+        .all()
+    )
+    for order in orders:
+        step(
+            uow,
+            dict(order),
+            "withdraw",
+            f"the demand was {p['to_status']}",  # not the loop's note: it may be confidential
+            "dispatch",
+            event.correlation_id,
+        )

@@ -1,0 +1,58 @@
+"""The life of an agency order: a small state machine, and when an order is moved to
+another agency (调单, CX 第二十四条).
+
+Pure Python: no Flask, SQLAlchemy or kombu.
+"""
+
+from __future__ import annotations
+
+from services.dispatch.alliance import AllianceRules
+
+OPEN_STATUSES = ("dispatched", "acknowledged", "in_progress", "refused")
+ORDER_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "acknowledge": (("dispatched",), "acknowledged"),
+    "start": (("dispatched", "acknowledged"), "in_progress"),
+    "feedback": (("acknowledged", "in_progress"), "in_progress"),
+    "complete": (("acknowledged", "in_progress"), "completed"),
+    "refuse": (("dispatched", "acknowledged"), "refused"),
+    "comply": (("refused",), "acknowledged"),  # coordination: the agency takes it after all
+    "release": (("refused",), "withdrawn"),  # coordination: refusal justified or not, re-dispatched
+    "reassign": (("dispatched", "acknowledged", "in_progress"), "reassigned"),
+    "withdraw": (OPEN_STATUSES, "withdrawn"),
+}
+
+
+class IllegalAction(ValueError):
+    def __init__(self, action: str, status: str) -> None:
+        allowed = [a for a, (froms, _) in ORDER_ACTIONS.items() if status in froms]
+        super().__init__(
+            f"cannot {action} an order that is {status}; allowed: {', '.join(allowed) or 'none'}"
+        )
+        self.allowed = allowed
+
+
+def order_step(action: str, status: str) -> str:
+    """The status an agency order moves to, or ``IllegalAction``."""
+    froms, to = ORDER_ACTIONS[action]
+    if status not in froms:
+        raise IllegalAction(action, status)
+    return to
+
+
+def reassignment_problem(overdue: bool, complaints: int) -> str | None:
+    """第二十四条: only a lagging order that drew a complaint is moved (调单)."""
+    missing = []
+    if not overdue:
+        missing.append("the order is not overdue")
+    if complaints == 0:
+        missing.append("there is no complaint on it")
+    return (
+        "reassignment (调单) needs an overdue order with a complaint: " + " and ".join(missing)
+        if missing
+        else None
+    )
+
+
+def exits_after_reassignment(reassignments_this_year: int, rules: AllianceRules) -> bool:
+    """第二十四条: the second reassignment of the same agency in one year means exit."""
+    return reassignments_this_year >= rules.reassignments_to_exit

@@ -1,0 +1,124 @@
+"""Dispatch's consumers, applied through the inbox to a fake unit of work: the owner of an
+accepted demand, the enterprise profiles, and what a closed or rejected demand ends."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from services.dispatch.consumers import (
+    on_demand_accepted,
+    on_demand_screened,
+    on_demand_status_changed,
+    on_enterprise,
+)
+from services.dispatch.models import assignments, enterprises
+from services.dispatch.seed import seed_responsibility
+from tests.factories import accepted_payload
+
+
+def test_owner_assignment_is_stored_and_emitted_with_the_correlation_id(uow, events, deliver):
+    seed_responsibility(uow, [("cd", "630102", "城东区科学技术局", (), True)], [], [], "630100")
+    [dept] = [e for e, _ in events()]  # the map announces its units (visits and scoring keep them)
+    assert dept["event_type"] == "department.updated" and dept["payload"]["id"] == "cd"
+    deliver("demand.accepted", on_demand_accepted, correlation_id="corr-42", **accepted_payload())
+    [event] = [e for e, _ in events()][1:]
+    assert event["event_type"] == "assignment.made"
+    assert event["correlation_id"] == "corr-42"
+    p = event["payload"]
+    assert (p["kind"], p["assignee_type"], p["assignee_id"]) == ("owner", "department", "cd")
+    with uow.read() as s:
+        [row] = s.execute(select(assignments)).mappings().all()
+    assert row["id"] == p["assignment_id"] and row["demand_code"] == p["demand_code"]
+
+
+def test_no_possible_owner_raises_an_alert_not_silence(uow, events, deliver):
+    # a division with no department anywhere on its path
+    deliver("demand.accepted", on_demand_accepted, where="620102", **accepted_payload())
+    [event] = [e for e, _ in events()]
+    assert event["event_type"] == "assignment.failed"
+    assert "no responsible department" in event["payload"]["reason"]
+    with uow.read() as s:
+        assert s.execute(select(assignments)).all() == []
+
+
+def test_a_rejected_demand_withdraws_its_order_and_tells_the_agency(
+    alliance, events, deliver, accept, orders_of
+):
+    code = accept()
+    deliver(
+        "demand.status_changed",
+        on_demand_status_changed,
+        demand_code=code,
+        from_status="accepted",
+        to_status="rejected",
+        note="已解决",
+        actor="k",
+        at=datetime.now(UTC).isoformat(),
+        category="ip",
+    )
+    [order] = orders_of(code)
+    assert order["status"] == "withdrawn"
+    [(msg, key)] = events("agency.order_withdrawn")
+    assert key.endswith(".pat-a") and "rejected" in msg["payload"]["reason"]
+    with alliance.read() as s:
+        owner = s.execute(
+            select(assignments.c.status).where(
+                assignments.c.demand_code == code, assignments.c.kind == "owner"
+            )
+        ).scalar()
+    assert owner == "done"
+
+
+def test_a_reopened_demand_reopens_its_owner_assignment(alliance, deliver, accept):
+    code = accept(item="policy_consulting", agency_category=None)
+    change = {"demand_code": code, "note": "", "actor": "k", "category": "ip"}
+    at = datetime.now(UTC).isoformat()
+    deliver("demand.status_changed", on_demand_status_changed, **change, at=at,
+            from_status="in_progress", to_status="closed")  # fmt: skip
+    deliver("demand.status_changed", on_demand_status_changed, **change, at=at,
+            from_status="closed", to_status="in_progress")  # fmt: skip
+    with alliance.read() as s:
+        owner = s.execute(select(assignments).where(assignments.c.demand_code == code)).one()
+    assert (owner.status, owner.closed_at) == ("open", None)
+
+
+def test_screening_moves_the_open_assignments_time_limit(alliance, deliver, accept, orders_of):
+    code = accept()
+    due = datetime(2031, 1, 2, 9, tzinfo=UTC)
+    deliver(
+        "demand.screened",
+        on_demand_screened,
+        demand_code=code,
+        complexity="simple",
+        expected_at=due.isoformat(),
+        deadline_provisional=False,
+        actor="k",
+        at=datetime.now(UTC).isoformat(),
+    )
+    with alliance.read() as s:
+        limits = set(s.execute(select(assignments.c.due_at)).scalars())
+    assert limits == {due}
+
+
+def test_a_key_enterprise_is_owned_by_its_named_person(alliance, events, deliver, accept):
+    ent = accepted_payload()["enterprise"]
+    deliver(
+        "enterprise.registered",
+        on_enterprise,
+        credit_code=ent["credit_code"],
+        name=ent["name"],
+        jurisdiction="630102",
+        is_key=True,
+        needs_named_person=False,
+        needs_one_plan=False,
+    )
+    accept(item="policy_consulting", agency_category=None)
+    owner = [e for e, _ in events("assignment.made")][-1]["payload"]
+    assert owner["assignee_type"] == "department" and "none is mapped" in owner["reason"]
+
+    with alliance:
+        alliance.session.execute(update(enterprises).values(named_staff_id="s-1"))
+        alliance.commit()
+    accept(item="policy_consulting", agency_category=None)
+    owner = [e for e, _ in events("assignment.made")][-1]["payload"]
+    assert (owner["assignee_type"], owner["assignee_id"]) == ("staff", "s-1")

@@ -1,0 +1,132 @@
+"""Taking an order from one agency to the next, as use cases over a fake unit of work:
+the coordination of a refusal and the reassignment (调单); and the replacement's
+deadline, a pure rule."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from services.dispatch import agency_orders as orders
+from services.dispatch.coordination import coordinate, fresh_deadline, reassign
+from services.dispatch.models import agencies, assignments
+from shared.errors import status_of
+from shared.usecases import DomainError
+from tests.fakes import actor
+
+PAT_A = actor("agency", "630100", agency_id="pat-a")
+CITY = actor("admin", "630100")
+COUNTY = actor("district", "630102")
+
+
+def refusal(call):
+    with pytest.raises(DomainError) as e:
+        call()
+    return status_of(e.value), e.value.message
+
+
+@pytest.fixture
+def order(alliance, accept, orders_of):
+    [row] = orders_of(accept())
+    return row["id"]
+
+
+def agency_status(uow, agency_id):
+    with uow.read() as s:
+        return s.execute(select(agencies.c.status).where(agencies.c.id == agency_id)).scalar()
+
+
+def overdue(uow, assignment_id):
+    with uow:
+        uow.session.execute(
+            update(assignments)
+            .where(assignments.c.id == assignment_id)
+            .values(due_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        uow.commit()
+
+
+def test_a_refusal_complied_with_goes_back_to_the_agency(alliance, order):
+    orders.refuse(alliance, PAT_A, order, {"reason": "忙"}, correlation_id="c")
+    out = coordinate(
+        alliance, CITY, order, {"outcome": "complied", "note": "协调"}, correlation_id="c"
+    )
+    assert out["status"] == "acknowledged" and agency_status(alliance, "pat-a") == "active"
+
+
+def test_an_unjustified_refusal_means_exit_and_the_next_agency(alliance, order, orders_of):
+    orders.refuse(alliance, PAT_A, order, {"reason": "忙"}, correlation_id="c")
+    out = coordinate(
+        alliance, CITY, order, {"outcome": "unjustified", "note": "仍拒接"}, correlation_id="c"
+    )
+    assert out["status"] == "withdrawn"
+    assert agency_status(alliance, "pat-a") == "exited"
+    [nxt] = [o for o in orders_of(out["demand_code"]) if o["id"] != order]
+    assert (nxt["assignee_id"], nxt["replaces"]) == ("pat-b", order)
+    exited = [e for e in alliance.committed if e.event_type == "agency.status_changed"]
+    assert "第二十二条第一项" in exited[-1].payload["reason"]
+
+
+def test_a_justified_refusal_moves_the_order_on_and_the_agency_stays(alliance, order, orders_of):
+    orders.refuse(alliance, PAT_A, order, {"reason": "利益冲突"}, correlation_id="c")
+    out = coordinate(
+        alliance, CITY, order, {"outcome": "justified", "note": "理由成立"}, correlation_id="c"
+    )
+    assert out["status"] == "withdrawn" and agency_status(alliance, "pat-a") == "active"
+    assert {o["assignee_id"] for o in orders_of(out["demand_code"])} == {"pat-a", "pat-b"}
+
+
+def test_coordination_belongs_to_the_citys_managers(alliance, order):
+    status, message = refusal(
+        lambda: coordinate(
+            alliance, COUNTY, order, {"outcome": "complied", "note": "x"}, correlation_id="c"
+        )
+    )
+    assert status == 403 and "630100's alliance" in message
+    status, _ = refusal(
+        lambda: coordinate(
+            alliance,
+            actor("admin", "630200"),
+            order,
+            {"outcome": "complied", "note": "x"},
+            correlation_id="c",
+        )
+    )
+    assert status == 404
+    status, message = refusal(
+        lambda: coordinate(
+            alliance, CITY, order, {"outcome": "complied", "note": "x"}, correlation_id="c"
+        )
+    )
+    assert status == 409 and "cannot comply an order that is dispatched" in message
+
+
+def test_reassignment_needs_an_overdue_order_with_a_complaint_and_twice_means_exit(
+    alliance, accept, orders_of
+):
+    for n in (1, 2):
+        [order] = orders_of(accept(ordered_agency="pat-a"))
+        assert order["assignee_id"] == "pat-a"
+        status, message = refusal(
+            lambda order=order: reassign(
+                alliance, CITY, order["id"], {"note": ""}, correlation_id="c"
+            )
+        )
+        assert status == 409 and "not overdue" in message and "no complaint" in message
+        complaint = {"source": "enterprise", "text": "进度严重滞后"}
+        orders.complain(alliance, CITY, order["id"], complaint, correlation_id="c")
+        overdue(alliance, order["id"])
+        moved = reassign(alliance, CITY, order["id"], {"note": "调单"}, correlation_id="c")
+        assert moved["status"] == "reassigned" and moved["reassigned_to"] == "pat-b"
+        [new] = [o for o in orders_of(order["demand_code"]) if o["id"] != order["id"]]
+        assert new["replaces"] == order["id"] and new["due_at"] > datetime.now(UTC)
+        assert agency_status(alliance, "pat-a") == ("active" if n == 1 else "exited")
+    assert sum(e.event_type == "agency.order_withdrawn" for e in alliance.committed) == 2
+
+
+def test_a_replacement_gets_the_span_the_replaced_order_had_at_least_a_day():
+    assigned = datetime(2026, 11, 1, tzinfo=UTC)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    assert fresh_deadline(assigned, assigned + timedelta(days=5), now) == now + timedelta(days=5)
+    assert fresh_deadline(assigned, assigned + timedelta(hours=2), now) == now + timedelta(days=1)
+    assert fresh_deadline(assigned, None, now) is None

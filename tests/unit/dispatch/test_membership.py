@@ -1,0 +1,198 @@
+"""The alliance's members as use cases over a fake unit of work, with a fake directory
+(keys) and a fake broker passed in explicitly: admission, rank basis, pause, exit."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.dispatch import membership
+from services.dispatch.broker import AgencyBroker, ProvisioningError, new_credentials, queue_name
+from services.dispatch.models import agencies, metadata
+from shared.errors import status_of
+from shared.timezone import china_today
+from shared.usecases import DomainError
+from tests.fakes import FakeDirectory, FakeUnitOfWork, actor
+
+CITY = actor("admin", "630100")
+COUNTY = actor("district", "630102")
+
+
+class KeyDirectory(FakeDirectory):
+    """Places, and the keys admission creates (and revokes when it fails)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.revoked: list[str] = []
+
+    def create_key(self, *, name, role, jurisdiction, agency_id=None):
+        key_id = f"k{len(self.keys) + 1}"
+        self.keys[key_id] = {
+            "name": name,
+            "role": role,
+            "jurisdiction": jurisdiction,
+            "agency_id": agency_id,
+        }
+        return f"os_{key_id}_secret"
+
+    def revoke(self, key_id):
+        self.revoked.append(key_id)
+
+
+@dataclass(frozen=True)
+class FakeBroker(AgencyBroker):
+    """RabbitMQ with users (``users``) or the embedded broker; ``fail``: it is down."""
+
+    settings: Any = None
+    users: bool = True
+    fail: bool = False
+    provisioned: list = field(default_factory=list)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.users
+
+    def credentials(self, agency_id):
+        return new_credentials(agency_id) if self.users else None
+
+    def provision(self, agency_id, password_hash):
+        if self.fail:
+            raise ProvisioningError("the broker is down")
+        self.provisioned.append((agency_id, password_hash))
+        return {"queue": queue_name(agency_id), "user_provisioned": password_hash is not None}
+
+    def url(self, username):
+        return f"amqp://{username}@broker:5672/%2F"
+
+
+@pytest.fixture
+def uow(tmp_path):
+    return FakeUnitOfWork(metadata, tmp_path / "dispatch.db", directory=KeyDirectory())
+
+
+def body(**over):
+    return {
+        "id": "ag-pat-9",
+        "name": "测试机构",
+        "category": "patent",
+        "city": "630100",
+        "rank_basis": 10,
+        "engagements_two_years": 6,
+        **over,
+    }
+
+
+def refusal(call):
+    with pytest.raises(DomainError) as e:
+        call()
+    return status_of(e.value), e.value
+
+
+def admit(uow, data, broker=None, who=CITY):
+    return membership.admit(uow, who, data, broker=broker or FakeBroker(), correlation_id="c")
+
+
+def test_admission_checks_the_criteria_the_city_and_the_actor(uow):
+    status, e = refusal(lambda: admit(uow, body(engagements_two_years=4)))
+    assert status == 422 and "at least 5" in e.fields["json"]["engagements_two_years"][0]
+    status, e = refusal(lambda: admit(uow, body(city="630300"), who=actor("admin", "630000")))
+    assert (status, e.message) == (422, "Unknown city 630300.")
+    status, e = refusal(lambda: admit(uow, body(city="630102")))
+    assert status == 422 and e.fields == {"json": {"city": ["not a city-level code"]}}
+    status, e = refusal(lambda: admit(uow, body(), who=COUNTY))
+    assert (status, e.message) == (403, "City 630100 is outside your subtree.")
+    assert uow.directory.keys == {} and uow.committed == []
+
+
+def test_an_admitted_agency_gets_its_key_queue_and_read_only_user_once(uow):
+    broker = FakeBroker()
+    out = admit(uow, body(), broker)
+    assert out["api_key"] == "os_k1_secret" and out["status"] == "active"
+    assert uow.directory.keys["k1"]["agency_id"] == "ag-pat-9"
+    b = out["broker"]
+    assert (b["queue"], b["username"]) == ("agency.ag-pat-9", "agency-ag-pat-9")
+    assert b["password"] and b["url"] == "amqp://agency-ag-pat-9@broker:5672/%2F"
+    [(agency_id, password_hash)] = broker.provisioned
+    assert agency_id == "ag-pat-9" and password_hash != b["password"]
+    with uow.read() as s:
+        row = s.execute(select(agencies)).mappings().one()
+    assert (row["broker_user"], row["broker_password_hash"]) == ("agency-ag-pat-9", password_hash)
+    assert uow.types() == ["agency.status_changed"]
+    assert uow.committed[0].payload["reason"] == "admitted with 6 engagements"
+    status, e = refusal(lambda: admit(uow, body(), broker))
+    assert status == 409 and e.fields == {"json": {"id": ["taken"]}}
+    assert list(uow.directory.keys) == ["k1"]  # the loser made no key
+
+
+def test_a_broker_failure_leaves_nothing_half_written(uow):
+    status, e = refusal(lambda: admit(uow, body(), FakeBroker(fail=True)))
+    assert status == 503 and "the broker is down" in e.message
+    assert uow.directory.revoked == ["k1"]
+    with uow.read() as s:
+        assert s.execute(select(agencies)).all() == []
+    assert admit(uow, body())["api_key"] == "os_k2_secret"  # the same id admitted again
+
+
+def test_the_embedded_broker_has_no_users(uow):
+    b = admit(uow, body(), FakeBroker(users=False))["broker"]
+    assert (b["username"], b["password"], b["url"]) == (None, None, None)
+    assert b["note"].startswith("embedded broker")
+
+
+def test_pause_resume_and_exit_the_last_final(uow):
+    admit(uow, body())
+    past = china_today() - timedelta(days=1)
+    status, e = refusal(
+        lambda: membership.change_status(
+            uow, CITY, "ag-pat-9", "pause", {"until": past, "reason": "x"}, correlation_id="c"
+        )
+    )
+    assert status == 422 and e.fields == {"json": {"until": ["in the past"]}}
+    until = china_today() + timedelta(days=3)
+    paused = membership.change_status(
+        uow, CITY, "ag-pat-9", "pause", {"until": until, "reason": "整改"}, correlation_id="c"
+    )
+    assert (paused["status"], paused["paused_until"]) == ("paused", until)
+    resumed = membership.change_status(uow, CITY, "ag-pat-9", "resume", {}, correlation_id="c")
+    assert (resumed["status"], resumed["status_reason"]) == ("active", "resumed")
+    exited = membership.change_status(
+        uow,
+        CITY,
+        "ag-pat-9",
+        "exit",
+        {"ground": "low_quality", "note": "整改无效"},
+        correlation_id="c",
+    )
+    assert exited["status"] == "exited" and "第二十二条第三项" in exited["status_reason"]
+    status, e = refusal(
+        lambda: membership.change_status(uow, CITY, "ag-pat-9", "resume", {}, correlation_id="c")
+    )
+    assert status == 409 and "final" in e.message
+    changes = [e.payload["to_status"] for e in uow.committed]
+    assert changes == ["active", "paused", "active", "exited"]
+    status, _ = refusal(
+        lambda: membership.change_status(uow, CITY, "nobody", "resume", {}, correlation_id="c")
+    )
+    assert status == 404
+
+
+def test_an_agency_reads_itself_and_managers_set_the_rank_basis(uow):
+    admit(uow, body())
+    admit(uow, body(id="ag-fin-1", category="finance"))
+    itself = actor("agency", "630100", agency_id="ag-pat-9")
+    assert [a["id"] for a in membership.list_agencies(uow, itself, {})] == ["ag-pat-9"]
+    status, e = refusal(lambda: membership.get_agency(uow, itself, "ag-fin-1"))
+    assert (status, e.message) == (403, "An agency key reads only its own agency.")
+    assert [a["id"] for a in membership.list_agencies(uow, COUNTY, {"category": "finance"})] == []
+    assert [a["id"] for a in membership.list_agencies(uow, CITY, {"category": "finance"})] == [
+        "ag-fin-1"
+    ]
+    assert membership.set_rank_basis(uow, CITY, "ag-pat-9", {"rank_basis": 77})["rank_basis"] == 77
+    status, _ = refusal(
+        lambda: membership.set_rank_basis(uow, COUNTY, "ag-pat-9", {"rank_basis": 1})
+    )
+    assert status == 404  # a county key does not see the city's members
+    assert "broker_password_hash" not in membership.get_agency(uow, CITY, "ag-pat-9")

@@ -11,8 +11,9 @@ from sqlalchemy import update
 from onestop import migrate
 from services import dispatch, visits
 from services.dispatch import sweep
-from services.dispatch.handlers import on_demand_accepted, seed_responsibility
+from services.dispatch.consumers import on_demand_accepted
 from services.dispatch.models import assignments
+from services.dispatch.seed import seed_responsibility
 from services.visits import compliance, ledger
 from services.visits.handlers import on_department, on_enterprise, on_staff
 from services.visits.models import plans
@@ -46,7 +47,7 @@ def test_dispatch_sweep_and_month_close(settings):
     svc = dispatch.build(settings)
     svc.relay.notify = lambda: None
     seed_responsibility(
-        svc,
+        svc.uow(),
         [("cd", "630102", "城东区", (), True)],
         [("lead", "cd", "赵敏", "副局长")],
         [("p1", "一", "patent", 5), ("p2", "二", "patent", 3)],
@@ -70,16 +71,17 @@ def test_dispatch_sweep_and_month_close(settings):
             ),
         )
     now = datetime.now(UTC)
-    assert sweep.sweep_deadlines(svc, now) == {"warning": 6, "overdue": 0}
-    assert sweep.sweep_deadlines(svc, now + timedelta(hours=3)) == {"warning": 0, "overdue": 6}
-    assert sweep.sweep_deadlines(svc, now + timedelta(hours=3)) == {"warning": 0, "overdue": 0}
+    jobs = svc.uow()
+    assert sweep.sweep_deadlines(jobs, now) == {"warning": 6, "overdue": 0}
+    assert sweep.sweep_deadlines(jobs, now + timedelta(hours=3)) == {"warning": 0, "overdue": 6}
+    assert sweep.sweep_deadlines(jobs, now + timedelta(hours=3)) == {"warning": 0, "overdue": 0}
     today = china_today()
     first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-    [closed] = sweep.close_months(svc, first_next)
+    [closed] = sweep.close_months(jobs, first_next)
     assert {p["agency_id"] for p in closed["pauses"]} | {
         k["agency_id"] for k in closed["kept_active"]
     } == {"p1", "p2"}
-    assert sweep.close_months(svc, first_next) == []
+    assert sweep.close_months(jobs, first_next) == []
     with svc.uow() as uow:
         uow.session.execute(update(assignments).values(due_at=None))
         uow.commit()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge
+
+if TYPE_CHECKING:
+    from shared.runtime import Service
 
 ARCHIVED = Counter(
     "onestop_archive_events_total",
@@ -25,12 +30,12 @@ VERIFY_TIME = Gauge(
 REPLAYED = Counter("onestop_archive_replayed_total", "Events re-published by replay", ["queue"])
 
 
-def refresh(svc: object) -> None:
+def refresh(svc: Service) -> None:
     """The chain's length from its head (at scrape time)."""
     from sqlalchemy import select
 
     from services.archive.models import chain_head
 
-    with svc.db.session() as s:  # type: ignore[attr-defined]
+    with svc.db.session() as s:
         length = s.execute(select(chain_head.c.length).where(chain_head.c.id == 1)).scalar()
     CHAIN_LENGTH.set(length or 0)

@@ -111,9 +111,9 @@ def test_subjects_are_the_enterprise_the_staff_member_and_the_agency():
     assert subjects_of(
         {"enterprise_credit_code": "C2", "assignee_type": "agency", "assignee_id": "a1"}
     ) == {"credit_code": "C2", "staff_id": None, "agency_id": "a1"}
-    assert subjects_of({"enterprises": [{"credit_code": "C3"}], "assignee_type": "staff",
-                        "assignee_id": "s2"}) == {"credit_code": "C3", "staff_id": "s2",
-                                                  "agency_id": None}  # fmt: skip
+    assert subjects_of(
+        {"enterprises": [{"credit_code": "C3"}], "assignee_type": "staff", "assignee_id": "s2"}
+    ) == {"credit_code": "C3", "staff_id": "s2", "agency_id": None}
 
 
 def test_confidential_fields_are_redacted_unless_consented():

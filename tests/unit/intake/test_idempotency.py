@@ -1,0 +1,79 @@
+"""Idempotency-Key: a retry gets the first answer, another body is a Conflict, and a
+key claimed meanwhile answers as the first request did."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+
+from services.intake.accepting import AcceptDemand, accept_demand
+from services.intake.idempotency import IdempotencyKey, Replayed, claim_key, request_fingerprint
+from services.intake.models import demands, idempotency_keys
+from services.intake.schemas import DemandIn
+from shared.errors import status_of
+from shared.usecases import Conflict
+from tests.factories import DEMO_DEMAND
+from tests.fakes import actor
+
+
+def command(key, body):
+    return AcceptDemand(DemandIn().load(body), IdempotencyKey.of(key, body))
+
+
+def test_the_fingerprint_ignores_key_order_but_not_values():
+    a = request_fingerprint({"title": "t", "source": "online"})
+    assert a == request_fingerprint({"source": "online", "title": "t"})
+    assert a != request_fingerprint({"source": "online", "title": "u"})
+
+
+def test_a_retry_with_the_same_key_and_body_gets_the_first_answer(uow):
+    first = accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    with pytest.raises(Replayed) as again:
+        accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    assert json.loads(again.value.body)["code"] == first["code"]
+    with uow.read() as s:
+        assert len(s.execute(select(demands)).all()) == 1
+        stored = s.execute(select(idempotency_keys)).one()
+    assert (stored.principal, stored.key, stored.status) == ("k-district", "k1", 201)
+    assert uow.commits == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(uow):
+    accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    other = {**DEMO_DEMAND, "title": "另一个"}
+    with pytest.raises(Conflict) as refused:
+        accept_demand(uow, actor("district"), command("k1", other), correlation_id="c")
+    assert status_of(refused.value) == 409 and refused.value.code == "idempotency_key_reused"
+    assert refused.value.fields == {
+        "headers": {"Idempotency-Key": ["already used with a different body"]}
+    }
+
+
+def test_keys_belong_to_their_principal(uow):
+    accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    other_key = actor("staff")
+    second = accept_demand(uow, other_key, command("k1", DEMO_DEMAND), correlation_id="c")
+    assert second["code"].endswith("000002")
+
+
+def test_a_key_claimed_meanwhile_answers_as_the_first_request(uow):
+    now = datetime.now(UTC)
+    key = IdempotencyKey.of("k1", DEMO_DEMAND)
+    with uow:  # a concurrent request claimed the key and answered first
+        uow.session.execute(
+            insert(idempotency_keys).values(
+                principal="k-district",
+                key="k1",
+                request_sha256=key.fingerprint,
+                status=201,
+                response='{"code": "first"}',
+                created_at=now,
+            )
+        )
+        uow.commit()
+    with uow, pytest.raises(Replayed) as again:
+        claim_key(uow, actor("district"), key, now)
+    assert again.value.body == '{"code": "first"}'

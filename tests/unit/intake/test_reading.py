@@ -1,0 +1,123 @@
+"""Reading demands: one by code (a 404 outside the subtree), the ledger a page at a
+time, and a stored demand as the API shows it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from services.intake.reading import as_demand, demand_filters, get_demand, list_demands
+from shared.errors import status_of
+from shared.usecases import Forbidden, Invalid, NotFound
+from tests.fakes import actor
+
+ARGS = {"limit": 50}
+
+
+def stored(**over):
+    """A stored demand row, as the query returns it."""
+    row = {
+        "code": "630102-2026-000001",
+        "jurisdiction": "630102",
+        "enterprise_credit_code": "91630102MA7522T5X6",
+        "enterprise_name": "青海高原新材料科技有限公司",
+        "category": "technology",
+        "service_item": None,
+        "contact_name": None,
+        "contact_phone": None,
+        "contact_email": None,
+        "address": None,
+        "address_id": None,
+        "lat": None,
+        "long": None,
+        "media_url": None,
+        "attachments": "[]",
+        "ordered_agency": None,
+        "title": "t",
+        "description": "d",
+        "source": "online",
+        "consent_to_share": False,
+        "status": "accepted",
+        "owner_type": None,
+        "owner_id": None,
+        "owner_name": None,
+        "accepted_at": datetime(2026, 11, 25, 8, tzinfo=UTC),
+        "correlation_id": "c",
+        "complexity": "general",
+        "urgency": None,
+        "feasibility": None,
+        "expected_at": None,
+        "deadline_provisional": False,
+        "closed_at": None,
+        "resolution": None,
+        "satisfaction_rating": None,
+        "satisfaction_comment": None,
+    }
+    return SimpleNamespace(**(row | over))
+
+
+def test_a_demand_shows_contact_location_owner_and_rating_only_when_it_has_them():
+    bare = as_demand(stored())
+    assert bare["contact"] is None and bare["location"] is None and bare["owner"] is None
+    assert bare["satisfaction"] is None and bare["service_notice"] is None
+    full = as_demand(
+        stored(
+            contact_phone="0971-1234567",
+            lat=0.0,
+            long=101.8,
+            owner_id="cd-kjj",
+            owner_type="department",
+            owner_name="城东区科学技术局",
+            satisfaction_rating=5,
+            satisfaction_comment="满意",
+            expected_at=datetime(2026, 12, 2, 10, tzinfo=UTC),
+        )
+    )
+    assert full["contact"] == {"name": None, "phone": "0971-1234567", "email": None}
+    assert full["location"] == {"address": None, "address_id": None, "lat": 0.0, "long": 101.8}
+    assert full["owner"] == {"type": "department", "id": "cd-kjj", "name": "城东区科学技术局"}
+    assert full["satisfaction"] == {"rating": 5, "comment": "满意"}
+    assert "630102-2026-000001" in full["service_notice"]
+
+
+def test_filters_become_conditions_in_order():
+    now = datetime.now(UTC)
+    assert demand_filters({"limit": 5}, now) == []
+    args = {"category": "talent", "enterprise": "x", "accepted_from": now, "overdue": True}
+    assert len(demand_filters(args, now)) == 4
+    conditions = demand_filters({"closed_to": now, "status": "closed"}, now)
+    assert [c.left.name for c in conditions] == ["status", "closed_at"]
+
+
+def test_a_demand_is_read_by_its_code_within_the_subtree(uow, accept):
+    code = accept()["code"]
+    assert get_demand(uow, actor("district", "630100"), code)["code"] == code
+    for who, asked in ((actor("district", "630103"), code), (actor("district"), "nope")):
+        with pytest.raises(NotFound) as missing:
+            get_demand(uow, who, asked)
+        assert status_of(missing.value) == 404
+        assert missing.value.message == f"No demand {asked} in your jurisdiction."
+
+
+def test_the_ledger_pages_newest_first_and_filters(uow, accept):
+    codes = [accept(title=f"第{i}个")["code"] for i in range(5)]
+    accept(category="talent")
+    city = actor("district", "630100")
+    first = list_demands(uow, city, ARGS | {"limit": 4, "category": "technology"})
+    assert [d["code"] for d in first["items"]] == codes[::-1][:4]
+    rest = list_demands(
+        uow, city, ARGS | {"limit": 4, "category": "technology", "cursor": first["next_cursor"]}
+    )
+    assert [d["code"] for d in rest["items"]] == codes[:1] and rest["next_cursor"] is None
+    assert len(list_demands(uow, city, ARGS | {"jurisdiction": "630103"})["items"]) == 0
+    assert len(list_demands(uow, city, ARGS | {"overdue": False})["items"]) == 6
+
+
+def test_the_ledger_refuses_another_subtree_and_a_forged_cursor(uow):
+    with pytest.raises(Forbidden):
+        list_demands(uow, actor("district"), ARGS | {"jurisdiction": "630103"})
+    with pytest.raises(Invalid) as bad:
+        list_demands(uow, actor("district"), ARGS | {"cursor": "xyz"})
+    assert bad.value.fields == {"query": {"cursor": ["not a cursor this list gave out"]}}

@@ -7,15 +7,21 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from services.scoring import handlers as h
 from services.scoring.domain.facts import parse_period
 from services.scoring.domain.scorecard import ranked
+from services.scoring.domain.table import DEFAULT_RULE_SET, default_rule_set
 from services.scoring.models import demand_facts, manual_records, units
-from services.scoring.scorecards import cards_for, collect
+from services.scoring.rulesets import publish_rule_set
+from services.scoring.scorecards import cards_for, collect, rankings, scorecard, what_if
 from shared.events import make_event
+from shared.timezone import china_today
+from shared.usecases import Forbidden, Invalid, NotFound
 from tests.factories import accepted_payload
+from tests.fakes import actor
 
 # --- collect ---------------------------------------------------------------------------------
 
@@ -472,3 +478,101 @@ def test_a_manual_override_shows_in_the_card_and_its_records(svc):
     assert items["efficiency"]["points"] == 6
     assert {r["input"] for r in items["efficiency"]["records"]} == {"closed", "efficiency_override"}
     assert card["rank"] == 1 and card["ranked_among"] == 1
+
+
+# --- the use cases over a fake unit of work ------------------------------------------------
+
+
+def consume(uow, *events) -> None:
+    """The consumers applied as the inbox applies them: one transaction each."""
+    for e in events:
+        with uow:
+            HANDLER[e.event_type](e, uow)
+            uow.commit()
+
+
+DISTRICT = actor("district", J)
+
+
+def ranked_world(uow) -> None:
+    consume(uow, *(department(*d) for d in DEPTS))
+    consume(uow, *pipeline("A1", unit=DEPTS[0]), *pipeline("B1", unit=DEPTS[1]))
+    consume(uow, *(visit(staff=None, dept=DEPTS[2]) for _ in range(16)))
+
+
+def test_a_units_scorecard_is_ranked_among_its_peers(uow):
+    ranked_world(uow)
+    card = scorecard(uow, DISTRICT, {"unit": "d-c", "period": "2026-11"})
+    assert (card["unit"]["id"], card["total"], card["rank"], card["ranked_among"]) == (
+        "d-c",
+        15,
+        3,
+        4,
+    )
+    assert uow.committed == []  # reading emits nothing
+
+
+def test_a_scorecard_of_an_unseen_unit_is_not_found_and_a_bad_period_invalid(uow):
+    ranked_world(uow)
+    with pytest.raises(NotFound):
+        scorecard(uow, actor("district", "630103"), {"unit": "d-a", "period": "2026-11"})
+    with pytest.raises(Invalid) as exc:
+        scorecard(uow, DISTRICT, {"unit": "d-a", "period": "2026-11-01"})
+    assert list(exc.value.fields["query"]) == ["period"]
+
+
+def test_rankings_of_a_jurisdiction(uow):
+    ranked_world(uow)
+    out = rankings(
+        uow, DISTRICT, {"jurisdiction": J, "unit_type": "department", "period": "2026-Q4"}
+    )
+    assert (out["jurisdiction"], out["unit_type"], out["period"]) == (J, "department", "2026-Q4")
+    assert [(c["unit"]["id"], c["rank"]) for c in out["items"]] == [
+        ("d-a", 1),
+        ("d-b", 1),
+        ("d-c", 3),
+        ("d-d", 4),
+    ]
+    staff = rankings(uow, DISTRICT, {"jurisdiction": J, "unit_type": "staff", "period": "2026"})
+    assert staff["items"] == []
+    with pytest.raises(Forbidden):
+        rankings(
+            uow,
+            DISTRICT,
+            {"jurisdiction": "630100", "unit_type": "department", "period": "2026-11"},
+        )
+
+
+def test_what_if_evaluates_raw_figures_under_the_rule_set_in_force(uow):
+    out = what_if(
+        uow,
+        DISTRICT,
+        {"counts": {"visits": 30, "tech_solved": 1}, "ratings": {"satisfaction": [5, 3]}},
+    )
+    assert out["rule_set"] == {
+        "jurisdiction": "default",
+        "version": 0,
+        "name": DEFAULT_RULE_SET["name"],
+    }
+    items = {i["item"]: i["points"] for p in out["parts"] for i in p["items"]}
+    assert (items["visits"], items["technology_demands"], items["satisfaction"]) == (15, 20, 7.5)
+    assert out["total"] == 42.5
+
+
+def test_what_if_under_a_given_version(uow):
+    body = default_rule_set()
+    body["name"] = "v1"
+    publish_rule_set(
+        uow,
+        actor("admin", J),
+        J,
+        {"effective_from": china_today(), "rule_set": body},
+        correlation_id="c",
+    )
+    assert what_if(uow, DISTRICT, {"version": 1})["rule_set"]["name"] == "v1"
+    assert what_if(uow, DISTRICT, {"version": 0})["rule_set"]["jurisdiction"] == "default"
+    with pytest.raises(Invalid) as exc:
+        what_if(uow, DISTRICT, {"version": 2})
+    assert exc.value.fields == {"json": {"version": [f"{J} has no rule set version 2"]}}
+    with pytest.raises(Forbidden):
+        what_if(uow, DISTRICT, {"jurisdiction": "630103"})

@@ -7,9 +7,11 @@ from typing import Any
 
 from flask import Flask, g
 
-from services.visits import build, compliance, handlers, ledger
+from services.visits import build, compliance, plans, reports, rules, teams, visitlog
 from services.visits import schemas as sc
+from services.visits.links import list_links
 from shared.config import Settings
+from shared.db import UnitOfWork
 from shared.web import (
     OnestopBlueprint,
     current_principal,
@@ -25,6 +27,10 @@ OFFICE = ("admin", "district", "staff")
 MANAGERS = ("admin", "district")
 
 
+def _uow() -> UnitOfWork:
+    return service().uow()
+
+
 @blp.post("/visits")
 @require_role(*OFFICE)
 @blp.arguments(sc.VisitIn)
@@ -33,8 +39,9 @@ def log_visit(data: dict[str, Any]) -> Any:
     """Log a visit (服务进企). Demands raised on it are created in intake through events
     (source ``field_visit``) and linked back; ``follow_up_of`` links existing demands.
     ``Idempotency-Key`` makes a retried submission return the first visit."""
-    visit, replayed = ledger.log_visit(
-        service(), current_principal(), data, g.correlation_id, idempotency_key()
+    actor = current_principal()
+    visit, replayed = visitlog.log_visit(
+        _uow(), actor, data, idempotency_key=idempotency_key(), correlation_id=g.correlation_id
     )
     if replayed:
         return visit, 201, {"Idempotent-Replayed": "true"}
@@ -50,14 +57,14 @@ def list_visits(args: dict[str, Any]) -> dict[str, Any]:
     jurisdiction, kind, period or from/to; keyset cursor."""
     if "from_" in args:
         args["from"] = args.pop("from_")
-    return ledger.list_visits(service(), current_principal(), args)
+    return visitlog.list_visits(_uow(), current_principal(), args)
 
 
 @blp.get("/visits/<visit_id>")
 @require_role(*OFFICE)
 @blp.response(200, sc.VisitOut)
 def get_visit(visit_id: str) -> dict[str, Any]:
-    return ledger.get_visit(service(), current_principal(), visit_id)
+    return visitlog.get_visit(_uow(), current_principal(), visit_id)
 
 
 @blp.put("/visits/<visit_id>")
@@ -66,19 +73,21 @@ def get_visit(visit_id: str) -> dict[str, Any]:
 @blp.response(200, sc.VisitOut)
 def revise_visit(data: dict[str, Any], visit_id: str) -> dict[str, Any]:
     """An edit is a new version (with its reason); earlier versions stay readable."""
-    return ledger.revise_visit(service(), current_principal(), visit_id, data, g.correlation_id)
+    return visitlog.revise_visit(
+        _uow(), current_principal(), visit_id, data, correlation_id=g.correlation_id
+    )
 
 
 @blp.get("/visits/<visit_id>/versions")
 @require_role(*OFFICE)
 @blp.response(200, sc.VersionList)
 def visit_versions(visit_id: str) -> dict[str, Any]:
-    return {"items": ledger.versions(service(), current_principal(), visit_id)}
+    return {"items": visitlog.versions(_uow(), current_principal(), visit_id)}
 
 
 def _maybe_xlsx(report: dict[str, Any], fmt: str, title: str, filename: str) -> Any:
     if fmt == "xlsx":
-        return download(ledger.to_xlsx(title, report), f"{filename}.xlsx")
+        return download(reports.to_xlsx(title, report), f"{filename}.xlsx")
     return report
 
 
@@ -88,7 +97,7 @@ def _maybe_xlsx(report: dict[str, Any], fmt: str, title: str, filename: str) -> 
 @blp.response(200, sc.ReportOut)
 def service_ledger(args: dict[str, Any]) -> Any:
     """服务台账 of a staff member or department for a period (``format=xlsx`` for a workbook)."""
-    report = ledger.ledger(service(), current_principal(), args["unit"], args["period"])
+    report = reports.ledger(_uow(), current_principal(), args)
     return _maybe_xlsx(
         report, args["format"], "服务台账", f"ledger-{args['unit']}-{args['period']}"
     )
@@ -100,7 +109,7 @@ def service_ledger(args: dict[str, Any]) -> Any:
 @blp.response(200, sc.ReportOut)
 def team_report(args: dict[str, Any]) -> Any:
     """走访报告 of a service team for a period: visits, key-enterprise coverage, demands."""
-    report = ledger.team_report(service(), current_principal(), args["team"], args["period"])
+    report = reports.team_report(_uow(), current_principal(), args)
     return _maybe_xlsx(
         report, args["format"], "走访报告", f"visits-{args['team']}-{args['period']}"
     )
@@ -114,9 +123,7 @@ def compliance_view(args: dict[str, Any]) -> dict[str, Any]:
     """Frequency compliance for the rules of the period's granularity (a week: departments'
     weekly visits and station duty days; a month: teams' city visits; a quarter: teams' key
     enterprises and leaders' visits), per subject: required, done, shortfall, status."""
-    return compliance.compliance(
-        service(), current_principal(), args["period"], args.get("jurisdiction")
-    )
+    return compliance.compliance(_uow(), current_principal(), args)
 
 
 @blp.get("/frequency-rules/<jurisdiction>")
@@ -125,7 +132,7 @@ def compliance_view(args: dict[str, Any]) -> dict[str, Any]:
 def get_rules(jurisdiction: str) -> dict[str, Any]:
     """The frequency rules in force (nearest jurisdiction on the path; version 0 = the
     seeds' defaults) and this jurisdiction's published versions."""
-    return compliance.get_rules(service(), current_principal(), jurisdiction)
+    return rules.get_rules(_uow(), current_principal(), jurisdiction)
 
 
 @blp.put("/frequency-rules/<jurisdiction>")
@@ -133,14 +140,14 @@ def get_rules(jurisdiction: str) -> dict[str, Any]:
 @blp.arguments(sc.RulesIn)
 @blp.response(200, sc.RulesOut)
 def publish_rules(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
-    return compliance.publish_rules(service(), current_principal(), jurisdiction, data)
+    return rules.publish_rules(_uow(), current_principal(), jurisdiction, data)
 
 
 @blp.get("/teams")
 @require_role(*OFFICE)
 @blp.response(200, sc.TeamList)
 def list_teams() -> dict[str, Any]:
-    return {"items": compliance.list_teams(service(), current_principal())}
+    return {"items": teams.list_teams(_uow(), current_principal())}
 
 
 @blp.put("/teams/<team_id>")
@@ -149,7 +156,7 @@ def list_teams() -> dict[str, Any]:
 @blp.response(200, sc.TeamOut)
 def put_team(data: dict[str, Any], team_id: str) -> dict[str, Any]:
     """A provincial service team (SX 服务专班): linked city and key enterprises (>= 10)."""
-    return compliance.put_team(service(), current_principal(), team_id, data)
+    return teams.put_team(_uow(), current_principal(), team_id, data)
 
 
 @blp.put("/stations/<station_id>")
@@ -158,7 +165,7 @@ def put_team(data: dict[str, Any], team_id: str) -> dict[str, Any]:
 @blp.response(200, sc.StationOut)
 def put_station(data: dict[str, Any], station_id: str) -> dict[str, Any]:
     """A service station (CX 服务站) and its staff on the duty roster."""
-    return compliance.put_station(service(), current_principal(), station_id, data)
+    return teams.put_station(_uow(), current_principal(), station_id, data)
 
 
 @blp.post("/stations/<station_id>/duty")
@@ -167,7 +174,7 @@ def put_station(data: dict[str, Any], station_id: str) -> dict[str, Any]:
 @blp.response(200, sc.DutyOut)
 def record_duty(data: dict[str, Any], station_id: str) -> dict[str, Any]:
     """Days a station's staff member was on duty (idempotent)."""
-    return compliance.record_duty(service(), current_principal(), station_id, data)
+    return teams.record_duty(_uow(), current_principal(), station_id, data)
 
 
 @blp.post("/plans")
@@ -176,7 +183,7 @@ def record_duty(data: dict[str, Any], station_id: str) -> dict[str, Any]:
 @blp.response(201, sc.PlanOut)
 def create_plan(data: dict[str, Any]) -> dict[str, Any]:
     """A planned visit (the weekly and quarterly plans of SX and XM)."""
-    return compliance.create_plan(service(), current_principal(), data, g.correlation_id)
+    return plans.create_plan(_uow(), current_principal(), data, correlation_id=g.correlation_id)
 
 
 @blp.get("/plans")
@@ -184,7 +191,7 @@ def create_plan(data: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(sc.PlanArgs, location="query")
 @blp.response(200, sc.PlanList)
 def list_plans(args: dict[str, Any]) -> dict[str, Any]:
-    return {"items": compliance.list_plans(service(), current_principal(), args)}
+    return {"items": plans.list_plans(_uow(), current_principal(), args)}
 
 
 @blp.post("/plans/<plan_id>/done")
@@ -192,8 +199,8 @@ def list_plans(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(sc.PlanDoneIn)
 @blp.response(200, sc.PlanOut)
 def plan_done(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
-    return compliance.move_plan(
-        service(), current_principal(), plan_id, "done", data, g.correlation_id
+    return plans.move_plan(
+        _uow(), current_principal(), plan_id, "done", data, correlation_id=g.correlation_id
     )
 
 
@@ -202,8 +209,8 @@ def plan_done(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
 @blp.arguments(sc.PlanReasonIn)
 @blp.response(200, sc.PlanOut)
 def plan_missed(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
-    return compliance.move_plan(
-        service(), current_principal(), plan_id, "missed", data, g.correlation_id
+    return plans.move_plan(
+        _uow(), current_principal(), plan_id, "missed", data, correlation_id=g.correlation_id
     )
 
 
@@ -212,8 +219,8 @@ def plan_missed(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
 @blp.arguments(sc.PlanReasonIn)
 @blp.response(200, sc.PlanOut)
 def plan_cancel(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
-    return compliance.move_plan(
-        service(), current_principal(), plan_id, "cancel", data, g.correlation_id
+    return plans.move_plan(
+        _uow(), current_principal(), plan_id, "cancel", data, correlation_id=g.correlation_id
     )
 
 
@@ -223,10 +230,7 @@ def plan_cancel(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
 @blp.response(200, sc.LinkList)
 def links(args: dict[str, Any]) -> dict[str, Any]:
     """Which unit is responsible for visiting which enterprise, in your subtree."""
-    items = handlers.list_links(
-        service(), current_principal(), args.get("enterprise"), args.get("unit_id"), args["limit"]
-    )
-    return {"items": items}
+    return {"items": list_links(_uow(), current_principal(), args)}
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -15,6 +15,7 @@ from shared import periods
 from shared.periods import Period as Period
 from shared.periods import period_of as period_of
 from shared.periods import previous_period as previous_period
+from shared.usecases import Invalid
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,14 @@ VISIT_PERIODS = ("week", "month", "quarter")
 def parse_period(text: str) -> Period:
     """``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``; ``ValueError`` otherwise."""
     return periods.parse_period(text, VISIT_PERIODS)
+
+
+def period_arg(text: str) -> Period:
+    """``parse_period`` for a query parameter: ``Invalid`` naming ``period`` otherwise."""
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise Invalid.field("period", str(exc), where="query") from None
 
 
 # --- working days (the duty rule counts them) -------------------------------------------

@@ -1,4 +1,7 @@
-"""Visits use cases."""
+"""Visits' event consumers: who is responsible for which enterprise (owner
+assignments), the departments, staff and enterprises as their owners announce them, and
+the demands intake created from a visit, linked back to it. Each is called by the inbox
+with ``(event, uow)``, once per event."""
 
 from __future__ import annotations
 
@@ -10,11 +13,9 @@ from sqlalchemy import insert, select, update
 
 from services.visits.domain import EnterpriseLink, link_owner
 from services.visits.models import demands, enterprise_links, enterprises, units, visit_demands
-from shared.auth import Principal
 from shared.contracts import visits as contract
 from shared.db import UnitOfWork, claim, upsert
-from shared.events import Event, subtree_prefix
-from shared.runtime import Service
+from shared.events import Event
 
 t = enterprise_links
 
@@ -45,19 +46,6 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         uow.session.execute(insert(t).values(**merged))
     else:
         uow.session.execute(update(t).where(key).values(**merged))
-
-
-def list_links(
-    svc: Service, principal: Principal, enterprise: str | None, unit_id: str | None, limit: int
-) -> list[dict[str, Any]]:
-    q = select(t).where(t.c.jurisdiction.startswith(subtree_prefix(principal.jurisdiction)))
-    if enterprise:
-        q = q.where(t.c.enterprise_credit_code == enterprise)
-    if unit_id:
-        q = q.where(t.c.unit_id == unit_id)
-    with svc.db.session() as s:
-        rows = s.execute(q.order_by(t.c.since.desc()).limit(limit)).mappings()
-        return [dict(r) for r in rows]
 
 
 def on_department(event: Event, uow: UnitOfWork) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from services.visits import build, compliance, handlers
+from services.visits import build, compliance, handlers, plans
 from shared.contracts.dispatch import ASSIGNMENT_MADE, DEPARTMENT_UPDATED, STAFF_UPDATED
 from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
 from shared.messaging import Subscription
 from shared.runtime import Service
+from shared.timezone import china_today
 from shared.worker import run_worker
 
 
@@ -24,7 +25,15 @@ def subscriptions(svc: Service) -> list[Subscription]:
     ]
 
 
-periodic = compliance.run
+def run(svc: Service) -> None:
+    """The visits worker's periodic job: plans not done by their day are missed, and
+    subjects short in a period that closed are announced."""
+    today = china_today()
+    plans.miss_overdue_plans(svc.uow(), today)
+    compliance.flag_overdue(svc.uow(), today)
+
+
+periodic = run
 
 
 if __name__ == "__main__":

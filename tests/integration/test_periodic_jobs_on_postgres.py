@@ -14,9 +14,10 @@ from services.dispatch import sweep
 from services.dispatch.consumers import on_demand_accepted
 from services.dispatch.models import assignments
 from services.dispatch.seed import seed_responsibility
-from services.visits import compliance, ledger
+from services.visits import compliance, visitlog
 from services.visits.handlers import on_department, on_enterprise, on_staff
 from services.visits.models import plans
+from services.visits.plans import create_plan, miss_overdue_plans
 from shared.auth import Principal
 from shared.config import load_settings
 from shared.events import make_event
@@ -131,8 +132,8 @@ def test_visit_log_compliance_overdue_and_plans(settings):
     )
     today = china_today()
     last_week = today - timedelta(days=7)
-    v, _ = ledger.log_visit(
-        svc,
+    v, _ = visitlog.log_visit(
+        svc.uow(),
         ADMIN,
         {
             "staff_id": "lead",
@@ -140,11 +141,11 @@ def test_visit_log_compliance_overdue_and_plans(settings):
             "visited_on": last_week,
             "kind": "problem_solving",
         },
-        "cid",
-        "key-1",
+        correlation_id="cid",
+        idempotency_key="key-1",
     )
-    again, replayed = ledger.log_visit(
-        svc,
+    again, replayed = visitlog.log_visit(
+        svc.uow(),
         ADMIN,
         {
             "staff_id": "lead",
@@ -152,20 +153,20 @@ def test_visit_log_compliance_overdue_and_plans(settings):
             "visited_on": last_week,
             "kind": "problem_solving",
         },
-        "cid",
-        "key-1",
+        correlation_id="cid",
+        idempotency_key="key-1",
     )
     assert replayed and again["visit_id"] == v["visit_id"]
-    page = ledger.list_visits(svc, ADMIN, {"enterprise": "91630102MA7522T5X6", "limit": 10})
+    page = visitlog.list_visits(svc.uow(), ADMIN, {"enterprise": "91630102MA7522T5X6", "limit": 10})
     assert [i["visit_id"] for i in page["items"]] == [v["visit_id"]]
     y, w, _ = last_week.isocalendar()
-    report = compliance.compliance(svc, ADMIN, f"{y}-W{w:02d}", None)
+    report = compliance.compliance(svc.uow(), ADMIN, {"period": f"{y}-W{w:02d}"})
     [dept] = [i for i in report["items"] if i["subject_id"] == "cd"]
     assert (dept["required"], dept["done"], dept["status"]) == (1, 1, "met")
-    assert compliance.flag_overdue(svc, today) >= 0  # runs on PostgreSQL; once per period
-    assert compliance.flag_overdue(svc, today) == 0
-    plan = compliance.create_plan(
-        svc,
+    assert compliance.flag_overdue(svc.uow(), today) >= 0  # runs on PostgreSQL; once per period
+    assert compliance.flag_overdue(svc.uow(), today) == 0
+    plan = create_plan(
+        svc.uow(),
         ADMIN,
         {
             "staff_id": "lead",
@@ -173,12 +174,12 @@ def test_visit_log_compliance_overdue_and_plans(settings):
             "planned_on": today,
             "kind": "follow_up",
         },
-        "cid",
+        correlation_id="cid",
     )
     with svc.uow() as uow:
         uow.session.execute(
             update(plans).where(plans.c.id == plan["id"]).values(planned_on=date(2020, 1, 1))
         )
         uow.commit()
-    assert compliance.miss_overdue_plans(svc, today) == 1
-    assert compliance.miss_overdue_plans(svc, today) == 0
+    assert miss_overdue_plans(svc.uow(), today) == 1
+    assert miss_overdue_plans(svc.uow(), today) == 0

@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.visits.domain import EnterpriseLink, link_owner
+from services.visits.domain import EnterpriseLink, link_owner, period_arg
+from shared.usecases import Invalid
 
 
 def link(day, code, unit="cd-kjj"):
@@ -37,3 +38,12 @@ def test_later_assignments_count_and_keep_the_first_date():
 def test_links_of_other_units_do_not_merge():
     with pytest.raises(ValueError):
         link_owner(link(3, "D1"), link(4, "D2", unit="other"))
+
+
+def test_a_period_in_a_query_is_a_week_a_month_or_a_quarter():
+    assert period_arg("2026-W47").kind == "week"
+    with pytest.raises(Invalid) as caught:
+        period_arg("2026")
+    assert caught.value.fields == {
+        "query": {"period": ["a period is YYYY-Www (ISO week), YYYY-MM, YYYY-Qn"]}
+    }

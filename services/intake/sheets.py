@@ -101,7 +101,9 @@ def _number(text: str) -> Decimal | None:
     return number
 
 
-def _cell(field: str, multiplier: int, value: Any) -> Any:
+def cell_value(field: str, multiplier: int, value: Any) -> Any:
+    """A cell as the value of ``field`` (amounts times ``multiplier``; yes/no as booleans;
+    tier titles as codes); what it cannot read is left as text for the schema to refuse."""
     if isinstance(value, str):
         value = value.strip()
     if value is None or value == "":
@@ -142,7 +144,7 @@ def read_sheet(filename: str, data: bytes) -> list[tuple[int, dict[str, Any]]]:
         for column, value in zip(columns, row, strict=False):
             if column is None:
                 continue
-            cell = _cell(column[0], column[1], value)
+            cell = cell_value(column[0], column[1], value)
             if cell is not None:
                 record[column[0]] = cell
         if record:

@@ -26,6 +26,7 @@ from shared.timezone import china_today
 from shared.usecases import Conflict, Forbidden, Invalid, NotFound
 
 NOT_HERE = "Owner assignments are moved through the demand's loop, not here."
+OF_YOURS = "No assignment {} of yours."
 
 
 def visible_to(actor: Principal, row: Any) -> bool:
@@ -36,18 +37,20 @@ def visible_to(actor: Principal, row: Any) -> bool:
     return actor.can_see(row["jurisdiction"])
 
 
-def load_order(uow: UnitOfWork, assignment_id: str, actor: Principal) -> dict[str, Any]:
-    """The assignment, locked for a move: NotFound unless visible to the actor, Forbidden
-    for another agency's order."""
-    row = (
-        uow.session.execute(
-            select(assignments).where(assignments.c.id == assignment_id).with_for_update()
-        )
-        .mappings()
-        .first()
-    )
+def load_order(
+    uow: UnitOfWork,
+    assignment_id: str,
+    actor: Principal,
+    *,
+    lock: bool = True,
+    missing: str = "No assignment {}.",
+) -> dict[str, Any]:
+    """The assignment (locked for a move unless ``lock`` is off): NotFound (``missing``)
+    unless visible to the actor, Forbidden for another agency's order."""
+    q = select(assignments).where(assignments.c.id == assignment_id)
+    row = uow.session.execute(q.with_for_update() if lock else q).mappings().first()
     if row is None or not visible_to(actor, row):
-        raise NotFound(f"No assignment {assignment_id}.")
+        raise NotFound(missing.format(assignment_id))
     if actor.role == "agency" and row["assignee_id"] != actor.agency_id:
         raise Forbidden("This order is assigned to another agency.")
     return dict(row)
@@ -170,68 +173,40 @@ def status_changed(
 
 # --- the agency's own steps -------------------------------------------------------------
 
-
-def acknowledge(
-    uow: UnitOfWork,
-    actor: Principal,
-    assignment_id: str,
-    data: dict[str, Any],
-    *,
-    correlation_id: str,
-) -> dict[str, Any]:
-    """The agency confirms it received the order (``data``: ``note``)."""
-    return _act(uow, actor, assignment_id, "acknowledge", data["note"], {}, correlation_id)
+AGENCY_ONLY = ("acknowledge", "complete", "refuse")
 
 
-def refuse(
-    uow: UnitOfWork,
-    actor: Principal,
-    assignment_id: str,
-    data: dict[str, Any],
-    *,
-    correlation_id: str,
-) -> dict[str, Any]:
-    """A refusal is recorded (``data``: ``reason``); the office then coordinates."""
-    return _act(uow, actor, assignment_id, "refuse", data["reason"], {}, correlation_id)
-
-
-def complete(
-    uow: UnitOfWork,
-    actor: Principal,
-    assignment_id: str,
-    data: dict[str, Any],
-    *,
-    correlation_id: str,
-) -> dict[str, Any]:
-    """Completion (``data``: ``goal_reached``, ``funds_received_on``, ``note``):
-    settlement is due the city's settlement days after the policy funds (第十九条)."""
-    funds = data["funds_received_on"]
-    if funds is not None and funds > china_today():
-        raise Invalid(
-            "The funds cannot be received in the future.",
-            fields={"json": {"funds_received_on": ["in the future"]}},
-        )
-    extra = {"goal_reached": data["goal_reached"], "funds_received_on": funds}
-    return _act(uow, actor, assignment_id, "complete", data["note"], extra, correlation_id)
-
-
-def _act(
+def act(
     uow: UnitOfWork,
     actor: Principal,
     assignment_id: str,
     action: str,
-    note: str,
-    extra: dict[str, Any],
+    data: dict[str, Any],
+    *,
     correlation_id: str,
 ) -> dict[str, Any]:
+    """The agency acknowledges (``data``: ``note``), refuses (``reason``; the office then
+    coordinates) or completes (``goal_reached``, ``funds_received_on``, ``note``) its own
+    order; a completion's settlement is due the city's settlement days after the policy
+    funds (第十九条)."""
+    extra: dict[str, Any] = {}
+    if action == "complete":
+        funds = data["funds_received_on"]
+        if funds is not None and funds > china_today():
+            raise Invalid(
+                "The funds cannot be received in the future.",
+                fields={"json": {"funds_received_on": ["in the future"]}},
+            )
+        extra = {"goal_reached": data["goal_reached"], "funds_received_on": funds}
+    note = data["reason"] if action == "refuse" else data["note"]
     with uow:
         order = load_order(uow, assignment_id, actor)
-        if actor.role != "agency" and action in ("acknowledge", "complete", "refuse"):
+        if actor.role != "agency" and action in AGENCY_ONLY:
             raise Forbidden(f"Only the agency itself can {action} its order.")
         if order["kind"] != "agency":
             raise Conflict(NOT_HERE)
         if action == "complete":
-            funds = extra.get("funds_received_on")
+            funds = extra["funds_received_on"]
             _, rules = current_rules(uow.session, order["city"], china_today())
             extra["settlement_due"] = settlement_due(funds, rules) if funds else None
         step(uow, order, action, note, actor.key_id, correlation_id, **extra)
@@ -295,7 +270,7 @@ def get_order(uow: UnitOfWork, actor: Principal, assignment_id: str) -> dict[str
             visible_to(actor, row)
             and (actor.role != "agency" or row["assignee_id"] == actor.agency_id)
         ):
-            raise NotFound(f"No assignment {assignment_id} of yours.")
+            raise NotFound(OF_YOURS.format(assignment_id))
         out = dict(row)
         out["details"] = json.loads(out.pop("brief")) if out.get("brief") else None
         out["decision"] = None

@@ -58,15 +58,24 @@ def progress(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
     )
 
 
+def _act(assignment_id: str, action: str, data: dict[str, Any]) -> dict[str, Any]:
+    return agency_orders.act(
+        service().uow(),
+        current_principal(),
+        assignment_id,
+        action,
+        data,
+        correlation_id=g.correlation_id,
+    )
+
+
 @blp.post("/assignments/<assignment_id>/acknowledge")
 @require_role("agency")
 @blp.arguments(sc.NoteIn)
 @blp.response(200, sc.AssignmentDetail)
 def acknowledge(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
     """The agency confirms it received the order."""
-    return agency_orders.acknowledge(
-        service().uow(), current_principal(), assignment_id, data, correlation_id=g.correlation_id
-    )
+    return _act(assignment_id, "acknowledge", data)
 
 
 @blp.post("/assignments/<assignment_id>/complete")
@@ -76,9 +85,7 @@ def acknowledge(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 def complete(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
     """Completion: goal reached or not, and the date the enterprise received the policy
     funds; settlement is due 7 days later (第十九条)."""
-    return agency_orders.complete(
-        service().uow(), current_principal(), assignment_id, data, correlation_id=g.correlation_id
-    )
+    return _act(assignment_id, "complete", data)
 
 
 @blp.post("/assignments/<assignment_id>/refuse")
@@ -87,9 +94,7 @@ def complete(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 @blp.response(200, sc.AssignmentDetail)
 def refuse(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
     """A refusal is recorded (agencies may not refuse, 第七条); the office then coordinates."""
-    return agency_orders.refuse(
-        service().uow(), current_principal(), assignment_id, data, correlation_id=g.correlation_id
-    )
+    return _act(assignment_id, "refuse", data)
 
 
 @blp.post("/assignments/<assignment_id>/coordination")

@@ -6,14 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from services.dispatch.agency_orders import step, visible_to
-from services.dispatch.models import assignments
+from services.dispatch.agency_orders import OF_YOURS, load_order, step
 from shared.auth import Principal
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork
-from shared.usecases import Conflict, Forbidden, NotFound
+from shared.usecases import Conflict
 
 
 def report_progress(
@@ -31,18 +28,10 @@ def report_progress(
     """
     stage, note = data["stage"], data["note"]
     with uow:
-        row = (
-            uow.session.execute(select(assignments).where(assignments.c.id == assignment_id))
-            .mappings()
-            .first()
-        )
-        if row is None or not visible_to(actor, row):
-            raise NotFound(f"No assignment {assignment_id} of yours.")
-        if actor.role == "agency" and row["assignee_id"] != actor.agency_id:
-            raise Forbidden("This order is assigned to another agency.")
+        row = load_order(uow, assignment_id, actor, lock=False, missing=OF_YOURS)
         if row["kind"] == "agency":
             action = "start" if stage == "started" else "feedback"
-            step(uow, dict(row), action, note, actor.key_id, correlation_id)
+            step(uow, row, action, note, actor.key_id, correlation_id)
         elif row["status"] != "open":
             raise Conflict(f"The assignment is {row['status']}: its demand is closed.")
         now = datetime.now(UTC)

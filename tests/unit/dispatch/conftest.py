@@ -18,10 +18,12 @@ from sqlalchemy import select
 from services.dispatch.consumers import on_demand_accepted
 from services.dispatch.models import assignments, metadata
 from services.dispatch.seed import seed_responsibility
+from shared.errors import status_of
 from shared.events import Event, make_event
 from shared.outbox import Inbox
+from shared.usecases import DomainError
 from tests.factories import accepted_payload
-from tests.fakes import FakeUnitOfWork
+from tests.fakes import FakeDirectory, FakeUnitOfWork
 
 DEPTS = [
     ("xn-office", "630100", "西宁市科学技术局 办公室", (), True),
@@ -36,10 +38,34 @@ AGENCIES = [
 MENU = [("ip_filing", 3000, 3000, 6), ("patent_use", 8000, 8000, 18)]
 
 
+class KeyDirectory(FakeDirectory):
+    """Places, and the keys admission creates (and revokes when it fails)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.revoked: list[str] = []
+
+    def create_key(
+        self, *, name: str, role: str, jurisdiction: str, agency_id: str | None = None
+    ) -> str:
+        key_id = f"k{len(self.keys) + 1}"
+        self.keys[key_id] = {
+            "name": name,
+            "role": role,
+            "jurisdiction": jurisdiction,
+            "agency_id": agency_id,
+        }
+        return f"os_{key_id}_secret"
+
+    def revoke(self, key_id: str) -> None:
+        self.revoked.append(key_id)
+
+
 @pytest.fixture
 def uow(tmp_path: Any) -> FakeUnitOfWork:
-    """An empty dispatch database."""
-    return FakeUnitOfWork(metadata, tmp_path / "dispatch.db")
+    """An empty dispatch database; its directory knows the demo tree and keeps keys."""
+    return FakeUnitOfWork(metadata, tmp_path / "dispatch.db", directory=KeyDirectory())
 
 
 @pytest.fixture
@@ -131,3 +157,15 @@ def orders_of(uow: FakeUnitOfWork) -> Callable[[str], list[Any]]:
             )
 
     return read
+
+
+@pytest.fixture
+def refusal() -> Callable[[Callable[[], Any]], tuple[int, DomainError]]:
+    """``refusal(call)``: the status code and the domain error ``call()`` refuses with."""
+
+    def refused(call: Callable[[], Any]) -> tuple[int, DomainError]:
+        with pytest.raises(DomainError) as e:
+            call()
+        return status_of(e.value), e.value
+
+    return refused

@@ -10,19 +10,11 @@ from sqlalchemy import select, update
 from services.dispatch import agency_orders as orders
 from services.dispatch.coordination import coordinate, fresh_deadline, reassign
 from services.dispatch.models import agencies, assignments
-from shared.errors import status_of
-from shared.usecases import DomainError
 from tests.fakes import actor
 
 PAT_A = actor("agency", "630100", agency_id="pat-a")
 CITY = actor("admin", "630100")
 COUNTY = actor("district", "630102")
-
-
-def refusal(call):
-    with pytest.raises(DomainError) as e:
-        call()
-    return status_of(e.value), e.value.message
 
 
 @pytest.fixture
@@ -47,7 +39,7 @@ def overdue(uow, assignment_id):
 
 
 def test_a_refusal_complied_with_goes_back_to_the_agency(alliance, order):
-    orders.refuse(alliance, PAT_A, order, {"reason": "忙"}, correlation_id="c")
+    orders.act(alliance, PAT_A, order, "refuse", {"reason": "忙"}, correlation_id="c")
     out = coordinate(
         alliance, CITY, order, {"outcome": "complied", "note": "协调"}, correlation_id="c"
     )
@@ -55,7 +47,7 @@ def test_a_refusal_complied_with_goes_back_to_the_agency(alliance, order):
 
 
 def test_an_unjustified_refusal_means_exit_and_the_next_agency(alliance, order, orders_of):
-    orders.refuse(alliance, PAT_A, order, {"reason": "忙"}, correlation_id="c")
+    orders.act(alliance, PAT_A, order, "refuse", {"reason": "忙"}, correlation_id="c")
     out = coordinate(
         alliance, CITY, order, {"outcome": "unjustified", "note": "仍拒接"}, correlation_id="c"
     )
@@ -68,7 +60,7 @@ def test_an_unjustified_refusal_means_exit_and_the_next_agency(alliance, order, 
 
 
 def test_a_justified_refusal_moves_the_order_on_and_the_agency_stays(alliance, order, orders_of):
-    orders.refuse(alliance, PAT_A, order, {"reason": "利益冲突"}, correlation_id="c")
+    orders.act(alliance, PAT_A, order, "refuse", {"reason": "利益冲突"}, correlation_id="c")
     out = coordinate(
         alliance, CITY, order, {"outcome": "justified", "note": "理由成立"}, correlation_id="c"
     )
@@ -76,13 +68,13 @@ def test_a_justified_refusal_moves_the_order_on_and_the_agency_stays(alliance, o
     assert {o["assignee_id"] for o in orders_of(out["demand_code"])} == {"pat-a", "pat-b"}
 
 
-def test_coordination_belongs_to_the_citys_managers(alliance, order):
-    status, message = refusal(
+def test_coordination_belongs_to_the_citys_managers(alliance, order, refusal):
+    status, e = refusal(
         lambda: coordinate(
             alliance, COUNTY, order, {"outcome": "complied", "note": "x"}, correlation_id="c"
         )
     )
-    assert status == 403 and "630100's alliance" in message
+    assert status == 403 and "630100's alliance" in e.message
     status, _ = refusal(
         lambda: coordinate(
             alliance,
@@ -93,26 +85,26 @@ def test_coordination_belongs_to_the_citys_managers(alliance, order):
         )
     )
     assert status == 404
-    status, message = refusal(
+    status, e = refusal(
         lambda: coordinate(
             alliance, CITY, order, {"outcome": "complied", "note": "x"}, correlation_id="c"
         )
     )
-    assert status == 409 and "cannot comply an order that is dispatched" in message
+    assert status == 409 and "cannot comply an order that is dispatched" in e.message
 
 
 def test_reassignment_needs_an_overdue_order_with_a_complaint_and_twice_means_exit(
-    alliance, accept, orders_of
+    alliance, accept, orders_of, refusal
 ):
     for n in (1, 2):
         [order] = orders_of(accept(ordered_agency="pat-a"))
         assert order["assignee_id"] == "pat-a"
-        status, message = refusal(
+        status, e = refusal(
             lambda order=order: reassign(
                 alliance, CITY, order["id"], {"note": ""}, correlation_id="c"
             )
         )
-        assert status == 409 and "not overdue" in message and "no complaint" in message
+        assert status == 409 and "not overdue" in e.message and "no complaint" in e.message
         complaint = {"source": "enterprise", "text": "进度严重滞后"}
         orders.complain(alliance, CITY, order["id"], complaint, correlation_id="c")
         overdue(alliance, order["id"])

@@ -1,45 +1,21 @@
-"""The alliance's members as use cases over a fake unit of work, with a fake directory
-(keys) and a fake broker passed in explicitly: admission, rank basis, pause, exit."""
+"""The alliance's members as use cases over a fake unit of work (its directory keeps the
+keys admission makes) and a fake broker passed in explicitly: admission, rank basis,
+pause, exit."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from services.dispatch import membership
 from services.dispatch.broker import AgencyBroker, ProvisioningError, new_credentials, queue_name
-from services.dispatch.models import agencies, metadata
-from shared.errors import status_of
+from services.dispatch.models import agencies
 from shared.timezone import china_today
-from shared.usecases import DomainError
-from tests.fakes import FakeDirectory, FakeUnitOfWork, actor
+from tests.fakes import actor
 
 CITY = actor("admin", "630100")
 COUNTY = actor("district", "630102")
-
-
-class KeyDirectory(FakeDirectory):
-    """Places, and the keys admission creates (and revokes when it fails)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.keys: dict[str, dict[str, Any]] = {}
-        self.revoked: list[str] = []
-
-    def create_key(self, *, name, role, jurisdiction, agency_id=None):
-        key_id = f"k{len(self.keys) + 1}"
-        self.keys[key_id] = {
-            "name": name,
-            "role": role,
-            "jurisdiction": jurisdiction,
-            "agency_id": agency_id,
-        }
-        return f"os_{key_id}_secret"
-
-    def revoke(self, key_id):
-        self.revoked.append(key_id)
 
 
 @dataclass(frozen=True)
@@ -68,11 +44,6 @@ class FakeBroker(AgencyBroker):
         return f"amqp://{username}@broker:5672/%2F"
 
 
-@pytest.fixture
-def uow(tmp_path):
-    return FakeUnitOfWork(metadata, tmp_path / "dispatch.db", directory=KeyDirectory())
-
-
 def body(**over):
     return {
         "id": "ag-pat-9",
@@ -85,17 +56,11 @@ def body(**over):
     }
 
 
-def refusal(call):
-    with pytest.raises(DomainError) as e:
-        call()
-    return status_of(e.value), e.value
-
-
 def admit(uow, data, broker=None, who=CITY):
     return membership.admit(uow, who, data, broker=broker or FakeBroker(), correlation_id="c")
 
 
-def test_admission_checks_the_criteria_the_city_and_the_actor(uow):
+def test_admission_checks_the_criteria_the_city_and_the_actor(uow, refusal):
     status, e = refusal(lambda: admit(uow, body(engagements_two_years=4)))
     assert status == 422 and "at least 5" in e.fields["json"]["engagements_two_years"][0]
     status, e = refusal(lambda: admit(uow, body(city="630300"), who=actor("admin", "630000")))
@@ -107,7 +72,7 @@ def test_admission_checks_the_criteria_the_city_and_the_actor(uow):
     assert uow.directory.keys == {} and uow.committed == []
 
 
-def test_an_admitted_agency_gets_its_key_queue_and_read_only_user_once(uow):
+def test_an_admitted_agency_gets_its_key_queue_and_read_only_user_once(uow, refusal):
     broker = FakeBroker()
     out = admit(uow, body(), broker)
     assert out["api_key"] == "os_k1_secret" and out["status"] == "active"
@@ -127,7 +92,7 @@ def test_an_admitted_agency_gets_its_key_queue_and_read_only_user_once(uow):
     assert list(uow.directory.keys) == ["k1"]  # the loser made no key
 
 
-def test_a_broker_failure_leaves_nothing_half_written(uow):
+def test_a_broker_failure_leaves_nothing_half_written(uow, refusal):
     status, e = refusal(lambda: admit(uow, body(), FakeBroker(fail=True)))
     assert status == 503 and "the broker is down" in e.message
     assert uow.directory.revoked == ["k1"]
@@ -142,7 +107,7 @@ def test_the_embedded_broker_has_no_users(uow):
     assert b["note"].startswith("embedded broker")
 
 
-def test_pause_resume_and_exit_the_last_final(uow):
+def test_pause_resume_and_exit_the_last_final(uow, refusal):
     admit(uow, body())
     past = china_today() - timedelta(days=1)
     status, e = refusal(
@@ -179,7 +144,7 @@ def test_pause_resume_and_exit_the_last_final(uow):
     assert status == 404
 
 
-def test_an_agency_reads_itself_and_managers_set_the_rank_basis(uow):
+def test_an_agency_reads_itself_and_managers_set_the_rank_basis(uow, refusal):
     admit(uow, body())
     admit(uow, body(id="ag-fin-1", category="finance"))
     itself = actor("agency", "630100", agency_id="ag-pat-9")

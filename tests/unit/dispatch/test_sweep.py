@@ -3,14 +3,11 @@ month close on request, against a fake unit of work."""
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from services.dispatch import sweep
 from services.dispatch.models import agencies, assignments, breaches
-from shared.errors import status_of
 from shared.timezone import china_today
-from shared.usecases import DomainError
 from tests.fakes import actor
 
 ADMIN = actor("admin", "630100")
@@ -112,13 +109,7 @@ def test_a_warning_comes_within_the_warning_hours_and_the_breach_after_the_limit
     assert sweep.deadline_level(now + warn + timedelta(seconds=1), warn, now) is None
 
 
-def refusal(call):
-    with pytest.raises(DomainError) as e:
-        call()
-    return status_of(e.value), e.value
-
-
-def test_a_past_month_is_closed_on_request_once(alliance, accept):
+def test_a_past_month_is_closed_on_request_once(alliance, accept, refusal):
     accept()
     this_month = china_today().strftime("%Y-%m")
     status, e = refusal(

@@ -65,11 +65,7 @@ def visiting_unit(s: Session, data: Mapping[str, Any]) -> Visitor:
     places: list[str] = []
     staff_name = dept_name = None
     if staff_id:
-        person = _unit(s, staff_id, "staff")
-        if person is None:
-            raise Invalid.field("staff_id", f"unknown staff member {staff_id}")
-        if dept_id and dept_id != person.department_id:
-            raise Invalid.field("department_id", f"{staff_id} belongs to {person.department_id}")
+        person = _staff_member(s, staff_id, dept_id)
         staff_name, dept_id = person.name, person.department_id
         places.append(person.jurisdiction)
     if dept_id:
@@ -85,6 +81,16 @@ def visiting_unit(s: Session, data: Mapping[str, Any]) -> Visitor:
             raise Invalid.field("team_id", f"unknown service team {team_id}")
         places.append(team.jurisdiction)
     return Visitor(staff_name, dept_id, dept_name, tuple(places))
+
+
+def _staff_member(s: Session, staff_id: str, dept_id: str | None) -> Any:
+    """A known staff member, of the department named with them if one is."""
+    person = _unit(s, staff_id, "staff")
+    if person is None:
+        raise Invalid.field("staff_id", f"unknown staff member {staff_id}")
+    if dept_id and dept_id != person.department_id:
+        raise Invalid.field("department_id", f"{staff_id} belongs to {person.department_id}")
+    return person
 
 
 def _unit(s: Session, unit_id: str, kind: str) -> Any:

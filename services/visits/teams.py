@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from services.visits.models import duty_days, enterprises, stations, teams, units
@@ -38,22 +39,35 @@ def put_team(
     if len(path) != 2 or path[0] != jurisdiction_path(command["jurisdiction"])[0]:
         raise Invalid.field("linked_city", "a city (prefecture) of the team's province")
     keys = list(dict.fromkeys(command["key_enterprises"]))
+    values = {
+        "name": command["name"],
+        "jurisdiction": command["jurisdiction"],
+        "linked_city": command["linked_city"],
+        "key_enterprises": json.dumps(keys),
+        "updated_at": datetime.now(UTC),
+    }
+    _put(uow, actor, teams, team_id, values, lambda s: _require_enterprises(s, actor, keys))
+    return {"id": team_id, **values, "key_enterprises": keys}
+
+
+def _put(
+    uow: UnitOfWork,
+    actor: Principal,
+    table: Table,
+    unit_id: str,
+    values: dict[str, Any],
+    check: Callable[[Session], None],
+) -> None:
+    """Store a team or a station: one of the actor's subtree (when it exists already),
+    whose members pass ``check``."""
     with uow:
         s = uow.session
-        old = s.execute(select(teams.c.jurisdiction).where(teams.c.id == team_id)).first()
+        old = s.execute(select(table.c.jurisdiction).where(table.c.id == unit_id)).first()
         if old is not None:
             require_visible(actor, old.jurisdiction)
-        _require_enterprises(s, actor, keys)
-        values = {
-            "name": command["name"],
-            "jurisdiction": command["jurisdiction"],
-            "linked_city": command["linked_city"],
-            "key_enterprises": json.dumps(keys),
-            "updated_at": datetime.now(UTC),
-        }
-        upsert(s, teams, {"id": team_id}, values)
+        check(s)
+        upsert(s, table, {"id": unit_id}, values)
         uow.commit()
-    return {"id": team_id, **values, "key_enterprises": keys}
 
 
 def _require_enterprises(s: Session, actor: Principal, codes: list[str]) -> None:
@@ -102,20 +116,13 @@ def put_station(
     _check_id("station", station_id)
     require_visible(actor, command["jurisdiction"])
     staff_ids = list(dict.fromkeys(command["staff_ids"]))
-    with uow:
-        s = uow.session
-        old = s.execute(select(stations.c.jurisdiction).where(stations.c.id == station_id)).first()
-        if old is not None:
-            require_visible(actor, old.jurisdiction)
-        _require_staff(s, actor, staff_ids)
-        values = {
-            "name": command["name"],
-            "jurisdiction": command["jurisdiction"],
-            "staff_ids": json.dumps(staff_ids),
-            "updated_at": datetime.now(UTC),
-        }
-        upsert(s, stations, {"id": station_id}, values)
-        uow.commit()
+    values = {
+        "name": command["name"],
+        "jurisdiction": command["jurisdiction"],
+        "staff_ids": json.dumps(staff_ids),
+        "updated_at": datetime.now(UTC),
+    }
+    _put(uow, actor, stations, station_id, values, lambda s: _require_staff(s, actor, staff_ids))
     return {"id": station_id, **values, "staff_ids": staff_ids}
 
 

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from services.visits.assessment import (
@@ -113,7 +113,7 @@ def _departments(s: Session, prefix: str) -> list[Any]:
     )
 
 
-def _names(s: Session, table: Any, key: Any, ids: set[str]) -> dict[str, str]:
+def _names(s: Session, table: Table, key: Any, ids: set[str]) -> dict[str, str]:
     return {k: n for k, n in s.execute(select(key, table.c.name).where(key.in_(sorted(ids))))}
 
 

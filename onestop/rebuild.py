@@ -13,18 +13,11 @@ import importlib
 import json
 from typing import Any
 
-from kombu.transport.virtual.exchange import TopicExchange
 from sqlalchemy import delete, select
 
 from shared.config import Settings
 from shared.events import parse_event
-
-_TOPIC = TopicExchange(None)
-
-
-def matches(binding: str, routing_key: str) -> bool:
-    """RabbitMQ's topic matching (``*`` one word, ``#`` any number), as kombu does it."""
-    return bool(_TOPIC._match(_TOPIC.key_to_pattern(binding), routing_key))
+from shared.messaging import topic_matches
 
 
 class NotRebuildable(ValueError):
@@ -74,7 +67,7 @@ def rebuild(settings: Settings, name: str, batch: int = 1000) -> dict[str, int]:
             event = parse_event(json.loads(row.body))
             for sub in subs:
                 if any(
-                    producer == event.producer and matches(key, event.routing_key)
+                    producer == event.producer and topic_matches(key, event.routing_key)
                     for producer, key in sub.bindings
                 ) and sub.apply(event):
                     applied += 1

@@ -39,6 +39,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+# The RabbitMQ definitions document `onestop topology` writes (a test keeps it current):
+# which consumer queue binds which events, readable by a service that must not import
+# the others (the archive's replay).
+TOPOLOGY_FILE = Path(__file__).resolve().parents[1] / "deploy" / "rabbitmq" / "definitions.json"
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -55,6 +61,7 @@ class Settings:
     metrics_port: int = 0
     periodic_interval: float = 60.0  # seconds between a worker's periodic jobs
     broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
+    topology_file: Path = TOPOLOGY_FILE  # the platform's queues and bindings (onestop topology)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -89,6 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
         periodic_interval=_float(env, "ONESTOP_PERIODIC_INTERVAL", 60.0),
         broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
+        topology_file=Path(env.get("ONESTOP_TOPOLOGY_FILE") or TOPOLOGY_FILE),
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
+from kombu.transport.virtual.exchange import TopicExchange
 
 from shared.events import Event
 
@@ -205,6 +206,28 @@ def body_text(body: str | bytes) -> str:
         except UnicodeDecodeError:
             return json.dumps({"undecodable": body.hex()})
     return body
+
+
+_TOPIC = TopicExchange(None)
+
+
+def topic_matches(binding: str, routing_key: str) -> bool:
+    """RabbitMQ's topic matching (``*`` one word, ``#`` any number), as kombu does it."""
+    return bool(_TOPIC._match(_TOPIC.key_to_pattern(binding), routing_key))
+
+
+def consumer_queues(definitions: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Every consumer queue in a RabbitMQ definitions document, with its bindings as
+    ``(producer, binding key)`` pairs (the dead-letter queues left out)."""
+    queues: dict[str, list[tuple[str, str]]] = {}
+    for b in definitions.get("bindings", []):
+        source = b["source"]
+        if b["destination_type"] != "queue" or source == DLX.name:
+            continue
+        if source.startswith("onestop."):
+            producer = source.removeprefix("onestop.")
+            queues.setdefault(b["destination"], []).append((producer, b["routing_key"]))
+    return queues
 
 
 def wait_for_broker(url: str, timeout: float = 30.0) -> None:

@@ -18,6 +18,7 @@ from shared.auth import Principal
 from shared.config import Settings
 from shared.db import UnitOfWork
 from shared.events import jurisdiction_path
+from shared.messaging import consumer_queues, topic_matches
 from shared.usecases import Invalid
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,10 @@ class QueuePublisher(Protocol):
 
 
 def known_queues(settings: Settings) -> dict[str, list[tuple[str, str]]]:
-    """Every consumer queue of the platform and its bindings (the replay targets)."""
-    from onestop.topology import platform_subscriptions
-
-    return {sub.queue: list(sub.bindings) for sub in platform_subscriptions(settings)}
+    """Every consumer queue of the platform and its bindings (the replay targets), from
+    the platform's topology document (``onestop topology`` writes it; a test keeps it
+    current) — the archive imports no other service to learn them."""
+    return consumer_queues(json.loads(settings.topology_file.read_text(encoding="utf-8")))
 
 
 def broker(settings: Settings) -> Callable[[], QueuePublisher]:
@@ -52,10 +53,8 @@ def routing_key_of(envelope: dict[str, Any]) -> str:
 
 def routed(envelope: dict[str, Any], bindings: Iterable[tuple[str, str]]) -> bool:
     """Whether the queue's bindings would have routed the event to it."""
-    from onestop.rebuild import matches
-
     key = routing_key_of(envelope)
-    return any(p == envelope["producer"] and matches(k, key) for p, k in bindings)
+    return any(p == envelope["producer"] and topic_matches(k, key) for p, k in bindings)
 
 
 def replay(

@@ -30,3 +30,12 @@ def test_definitions_match_the_declared_queues_and_bindings(tmp_path):
     exchanges = {e["name"]: e["type"] for e in defs["exchanges"]}
     assert exchanges["onestop.dlx"] == "direct"
     assert all(exchanges[src] == "topic" for src, _, _ in want if src != "onestop.dlx")
+
+
+def test_the_document_tells_a_service_every_consumer_queue_and_its_bindings(tmp_path):
+    """The archive's replay reads the queues from the document (it imports no service)."""
+    from shared.messaging import consumer_queues
+
+    found = consumer_queues(json.loads(DEFS.read_text()))
+    assert found == {s.queue: list(s.bindings) for s in declared(tmp_path)}
+    assert load_settings({}).topology_file == DEFS

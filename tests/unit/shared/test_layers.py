@@ -1,9 +1,12 @@
-"""The library is the library: ``shared/`` imports no service and not the runtime."""
+"""The layers hold: ``shared/`` imports no service and not the runtime; a service imports
+``shared`` and itself — never another service, never the runtime."""
 
 import ast
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+ROOT = Path(__file__).resolve().parents[3]
+SHARED = ROOT / "shared"
+SERVICES = ROOT / "services"
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -23,4 +26,15 @@ def test_shared_imports_no_service_and_not_the_runtime():
         for name in imported_modules(path)
         if name.split(".")[0] in ("services", "onestop")
     }
+    assert not offenders, sorted(offenders)
+
+
+def test_a_service_imports_no_other_service_and_not_the_runtime():
+    offenders = set()
+    for path in SERVICES.rglob("*.py"):
+        own = path.relative_to(SERVICES).parts[0]
+        for name in imported_modules(path):
+            parts = name.split(".")
+            if parts[0] == "onestop" or (parts[0] == "services" and parts[1:2] not in ([], [own])):
+                offenders.add(f"{path.relative_to(ROOT)}: {name}")
     assert not offenders, sorted(offenders)

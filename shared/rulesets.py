@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,11 @@ def version_in_force(session: Session, table: Table, jurisdiction: str, on: date
             if row.jurisdiction == code:
                 return row
     return None
+
+
+class Published(NamedTuple):
+    version: int
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,25 @@ class RuleSets:
         ).mappings()
         return [_version(r, self.body) for r in rows]
 
+    @staticmethod
+    def check_effective(effective_from: date, today: date | None = None) -> None:
+        """``Invalid`` for a version that would take effect before today (China time):
+        rules are never changed for days already worked."""
+        if effective_from < (today or china_today()):
+            raise Invalid.field("effective_from", "rules take effect today or later")
+
     def publish(
         self, session: Session, unit: str, effective_from: date, body: Any, actor: str
-    ) -> int:
-        """Add the unit's next version in the caller's transaction; its number. A version
-        taking effect before today is ``Invalid``; two publishers of one unit at once
-        meet on the primary key (the loser's transaction fails and is retried or 409s)."""
-        if effective_from < china_today():
-            raise Invalid.field("effective_from", "rules take effect today or later")
+    ) -> Published:
+        """Add the unit's next version in the caller's transaction: its number and the
+        instant stored. A version taking effect before today is ``Invalid``; two
+        publishers of one unit at once meet on the primary key (the loser's transaction
+        fails and is retried or 409s)."""
+        self.check_effective(effective_from)
         t = self.table
         last = session.execute(select(func.max(t.c.version)).where(t.c[self.unit] == unit)).scalar()
         version = (last or 0) + 1
+        at = datetime.now(UTC)
         session.execute(
             insert(t).values(
                 {
@@ -96,11 +109,11 @@ class RuleSets:
                     "effective_from": effective_from,
                     self.body: json.dumps(body, ensure_ascii=False),
                     "published_by": actor,
-                    "published_at": datetime.now(UTC),
+                    "published_at": at,
                 }
             )
         )
-        return version
+        return Published(version, at)
 
 
 def _version(row: Any, body: str) -> dict[str, Any]:

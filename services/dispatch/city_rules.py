@@ -15,6 +15,7 @@ from services.dispatch.terms import contract_terms
 from shared.auth import Principal
 from shared.catalogue import BY_CODE
 from shared.db import UnitOfWork, upsert
+from shared.rulesets import RuleSets
 from shared.timezone import china_today
 from shared.usecases import Invalid, NotFound
 
@@ -39,11 +40,7 @@ def checked_rules(data: dict[str, Any], today: date) -> tuple[date, AllianceRule
     the seed's values); Invalid for a date in the past or an inconsistent set."""
     fields = dict(data)
     effective = fields.pop("effective_from")
-    if effective < today:
-        raise Invalid(
-            "Rules take effect today or later.",
-            fields={"json": {"effective_from": ["in the past"]}},
-        )
+    RuleSets.check_effective(effective, today)
     rules = AllianceRules(**{**AllianceRules().as_dict(), **fields})
     problems = rules.problems()
     if problems:

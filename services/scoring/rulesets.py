@@ -88,8 +88,7 @@ def publish_rule_set(
     check_code(jurisdiction)
     require_visible(actor, jurisdiction)
     effective_from: date = command["effective_from"]
-    if effective_from < china_today():
-        raise Invalid.field("effective_from", "a rule set takes effect today or later")
+    RuleSets.check_effective(effective_from)
     body = command["rule_set"]
     try:
         validate(body)
@@ -98,12 +97,9 @@ def publish_rule_set(
             f"Inconsistent rule set: {exc}", fields={"json": {"rule_set": exc.problems}}
         ) from None
     with uow:
-        version = RULE_SETS.publish(uow.session, jurisdiction, effective_from, body, actor.key_id)
-        published_at = uow.session.execute(
-            select(rule_sets.c.published_at).where(
-                rule_sets.c.jurisdiction == jurisdiction, rule_sets.c.version == version
-            )
-        ).scalar_one()
+        version, published_at = RULE_SETS.publish(
+            uow.session, jurisdiction, effective_from, body, actor.key_id
+        )
         uow.emit(
             contract.rule_set_published(
                 jurisdiction=jurisdiction,

@@ -64,8 +64,7 @@ def publish_rules(
     require_visible(actor, jurisdiction)
     changes = dict(command)
     effective = changes.pop("effective_from")
-    if effective < china_today():  # refused before the rules are read, as ever
-        raise Invalid.field("effective_from", "rules take effect today or later")
+    RuleSets.check_effective(effective)  # refused before the rules are read, as ever
     with uow.read() as s:
         _, _, in_force = rules_for(s, jurisdiction, effective)
     rules = FrequencyRules(**{**in_force.as_dict(), **changes})

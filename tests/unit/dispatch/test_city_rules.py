@@ -62,8 +62,7 @@ def test_a_publication_is_checked_before_anything_is_written():
     assert effective == today and rules.warn_hours == 48 and rules.bond_max == 5000
     with pytest.raises(Invalid) as e:
         checked_rules({"effective_from": today - timedelta(days=1)}, today)
-    assert e.value.message == "Rules take effect today or later."
-    assert e.value.fields == {"json": {"effective_from": ["in the past"]}}
+    assert e.value.fields == {"json": {"effective_from": ["rules take effect today or later"]}}
     with pytest.raises(Invalid) as e:
         checked_rules({"effective_from": today, "item_cap_percent": 150, "bond_max": -1}, today)
     assert e.value.message == "Inconsistent rule set."

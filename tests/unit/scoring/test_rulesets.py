@@ -115,9 +115,7 @@ def test_an_inconsistent_rule_set_is_refused_naming_each_problem(uow):
 def test_a_rule_set_takes_effect_today_or_later(uow):
     with pytest.raises(Invalid) as exc:
         publish(uow, effective_from=china_today() - timedelta(days=1))
-    assert exc.value.fields == {
-        "json": {"effective_from": ["a rule set takes effect today or later"]}
-    }
+    assert exc.value.fields == {"json": {"effective_from": ["rules take effect today or later"]}}
 
 
 def test_a_jurisdiction_is_a_division_code_and_in_the_subtree(uow):

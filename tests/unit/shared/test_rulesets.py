@@ -49,12 +49,13 @@ def test_versions_count_up_per_unit_and_keep_who_published(inherited):
     sets, uow = inherited
     today = china_today()
     with uow:
-        assert sets.publish(uow.session, "630100", today, {"weekly": 1}, "k-city") == 1
-        assert sets.publish(uow.session, "630100", today, {"weekly": 2}, "k-city") == 2
-        assert sets.publish(uow.session, "630102", today, {"weekly": 3}, "k-county") == 1
+        first = sets.publish(uow.session, "630100", today, {"weekly": 1}, "k-city")
+        assert sets.publish(uow.session, "630100", today, {"weekly": 2}, "k-city").version == 2
+        assert sets.publish(uow.session, "630102", today, {"weekly": 3}, "k-county").version == 1
         uow.commit()
     with uow.read() as s:
         versions = sets.versions(s, "630100")
+    assert first.version == 1 and versions[0]["published_at"] == first.at
     assert [(v["version"], v["body"], v["published_by"]) for v in versions] == [
         (1, {"weekly": 1}, "k-city"),
         (2, {"weekly": 2}, "k-city"),

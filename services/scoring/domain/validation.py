@@ -9,7 +9,7 @@ KPI targets are shares between 0 and 1 and the base-year counts whole numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.scoring.domain.table import COUNT_INPUTS, KINDS, OVERRIDE_INPUTS, RATING_INPUTS
@@ -141,14 +141,20 @@ def item_problem(item: Any) -> str | None:
     return _KIND_PROBLEMS[kind](item)
 
 
+def _one_of(value: Any, names: Iterable[str]) -> bool:
+    """``value`` is one of ``names`` (a list or an object is not, rather than a TypeError)."""
+    return isinstance(value, str) and value in names
+
+
 def _rating_problem(item: Mapping[str, Any]) -> str | None:
-    if item.get("input") not in RATING_INPUTS or not _positive(item.get("max")):
+    if not _one_of(item.get("input"), RATING_INPUTS) or not _positive(item.get("max")):
         return "a rating names a rating input and a positive max"
     return None
 
 
 def _threshold_problem(item: Mapping[str, Any]) -> str | None:
-    if item.get("input") not in COUNT_INPUTS or not _num(item.get("floor")) or item["floor"] < 0:
+    floor = item.get("floor")
+    if not _one_of(item.get("input"), COUNT_INPUTS) or not _num(floor) or floor < 0:
         return "a threshold names a count input and a floor >= 0"
     per = item.get("per_months")
     if per is not None and (not isinstance(per, int) or not 1 <= per <= 120):
@@ -172,7 +178,7 @@ def _average_problem(item: Mapping[str, Any]) -> str | None:
         and all(_num(x) for x in scale)
         and scale[0] < scale[1]
     )
-    if item.get("input") not in RATING_INPUTS or not sound:
+    if not _one_of(item.get("input"), RATING_INPUTS) or not sound:
         return "an average names a rating input and a scale [low, high]"
     return None
 

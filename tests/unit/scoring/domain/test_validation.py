@@ -306,3 +306,27 @@ def test_an_unsound_item_gives_nothing_towards_its_parts_caps():
 
     problems = rejected(mutated(unsound))
     assert set(problems) == {"parts[0].items[0]"}
+
+
+@pytest.mark.parametrize("value", [["satisfaction"], {"a": 1}, 3, None])
+@pytest.mark.parametrize(
+    "where,field",
+    [
+        ("parts[0].items[1]", "input"),  # a rating
+        ("parts[1].items[0]", "input"),  # a threshold
+        ("parts[1].items[1]", "numerator"),  # a share
+        ("parts[1].items[1]", "override"),
+        ("parts[2].items[0]", "input"),  # an average
+        ("parts[0].items[1]", "kind"),
+    ],
+)
+def test_a_name_that_is_not_text_is_a_problem_not_a_crash(where, field, value):
+    """A list or an object where an input's name belongs was a TypeError (a 500)."""
+    if field == "override" and value is None:
+        return  # no override is allowed
+    index = int(where[6])
+    item_index = int(where[-2])
+    problems = rejected(
+        mutated(lambda b: b["parts"][index]["items"][item_index].update({field: value}))
+    )
+    assert set(problems) == {where}

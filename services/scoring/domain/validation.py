@@ -153,7 +153,7 @@ def _rating_problem(item: Mapping[str, Any]) -> str | None:
 
 
 def _threshold_problem(item: Mapping[str, Any]) -> str | None:
-    floor = item.get("floor")
+    floor: Any = item.get("floor")
     if not _one_of(item.get("input"), COUNT_INPUTS) or not _num(floor) or floor < 0:
         return "a threshold names a count input and a floor >= 0"
     per = item.get("per_months")

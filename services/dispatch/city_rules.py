@@ -13,7 +13,7 @@ from services.dispatch.city_alliance import RULES, city_scope, current_rules
 from services.dispatch.models import menu_items
 from services.dispatch.terms import contract_terms
 from shared.auth import Principal
-from shared.catalogue import BY_CODE
+from shared.contracts.catalogue import BY_CODE
 from shared.db import UnitOfWork, upsert
 from shared.rulesets import RuleSets
 from shared.timezone import china_today

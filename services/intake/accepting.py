@@ -25,8 +25,8 @@ from services.intake.reading import as_demand
 from services.intake.registry import bare_registration
 from services.intake.timelimits import time_rules
 from shared.auth import Directory, Principal
-from shared.catalogue import BY_CODE
 from shared.contracts import intake as contract
+from shared.contracts.catalogue import BY_CODE
 from shared.db import Database, UnitOfWork, insert_or_ignore
 from shared.events import Event, in_subtree
 from shared.scoping import filing_jurisdiction

@@ -30,8 +30,8 @@ from services.intake.schemas import (
     UpdateList,
 )
 from services.intake.sheets import SheetError
-from shared.catalogue import CATEGORY_NAMES, ITEMS
 from shared.config import Settings
+from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS
 from shared.errors import ApiError
 from shared.web import (
     OnestopBlueprint,

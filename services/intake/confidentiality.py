@@ -13,7 +13,7 @@ from typing import Any
 
 from services.intake.calendar import service_notice_of
 from services.intake.lifecycle import FINAL
-from shared.catalogue import BY_CODE, CATEGORY_NAMES
+from shared.contracts.catalogue import BY_CODE, CATEGORY_NAMES
 
 # without consent the public sees the outcome, not the office's free text
 PUBLIC_NOTES = {"closed": "已办结", "rejected": "不予受理"}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.catalogue import CATEGORY_NAMES, ITEMS, ServiceItem
+from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS, ServiceItem
 
 FORMATS = ("xml", "json")
 MAX_REQUESTS = 1000

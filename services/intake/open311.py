@@ -37,7 +37,7 @@ from services.intake.georeport import (
 )
 from services.intake.schemas import DemandIn
 from shared.auth import Principal
-from shared.catalogue import BY_CODE
+from shared.contracts.catalogue import BY_CODE
 from shared.errors import ApiError, as_api_error
 from shared.events import JURISDICTION_RE
 from shared.usecases import DomainError

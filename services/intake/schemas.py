@@ -13,7 +13,7 @@ from marshmallow import (
 )
 
 from services.intake.domain import GROWTH_TIERS, credit_code_error
-from shared.catalogue import item_error
+from shared.contracts.catalogue import item_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
 from shared.events import JURISDICTION_RE
 

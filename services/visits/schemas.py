@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from shared.catalogue import item_error
+from shared.contracts.catalogue import item_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES
 from shared.contracts.visits import KINDS
 from shared.events import JURISDICTION_RE

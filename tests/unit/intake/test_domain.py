@@ -59,7 +59,7 @@ def test_sx_coverage_flags_use_the_seed_thresholds():
 
 
 def test_catalogue_covers_every_category_with_known_agency_categories():
-    from shared.catalogue import CATEGORY_NAMES, ITEMS, item_error
+    from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS, item_error
     from shared.contracts.intake import CATEGORIES
 
     assert {i.category for i in ITEMS} == set(CATEGORIES) == set(CATEGORY_NAMES)

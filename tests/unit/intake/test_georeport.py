@@ -20,7 +20,7 @@ from services.intake.georeport import (
     service_list,
     standard_status,
 )
-from shared.catalogue import BY_CODE, ITEMS
+from shared.contracts.catalogue import BY_CODE, ITEMS
 
 NOW = datetime(2026, 12, 1, 2, tzinfo=UTC)
 FORM = {

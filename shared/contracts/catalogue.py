@@ -2,8 +2,10 @@
 each with the alliance category of agency that serves it (CX 派单规则: 财务, 研发,
 专利, 综合) — the link dispatch rotates by.
 
-Shared by intake (which item a demand asks for) and dispatch (which agency category
-rotates for it). Standard prices belong to each city's standard-contract menu (CX
+Part of the contracts because the events speak it: ``demand.accepted`` names a service
+item and an agency category by these codes, and intake (which item a demand asks for),
+dispatch (which agency category rotates for it) and visits read them alike.
+Standard prices belong to each city's standard-contract menu (CX
 第十四条), kept by dispatch (``PUT /dispatch/api/v1/alliances/<city>/menu/<item>``); the
 seed gives no figures, so the catalogue states none.
 """

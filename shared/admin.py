@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from shared import deadletters
 from shared.errors import ApiError
-from shared.web import OnestopBlueprint, current_principal, service
+from shared.views import OnestopBlueprint, current_principal, service
 
 
 class _Strict(Schema):

@@ -12,23 +12,19 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
-from flask_smorest import Api, Blueprint
-from marshmallow import RAISE
-from webargs.flaskparser import FlaskParser
+from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import deadletters, metrics
-from shared.auth import Principal
+from shared.admin import dead_letter_blueprint
 from shared.errors import (
     ApiError,
     ErrorSchema,
     http_exception_response,
-    invalid,
     register_error_handlers,
 )
 from shared.logs import correlation_id, setup_logging
@@ -78,21 +74,6 @@ def _refuse_other_media() -> None:
         )
 
 
-class StrictParser(FlaskParser):
-    """webargs would drop unknown query parameters silently; a typo in a filter must
-    be an error, not a different result."""
-
-    DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(
-        ("json", "form", "json_or_form", "query", "view_args"), RAISE
-    )
-
-
-class OnestopBlueprint(Blueprint):
-    """A flask-smorest blueprint whose arguments refuse unknown fields."""
-
-    ARGUMENTS_PARSER = StrictParser()
-
-
 class OnestopApi(Api):
     """flask-smorest, answering (and documenting) errors in the platform's one format."""
 
@@ -100,27 +81,6 @@ class OnestopApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_response(error)
-
-
-def current_principal() -> Principal:
-    principal = g.get("principal")
-    if principal is None:
-        raise ApiError(401, "Authentication required.")
-    return cast(Principal, principal)
-
-
-def require_role(*roles: str) -> Callable[[F], F]:
-    def deco(fn: F) -> F:
-        @wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            p = current_principal()
-            if p.role not in roles:
-                raise ApiError(403, f"This call needs one of the roles: {', '.join(roles)}.")
-            return fn(*args, **kwargs)
-
-        return cast(F, wrapper)
-
-    return deco
 
 
 def make_app(
@@ -158,8 +118,6 @@ def make_app(
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     app.extensions["onestop"] = svc
     api = OnestopApi(app)
-    from shared.admin import dead_letter_blueprint  # it builds on this module
-
     for bp in [*blueprints, dead_letter_blueprint()]:
         api.register_blueprint(bp)
     register_error_handlers(app, probe=svc.check_database)
@@ -239,30 +197,3 @@ def make_app(
         return Response(data, content_type=ctype)
 
     return app
-
-
-def service() -> Service:
-    from flask import current_app
-
-    return cast(Service, current_app.extensions["onestop"])
-
-
-IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,200}")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def idempotency_key() -> str | None:
-    """The request's ``Idempotency-Key`` header (1–200 visible ASCII characters), if any."""
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(key):
-        raise invalid("headers", "Idempotency-Key", "1 to 200 visible ASCII characters")
-    return key
-
-
-def download(body: Any, filename: str, mimetype: str = XLSX) -> Response:
-    """A file to save (a workbook by default); ``body`` may be a stream of chunks."""
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

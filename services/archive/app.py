@@ -21,14 +21,8 @@ from services.archive import (
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.events import JURISDICTION_RE
-from shared.web import (
-    OnestopBlueprint,
-    current_principal,
-    download,
-    make_app,
-    require_role,
-    service,
-)
+from shared.views import OnestopBlueprint, current_principal, download, require_role, service
+from shared.web import make_app
 
 blp = OnestopBlueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
 OFFICE = ("admin", "district", "staff")

@@ -23,7 +23,8 @@ from services.dispatch.coordination import reassign as reassign_order
 from services.dispatch.decisions import list_decisions
 from services.dispatch.progress import report_progress
 from shared.config import Settings
-from shared.web import OnestopBlueprint, current_principal, make_app, require_role, service
+from shared.views import OnestopBlueprint, current_principal, require_role, service
+from shared.web import make_app
 
 blp = OnestopBlueprint("dispatch", __name__, url_prefix="/api/v1", description="Dispatch (派单)")
 OFFICE = ("admin", "district", "staff")

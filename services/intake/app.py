@@ -33,14 +33,8 @@ from services.intake.sheets import SheetError
 from shared.config import Settings
 from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS
 from shared.errors import ApiError
-from shared.web import (
-    OnestopBlueprint,
-    current_principal,
-    idempotency_key,
-    make_app,
-    require_role,
-    service,
-)
+from shared.views import OnestopBlueprint, current_principal, idempotency_key, require_role, service
+from shared.web import make_app
 
 blp = OnestopBlueprint(
     "demands", __name__, url_prefix="/api/v1", description="Demands (需求) and their closed loop"

@@ -41,7 +41,7 @@ from shared.contracts.catalogue import BY_CODE
 from shared.errors import ApiError, as_api_error
 from shared.events import JURISDICTION_RE
 from shared.usecases import DomainError
-from shared.web import service
+from shared.views import service
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 

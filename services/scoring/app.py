@@ -13,14 +13,8 @@ from services.scoring.export import to_xlsx
 from services.scoring.kpis import kpis as jurisdiction_kpis
 from services.scoring.tallies import tallies as month_tallies
 from shared.config import Settings
-from shared.web import (
-    OnestopBlueprint,
-    current_principal,
-    download,
-    make_app,
-    require_role,
-    service,
-)
+from shared.views import OnestopBlueprint, current_principal, download, require_role, service
+from shared.web import make_app
 
 blp = OnestopBlueprint("scoring", __name__, url_prefix="/api/v1", description="Scoring (考核评价)")
 OFFICE = ("admin", "district", "staff")

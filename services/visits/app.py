@@ -12,15 +12,15 @@ from services.visits import schemas as sc
 from services.visits.links import list_links
 from shared.config import Settings
 from shared.db import UnitOfWork
-from shared.web import (
+from shared.views import (
     OnestopBlueprint,
     current_principal,
     download,
     idempotency_key,
-    make_app,
     require_role,
     service,
 )
+from shared.web import make_app
 
 blp = OnestopBlueprint("visits", __name__, url_prefix="/api/v1", description="Visits (服务进企)")
 OFFICE = ("admin", "district", "staff")

@@ -25,7 +25,7 @@ from onestop.localservers import Postgres
 from services import dispatch
 from services.dispatch.consumers import on_demand_accepted
 from services.dispatch.seed import seed_responsibility
-from shared.config import DIRECTORY, SERVICES, load_settings
+from shared.config import SERVICES, load_settings
 from shared.events import make_event
 
 ITEMS = [
@@ -123,7 +123,7 @@ def main() -> None:
     try:
         for workers in sorted({1, args.workers}):
             env = {"ONESTOP_DATA_DIR": tempfile.mkdtemp()}
-            for name in (DIRECTORY, *SERVICES):
+            for name in SERVICES:
                 env[f"ONESTOP_{name.upper()}_DATABASE_URL"] = pg.create_database(
                     f"b{workers}_{name}"
                 )

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from shared.config import DIRECTORY, SERVICES, Settings, load_settings
+from shared.config import SERVICES, Settings, load_settings
 
 
 def _settings() -> Settings:
@@ -26,7 +26,7 @@ def main() -> None:
     "--service",
     "names",
     multiple=True,
-    type=click.Choice([DIRECTORY, *SERVICES]),
+    type=click.Choice(list(SERVICES)),
     help="only these databases",
 )
 def migrate(names: tuple[str, ...]) -> None:
@@ -35,7 +35,7 @@ def migrate(names: tuple[str, ...]) -> None:
 
     settings = _settings()
     m.upgrade(settings, names or None)
-    click.echo("migrated: " + ", ".join(names or (DIRECTORY, *SERVICES)))
+    click.echo("migrated: " + ", ".join(names or SERVICES))
     if not settings.embedded:
         from onestop.topology import declare_broker_topology
 
@@ -100,36 +100,73 @@ def apikey() -> None:
 
 
 def _directory() -> Any:
-    from shared.auth import Directory
-    from shared.auth import metadata as md
-    from shared.db import Database
+    from services import directory
 
-    return Directory(Database(_settings().database_url(DIRECTORY), md), cache_seconds=0)
+    return directory.build(_settings())
 
 
 @apikey.command("create")
 @click.option("--role", required=True, type=click.Choice(["admin", "district", "staff", "agency"]))
-@click.option("--jurisdiction", required=True, help="GB/T 2260 code the key is bound to")
+@click.option("--jurisdiction", required=True, help="the unit's code the key is bound to")
 @click.option("--name", required=True, help="who holds the key")
 @click.option("--agency", "agency_id", default=None, help="agency id (agency keys)")
 def apikey_create(role: str, jurisdiction: str, name: str, agency_id: str | None) -> None:
-    """Print a new key; only its hash is stored."""
+    """Print a new key; only its hash is kept. Every service accepts it once it has the
+    directory's announcement (a moment after; the platform must be running)."""
+    from services.directory.keys import issue_key
+    from shared.usecases import DomainError
+
+    command = {"name": name, "role": role, "jurisdiction": jurisdiction}
+    if agency_id:
+        command["agency_id"] = agency_id
     try:
-        key = _directory().create_key(
-            name=name, role=role, jurisdiction=jurisdiction, agency_id=agency_id
-        )
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    click.echo(key)
+        issued = issue_key(_directory().uow(), None, command)
+    except DomainError as exc:
+        raise click.UsageError(f"{exc.message} {exc.fields or ''}".strip()) from exc
+    click.echo(issued["key"])
 
 
 @apikey.command("revoke")
 @click.argument("key_id")
 def apikey_revoke(key_id: str) -> None:
     """Revoke a key by its id (the middle part of osk_<id>_<secret>)."""
-    if not _directory().revoke(key_id):
-        raise click.ClickException(f"no active key {key_id}")
+    from services.directory.keys import revoke_key
+    from shared.usecases import DomainError
+
+    try:
+        revoke_key(_directory().uow(), None, key_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
     click.echo(f"revoked {key_id}")
+
+
+@main.group("directory")
+def directory_group() -> None:
+    """The unit tree: import the official divisions."""
+
+
+@directory_group.command("import-divisions")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--province", default=None, help="only this province's rows (e.g. 630000)")
+@click.option("--townships", is_flag=True, help="also the vendored townships and streets")
+def import_divisions_cmd(file: str | None, province: str | None, townships: bool) -> None:
+    """Bring the tree in line with FILE (CSV code,name,level,parent; default: the vendored
+    official list, MCA end-2025). Idempotent; renames, moves and retirements are recorded."""
+    from pathlib import Path
+
+    from services.directory import imports
+    from shared.usecases import DomainError
+
+    paths = [Path(file)] if file else [imports.DIVISIONS]
+    if townships and not file:
+        paths.append(imports.TOWNSHIPS)
+    for path in paths:
+        text = imports.province_rows(path, province) if province else path.read_text("utf-8-sig")
+        try:
+            report = imports.import_divisions(_directory().uow(), None, text)
+        except DomainError as exc:
+            raise click.ClickException(json.dumps(exc.fields, ensure_ascii=False)) from exc
+        click.echo(json.dumps({"file": str(path), **report}, ensure_ascii=False))
 
 
 def openapi_documents() -> dict[str, str]:
@@ -302,7 +339,7 @@ def rebuild_cmd(service: str) -> None:
 
 
 @main.command("make-revision")
-@click.argument("name", type=click.Choice([DIRECTORY, *SERVICES]))
+@click.argument("name", type=click.Choice(list(SERVICES)))
 @click.option("-m", "--message", required=True)
 def make_revision(name: str, message: str) -> None:
     """Autogenerate a migration in NAME's chain (developers)."""

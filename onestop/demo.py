@@ -6,16 +6,16 @@ characters (the enterprises themselves are fictitious).
 
 from __future__ import annotations
 
-JURISDICTIONS: list[tuple[str, str]] = [
-    ("630000", "青海省"),
-    ("630100", "西宁市"),
-    ("630102", "城东区"),
-    ("630103", "城中区"),
-    ("630104", "城西区"),
-    ("630105", "城北区"),
-    ("630106", "湟中区"),
-    ("630121", "大通回族土族自治县"),
-    ("630123", "湟源县"),
+PROVINCE = "630000"  # the demo loads Qinghai whole from the official division data
+
+# (parent, kind, name): parks (QCY 园区工作站), service stations (CX 一镇一站) and a park
+# work station, which the platform codes (630102-P0001 …)
+UNITS: list[tuple[str, str, str]] = [
+    ("630102", "park", "东川工业园区"),
+    ("630106", "park", "甘河工业园区"),
+    ("630100", "station", "西宁市科技服务站"),
+    ("630102", "station", "城东区科技服务站"),
+    ("630102-P0001", "workstation", "东川工业园区科技工作站"),
 ]
 
 # (id, jurisdiction, name, segments, is_default)

@@ -77,7 +77,7 @@ class InFlight:
 
 
 class Platform:
-    """All five services wired together in this process."""
+    """Every service wired together in this process."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -204,15 +204,16 @@ class Platform:
 def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> None:
     setup_logging(settings.log_level)
     from onestop import migrate
-    from onestop.seed import seed_demo
+    from onestop.seed import seed_demo, wait_for_copies
 
     migrate.upgrade(settings)
-    if demo:
-        creds = seed_demo(settings)
-        print("Demo API keys (also in", settings.data_dir / "demo-credentials.json", "):")
-        print(json.dumps(creds, ensure_ascii=False, indent=2), flush=True)
+    creds = seed_demo(settings) if demo else {}
     platform = Platform(settings)
     platform.start()
+    if creds:
+        wait_for_copies(settings, creds)  # every service knows the demo's units and keys
+        print("Demo API keys (also in", settings.data_dir / "demo-credentials.json", "):")
+        print(json.dumps(creds, ensure_ascii=False, indent=2), flush=True)
     server = make_server(host, port, platform.wsgi, threaded=True)
     stopping = threading.Event()
 
@@ -230,7 +231,7 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> Non
     signal.signal(signal.SIGINT, _signal)
     print(
         f"onestop (embedded) serving on http://{host}:{port} "
-        "— /intake /dispatch /visits /scoring /archive",
+        "— /directory /intake /dispatch /visits /scoring /archive",
         flush=True,
     )
     server.serve_forever()

@@ -1,8 +1,7 @@
 """Alembic, one chain per service (``services/<name>/migrations``).
 
 All chains share one ``env.py`` (``shared/alembic``); each service database has
-its own ``alembic_version`` table. The directory's chain is in
-``shared/directory_migrations``.
+its own ``alembic_version`` table.
 """
 
 from __future__ import annotations
@@ -14,24 +13,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
 
-from shared.config import DIRECTORY, SERVICES, Settings
+from shared.config import SERVICES, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def metadata_of(name: str) -> MetaData:
-    if name == DIRECTORY:
-        from shared.auth import metadata
-
-        return metadata
     if name not in SERVICES:
         raise ValueError(f"unknown service {name!r}")
     return importlib.import_module(f"services.{name}.models").metadata
 
 
 def versions_dir(name: str) -> Path:
-    if name == DIRECTORY:
-        return ROOT / "shared" / "directory_migrations"
     return ROOT / "services" / name / "migrations"
 
 
@@ -48,7 +41,7 @@ def alembic_config(name: str, url: str) -> Config:
 def upgrade(settings: Settings, names: tuple[str, ...] | None = None) -> None:
     from shared.db import make_engine
 
-    for name in names or (DIRECTORY, *SERVICES):
+    for name in names or SERVICES:
         url = settings.database_url(name)
         make_engine(url).dispose()  # creates the SQLite directory when needed
         command.upgrade(alembic_config(name, url), "head")

@@ -14,22 +14,30 @@ from shared.config import Settings
 def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     """Load the demo data (idempotent) and return the demo credentials.
 
-    Keys are stored hashed, so their plaintext exists only in
-    ``<data dir>/demo-credentials.json``; that file is reused while its keys
-    still authenticate, so a restart keeps the same keys.
+    The demo province is Qinghai, whole: every prefecture and county from the official
+    division data, with a few parks and stations. Keys are stored hashed, so
+    their plaintext exists only in ``<data dir>/demo-credentials.json``; that file is
+    reused while its keys still authenticate, so a restart keeps the same keys. The other
+    services learn the units and keys from the directory's events
+    (``wait_for_copies`` waits until they have).
     """
     from onestop import demo
-    from services import dispatch, intake
+    from services import directory, dispatch, intake
+    from services.directory import imports, keys
     from services.dispatch.seed import seed_responsibility
     from services.intake.registry import seed_enterprises
 
-    # The demo's events (enterprises registered, the responsibility map) must find their
-    # queues, also in the in-process broker, which starts empty in every process.
+    # The demo's events (units, keys, enterprises registered, the responsibility map) must
+    # find their queues, also in the in-process broker, which starts empty in every process.
     declare_broker_topology(settings)
+    directory_svc = directory.build(settings)
     intake_svc = intake.build(settings)
     dispatch_svc = dispatch.build(settings)
-    for code, name in demo.JURISDICTIONS:
-        intake_svc.directory.add_jurisdiction(code, name)
+    # every prefecture and county of the province (its 400 townships: `onestop directory
+    # import-divisions --townships --province 630000`)
+    rows = imports.province_rows(imports.DIVISIONS, demo.PROVINCE)
+    imports.import_divisions(directory_svc.uow(), None, rows)
+    open_demo_units(directory_svc, demo.UNITS)
     seed_enterprises(intake_svc.uow(), demo.ENTERPRISES)
     seed_responsibility(
         dispatch_svc.uow(),
@@ -44,14 +52,15 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     creds: dict[str, dict[str, Any]] = {}
     if path.exists():
         creds = json.loads(path.read_text())
-    directory = intake_svc.directory
+    known = directory_svc.directory
     for role, (jurisdiction, agency_id) in demo.DEMO_KEYS.items():
         entry = creds.get(role)
-        if entry and directory.authenticate(entry.get("key", "")) is not None:
+        if entry and known.authenticate(entry.get("key", "")) is not None:
             continue
-        key = directory.create_key(
-            name=f"demo {role}", role=role, jurisdiction=jurisdiction, agency_id=agency_id
-        )
+        command = {"name": f"demo {role}", "role": role, "jurisdiction": jurisdiction}
+        if agency_id:
+            command["agency_id"] = agency_id
+        key = keys.issue_key(directory_svc.uow(), None, command)["key"]
         creds[role] = {"key": key, "jurisdiction": jurisdiction}
         if agency_id:
             creds[role]["agency_id"] = agency_id
@@ -62,7 +71,53 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     tmp.replace(path)
     # The seed's events are published now; its relays must not outlive it (they would
     # keep sweeping these databases next to the platform's own relays).
-    for svc in (intake_svc, dispatch_svc):
+    for svc in (directory_svc, intake_svc, dispatch_svc):
         svc.relay.drain(timeout=10)
         svc.relay.stop()
     return creds
+
+
+def open_demo_units(directory_svc: Any, wanted: list[tuple[str, str, str]]) -> None:
+    """The demo's parks and stations, each opened once (by parent and name)."""
+    from sqlalchemy import select
+
+    from services.directory import units
+    from services.directory.models import jurisdictions as t
+
+    for parent, kind, name in wanted:
+        with directory_svc.db.session() as s:
+            there = s.execute(
+                select(t.c.code).where(t.c.parent == parent, t.c.name == name)
+            ).first()
+        if there is None:
+            units.open_unit(
+                directory_svc.uow(), None, {"parent": parent, "kind": kind, "name": name}
+            )
+
+
+def wait_for_copies(
+    settings: Settings, creds: dict[str, dict[str, Any]], timeout: float = 60.0
+) -> None:
+    """Wait until every service authenticates every demo key from its own copy of the
+    directory (the directory's events consumed); TimeoutError naming who has not."""
+    import importlib
+    import time
+
+    from shared.config import SERVICES
+
+    services = {n: importlib.import_module(f"services.{n}").build(settings) for n in SERVICES}
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = [
+            f"{name}: {role}"
+            for name, svc in services.items()
+            for role, entry in creds.items()
+            if svc.directory.authenticate(entry["key"]) is None
+        ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the directory's keys have not reached " + ", ".join(missing))
+        for svc in services.values():
+            svc.directory.forget()
+        time.sleep(0.1)

@@ -35,7 +35,7 @@ from onestop.localservers import (
     terminate,
     wait_port,
 )
-from shared.config import DIRECTORY, SERVICES, explicit_infrastructure
+from shared.config import SERVICES, explicit_infrastructure
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        for db in (DIRECTORY, *SERVICES):
+        for db in SERVICES:
             env[f"ONESTOP_{db.upper()}_DATABASE_URL"] = self.database_urls[db]
         if name:
             env["PROMETHEUS_MULTIPROC_DIR"] = str(self.base / "metrics" / name)
@@ -286,9 +286,20 @@ class Stack:
             self.start_worker(name)
         for name in SERVICES:
             self.start_api(name)
+        self.wait_for_copies()
         if gateway_port:
             self.gateway_port = gateway_port
             self.start_gateway(gateway_port)
+
+    def wait_for_copies(self, timeout: float = 60.0) -> None:
+        """Until every service knows the demo's keys from the directory's events."""
+        import json
+
+        from onestop.seed import wait_for_copies
+        from shared.config import load_settings
+
+        creds = json.loads((self.base / "data" / "demo-credentials.json").read_text())
+        wait_for_copies(load_settings(self.env()), creds, timeout)
 
     def signal(self, key: str, sig: int = signal.SIGTERM, wait: float = 30) -> int | None:
         """Stop a process group with ``sig`` (SIGKILL after ``wait``); its exit code. The

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES: tuple[str, ...] = ("intake", "dispatch", "visits", "scoring", "archive")
-# The directory (API keys and the jurisdiction tree) is platform infrastructure
-# that every service authenticates against; it is not a business service.
+# The directory (places and credentials) comes first: every other service copies it.
+SERVICES: tuple[str, ...] = ("directory", "intake", "dispatch", "visits", "scoring", "archive")
 DIRECTORY = "directory"
 
 
@@ -78,7 +77,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("ONESTOP_DATA_DIR", "var")).resolve()
     urls = {}
-    for name in (*SERVICES, DIRECTORY):
+    for name in SERVICES:
         key = f"ONESTOP_{name.upper()}_DATABASE_URL"
         urls[name] = env.get(key) or f"sqlite:///{data_dir / (name + '.db')}"
     return Settings(
@@ -109,5 +108,5 @@ def explicit_infrastructure(
     when all of them are set; ``run-stack`` starts local servers for the rest.
     """
     env = os.environ if env is None else env
-    urls = {n: env.get(f"ONESTOP_{n.upper()}_DATABASE_URL", "") for n in (DIRECTORY, *SERVICES)}
+    urls = {n: env.get(f"ONESTOP_{n.upper()}_DATABASE_URL", "") for n in SERVICES}
     return env.get("ONESTOP_BROKER_URL") or None, (urls if all(urls.values()) else {})

@@ -23,7 +23,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-JURISDICTION_RE = re.compile(r"^[1-9]\d{5}$")
+JURISDICTION_RE = re.compile(r"^[1-9]\d{5}$")  # a GB/T 2260 division
+# any unit of the tree: a division, a township (9 digits), a platform-coded unit below them
+UNIT_CODE_RE = re.compile(r"^[1-9]\d{5}(\d{3})?(-[PSW]\d{4}){0,3}$")
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 
 
@@ -32,18 +34,31 @@ class UnknownEvent(ValueError):
 
 
 def jurisdiction_path(code: str) -> list[str]:
-    """The GB/T 2260 ancestry of a division code, province first.
+    """The ancestry of a unit code, province first; the hierarchy is in the code itself.
 
-    ``630102`` (城东区) → ``["630000", "630100", "630102"]``. The hierarchy is in
-    the code itself: two digits of province, two of prefecture, two of county.
+    * a GB/T 2260 division (six digits: two of province, two of prefecture, two of
+      county): ``630102`` (城东区) → ``["630000", "630100", "630102"]``;
+    * a township or street (the statistics bureau's nine digits: its county's six and
+      three more): ``630102001`` → ``[…, "630102", "630102001"]``;
+    * a unit the platform codes (park ``P``, service station ``S``, park work station
+      ``W``: its parent's code, a hyphen, the letter and four digits, at most three deep):
+      ``630102-P0001`` → ``[…, "630102", "630102-P0001"]``.
+
+    Fixed widths keep a subtree a prefix: every code below ``630102-P0001`` starts with
+    it, and no sibling does (``shared.events.subtree_prefix``).
     """
-    if not JURISDICTION_RE.match(code):
-        raise ValueError(f"not a GB/T 2260 division code: {code!r}")
-    path = [code[:2] + "0000"]
-    if code[2:4] != "00":
-        path.append(code[:4] + "00")
-    if code[4:] != "00":
-        path.append(code)
+    if not UNIT_CODE_RE.match(code):
+        raise ValueError(f"not a unit code: {code!r}")
+    base, *platform = code.split("-")
+    path = [base[:2] + "0000"]
+    if base[2:4] != "00":
+        path.append(base[:4] + "00")
+    if base[4:6] != "00":
+        path.append(base[:6])
+    if len(base) == 9:
+        path.append(base)
+    for i in range(len(platform)):
+        path.append("-".join([base, *platform[: i + 1]]))
     return path
 
 
@@ -65,7 +80,10 @@ def is_province(jurisdiction: str) -> bool:
 
 def subtree_prefix(root: str) -> str:
     """Every code in ``root``'s subtree starts with this prefix (for SQL LIKE)."""
-    return root[: (2, 4, 6)[len(jurisdiction_path(root)) - 1]]
+    path = jurisdiction_path(root)
+    if len(root) == 6:
+        return root[: (2, 4, 6)[len(path) - 1]]
+    return root  # a township or a platform unit: fixed widths make the code a prefix
 
 
 def routing_key(event_type: str, jurisdiction: str) -> str:
@@ -91,7 +109,7 @@ class EnvelopeSchema(Schema):
     occurred_at = fields.AwareDateTime(required=True, format="iso")
     producer = fields.String(required=True, validate=validate.Length(min=1, max=40))
     correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    jurisdiction = fields.String(required=True, validate=validate.Regexp(JURISDICTION_RE))
+    jurisdiction = fields.String(required=True, validate=validate.Regexp(UNIT_CODE_RE))
     payload = fields.Dict(required=True)
     # Set on events re-published from the archive (replay); consumers' inboxes
     # still dedupe on event_id, so a replay never applies anything twice.

@@ -1,6 +1,7 @@
 """Schema steps of the infrastructure tables every service database carries
-(``shared.outbox``: outbox, inbox, dead letters), called from each service's own
-migration chain so that the five chains make the same change the same way.
+(``shared.outbox``: outbox, inbox, dead letters; ``shared.directory``: the copy of the unit
+tree and the API keys), called from each service's own migration chain so that the chains
+make the same change the same way.
 
 A step is never edited once released: a later change is a new function.
 """
@@ -38,3 +39,41 @@ def dead_letters_redrive_downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_dead_letters_status"))
         for column in ("redriven_by", "redriven_at", "times", "status", "headers", "digest"):
             batch_op.drop_column(column)
+
+
+def directory_copy_upgrade() -> None:
+    """The service's own copy of the directory's unit tree and API keys (filled from the
+    directory's events; ``shared.directory``)."""
+    op.create_table(
+        "jurisdictions",
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("parent", sa.String(length=40), nullable=True),
+        sa.Column("level", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=20), server_default="gb2260", nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("successor", sa.String(length=40), nullable=True),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("code"),
+    )
+    with op.batch_alter_table("jurisdictions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_jurisdictions_parent"), ["parent"], unique=False)
+    op.create_table(
+        "api_keys",
+        sa.Column("key_id", sa.String(length=16), nullable=False),
+        sa.Column("secret_sha256", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("jurisdiction", sa.String(length=40), nullable=False),
+        sa.Column("agency_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("key_id"),
+    )
+
+
+def directory_copy_downgrade() -> None:
+    op.drop_table("api_keys")
+    with op.batch_alter_table("jurisdictions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_jurisdictions_parent"))
+    op.drop_table("jurisdictions")

@@ -15,11 +15,10 @@ from typing import Any
 from sqlalchemy import MetaData, Table, text
 
 from shared import deadletters, metrics
-from shared.auth import Directory
-from shared.auth import metadata as directory_metadata
-from shared.config import DIRECTORY, Settings, load_settings
+from shared.config import Settings, load_settings
 from shared.consumer import EventConsumer
 from shared.db import Database, UnitOfWork
+from shared.directory import DIRECTORY_EVENTS, LocalDirectory, apply
 from shared.events import Event
 from shared.messaging import KombuPublisher, Subscription, connect
 from shared.outbox import Inbox, OutboxRelay
@@ -37,7 +36,7 @@ class Service:
     outbox: Table
     inbox: Inbox
     relay: OutboxRelay
-    directory: Directory
+    directory: LocalDirectory
     accepting: threading.Event = field(default_factory=threading.Event)
 
     def uow(self) -> UnitOfWork:
@@ -103,6 +102,13 @@ class Service:
         finally:
             publisher.close()
 
+    def directory_copy(self) -> Subscription:
+        """The queue ``<service>.on_directory``: this service's copy of the unit tree and
+        the API keys (``shared.directory``), from the directory's events."""
+        return self.subscription(
+            "on_directory", [("directory", key) for key in DIRECTORY_EVENTS], apply
+        )
+
     def metadata_table(self, name: str) -> Table:
         return self.db.metadata.tables[name]
 
@@ -138,7 +144,7 @@ def bootstrap(name: str, metadata: MetaData, settings: Settings | None = None) -
         on_published=metrics.published,
         on_sweep=metrics.OUTBOX_PENDING.labels(name).set,
     )
-    directory = Directory(Database(settings.database_url(DIRECTORY), directory_metadata))
+    directory = LocalDirectory(db)
     svc = Service(name, settings, db, outbox, inbox, relay, directory)
     svc.accepting.set()
     return svc

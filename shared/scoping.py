@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from shared.auth import Directory, Principal
+from shared.auth import Principal
+from shared.directory import LocalDirectory
 from shared.events import jurisdiction_path
 from shared.usecases import Forbidden, Invalid
 
 
 def filing_jurisdiction(
-    directory: Directory, principal: Principal, jurisdiction: str | None, what: str
+    directory: LocalDirectory, principal: Principal, jurisdiction: str | None, what: str
 ) -> str:
     """The jurisdiction a record is filed in: the key's by default; 403 outside the
     key's subtree, 422 for a code the directory does not know."""
@@ -18,10 +19,17 @@ def filing_jurisdiction(
             f"Your key is bound to {principal.jurisdiction}; it cannot file {what} in {code}.",
             fields={"json": {"jurisdiction": ["outside your jurisdiction"]}},
         )
-    if directory.jurisdiction(code) is None:
+    unit = directory.jurisdiction(code)
+    if unit is None:
         raise Invalid(
             "Unknown jurisdiction.",
             fields={"json": {"jurisdiction": [f"{code} is not a known division"]}},
+        )
+    if unit["retired"]:
+        successor = f"; its successor is {unit['successor']}" if unit["successor"] else ""
+        raise Invalid(
+            "Retired jurisdiction.",
+            fields={"json": {"jurisdiction": [f"{code} is retired{successor}"]}},
         )
     return code
 

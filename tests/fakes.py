@@ -36,14 +36,22 @@ class FakeDirectory:
     def __init__(self, divisions: dict[str, tuple[str, str | None, str]] | None = None) -> None:
         self.divisions = dict(DIVISIONS if divisions is None else divisions)
 
-    def jurisdiction(self, code: str) -> dict[str, str | None] | None:
+    def jurisdiction(self, code: str) -> dict[str, Any] | None:
         found = self.divisions.get(code)
         if found is None:
             return None
         name, parent, level = found
-        return {"code": code, "name": name, "parent": parent, "level": level}
+        return {
+            "code": code,
+            "name": name,
+            "parent": parent,
+            "level": level,
+            "source": "gb2260",
+            "retired": False,
+            "successor": None,
+        }
 
-    def subtree(self, root: str) -> list[dict[str, str | None]]:
+    def subtree(self, root: str) -> list[dict[str, Any]]:
         return [
             j
             for code in sorted(self.divisions)

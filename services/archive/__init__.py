@@ -4,7 +4,7 @@ from shared.config import Settings
 from shared.runtime import Service, bootstrap
 
 NAME = "archive"
-PRODUCERS = ("intake", "dispatch", "visits", "scoring")
+PRODUCERS = ("directory", "intake", "dispatch", "visits", "scoring")
 
 
 def build(settings: Settings | None = None) -> Service:

@@ -3,10 +3,12 @@
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
 
 from shared.db import UtcDateTime
+from shared.directory import add_directory_tables
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
+jurisdictions, api_keys = add_directory_tables(metadata)
 
 archived_events = Table(
     "archived_events",

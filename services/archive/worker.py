@@ -12,7 +12,7 @@ from shared.worker import run_worker
 def subscriptions(svc: Service) -> list[Subscription]:
     # the archive's own operational events (its dead letters re-driven) are kept too
     bindings = [*((p, "#") for p in PRODUCERS), ("archive", f"{DEAD_LETTER_REDRIVEN}.#")]
-    return [svc.subscription("all_events", bindings, handlers.on_any_event)]
+    return [svc.directory_copy(), svc.subscription("all_events", bindings, handlers.on_any_event)]
 
 
 if __name__ == "__main__":

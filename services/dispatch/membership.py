@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from services.dispatch.alliance import EXIT_GROUNDS, admission_problem
 from services.dispatch.broker import AgencyBroker, Credentials, ProvisioningError
 from services.dispatch.city_alliance import city_scope, current_rules
-from services.dispatch.models import agencies
-from shared.auth import Principal
+from services.dispatch.models import agencies, api_keys
+from shared.auth import Principal, new_key
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork
 from shared.timezone import china_today
@@ -51,10 +51,11 @@ def admit(
 
     Order matters for "nothing half-written": the agency row is inserted first (a
     concurrent admission of the same id waits on it and then gets a 409 before
-    touching the broker), then the key, the queue and the broker user are made,
-    and only then is the row committed. A failure on the way rolls the row back
-    and revokes the key; a queue or broker user left behind is re-made
-    idempotently by the next admission of that id.
+    touching the broker), then the key (kept in this service's copy of the keys and
+    announced as ``agency.key_issued`` in the same transaction), the queue and the
+    broker user are made, and only then is everything committed. A failure on the way
+    rolls it all back; a queue or broker user left behind is re-made idempotently by the
+    next admission of that id.
     """
     city = city_scope(actor, data["city"], "json")
     if uow.directory.jurisdiction(city) is None:
@@ -68,53 +69,75 @@ def admit(
     creds = broker.credentials(agency_id)
     now = datetime.now(UTC)
     values = admitted_row(data, city, creds, now)
-    key: str | None = None
-    try:
-        with uow:
-            try:
-                uow.session.execute(insert(agencies).values(**values))
-                uow.session.flush()
-            except IntegrityError:
-                raise Conflict(
-                    f"Agency {agency_id} already exists.", fields={"json": {"id": ["taken"]}}
-                ) from None
-            key = uow.directory.create_key(
-                name=f"agency {agency_id}", role="agency", jurisdiction=city, agency_id=agency_id
+    key_id, digest, key = new_key()
+    with uow:
+        try:
+            uow.session.execute(insert(agencies).values(**values))
+            uow.session.flush()
+        except IntegrityError:
+            raise Conflict(
+                f"Agency {agency_id} already exists.", fields={"json": {"id": ["taken"]}}
+            ) from None
+        keep_agency_key(uow, actor, agency_id, city, key_id, digest, now, correlation_id)
+        try:
+            provisioned = broker.provision(agency_id, creds.password_hash if creds else None)
+        except ProvisioningError as exc:
+            raise Unavailable(f"The broker could not be prepared: {exc}") from exc
+        if creds and provisioned["user_provisioned"]:
+            values["broker_user"] = creds.username
+            uow.session.execute(
+                update(agencies)
+                .where(agencies.c.id == agency_id)
+                .values(broker_user=creds.username)
             )
-            try:
-                provisioned = broker.provision(agency_id, creds.password_hash if creds else None)
-            except ProvisioningError as exc:
-                raise Unavailable(f"The broker could not be prepared: {exc}") from exc
-            if creds and provisioned["user_provisioned"]:
-                values["broker_user"] = creds.username
-                uow.session.execute(
-                    update(agencies)
-                    .where(agencies.c.id == agency_id)
-                    .values(broker_user=creds.username)
-                )
-            uow.emit(
-                contract.agency_status_changed(
-                    jurisdiction=city,
-                    correlation_id=correlation_id,
-                    payload={
-                        "agency_id": agency_id,
-                        "name": data["name"],
-                        "category": data["category"],
-                        "from_status": None,
-                        "to_status": "active",
-                        "paused_until": None,
-                        "reason": f"admitted with {data['engagements_two_years']} engagements",
-                        "actor": actor.key_id,
-                        "at": now.isoformat(),
-                    },
-                )
+        uow.emit(
+            contract.agency_status_changed(
+                jurisdiction=city,
+                correlation_id=correlation_id,
+                payload={
+                    "agency_id": agency_id,
+                    "name": data["name"],
+                    "category": data["category"],
+                    "from_status": None,
+                    "to_status": "active",
+                    "paused_until": None,
+                    "reason": f"admitted with {data['engagements_two_years']} engagements",
+                    "actor": actor.key_id,
+                    "at": now.isoformat(),
+                },
             )
-            uow.commit()
-    except BaseException:
-        if key is not None:
-            uow.directory.revoke(key.split("_")[1])
-        raise
+        )
+        uow.commit()
     return admission_answer(values, key, provisioned["queue"], creds, broker)
+
+
+def keep_agency_key(
+    uow: UnitOfWork,
+    actor: Principal,
+    agency_id: str,
+    city: str,
+    key_id: str,
+    digest: str,
+    now: datetime,
+    correlation_id: str,
+) -> None:
+    """The agency's key: this service's copy knows it at once, and ``agency.key_issued``
+    (same transaction) has the directory keep it and announce it to every service."""
+    row = {
+        "key_id": key_id,
+        "secret_sha256": digest,
+        "name": f"agency {agency_id}",
+        "jurisdiction": city,
+        "agency_id": agency_id,
+    }
+    uow.session.execute(insert(api_keys).values(**row, role="agency", created_at=now))
+    uow.emit(
+        contract.agency_key_issued(
+            jurisdiction=city,
+            correlation_id=correlation_id,
+            payload={**row, "created_at": now.isoformat(), "actor": actor.key_id},
+        )
+    )
 
 
 def admitted_row(

@@ -14,10 +14,12 @@ from sqlalchemy import (
 )
 
 from shared.db import UtcDateTime
+from shared.directory import add_directory_tables
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
+jurisdictions, api_keys = add_directory_tables(metadata)
 
 # --- the responsibility map (包保) -------------------------------------------------
 departments = Table(

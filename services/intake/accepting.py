@@ -24,10 +24,11 @@ from services.intake.models import demand_sequences, demands, enterprises
 from services.intake.reading import as_demand
 from services.intake.registry import bare_registration
 from services.intake.timelimits import time_rules
-from shared.auth import Directory, Principal
+from shared.auth import Principal
 from shared.contracts import intake as contract
 from shared.contracts.catalogue import BY_CODE
 from shared.db import Database, UnitOfWork, insert_or_ignore
+from shared.directory import LocalDirectory
 from shared.events import Event, in_subtree
 from shared.scoping import filing_jurisdiction
 from shared.usecases import Forbidden, Invalid
@@ -76,7 +77,7 @@ def bump_sequence(s: Session, jurisdiction: str, year: int) -> int:
 
 # -- where a demand is filed -------------------------------------------------------
 def filing_of(
-    directory: Directory, actor: Principal, fields: dict[str, Any], registered_in: str | None
+    directory: LocalDirectory, actor: Principal, fields: dict[str, Any], registered_in: str | None
 ) -> str:
     """The jurisdiction a demand is filed in, or the refusal: a demand is filed where
     its enterprise is registered (``registered_in``; None for a new one) or above it,

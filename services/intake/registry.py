@@ -16,9 +16,10 @@ from services.intake.domain import coverage_flags
 from services.intake.models import enterprises
 from services.intake.schemas import EnterpriseProfileIn
 from services.intake.sheets import read_sheet
-from shared.auth import Directory, Principal
+from shared.auth import Principal
 from shared.contracts.intake import enterprise_registered, enterprise_updated
 from shared.db import UnitOfWork, insert_or_ignore
+from shared.directory import LocalDirectory
 from shared.events import Contract, subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.scoping import filing_jurisdiction, query_root
@@ -230,7 +231,7 @@ def _rejected(number: int, credit_code: Any, errors: Any) -> dict[str, Any]:
 
 
 def _row_problem(
-    row: dict[str, Any], actor: Principal, directory: Directory, seen: dict[str, int]
+    row: dict[str, Any], actor: Principal, directory: LocalDirectory, seen: dict[str, int]
 ) -> dict[str, list[str]] | None:
     """Why a well-formed row cannot be imported by ``actor``, or None."""
     if not actor.can_see(row["jurisdiction"]):
@@ -245,7 +246,7 @@ def _row_problem(
 def screen_rows(
     records: Iterable[tuple[int, dict[str, Any]]],
     actor: Principal,
-    directory: Directory,
+    directory: LocalDirectory,
     report: dict[str, Any],
 ) -> list[tuple[int, dict[str, Any]]]:
     """The rows to import, by number; every other row goes to ``report["rejected"]``

@@ -12,6 +12,7 @@ from shared.worker import run_worker
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
+        svc.directory_copy(),
         svc.on("dispatch", ASSIGNMENT_MADE, loop.on_assignment_made),
         svc.on("dispatch", PROGRESS_REPORTED, loop.on_progress_reported),
         svc.on("visits", VISIT_LOGGED, accepting.on_visit_logged),

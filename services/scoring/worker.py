@@ -21,6 +21,7 @@ from shared.worker import run_worker
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
+        svc.directory_copy(),
         svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
         svc.subscription(
             "on_visit",

@@ -13,6 +13,7 @@ from shared.worker import run_worker
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
+        svc.directory_copy(),
         svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
         svc.on("dispatch", DEPARTMENT_UPDATED, handlers.on_department),
         svc.on("dispatch", STAFF_UPDATED, handlers.on_staff),

@@ -4,6 +4,6 @@ Importing this package registers every (event_type, version) payload schema.
 The AsyncAPI document (``docs/asyncapi.yaml``) describes the same catalogue.
 """
 
-from shared.contracts import dispatch, intake, operations, scoring, visits
+from shared.contracts import directory, dispatch, intake, operations, scoring, visits
 
-__all__ = ["dispatch", "intake", "operations", "scoring", "visits"]
+__all__ = ["directory", "dispatch", "intake", "operations", "scoring", "visits"]

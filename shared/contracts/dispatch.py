@@ -235,3 +235,21 @@ DEPARTMENT_UPDATED = "department.updated"
 STAFF_UPDATED = "staff.updated"
 department_updated = event(DEPARTMENT_UPDATED, 1, DepartmentUpdatedV1())
 staff_updated = event(STAFF_UPDATED, 1, StaffUpdatedV1())
+
+
+class AgencyKeyIssuedV1(Schema):
+    """``agency.key_issued`` v1 — dispatch admitted an agency and made its API key (handed
+    out once in the admission's answer); the directory keeps it with every other key and
+    announces it (``apikey.issued``). The secret's SHA-256 only, never the secret."""
+
+    key_id = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    secret_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    name = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    agency_id = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True, format="iso")
+    actor = fields.String(required=True)
+
+
+AGENCY_KEY_ISSUED = "agency.key_issued"
+agency_key_issued = event(AGENCY_KEY_ISSUED, 1, AgencyKeyIssuedV1())

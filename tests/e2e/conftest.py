@@ -9,7 +9,7 @@ import pytest
 
 from onestop import migrate
 from onestop.embedded import Platform
-from onestop.seed import seed_demo
+from onestop.seed import seed_demo, wait_for_copies
 from shared.config import Settings
 
 
@@ -20,6 +20,7 @@ def platform(embedded_settings: Settings) -> Iterator[Any]:
     creds = seed_demo(embedded_settings)
     p: Any = Platform(embedded_settings)
     p.start()
+    wait_for_copies(embedded_settings, creds)
     p.creds = creds
     yield p
     p.stop()

@@ -13,7 +13,7 @@ from onestop import migrate
 from onestop.cli import main as cli
 from onestop.embedded import Platform
 from onestop.localservers import free_port
-from onestop.seed import seed_demo
+from onestop.seed import seed_demo, wait_for_copies
 from services.dispatch import consumers as dispatch_consumers
 from shared.config import load_settings
 from shared.messaging import KombuPublisher, exchange_for
@@ -44,6 +44,7 @@ def platform(embedded_settings, broken_dispatch):
     creds = seed_demo(embedded_settings)
     p = Platform(embedded_settings)
     p.start()
+    wait_for_copies(embedded_settings, creds)
     p.creds = creds
     p.client = Client(p.wsgi)
     yield p

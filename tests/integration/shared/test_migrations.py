@@ -5,10 +5,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from onestop import migrate
-from shared.config import DIRECTORY, SERVICES, load_settings
+from shared.config import SERVICES, load_settings
 from shared.db import make_engine
 
-NAMES = (DIRECTORY, *SERVICES)
+NAMES = SERVICES
 
 
 def _diff(url: str, name: str) -> list:

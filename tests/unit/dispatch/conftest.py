@@ -38,34 +38,10 @@ AGENCIES = [
 MENU = [("ip_filing", 3000, 3000, 6), ("patent_use", 8000, 8000, 18)]
 
 
-class KeyDirectory(FakeDirectory):
-    """Places, and the keys admission creates (and revokes when it fails)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.keys: dict[str, dict[str, Any]] = {}
-        self.revoked: list[str] = []
-
-    def create_key(
-        self, *, name: str, role: str, jurisdiction: str, agency_id: str | None = None
-    ) -> str:
-        key_id = f"k{len(self.keys) + 1}"
-        self.keys[key_id] = {
-            "name": name,
-            "role": role,
-            "jurisdiction": jurisdiction,
-            "agency_id": agency_id,
-        }
-        return f"os_{key_id}_secret"
-
-    def revoke(self, key_id: str) -> None:
-        self.revoked.append(key_id)
-
-
 @pytest.fixture
 def uow(tmp_path: Any) -> FakeUnitOfWork:
-    """An empty dispatch database; its directory knows the demo tree and keeps keys."""
-    return FakeUnitOfWork(metadata, tmp_path / "dispatch.db", directory=KeyDirectory())
+    """An empty dispatch database; its directory knows the demo tree."""
+    return FakeUnitOfWork(metadata, tmp_path / "dispatch.db", directory=FakeDirectory())
 
 
 @pytest.fixture

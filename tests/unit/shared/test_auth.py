@@ -1,59 +1,27 @@
-import pytest
-from sqlalchemy import select
+"""What a caller is: roles, subtrees, the province's administrators, the key format.
+(Keys issued: tests/unit/directory/test_keys.py; verified: tests/unit/shared/test_directory.py.)"""
 
-from onestop import migrate
-from shared.auth import Directory, Principal, api_keys
-from shared.auth import metadata as md
-from shared.db import Database
+import pytest
+
+from shared.auth import Principal, new_key, secret_digest, split_token
 from shared.events import is_province
 
 
-@pytest.fixture
-def directory(embedded_settings):
-    migrate.upgrade(embedded_settings, ("directory",))
-    d = Directory(Database(embedded_settings.database_url("directory"), md), cache_seconds=0)
-    for code, name in [("630000", "青海省"), ("630100", "西宁市"), ("630102", "城东区")]:
-        d.add_jurisdiction(code, name)
-    return d
-
-
-def test_keys_are_stored_hashed_and_authenticate(directory):
-    key = directory.create_key(name="district sys", role="district", jurisdiction="630102")
-    _, key_id, secret = key.split("_")
-    with directory.db.session() as s:
-        row = s.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().one()
-    assert secret not in str(dict(row))
-    p = directory.authenticate(key)
-    assert (p.role, p.jurisdiction) == ("district", "630102")
-    assert directory.authenticate(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
-    assert directory.authenticate("garbage") is None
-    assert directory.revoke(key_id)
-    assert directory.authenticate(key) is None
-
-
-def test_key_rules(directory):
-    with pytest.raises(ValueError, match="role"):
-        directory.create_key(name="x", role="root", jurisdiction="630102")
-    with pytest.raises(ValueError, match="agency_id"):
-        directory.create_key(name="x", role="agency", jurisdiction="630100")
-    with pytest.raises(ValueError, match="unknown jurisdiction"):
-        directory.create_key(name="x", role="staff", jurisdiction="620100")
-
-
-def test_principal_sees_its_subtree_only(directory):
-    city = directory.authenticate(
-        directory.create_key(name="c", role="staff", jurisdiction="630100")
-    )
+def test_principal_sees_its_subtree_only():
+    city = Principal("k", "c", "staff", "630100")
     assert city.can_see("630102") and city.can_see("630100")
     assert not city.can_see("630000") and not city.can_see("620102")
     assert not city.can_see("bogus")
-    assert [j["code"] for j in directory.subtree("630100")] == ["630100", "630102"]
+    assert city.can_see("630102-P0001") and city.can_see("630102001-S0001")
+    assert not Principal("k", "p", "staff", "630102-P0001").can_see("630102-P0002")
 
 
-def test_unknown_keys_are_not_cached(directory):
-    for i in range(50):
-        assert directory.authenticate(f"osk_{i:012x}_secret") is None
-    assert directory._cache == {}
+def test_a_key_is_its_id_and_a_secret_of_which_only_the_hash_is_kept():
+    key_id, digest, key = new_key()
+    assert split_token(key) == (key_id, key.split("_")[2])
+    assert digest == secret_digest(key.split("_")[2]) and key.split("_")[2] not in digest
+    for bad in ("garbage", "osk__x", "xyz_a_b", "osk_a_b_c"):
+        assert split_token(bad) is None
 
 
 @pytest.mark.parametrize(

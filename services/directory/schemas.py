@@ -1,0 +1,108 @@
+"""The directory's request and response schemas (its OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.auth import ROLES
+from shared.contracts.directory import LEVELS, SOURCES
+from shared.events import UNIT_CODE_RE
+
+CODE = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
+OPENABLE = ("township", "park", "station", "workstation")
+
+
+class UnitArgs(Schema):
+    parent = fields.String(validate=CODE)
+    within = fields.String(validate=CODE, metadata={"description": "a subtree"})
+    level = fields.String(validate=validate.OneOf(LEVELS))
+    q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "名称包含"})
+    include_retired = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
+
+
+class UnitOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    parent = fields.String(allow_none=True)
+    level = fields.String()
+    source = fields.String(metadata={"description": ", ".join(SOURCES)})
+    retired = fields.Boolean()
+    successor = fields.String(allow_none=True)
+
+
+class ChangeOut(Schema):
+    kind = fields.String()
+    name = fields.String()
+    old_name = fields.String(allow_none=True)
+    parent = fields.String(allow_none=True)
+    old_parent = fields.String(allow_none=True)
+    successor = fields.String(allow_none=True)
+    reason = fields.String()
+    actor = fields.String()
+    at = fields.DateTime()
+
+
+class UnitDetail(UnitOut):
+    path = fields.List(fields.String())
+    children = fields.List(fields.Nested(UnitOut))
+    changes = fields.List(fields.Nested(ChangeOut))
+
+
+class UnitList(Schema):
+    items = fields.List(fields.Nested(UnitOut))
+
+
+class UnitIn(Schema):
+    """A unit opened below ``parent``: a township names its national code; the platform
+    codes a park (P), a service station (S) or a park work station (W)."""
+
+    parent = fields.String(required=True, validate=CODE)
+    kind = fields.String(required=True, validate=validate.OneOf(OPENABLE))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    code = fields.String(validate=validate.Regexp(r"^[1-9]\d{8}$"))
+
+
+class UnitChangeIn(Schema):
+    """One change: a new ``name``; or ``retire`` (with a ``successor``); or ``reopen``."""
+
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    retire = fields.Boolean()
+    successor = fields.String(validate=CODE)
+    reopen = fields.Boolean()
+    reason = fields.String(validate=validate.Length(min=1, max=500))
+
+
+class KeyArgs(Schema):
+    jurisdiction = fields.String(validate=CODE)
+    include_revoked = fields.Boolean(load_default=False)
+
+
+class KeyIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    jurisdiction = fields.String(required=True, validate=CODE)
+    agency_id = fields.String(validate=validate.Length(min=1, max=40))
+
+
+class KeyOut(Schema):
+    key_id = fields.String()
+    name = fields.String()
+    role = fields.String()
+    jurisdiction = fields.String()
+    agency_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class IssuedKey(KeyOut):
+    key = fields.String(metadata={"description": "shown once; only its hash is kept"})
+
+
+class KeyList(Schema):
+    items = fields.List(fields.Nested(KeyOut))
+
+
+class ImportReport(Schema):
+    rows = fields.Integer()
+    changes = fields.Dict(keys=fields.String(), values=fields.Integer())

@@ -1,0 +1,223 @@
+"""Places and credentials as every service knows them: its own copy, from the directory's
+events.
+
+The directory service (``services/directory``) owns the unit tree and the API keys. It
+announces every change — ``jurisdiction.opened/renamed/moved/retired/reopened`` and
+``apikey.issued/revoked`` (``shared.contracts.directory``) — and every service keeps the
+same two tables in its own database (``add_directory_tables``), filled by one consumer
+(``apply``) through its inbox. A service then authenticates a key and looks a unit up
+without calling the directory or opening its database (``LocalDirectory``); the directory
+itself reads its own tables the same way.
+
+A copy is eventually consistent: a key issued now works everywhere once the services have
+consumed ``apikey.issued`` (normally within a second); a revocation takes effect in each
+service once consumed and its cache expired (``cache_seconds``).
+
+Events may arrive out of order (a retried delivery): a unit's row keeps the instant of the
+change it holds and ignores older ones; a revoked key stays revoked whatever arrives later.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, select, update
+from sqlalchemy.orm import Session
+
+from shared.auth import MAX_CACHED_KEYS, Principal, secret_digest, split_token
+from shared.db import Database, UnitOfWork, UtcDateTime
+from shared.events import Event, in_subtree, subtree_prefix
+
+CODE_LENGTH = 40  # the longest unit code (see shared.events.JURISDICTION_RE)
+
+# the consumer's queue binds these (every subtree)
+DIRECTORY_EVENTS = ("jurisdiction.#", "apikey.#")
+
+
+def add_directory_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The unit tree and the API keys, in ``metadata`` (the directory's own tables, and
+    every other service's copy of them)."""
+    jurisdictions = Table(
+        "jurisdictions",
+        metadata,
+        Column("code", String(CODE_LENGTH), primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column("parent", String(CODE_LENGTH), nullable=True, index=True),
+        Column("level", String(20), nullable=False),
+        Column("source", String(20), nullable=False, server_default="gb2260"),
+        Column("retired_at", UtcDateTime(), nullable=True),
+        Column("successor", String(CODE_LENGTH), nullable=True),
+        Column("changed_at", UtcDateTime(), nullable=True),
+    )
+    api_keys = Table(
+        "api_keys",
+        metadata,
+        Column("key_id", String(16), primary_key=True),
+        Column("secret_sha256", String(64), nullable=False),
+        Column("name", String(100), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("jurisdiction", String(CODE_LENGTH), nullable=False),
+        Column("agency_id", String(40), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("revoked_at", UtcDateTime(), nullable=True),
+    )
+    return jurisdictions, api_keys
+
+
+def unit_of(row: Any) -> dict[str, Any]:
+    """A unit as the services see it."""
+    return {
+        "code": row["code"],
+        "name": row["name"],
+        "parent": row["parent"],
+        "level": row["level"],
+        "source": row["source"],
+        "retired": row["retired_at"] is not None,
+        "successor": row["successor"],
+    }
+
+
+class LocalDirectory:
+    """Keys and units from this service's own tables, with a short in-process cache."""
+
+    def __init__(self, db: Database, cache_seconds: float = 30.0) -> None:
+        self.db = db
+        self.jurisdictions = db.metadata.tables["jurisdictions"]
+        self.api_keys = db.metadata.tables["api_keys"]
+        self.cache_seconds = cache_seconds
+        self._keys: dict[str, tuple[float, str, Principal]] = {}
+        self._units: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid key, else None. Valid keys are cached for
+        ``cache_seconds``; unknown ids are not cached (made-up keys cannot grow memory)."""
+        parts = split_token(token)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        now = time.monotonic()
+        with self._lock:
+            hit = self._keys.get(key_id)
+        if hit is None or hit[0] < now:
+            with self.db.session() as s:
+                row = (
+                    s.execute(select(self.api_keys).where(self.api_keys.c.key_id == key_id))
+                    .mappings()
+                    .first()
+                )
+            if row is None or row["revoked_at"] is not None:
+                with self._lock:
+                    self._keys.pop(key_id, None)
+                return None
+            principal = Principal(
+                key_id=row["key_id"],
+                name=row["name"],
+                role=row["role"],
+                jurisdiction=row["jurisdiction"],
+                agency_id=row["agency_id"],
+            )
+            hit = (now + self.cache_seconds, row["secret_sha256"], principal)
+            with self._lock:
+                if len(self._keys) >= MAX_CACHED_KEYS:
+                    self._keys.clear()
+                self._keys[key_id] = hit
+        _, digest, found = hit
+        if not hmac.compare_digest(digest, secret_digest(secret)):
+            return None
+        return found
+
+    def jurisdiction(self, code: str) -> dict[str, Any] | None:
+        """A unit of the tree (retired ones too: ``retired`` says so), or None."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._units.get(code)
+        if hit is not None and hit[0] >= now:
+            return hit[1]
+        with self.db.session() as s:
+            row = (
+                s.execute(select(self.jurisdictions).where(self.jurisdictions.c.code == code))
+                .mappings()
+                .first()
+            )
+        found = unit_of(row) if row else None
+        with self._lock:
+            self._units[code] = (now + self.cache_seconds, found)
+        return found
+
+    def subtree(self, root: str) -> list[dict[str, Any]]:
+        """The units at and below ``root``, by code."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(self.jurisdictions)
+                .where(self.jurisdictions.c.code.startswith(subtree_prefix(root)))
+                .order_by(self.jurisdictions.c.code)
+            ).mappings()
+            return [unit_of(r) for r in rows if in_subtree(r["code"], root)]
+
+    def forget(self) -> None:
+        """Drop the cache (after this process changed the tables itself)."""
+        with self._lock:
+            self._keys.clear()
+            self._units.clear()
+
+
+# --- the consumer: one for both kinds of events ------------------------------------------
+
+
+def apply(event: Event, uow: UnitOfWork) -> None:
+    """Apply one of the directory's events to this service's copy (through the inbox)."""
+    tables = uow.db.metadata.tables
+    p = event.payload
+    if event.event_type.startswith("apikey."):
+        _apply_key(uow.session, tables["api_keys"], p)
+    else:
+        _apply_unit(uow.session, tables["jurisdictions"], p, event.occurred_at)
+
+
+def _apply_unit(s: Session, t: Table, p: dict[str, Any], at: datetime) -> None:
+    values = {
+        "name": p["name"],
+        "parent": p.get("parent"),
+        "level": p["level"],
+        "source": p.get("source") or "gb2260",
+        "retired_at": datetime.fromisoformat(p["retired_at"]) if p.get("retired_at") else None,
+        "successor": p.get("successor"),
+        "changed_at": at,
+    }
+    row = s.execute(select(t.c.changed_at).where(t.c.code == p["code"])).first()
+    if row is None:
+        s.execute(t.insert().values(code=p["code"], **values))
+    elif row.changed_at is None or row.changed_at <= at:  # an older change never wins
+        s.execute(update(t).where(t.c.code == p["code"]).values(**values))
+
+
+def _apply_key(s: Session, t: Table, p: dict[str, Any]) -> None:
+    """Both key events carry the whole key: a revocation met before the issue (a retried
+    delivery) is stored as a revoked key, and a later ``issued`` never revives it."""
+    revoked_at = datetime.fromisoformat(p["revoked_at"]) if p.get("revoked_at") else None
+    known = s.execute(select(t.c.key_id).where(t.c.key_id == p["key_id"])).first()
+    if known is not None:
+        if revoked_at is not None:
+            s.execute(
+                update(t)
+                .where(t.c.key_id == p["key_id"], t.c.revoked_at.is_(None))
+                .values(revoked_at=revoked_at)
+            )
+        return
+    s.execute(
+        t.insert().values(
+            key_id=p["key_id"],
+            secret_sha256=p["secret_sha256"],
+            name=p["name"],
+            role=p["role"],
+            jurisdiction=p["jurisdiction"],
+            agency_id=p.get("agency_id"),
+            created_at=datetime.fromisoformat(p["created_at"]),
+            revoked_at=revoked_at,
+        )
+    )

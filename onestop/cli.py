@@ -100,9 +100,13 @@ def apikey() -> None:
 
 
 def _directory() -> Any:
+    """The directory's use cases from this process. Their events wait in its outbox: the
+    platform's relays publish them (the embedded default's broker lives in its process)."""
     from services import directory
 
-    return directory.build(_settings())
+    svc = directory.build(_settings())
+    svc.relay.stop()
+    return svc
 
 
 @apikey.command("create")

@@ -33,6 +33,13 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     directory_svc = directory.build(settings)
     intake_svc = intake.build(settings)
     dispatch_svc = dispatch.build(settings)
+    seeders = (directory_svc, intake_svc, dispatch_svc)
+    if settings.embedded:
+        # The in-process broker of this process may not be the platform's (`onestop
+        # seed-demo` runs alone): the events wait in the outboxes, and the platform's
+        # relays publish them when it starts.
+        for svc in seeders:
+            svc.relay.stop()
     # every prefecture and county of the province (its 400 townships: `onestop directory
     # import-divisions --townships --province 630000`)
     rows = imports.province_rows(imports.DIVISIONS, demo.PROVINCE)
@@ -71,9 +78,10 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     tmp.replace(path)
     # The seed's events are published now; its relays must not outlive it (they would
     # keep sweeping these databases next to the platform's own relays).
-    for svc in (directory_svc, intake_svc, dispatch_svc):
-        svc.relay.drain(timeout=10)
-        svc.relay.stop()
+    if not settings.embedded:
+        for svc in seeders:
+            svc.relay.drain(timeout=10)
+            svc.relay.stop()
     return creds
 
 

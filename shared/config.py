@@ -60,6 +60,7 @@ class Settings:
     metrics_port: int = 0
     periodic_interval: float = 60.0  # seconds between a worker's periodic jobs
     broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
+    credential_cache: float = 30.0  # seconds a service trusts a key it looked up (revocation lag)
     topology_file: Path = TOPOLOGY_FILE  # the platform's queues and bindings (onestop topology)
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -95,6 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
         periodic_interval=_float(env, "ONESTOP_PERIODIC_INTERVAL", 60.0),
         broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
+        credential_cache=_float(env, "ONESTOP_CREDENTIAL_CACHE", 30.0),
         topology_file=Path(env.get("ONESTOP_TOPOLOGY_FILE") or TOPOLOGY_FILE),
     )
 

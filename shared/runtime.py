@@ -144,7 +144,7 @@ def bootstrap(name: str, metadata: MetaData, settings: Settings | None = None) -
         on_published=metrics.published,
         on_sweep=metrics.OUTBOX_PENDING.labels(name).set,
     )
-    directory = LocalDirectory(db)
+    directory = LocalDirectory(db, cache_seconds=settings.credential_cache)
     svc = Service(name, settings, db, outbox, inbox, relay, directory)
     svc.accepting.set()
     return svc

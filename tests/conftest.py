@@ -37,6 +37,7 @@ def embedded_settings(tmp_path: Path) -> Settings:
             "ONESTOP_SWEEP_INTERVAL": "0.2",
             "ONESTOP_RETRY_BACKOFF": "0.01",
             "ONESTOP_MAX_ATTEMPTS": "3",
+            "ONESTOP_CREDENTIAL_CACHE": "1",
         }
     )
 

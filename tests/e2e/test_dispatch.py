@@ -264,7 +264,7 @@ def test_blacklist_rules_menu_and_bad_input(platform):
             "id": "ag-y",
             "name": "y",
             "category": "rd",
-            "city": "630200",
+            "city": "630300",  # no such prefecture in Qinghai
             "rank_basis": 1,
             "engagements_two_years": 9,
         },

@@ -39,6 +39,7 @@ bench: $(STAMP) ## benchmarks on the stack shape; prints a JSON report
 	$(PY) -m bench.stack_bench
 	$(PY) -m bench.dispatch_bench
 	$(PY) -m bench.archive_bench
+	$(PY) -m bench.auth_bench
 
 fault-bench: $(STAMP) ## every infrastructure fault with 2,000 demands each; prints a table
 	$(PY) -m bench.faults --demands 2000 --rate 20 --down 10

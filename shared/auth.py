@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from shared.events import in_subtree, is_province
 
@@ -28,6 +29,7 @@ class Principal:
     role: str
     jurisdiction: str
     agency_id: str | None = None
+    roles: tuple[str, ...] = ()  # a person's roles (a system's key has none)
 
     @property
     def is_province_admin(self) -> bool:
@@ -41,6 +43,41 @@ class Principal:
             return in_subtree(jurisdiction, self.jurisdiction)
         except ValueError:
             return False
+
+
+# A person's roles and the API role the services' checks know them by (until every
+# service decides by the permission matrix): the first role of the list that applies.
+API_ROLE_OF = (
+    ("sysadmin", "admin"),
+    ("secadmin", "admin"),
+    ("leader", "district"),
+    ("office_staff", "staff"),
+    ("station_staff", "staff"),
+    ("commissioner", "staff"),
+    ("agency_clerk", "agency"),
+    ("auditor", "auditor"),
+    ("enterprise", "enterprise"),
+)
+
+
+def api_role(roles: tuple[str, ...] | list[str]) -> str:
+    """The API role of a person holding ``roles`` (``none`` when no role applies)."""
+    return next((api for role, api in API_ROLE_OF if role in roles), "none")
+
+
+def person_principal(claims: dict[str, Any]) -> Principal:
+    """The principal of a verified access token's claims."""
+    given = claims.get("roles")
+    roles = tuple(str(r) for r in given) if isinstance(given, list) else ()
+    agency = claims.get("agency_id")
+    return Principal(
+        key_id=f"person:{claims['sub']}",
+        name=str(claims.get("name", claims["sub"])),
+        role=api_role(roles),
+        jurisdiction=str(claims["unit"]),
+        agency_id=str(agency) if agency else None,
+        roles=roles,
+    )
 
 
 def secret_digest(secret: str) -> str:

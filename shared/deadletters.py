@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.contracts.operations import DEAD_LETTER_REDRIVEN
 from shared.db import Database, UnitOfWork
-from shared.events import JURISDICTION_RE, make_event
+from shared.events import UNIT_CODE_RE, make_event
 
 STATUSES = ("dead", "redriven")
 HEADER_PREFIX = "x-onestop-"
@@ -201,7 +201,7 @@ def redrive(
     for r in rows:
         envelope = _envelope(r.body)
         jurisdiction = str(envelope.get("jurisdiction", ""))
-        if not envelope.get("event_id") or not JURISDICTION_RE.match(jurisdiction):
+        if not envelope.get("event_id") or not UNIT_CODE_RE.match(jurisdiction):
             skipped.append({"id": r.id, "reason": "not an event envelope: nothing to re-drive"})
             continue
         stored = json.loads(r.headers or "{}")

@@ -20,22 +20,30 @@ change it holds and ignores older ones; a revoked key stays revoked whatever arr
 from __future__ import annotations
 
 import hmac
+import json
+import logging
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, select, update
+from sqlalchemy import Column, MetaData, String, Table, Text, select, update
 from sqlalchemy.orm import Session
 
-from shared.auth import MAX_CACHED_KEYS, Principal, secret_digest, split_token
+from shared import tokens
+from shared.auth import MAX_CACHED_KEYS, Principal, person_principal, secret_digest, split_token
 from shared.db import Database, UnitOfWork, UtcDateTime
 from shared.events import Event, in_subtree, subtree_prefix
+
+log = logging.getLogger(__name__)
 
 CODE_LENGTH = 40  # the longest unit code (see shared.events.JURISDICTION_RE)
 
 # the consumer's queue binds these (every subtree)
-DIRECTORY_EVENTS = ("jurisdiction.#", "apikey.#")
+DIRECTORY_EVENTS = ("jurisdiction.#", "apikey.#", "signing_key.#")
+TOKEN_ISSUER = "onestop-directory"  # who signs people's access tokens
+TOKEN_AUDIENCE = "onestop"  # every service accepts them
+KEYS_CACHE_SECONDS = 5.0  # how long a service reuses the signing keys it read
 
 
 def add_directory_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -68,6 +76,19 @@ def add_directory_tables(metadata: MetaData) -> tuple[Table, Table]:
     return jurisdictions, api_keys
 
 
+def add_signing_keys_table(metadata: MetaData) -> Table:
+    """The public keys access tokens are signed with (the directory's own, and every
+    other service's copy of them)."""
+    return Table(
+        "signing_keys",
+        metadata,
+        Column("kid", String(80), primary_key=True),
+        Column("public_jwk", Text, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("retired_at", UtcDateTime(), nullable=True),
+    )
+
+
 def unit_of(row: Any) -> dict[str, Any]:
     """A unit as the services see it."""
     return {
@@ -91,6 +112,7 @@ class LocalDirectory:
         self.cache_seconds = cache_seconds
         self._keys: dict[str, tuple[float, str, Principal]] = {}
         self._units: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._keyset: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._lock = threading.Lock()
 
     def authenticate(self, token: str) -> Principal | None:
@@ -131,6 +153,33 @@ class LocalDirectory:
             return None
         return found
 
+    def verify_token(self, token: str) -> Principal:
+        """The person behind a signed access token; ``InvalidToken`` naming why not (a
+        malformed, forged, expired or foreign token, or one signed by a retired key)."""
+        try:
+            claims = tokens.verify(
+                token, self._signing_keys(), datetime.now(UTC), TOKEN_ISSUER, TOKEN_AUDIENCE
+            )
+        except ValueError:  # a published key this service cannot use: not the caller's fault
+            log.exception("a published signing key cannot be used")
+            raise tokens.InvalidToken(tokens.UNKNOWN_KEY) from None
+        return person_principal(claims)
+
+    def _signing_keys(self) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        with self._lock:
+            if self._keyset is not None and self._keyset[0] >= now:
+                return self._keyset[1]
+        t = self.db.metadata.tables.get("signing_keys")
+        found: dict[str, dict[str, Any]] = {}
+        if t is not None:
+            with self.db.session() as s:
+                rows = s.execute(select(t).where(t.c.retired_at.is_(None))).all()
+            found = {r.kid: json.loads(r.public_jwk) for r in rows}
+        with self._lock:
+            self._keyset = (now + min(self.cache_seconds, KEYS_CACHE_SECONDS), found)
+        return found
+
     def jurisdiction(self, code: str) -> dict[str, Any] | None:
         """A unit of the tree (retired ones too: ``retired`` says so), or None."""
         now = time.monotonic()
@@ -164,6 +213,7 @@ class LocalDirectory:
         with self._lock:
             self._keys.clear()
             self._units.clear()
+            self._keyset = None
 
 
 # --- the consumer: one for both kinds of events ------------------------------------------
@@ -175,6 +225,8 @@ def apply(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
     if event.event_type.startswith("apikey."):
         _apply_key(uow.session, tables["api_keys"], p)
+    elif event.event_type.startswith("signing_key."):
+        _apply_signing_key(uow.session, tables["signing_keys"], p)
     else:
         _apply_unit(uow.session, tables["jurisdictions"], p, event.occurred_at)
 
@@ -221,3 +273,24 @@ def _apply_key(s: Session, t: Table, p: dict[str, Any]) -> None:
             revoked_at=revoked_at,
         )
     )
+
+
+def _apply_signing_key(s: Session, t: Table, p: dict[str, Any]) -> None:
+    """A published key is added once; a retirement sticks whatever arrives later."""
+    retired = datetime.fromisoformat(p["retired_at"]) if p.get("retired_at") else None
+    known = s.execute(select(t.c.kid).where(t.c.kid == p["kid"])).first()
+    if known is None:
+        s.execute(
+            t.insert().values(
+                kid=p["kid"],
+                public_jwk=json.dumps(p["public_jwk"]),
+                created_at=datetime.fromisoformat(p["created_at"]),
+                retired_at=retired,
+            )
+        )
+    elif retired is not None:
+        s.execute(
+            update(t)
+            .where(t.c.kid == p["kid"], t.c.retired_at.is_(None))
+            .values(retired_at=retired)
+        )

@@ -20,7 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from shared.faults import DATABASE, RETRY_AFTER_SECONDS, unavailable
-from shared.usecases import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from shared.usecases import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     Forbidden: 403,
+    Unauthenticated: 401,
     Unavailable: 503,
 }
 

@@ -29,6 +29,11 @@ UNIT_CODE_RE = re.compile(r"^[1-9]\d{5}(\d{3})?(-[PSW]\d{4}){0,3}$")
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 
 
+# The whole country (the adcode commonly used for it): the jurisdiction of platform-wide
+# events that belong to no unit, such as the directory's signing keys.
+NATION = "100000"
+
+
 class UnknownEvent(ValueError):
     """No payload schema is registered for this (type, version)."""
 

@@ -77,3 +77,20 @@ def directory_copy_downgrade() -> None:
     with op.batch_alter_table("jurisdictions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jurisdictions_parent"))
     op.drop_table("jurisdictions")
+
+
+def signing_keys_copy_upgrade() -> None:
+    """The service's copy of the public keys people's access tokens are signed with
+    (``shared.directory``: filled from ``signing_key.*`` events)."""
+    op.create_table(
+        "signing_keys",
+        sa.Column("kid", sa.String(length=80), nullable=False),
+        sa.Column("public_jwk", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("kid"),
+    )
+
+
+def signing_keys_copy_downgrade() -> None:
+    op.drop_table("signing_keys")

@@ -50,5 +50,9 @@ class Forbidden(DomainError):
     """The actor may not do this: outside its subtree, or not its role."""
 
 
+class Unauthenticated(DomainError):
+    """The caller is not who it claims to be: a wrong password, an expired session."""
+
+
 class Unavailable(DomainError):
     """Something the use case needs is not there for a moment (retry later)."""

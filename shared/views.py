@@ -36,6 +36,12 @@ class OnestopBlueprint(Blueprint):
     ARGUMENTS_PARSER = StrictParser()
 
 
+def public(fn: F) -> F:
+    """A view anyone may call without a token (signing in, the published keys)."""
+    fn.public = True  # type: ignore[attr-defined]
+    return fn
+
+
 def current_principal() -> Principal:
     principal = g.get("principal")
     if principal is None:

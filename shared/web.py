@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import deadletters, metrics
 from shared.admin import dead_letter_blueprint
+from shared.auth import Principal
 from shared.errors import (
     ApiError,
     ErrorSchema,
@@ -29,6 +30,7 @@ from shared.errors import (
 )
 from shared.logs import correlation_id, setup_logging
 from shared.runtime import Service
+from shared.tokens import InvalidToken
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -83,6 +85,30 @@ class OnestopApi(Api):
         return http_exception_response(error)
 
 
+def _authenticate(svc: Service) -> Principal:
+    """The caller: a person's signed access token or a system's API key, verified against
+    this service's own copy of the directory (``shared.directory``)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401,
+            "Send an access token or an API key as 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    refused = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if token.count(".") == 2:  # a signed access token (a JWT)
+        try:
+            return svc.directory.verify_token(token)
+        except InvalidToken as exc:
+            raise ApiError(401, f"The access token is {exc.reason}.", headers=refused) from None
+    principal = svc.directory.authenticate(token)
+    if principal is None:
+        raise ApiError(401, "The API key is unknown or revoked.", headers=refused)
+    return principal
+
+
 def make_app(
     svc: Service,
     *,
@@ -132,22 +158,9 @@ def make_app(
         correlation_id.set(g.correlation_id)
         _refuse_nul()
         if request.path.startswith("/api/"):
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise ApiError(
-                    401,
-                    "Send an API key as 'Authorization: Bearer <key>'.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            principal = svc.directory.authenticate(token.strip())
-            if principal is None:
-                raise ApiError(
-                    401,
-                    "The API key is unknown or revoked.",
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )
-            g.principal = principal
+            view = app.view_functions.get(request.endpoint or "")
+            if not getattr(view, "public", False):
+                g.principal = _authenticate(svc)
             _refuse_other_media()
 
     @app.after_request

@@ -7,11 +7,12 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from services.directory import build, imports, keys, units
+from services.directory import build, imports, keys, people, signin, units
 from services.directory import schemas as sc
+from services.directory.passwords import Hasher
 from shared.config import Settings
 from shared.errors import ApiError
-from shared.views import OnestopBlueprint, current_principal, require_role, service
+from shared.views import OnestopBlueprint, current_principal, public, require_role, service
 from shared.web import make_app
 
 blp = OnestopBlueprint(
@@ -134,5 +135,105 @@ def import_divisions() -> dict[str, Any]:
     )
 
 
+# --- people ------------------------------------------------------------------------------
+
+HASHER = Hasher()  # argon2id, RFC 9106 low-memory profile
+
+
+@blp.post("/sessions")
+@public
+@blp.arguments(sc.SignInIn)
+@blp.response(201, sc.SessionOut)
+def sign_in(data: dict[str, Any]) -> dict[str, Any]:
+    """Sign in with a log-in name and password (and the second factor's code for the three
+    administrator roles): a short-lived access token every service accepts, and a refresh
+    token. Repeated failures lock the account for a while, longer each time."""
+    credentials = signin.Credentials(data["username"], data["password"], data.get("totp"))
+    return signin.sign_in(service().uow(), credentials, hasher=HASHER)
+
+
+@blp.post("/sessions/refresh")
+@public
+@blp.arguments(sc.RefreshIn)
+@blp.response(200, sc.SessionOut)
+def refresh(data: dict[str, Any]) -> dict[str, Any]:
+    """A new access token and refresh token for a live session (the old refresh token is
+    refused from then on); 401 once the session is idle, expired or ended."""
+    return signin.refresh(service().uow(), data["refresh_token"])
+
+
+@blp.delete("/sessions/<session_id>")
+@blp.response(204)
+def sign_out(session_id: str) -> None:
+    """End one of your sessions."""
+    signin.sign_out(service().uow(), current_principal(), session_id)
+
+
+@blp.get("/me")
+@blp.response(200, sc.MeOut)
+def me() -> dict[str, Any]:
+    """Who the token or key is, as every service sees it."""
+    p = current_principal()
+    return {
+        "subject": p.key_id,
+        "name": p.name,
+        "role": p.role,
+        "roles": list(p.roles),
+        "jurisdiction": p.jurisdiction,
+        "agency_id": p.agency_id,
+    }
+
+
+@blp.get("/people")
+@blp.arguments(sc.PeopleArgs, location="query")
+@blp.response(200, sc.PersonList)
+def list_people(args: dict[str, Any]) -> dict[str, Any]:
+    """Accounts of your subtree (security administrators)."""
+    return people.list_people(service().uow(), current_principal(), args)
+
+
+@blp.post("/people")
+@blp.arguments(sc.PersonIn)
+@blp.response(201, sc.CreatedPerson)
+def create_person(data: dict[str, Any]) -> dict[str, Any]:
+    """An account for a person of a unit in your subtree (security administrators): roles,
+    a password that meets the rule (each rule broken is named), and for the administrator
+    roles a second factor whose secret is shown once."""
+    return people.create_person(
+        service().uow(), current_principal(), data, hasher=HASHER, correlation_id=g.correlation_id
+    )
+
+
+@blp.post("/people/<person_id>/disable")
+@blp.response(200, sc.PersonOut)
+def disable_person(person_id: str) -> dict[str, Any]:
+    """Disable an account: it signs in no more, and its sessions end at their next refresh."""
+    return people.set_disabled(
+        service().uow(), current_principal(), person_id, True, correlation_id=g.correlation_id
+    )
+
+
+@blp.post("/people/<person_id>/enable")
+@blp.response(200, sc.PersonOut)
+def enable_person(person_id: str) -> dict[str, Any]:
+    """Enable a disabled account again."""
+    return people.set_disabled(
+        service().uow(), current_principal(), person_id, False, correlation_id=g.correlation_id
+    )
+
+
+well_known = OnestopBlueprint(
+    "well_known", __name__, url_prefix="/.well-known", description="Published keys"
+)
+
+
+@well_known.get("/jwks.json")
+@well_known.response(200, sc.JwksOut)
+def jwks() -> dict[str, Any]:
+    """The public keys access tokens are signed with (a JWK Set): for systems outside the
+    platform that verify them; the services get them as events."""
+    return signin.public_keys(service().uow())
+
+
 def create_app(settings: Settings | None = None) -> Flask:
-    return make_app(build(settings), title="onestop directory", blueprints=[blp])
+    return make_app(build(settings), title="onestop directory", blueprints=[blp, well_known])

@@ -4,7 +4,7 @@ copies, ``shared.directory``), and the changes of the tree, kept for ever."""
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 from shared.db import UtcDateTime
-from shared.directory import CODE_LENGTH, add_directory_tables
+from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
@@ -26,4 +26,45 @@ jurisdiction_changes = Table(  # opened, renamed, moved, retired, reopened: neve
     Column("reason", Text, nullable=False),
     Column("actor", String(200), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
+)
+
+signing_keys = add_signing_keys_table(metadata)
+
+signing_secrets = Table(  # the private halves: in the directory's database only
+    "signing_secrets",
+    metadata,
+    Column("kid", String(80), primary_key=True),
+    Column("private_jwk", Text, nullable=False),
+)
+
+persons = Table(  # people's accounts: a password's argon2id hash, never the password
+    "persons",
+    metadata,
+    Column("person_id", String(40), primary_key=True),  # the log-in name, lower case
+    Column("name", String(100), nullable=False),
+    Column("unit", String(CODE_LENGTH), nullable=False, index=True),
+    Column("roles", Text, nullable=False),  # a JSON list
+    Column("agency_id", String(40), nullable=True),
+    Column("staff_id", String(40), nullable=True),
+    Column("credit_codes", Text, nullable=False, server_default="[]"),  # a JSON list
+    Column("password_hash", Text, nullable=False),
+    Column("password_changed_at", UtcDateTime(), nullable=False),
+    Column("totp_secret", String(64), nullable=True),
+    Column("totp_last_step", Integer, nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime(), nullable=True),
+)
+
+person_sessions = Table(  # a signed-in session: its refresh token's SHA-256 only
+    "person_sessions",
+    metadata,
+    Column("session_id", String(36), primary_key=True),
+    Column("person_id", String(40), nullable=False, index=True),
+    Column("refresh_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Column("end_reason", String(40), nullable=True),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared.auth import ROLES
-from shared.contracts.directory import LEVELS, SOURCES
+from shared.contracts.directory import LEVELS, PERSON_ROLES, SOURCES
 from shared.events import UNIT_CODE_RE
 
 CODE = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
@@ -106,3 +106,84 @@ class KeyList(Schema):
 class ImportReport(Schema):
     rows = fields.Integer()
     changes = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class SignInIn(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    totp = fields.String(
+        validate=validate.Length(min=1, max=10), metadata={"description": "二次验证码"}
+    )
+
+
+class RefreshIn(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class PersonOut(Schema):
+    person_id = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    roles = fields.List(fields.String())
+    api_role = fields.String()
+    agency_id = fields.String(allow_none=True)
+    staff_id = fields.String(allow_none=True)
+    credit_codes = fields.List(fields.String())
+    disabled = fields.Boolean()
+    second_factor = fields.Boolean()
+
+
+class CreatedPerson(PersonOut):
+    second_factor_secret = fields.String(metadata={"description": "shown once"})
+    second_factor_uri = fields.String(metadata={"description": "otpauth:// for an app, once"})
+
+
+class PersonList(Schema):
+    items = fields.List(fields.Nested(PersonOut))
+
+
+class PersonIn(Schema):
+    person_id = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9._-]{2,39}$")
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    unit = fields.String(required=True, validate=CODE)
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(PERSON_ROLES)),
+        required=True,
+        validate=validate.Length(min=1, max=len(PERSON_ROLES)),
+    )
+    password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    agency_id = fields.String(validate=validate.Length(min=1, max=40))
+    staff_id = fields.String(validate=validate.Length(min=1, max=40))
+    credit_codes = fields.List(
+        fields.String(validate=validate.Length(equal=18)), validate=validate.Length(max=50)
+    )
+
+
+class PeopleArgs(Schema):
+    unit = fields.String(validate=CODE)
+
+
+class SessionOut(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_at = fields.DateTime()
+    refresh_token = fields.String()
+    session_id = fields.String()
+    session_ends_at = fields.DateTime()
+    person = fields.Nested(PersonOut)
+    password_change_due = fields.Boolean()
+
+
+class MeOut(Schema):
+    subject = fields.String(metadata={"description": "person:<id> or the API key's id"})
+    name = fields.String()
+    role = fields.String()
+    roles = fields.List(fields.String())
+    jurisdiction = fields.String()
+    agency_id = fields.String(allow_none=True)
+
+
+class JwksOut(Schema):
+    keys = fields.List(fields.Dict())

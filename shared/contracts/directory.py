@@ -59,3 +59,80 @@ APIKEY_ISSUED = "apikey.issued"
 APIKEY_REVOKED = "apikey.revoked"
 apikey_issued = event(APIKEY_ISSUED, 1, KeyV1())
 apikey_revoked = event(APIKEY_REVOKED, 1, KeyV1())
+
+
+# --- people -----------------------------------------------------------------------------
+
+PERSON_ROLES = (
+    "sysadmin",  # 系统管理员: units and keys
+    "secadmin",  # 安全管理员: accounts and roles
+    "auditor",  # 审计管理员: reads the security trail
+    "leader",  # 领导: KPIs, breaches, rankings
+    "office_staff",  # 科技部门工作人员
+    "station_staff",  # 服务站工作人员
+    "commissioner",  # 科技特派员
+    "agency_clerk",  # 服务机构人员 (bound to one agency)
+    "enterprise",  # 企业用户 (bound to the credit codes it may act for)
+)
+ADMIN_ROLES = ("sysadmin", "secadmin", "auditor")  # 三员: kept apart, a second factor each
+
+
+class PersonV1(Schema):
+    """A person's account as it is after the change — never a password or a secret."""
+
+    person_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = fields.String(required=True)
+    unit = fields.String(required=True)
+    roles = fields.List(fields.String(validate=validate.OneOf(PERSON_ROLES)), required=True)
+    agency_id = fields.String(allow_none=True, load_default=None)
+    staff_id = fields.String(allow_none=True, load_default=None)
+    credit_codes = fields.List(fields.String(), load_default=list)
+    disabled = fields.Boolean(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+PERSON_CREATED = "person.created"
+PERSON_UPDATED = "person.updated"
+person_created = event(PERSON_CREATED, 1, PersonV1())
+person_updated = event(PERSON_UPDATED, 1, PersonV1())
+
+
+class SecurityEventV1(Schema):
+    """A security event of one account (log-in, failure, lock-out, sign-out): kept in the
+    archive's chain for the audit administrator; nobody deletes it."""
+
+    person_id = fields.String(required=True)
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(("signed_in", "refused", "locked", "signed_out", "refreshed")),
+    )
+    reason = fields.String(required=True)
+    session_id = fields.String(allow_none=True, load_default=None)
+    failures = fields.Integer(load_default=0)
+    locked_until = fields.AwareDateTime(format="iso", allow_none=True, load_default=None)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+PERSON_SIGNED_IN = "person.signed_in"
+PERSON_SIGN_IN_REFUSED = "person.sign_in_refused"
+PERSON_SIGNED_OUT = "person.signed_out"
+person_signed_in = event(PERSON_SIGNED_IN, 1, SecurityEventV1())
+person_sign_in_refused = event(PERSON_SIGN_IN_REFUSED, 1, SecurityEventV1())
+person_signed_out = event(PERSON_SIGNED_OUT, 1, SecurityEventV1())
+
+
+class SigningKeyV1(Schema):
+    """A public key the directory signs access tokens with (a JWK), or its retirement:
+    every service verifies tokens against the keys it was told of."""
+
+    kid = fields.String(required=True)
+    public_jwk = fields.Dict(required=True)
+    created_at = fields.AwareDateTime(required=True, format="iso")
+    retired_at = fields.AwareDateTime(format="iso", allow_none=True, load_default=None)
+
+
+SIGNING_KEY_PUBLISHED = "signing_key.published"
+SIGNING_KEY_RETIRED = "signing_key.retired"
+signing_key_published = event(SIGNING_KEY_PUBLISHED, 1, SigningKeyV1())
+signing_key_retired = event(SIGNING_KEY_RETIRED, 1, SigningKeyV1())

@@ -1,8 +1,10 @@
 """Events published by intake on exchange ``onestop.intake``."""
 
+import re
+
 from marshmallow import Schema, fields, validate
 
-from shared.events import producer
+from shared.events import UNIT_CODE_RE, producer
 
 event = producer("intake")
 
@@ -10,6 +12,12 @@ CATEGORIES = ("technology", "talent", "funding", "achievement_transfer", "ip", "
 COMPLEXITIES = ("simple", "general", "complex")
 STATUSES = ("accepted", "in_progress", "feedback", "follow_up", "closed", "rejected")
 SOURCES = ("window", "online", "field_visit", "forum", "phone_email", "scenario_list", "order")
+
+# A demand's unified code: the code of the unit it is filed in, the year, a six-digit
+# sequence (``630102-2026-000001``, ``630102-P0001-W0001-2026-000001``); at most 27 + 12
+# characters, so every service stores it in a column this wide.
+DEMAND_CODE_RE = re.compile(UNIT_CODE_RE.pattern.removesuffix("$") + r"-\d{4}-\d{6}$")
+DEMAND_CODE_LENGTH = 40
 
 
 class EnterpriseRef(Schema):

@@ -20,12 +20,13 @@ from services.archive import (
 )
 from shared.config import Settings
 from shared.errors import ApiError
-from shared.events import JURISDICTION_RE
+from shared.events import UNIT_CODE_RE
 from shared.views import OnestopBlueprint, current_principal, download, require_role, service
 from shared.web import make_app
 
 blp = OnestopBlueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
 OFFICE = ("admin", "district", "staff")
+UNIT = validate.Regexp(UNIT_CODE_RE, error="not a unit code")  # any unit of the tree
 
 
 class Strict(Schema):
@@ -46,7 +47,7 @@ class FilterArgs(Strict):
     type = fields.String(metadata={"description": "event type, e.g. demand.accepted"})
     producer = fields.String(validate=validate.OneOf(("intake", "dispatch", "visits", "scoring")))
     correlation_id = fields.String()
-    jurisdiction = fields.String(validate=validate.Regexp(JURISDICTION_RE))
+    jurisdiction = fields.String(validate=UNIT)
     from_ = fields.AwareDateTime(data_key="from", format="iso")
     to = fields.AwareDateTime(format="iso")
 
@@ -82,7 +83,7 @@ class ReplayIn(Strict):
         required=True, metadata={"description": "a consumer queue, e.g. scoring.on_assignment_made"}
     )
     types = fields.List(fields.String(), load_default=list)
-    jurisdiction = fields.String(validate=validate.Regexp(JURISDICTION_RE))
+    jurisdiction = fields.String(validate=UNIT)
     from_ = fields.AwareDateTime(data_key="from", format="iso")
     to = fields.AwareDateTime(format="iso")
 
@@ -168,7 +169,7 @@ def replay(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class ReportArgs(Strict):
-    jurisdiction = fields.String(required=True, validate=validate.Regexp(JURISDICTION_RE))
+    jurisdiction = fields.String(required=True, validate=UNIT)
     period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx", "html")))
 

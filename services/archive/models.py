@@ -2,13 +2,15 @@
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
 
+from shared.contracts.intake import DEMAND_CODE_LENGTH
 from shared.db import UtcDateTime
-from shared.directory import add_directory_tables
+from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 jurisdictions, api_keys = add_directory_tables(metadata)
+signing_keys = add_signing_keys_table(metadata)
 
 archived_events = Table(
     "archived_events",
@@ -18,9 +20,9 @@ archived_events = Table(
     Column("event_type", String(80), nullable=False, index=True),
     Column("event_version", Integer, nullable=False),
     Column("producer", String(40), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("correlation_id", String(100), nullable=False, index=True),
-    Column("demand_code", String(20), nullable=True, index=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=True, index=True),
     Column("credit_code", String(18), nullable=True, index=True),
     Column("staff_id", String(40), nullable=True, index=True),
     Column("agency_id", String(40), nullable=True, index=True),

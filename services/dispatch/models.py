@@ -13,20 +13,22 @@ from sqlalchemy import (
     Text,
 )
 
+from shared.contracts.intake import DEMAND_CODE_LENGTH
 from shared.db import UtcDateTime
-from shared.directory import add_directory_tables
+from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 jurisdictions, api_keys = add_directory_tables(metadata)
+signing_keys = add_signing_keys_table(metadata)
 
 # --- the responsibility map (包保) -------------------------------------------------
 departments = Table(
     "departments",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("segments", String(200), nullable=False, default=""),
     Column("is_default", Boolean, nullable=False, default=False),
@@ -49,7 +51,7 @@ enterprises = Table(
     metadata,
     Column("credit_code", String(18), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("growth_tier", String(40), nullable=True),
     Column("is_key", Boolean, nullable=False, default=False),
     Column("needs_named_person", Boolean, nullable=False, default=False),
@@ -61,14 +63,14 @@ enterprises = Table(
 alliances = Table(  # one row per city: the lock every dispatch decision of the city takes
     "alliances",
     metadata,
-    Column("city", String(6), primary_key=True),
+    Column("city", String(CODE_LENGTH), primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
 alliance_rules = Table(  # versioned rule sets; the newest one in effect applies
     "alliance_rules",
     metadata,
-    Column("city", String(6), primary_key=True),
+    Column("city", String(CODE_LENGTH), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("effective_from", Date, nullable=False),
     Column("params", Text, nullable=False),
@@ -79,7 +81,7 @@ alliance_rules = Table(  # versioned rule sets; the newest one in effect applies
 menu_items = Table(  # the standard contracts' menu (CX 第十四条)
     "menu_items",
     metadata,
-    Column("city", String(6), primary_key=True),
+    Column("city", String(CODE_LENGTH), primary_key=True),
     Column("service_item", String(40), primary_key=True),
     Column("price", Integer, nullable=False),
     Column("policy_coverage", Integer, nullable=True),
@@ -94,7 +96,7 @@ agencies = Table(
     Column("id", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("category", String(20), nullable=False),
-    Column("jurisdiction", String(6), nullable=False),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("rank_basis", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False, default="active"),
     Column("engagements_two_years", Integer, nullable=True),
@@ -108,7 +110,7 @@ agencies = Table(
 rotation_pointers = Table(
     "rotation_pointers",
     metadata,
-    Column("city", String(6), primary_key=True),
+    Column("city", String(CODE_LENGTH), primary_key=True),
     Column("agency_category", String(20), primary_key=True),
     Column("last_agency_id", String(40), nullable=False),
 )
@@ -116,7 +118,7 @@ rotation_pointers = Table(
 blacklist = Table(  # 企业黑名单 (CX 第二十一条), per city alliance
     "blacklist",
     metadata,
-    Column("city", String(6), primary_key=True),
+    Column("city", String(CODE_LENGTH), primary_key=True),
     Column("credit_code", String(18), primary_key=True),
     Column("reason", String(20), nullable=False),
     Column("assignment_id", String(36), nullable=True),
@@ -129,9 +131,9 @@ decisions = Table(  # every agency dispatch decision, with its explanation
     "decisions",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("demand_code", String(20), nullable=False, index=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
-    Column("city", String(6), nullable=False),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
+    Column("city", String(CODE_LENGTH), nullable=False),
     Column("month", String(7), nullable=False),
     Column("service_item", String(40), nullable=False),
     Column("agency_category", String(20), nullable=False),
@@ -145,8 +147,8 @@ assignments = Table(
     "assignments",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("demand_code", String(20), nullable=False, index=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("kind", String(20), nullable=False),
     Column("assignee_type", String(20), nullable=False),
     Column("assignee_id", String(40), nullable=False),
@@ -159,7 +161,7 @@ assignments = Table(
     Column("due_at", UtcDateTime(), nullable=True),
     Column("closed_at", UtcDateTime(), nullable=True),
     # agency orders
-    Column("city", String(6), nullable=True),
+    Column("city", String(CODE_LENGTH), nullable=True),
     Column("month", String(7), nullable=True),
     Column("service_item", String(40), nullable=True),
     Column("value", Integer, nullable=True),
@@ -205,8 +207,8 @@ breaches = Table(  # time-limit warnings and overdue breaches: kept forever, one
     metadata,
     Column("assignment_id", String(36), primary_key=True),
     Column("level", String(10), primary_key=True),
-    Column("demand_code", String(20), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("due_at", UtcDateTime(), nullable=False),
     Column("escalated_to", String(40), nullable=True),
     Column("at", UtcDateTime(), nullable=False),
@@ -215,7 +217,7 @@ breaches = Table(  # time-limit warnings and overdue breaches: kept forever, one
 month_closes = Table(
     "month_closes",
     metadata,
-    Column("city", String(6), primary_key=True),
+    Column("city", String(CODE_LENGTH), primary_key=True),
     Column("month", String(7), primary_key=True),
     Column("summary", Text, nullable=False),
     Column("closed_at", UtcDateTime(), nullable=False),

@@ -5,9 +5,13 @@ from marshmallow import RAISE, Schema, fields, validate
 from services.dispatch.alliance import CATEGORIES, EXIT_GROUNDS, OUTCOMES
 from services.dispatch.broker import AGENCY_ID_RE
 from shared.contracts.dispatch import ORDER_STATUSES
-from shared.events import JURISDICTION_RE
+from shared.contracts.intake import DEMAND_CODE_LENGTH
+from shared.events import JURISDICTION_RE, UNIT_CODE_RE
 
-CODE = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+# an alliance's city is a GB/T 2260 division; a department may sit in any unit of the tree
+CITY = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+UNIT = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
+DEMAND_CODE = validate.Length(max=DEMAND_CODE_LENGTH)
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", error="1-40 letters, digits, - or _")
 NOTE = validate.Length(max=2000)
 
@@ -18,7 +22,7 @@ class Strict(Schema):
 
 
 class AssignmentArgs(Strict):
-    demand_code = fields.String(validate=validate.Length(max=20))
+    demand_code = fields.String(validate=DEMAND_CODE)
     kind = fields.String(validate=validate.OneOf(("owner", "agency")))
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
     agency_id = fields.String(validate=validate.Length(max=40))
@@ -94,7 +98,7 @@ class AssignmentDetail(AssignmentOut):
 
 
 class DecisionArgs(Strict):
-    demand_code = fields.String(validate=validate.Length(max=20))
+    demand_code = fields.String(validate=DEMAND_CODE)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
@@ -135,7 +139,7 @@ class BreachList(Schema):
 
 
 class DepartmentIn(Strict):
-    jurisdiction = fields.String(required=True, validate=CODE)
+    jurisdiction = fields.String(required=True, validate=UNIT)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     segments = fields.List(
         fields.String(validate=validate.Length(min=1, max=40)),
@@ -182,7 +186,7 @@ class NamedOwnerIn(Strict):
 
 
 class BlacklistIn(Strict):
-    city = fields.String(required=True, validate=CODE)
+    city = fields.String(required=True, validate=CITY)
     reason = fields.String(required=True, validate=validate.OneOf(("abandoned", "refused_payment")))
     assignment_id = fields.String(validate=validate.Length(max=36))
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
@@ -217,7 +221,7 @@ class AdmissionIn(Strict):
     )
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    city = fields.String(required=True, validate=CODE)
+    city = fields.String(required=True, validate=CITY)
     rank_basis = fields.Integer(
         required=True,
         strict=True,

@@ -36,7 +36,9 @@ def credit_code_error(code: str) -> str | None:
 
 
 def unified_code(jurisdiction: str, year: int, sequence: int) -> str:
-    """The demand's unified code: ``<jurisdiction>-<yyyy>-<6-digit sequence>``."""
+    """The demand's unified code: ``<jurisdiction>-<yyyy>-<6-digit sequence>``, the
+    jurisdiction any unit of the tree (``630102-2026-000001``, a park's
+    ``630102-P0001-2026-000001``; ``shared.contracts.intake.DEMAND_CODE_RE``)."""
     if not 1 <= sequence <= 999_999:
         raise ValueError("the yearly sequence of a jurisdiction is exhausted (max 999999)")
     return f"{jurisdiction}-{year:04d}-{sequence:06d}"

@@ -11,7 +11,8 @@ from services.intake.models import demands
 from shared.events import jurisdiction_path
 from shared.runtime import Service
 
-LEVELS = ("province", "city", "county")
+LEVELS = ("province", "city", "county")  # a six-digit division, by its path
+PLATFORM_LEVELS = {"P": "park", "S": "station", "W": "workstation"}  # by the last letter
 
 DEMANDS = Counter(
     "onestop_demands_total",
@@ -42,7 +43,15 @@ ON_TIME_RATE = Gauge(
 
 
 def level(jurisdiction: str) -> str:
-    return LEVELS[len(jurisdiction_path(jurisdiction)) - 1]
+    """A unit's level, a label of few values: a division's (province, city, county), a
+    township, or the kind of unit the platform codes (park, station, workstation)."""
+    path = jurisdiction_path(jurisdiction)
+    base, *platform = jurisdiction.split("-")
+    if platform:
+        return PLATFORM_LEVELS[platform[-1][0]]
+    if len(base) == 9:
+        return "township"
+    return LEVELS[len(path) - 1]
 
 
 def counted(event: str, category: str, jurisdiction: str) -> None:

@@ -13,20 +13,22 @@ from sqlalchemy import (
     false,
 )
 
+from shared.contracts.intake import DEMAND_CODE_LENGTH
 from shared.db import UtcDateTime
-from shared.directory import add_directory_tables
+from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 jurisdictions, api_keys = add_directory_tables(metadata)
+signing_keys = add_signing_keys_table(metadata)
 
 enterprises = Table(
     "enterprises",
     metadata,
     Column("credit_code", String(18), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("created_at", UtcDateTime(), nullable=False),
     # the innovation-entity profile (创新主体信息库 / 科技体检); figures in CNY
     Column("technology_field", String(100), nullable=True),
@@ -47,7 +49,7 @@ enterprises = Table(
 demand_sequences = Table(
     "demand_sequences",
     metadata,
-    Column("jurisdiction", String(6), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("last_value", Integer, nullable=False),
 )
@@ -55,8 +57,8 @@ demand_sequences = Table(
 demands = Table(
     "demands",
     metadata,
-    Column("code", String(20), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("code", String(DEMAND_CODE_LENGTH), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("enterprise_credit_code", String(18), nullable=False, index=True),
     Column("category", String(40), nullable=False),
     Column("service_item", String(40), nullable=True),
@@ -100,7 +102,7 @@ demand_updates = Table(
     "demand_updates",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("demand_code", String(20), nullable=False, index=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False, index=True),
     Column("kind", String(20), nullable=False),  # transition | screening | revisit
     Column("from_status", String(20), nullable=True),
     Column("to_status", String(20), nullable=True),
@@ -127,7 +129,7 @@ idempotency_keys = Table(
 time_limit_rules = Table(
     "time_limit_rules",
     metadata,
-    Column("jurisdiction", String(6), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), primary_key=True),
     Column("simple", Integer, nullable=False),
     Column("general", Integer, nullable=False),
     Column("complex", Integer, nullable=False),

@@ -8,10 +8,11 @@ clients can file and follow demands.
   last 90 days and at most 1000 by default);
 * ``requests/{id}.{fmt}`` — one request.
 
-``jurisdiction_id`` is our GB/T 2260 code. XML is the standard's required format,
-JSON is offered too. Errors are the standard's list of ``code``/``description``.
-Reads are public unless an ``api_key`` is given; without the enterprise's consent a
-public read shows no description, address or media (confidentiality, XN).
+``jurisdiction_id`` is a unit code of our tree (``630102``, a park's ``630102-P0001``).
+XML is the standard's required format, JSON is offered too. Errors are the standard's
+list of ``code``/``description``. Reads are public unless an ``api_key`` is given;
+without the enterprise's consent a public read shows no description, address or media
+(confidentiality, XN).
 
 The views only translate (``services.intake.georeport``) and call the use cases.
 """
@@ -39,7 +40,7 @@ from services.intake.schemas import DemandIn
 from shared.auth import Principal
 from shared.contracts.catalogue import BY_CODE
 from shared.errors import ApiError, as_api_error
-from shared.events import JURISDICTION_RE
+from shared.events import UNIT_CODE_RE
 from shared.usecases import DomainError
 from shared.views import service
 
@@ -99,7 +100,7 @@ def _known_jurisdiction() -> None:
     """``jurisdiction_id`` is optional; when given it must be one of ours."""
     code = request.values.get("jurisdiction_id")
     if code is not None and (
-        not JURISDICTION_RE.match(code) or service().directory.jurisdiction(code) is None
+        not UNIT_CODE_RE.match(code) or service().directory.jurisdiction(code) is None
     ):
         raise Open311Error(404, f"jurisdiction_id {code} not found")
 
@@ -120,7 +121,7 @@ def _jurisdiction(principal: Principal | None) -> str | None:
     code = request.values.get("jurisdiction_id")
     if code is None:
         return principal.jurisdiction if principal else None
-    if not JURISDICTION_RE.match(code) or service().directory.jurisdiction(code) is None:
+    if not UNIT_CODE_RE.match(code) or service().directory.jurisdiction(code) is None:
         raise Open311Error(404, f"jurisdiction_id {code} not found")
     if principal is not None and not principal.can_see(code):
         raise Open311Error(403, f"the api_key is not valid for jurisdiction_id {code}")

@@ -15,7 +15,10 @@ from marshmallow import (
 from services.intake.domain import GROWTH_TIERS, credit_code_error
 from shared.contracts.catalogue import item_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
-from shared.events import JURISDICTION_RE
+from shared.events import UNIT_CODE_RE
+
+# a unit of the tree: a division, a township, a park, a station or a work station
+UNIT = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
 
 # Times a query may name: a year from 1900 to 2200 (beyond that, time arithmetic and the
 # databases' types overflow; no record of ours is there).
@@ -72,7 +75,7 @@ class DemandIn(Strict):
     description = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
     jurisdiction = fields.String(
-        validate=validate.Regexp(JURISDICTION_RE, error="must be a 6-digit GB/T 2260 code"),
+        validate=UNIT,
         metadata={"description": "defaults to the API key's jurisdiction"},
     )
     contact = fields.Nested(ContactIn)
@@ -145,9 +148,7 @@ class DemandListArgs(Strict):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     source = fields.String(validate=validate.OneOf(SOURCES))
     service_item = fields.String()
-    jurisdiction = fields.String(
-        validate=validate.Regexp(JURISDICTION_RE), metadata={"description": "a subtree root"}
-    )
+    jurisdiction = fields.String(validate=UNIT, metadata={"description": "a subtree root"})
     enterprise = fields.String(metadata={"description": "credit code"})
     accepted_from = fields.AwareDateTime(validate=SANE_TIME)
     accepted_to = fields.AwareDateTime(validate=SANE_TIME)
@@ -230,7 +231,7 @@ class EnterpriseProfileIn(Strict):
     credit_code = fields.String(required=True, metadata={"example": "91630102MA7522T5X6"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     jurisdiction = fields.String(
-        validate=validate.Regexp(JURISDICTION_RE, error="must be a 6-digit GB/T 2260 code"),
+        validate=UNIT,
         metadata={"description": "defaults to the API key's jurisdiction"},
     )
     technology_field = fields.String(validate=validate.Length(max=100), allow_none=True)
@@ -292,7 +293,7 @@ class EnterpriseOut(Schema):
 
 
 class EnterpriseListArgs(Strict):
-    jurisdiction = fields.String(validate=validate.Regexp(JURISDICTION_RE))
+    jurisdiction = fields.String(validate=UNIT)
     growth_tier = fields.String(validate=validate.OneOf(GROWTH_TIERS))
     technology_field = fields.String()
     is_key = fields.Boolean()

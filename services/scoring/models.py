@@ -15,13 +15,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from shared.contracts.intake import DEMAND_CODE_LENGTH
 from shared.db import UtcDateTime
-from shared.directory import add_directory_tables
+from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 jurisdictions, api_keys = add_directory_tables(metadata)
+signing_keys = add_signing_keys_table(metadata)
 
 # One row per unit-attributed fact that may earn points (visits): the record behind it.
 tally_records = Table(
@@ -31,11 +33,11 @@ tally_records = Table(
     Column("unit_type", String(20), nullable=False),
     Column("unit_id", String(40), nullable=False, index=True),
     Column("unit_name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("period", String(7), nullable=False, index=True),
     Column("item", String(40), nullable=False),
     Column("stage", String(20), nullable=False),
-    Column("demand_code", String(20), nullable=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=True),
     Column("visit_id", String(36), nullable=True, index=True),
     Column("recorded_at", UtcDateTime(), nullable=False),
     UniqueConstraint("event_id", "unit_id", "item", "stage", name="uq_tally_fact"),
@@ -49,8 +51,8 @@ demand_facts = Table(
     metadata,
     Column("event_id", String(36), primary_key=True),
     Column("fact", String(20), primary_key=True),
-    Column("demand_code", String(20), nullable=False, index=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("category", String(40), nullable=True),
     Column("credit_code", String(18), nullable=True),
     Column("period", String(7), nullable=False, index=True),
@@ -61,11 +63,11 @@ demand_facts = Table(
 demand_owners = Table(
     "demand_owners",
     metadata,
-    Column("demand_code", String(20), primary_key=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), primary_key=True),
     Column("unit_type", String(20), nullable=False),
     Column("unit_id", String(40), nullable=False, index=True),
     Column("unit_name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("category", String(40), nullable=False),
 )
 
@@ -73,7 +75,7 @@ owner_history = Table(  # every owner a demand had, from when: facts go to the o
     "owner_history",
     metadata,
     Column("event_id", String(36), primary_key=True),
-    Column("demand_code", String(20), nullable=False, index=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False, index=True),
     Column("since", UtcDateTime(), nullable=False),
     Column("unit_type", String(20), nullable=False),
     Column("unit_id", String(40), nullable=False, index=True),
@@ -92,7 +94,7 @@ visit_enterprises = Table(  # enterprises served by visits, for coverage KPIs
     metadata,
     Column("event_id", String(36), primary_key=True),
     Column("credit_code", String(18), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("period", String(7), nullable=False, index=True),
     Column("visit_id", String(36), nullable=True, index=True),
 )
@@ -103,14 +105,14 @@ units = Table(
     Column("id", String(40), primary_key=True),
     Column("type", String(20), nullable=False),
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
 )
 
 enterprises = Table(
     "enterprises",
     metadata,
     Column("credit_code", String(18), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("growth_tier", String(40), nullable=True),
     Column("needs_named_person", Boolean, nullable=False, default=False),
     Column("needs_one_plan", Boolean, nullable=False, default=False),
@@ -132,7 +134,7 @@ manual_records = Table(  # records no event carries: entered with evidence, neve
     Column("id", String(36), primary_key=True),
     Column("unit_type", String(20), nullable=False),
     Column("unit_id", String(40), nullable=False, index=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("period", String(7), nullable=False, index=True),
     Column("kind", String(40), nullable=False),
     Column("value", Float, nullable=False),
@@ -148,7 +150,7 @@ manual_records = Table(  # records no event carries: entered with evidence, neve
 rule_sets = Table(
     "rule_sets",
     metadata,
-    Column("jurisdiction", String(6), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("effective_from", Date, nullable=False),
     Column("body", Text, nullable=False),

@@ -17,7 +17,7 @@ from services.scoring.models import rule_sets
 from shared.auth import Principal
 from shared.contracts import scoring as contract
 from shared.db import UnitOfWork
-from shared.events import JURISDICTION_RE
+from shared.events import UNIT_CODE_RE
 from shared.rulesets import RuleSets
 from shared.scoping import require_rules_readable, require_visible
 from shared.timezone import china_today
@@ -53,9 +53,10 @@ def rule_set_version(s: Session, jurisdiction: str, version: int) -> RuleSetInFo
 
 
 def check_code(jurisdiction: str) -> None:
-    """A jurisdiction named in the path is a GB/T 2260 code (``Invalid`` otherwise)."""
-    if not JURISDICTION_RE.fullmatch(jurisdiction):
-        raise Invalid.field("jurisdiction", "not a GB/T 2260 division code", where="path")
+    """A jurisdiction named in the path is a unit code of the tree, a park's as well as a
+    division's (``Invalid`` otherwise)."""
+    if not UNIT_CODE_RE.fullmatch(jurisdiction):
+        raise Invalid.field("jurisdiction", "not a unit code", where="path")
 
 
 def get_rule_set(uow: UnitOfWork, actor: Principal, jurisdiction: str) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from services.scoring.domain.facts import MONTH_RE
 from services.scoring.domain.records import RECORD_KINDS
 from services.scoring.domain.table import COUNT_INPUTS, OVERRIDE_INPUTS, RATING_INPUTS
-from shared.events import JURISDICTION_RE
+from shared.events import UNIT_CODE_RE
 
-CODE = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+CODE = validate.Regexp(UNIT_CODE_RE, error="not a unit code")  # any unit of the tree
 PERIOD = "YYYY-MM, YYYY-Qn or YYYY"
 
 

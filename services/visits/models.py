@@ -12,13 +12,15 @@ from sqlalchemy import (
     Text,
 )
 
+from shared.contracts.intake import DEMAND_CODE_LENGTH
 from shared.db import UtcDateTime
-from shared.directory import add_directory_tables
+from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 jurisdictions, api_keys = add_directory_tables(metadata)
+signing_keys = add_signing_keys_table(metadata)
 
 enterprise_links = Table(
     "enterprise_links",
@@ -27,9 +29,9 @@ enterprise_links = Table(
     Column("unit_type", String(20), primary_key=True),
     Column("unit_id", String(40), primary_key=True),
     Column("unit_name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("since", UtcDateTime(), nullable=False),
-    Column("last_demand_code", String(20), nullable=False),
+    Column("last_demand_code", String(DEMAND_CODE_LENGTH), nullable=False),
     Column("demand_count", Integer, nullable=False),
 )
 
@@ -40,7 +42,7 @@ units = Table(
     Column("id", String(40), primary_key=True),
     Column("type", String(20), nullable=False),  # department | staff
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("department_id", String(40), nullable=True),  # staff: their department
     Column("title", String(100), nullable=True),
     Column("leader_staff_id", String(40), nullable=True),  # department: its leader
@@ -52,15 +54,15 @@ enterprises = Table(
     metadata,
     Column("credit_code", String(18), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("is_key", Boolean, nullable=False, default=False),
 )
 
 demands = Table(  # demands as intake announces them: follow-ups are checked against them
     "demands",
     metadata,
-    Column("code", String(20), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False),
+    Column("code", String(DEMAND_CODE_LENGTH), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("credit_code", String(18), nullable=False),
 )
 
@@ -69,7 +71,7 @@ visits = Table(  # one row per visit: its current version
     metadata,
     Column("id", String(36), primary_key=True),
     Column("version", Integer, nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("staff_id", String(40), nullable=True, index=True),
     Column("department_id", String(40), nullable=True, index=True),
     Column("team_id", String(40), nullable=True, index=True),
@@ -95,7 +97,7 @@ visit_enterprises = Table(  # the current version's enterprises, for filters and
     metadata,
     Column("visit_id", String(36), primary_key=True),
     Column("credit_code", String(18), primary_key=True),
-    Column("enterprise_jurisdiction", String(6), nullable=False),
+    Column("enterprise_jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("visited_on", Date, nullable=False),
     Index("ix_visit_enterprises_code_day", "credit_code", "visited_on"),
 )
@@ -104,7 +106,7 @@ visit_demands = Table(
     "visit_demands",
     metadata,
     Column("visit_id", String(36), primary_key=True),
-    Column("demand_code", String(20), primary_key=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), primary_key=True),
     Column("link", String(20), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
 )
@@ -123,8 +125,8 @@ teams = Table(  # provincial service teams (SX 服务专班), linked to a city a
     metadata,
     Column("id", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
-    Column("linked_city", String(6), nullable=False),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
+    Column("linked_city", String(CODE_LENGTH), nullable=False),
     Column("key_enterprises", Text, nullable=False),  # JSON list of credit codes
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -134,7 +136,7 @@ stations = Table(  # service stations (CX 服务站) and their staff on duty
     metadata,
     Column("id", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("staff_ids", Text, nullable=False),  # JSON list
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -152,7 +154,7 @@ plans = Table(
     "plans",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("staff_id", String(40), nullable=True),
     Column("department_id", String(40), nullable=True),
     Column("team_id", String(40), nullable=True),
@@ -170,7 +172,7 @@ plans = Table(
 frequency_rules = Table(  # versioned per jurisdiction; the nearest on the path wins
     "frequency_rules",
     metadata,
-    Column("jurisdiction", String(6), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("effective_from", Date, nullable=False),
     Column("params", Text, nullable=False),
@@ -184,7 +186,7 @@ overdue_flags = Table(  # a period that closed short, announced once per subject
     Column("rule", String(40), primary_key=True),
     Column("subject_id", String(80), primary_key=True),
     Column("period", String(10), primary_key=True),
-    Column("jurisdiction", String(6), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("shortfall", Integer, nullable=False),
     Column("at", UtcDateTime(), nullable=False),
 )

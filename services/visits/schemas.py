@@ -5,9 +5,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.contracts.catalogue import item_error
-from shared.contracts.intake import CATEGORIES, COMPLEXITIES
+from shared.contracts.intake import CATEGORIES, COMPLEXITIES, DEMAND_CODE_RE
 from shared.contracts.visits import KINDS
-from shared.events import JURISDICTION_RE
+from shared.events import JURISDICTION_RE, UNIT_CODE_RE
 
 
 class LinkArgs(Schema):
@@ -37,7 +37,9 @@ class LinkList(Schema):
 # --- visits ---------------------------------------------------------------------------------
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", error="1-40 letters, digits, - or _")
 CREDIT = validate.Regexp(r"^[0-9A-HJ-NPQRTUWXY]{18}$", error="an 18-character credit code")
-CODE = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+# a team's linked city is a GB/T 2260 division; everything else may sit in any unit
+CITY = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+UNIT = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
 TEXT = validate.Length(max=4000)
 
 
@@ -89,7 +91,7 @@ class VisitIn(Strict):
     outcomes = fields.String(validate=TEXT)
     demands_raised = fields.List(fields.Nested(RaisedDemandIn), validate=validate.Length(max=20))
     follow_up_of = fields.List(
-        fields.String(validate=validate.Regexp(r"^\d{6}-\d{4}-\d{6}$", error="a unified code")),
+        fields.String(validate=validate.Regexp(DEMAND_CODE_RE, error="a unified code")),
         validate=validate.Length(max=20),
     )
 
@@ -129,7 +131,7 @@ class VisitArgs(Strict):
     department_id = fields.String()
     team_id = fields.String()
     enterprise = fields.String()
-    jurisdiction = fields.String(validate=CODE)
+    jurisdiction = fields.String(validate=UNIT)
     kind = fields.String(validate=validate.OneOf(KINDS))
     period = fields.String(metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
     from_ = fields.Date(data_key="from")
@@ -173,7 +175,7 @@ class ReportOut(Schema):
 
 class ComplianceArgs(Strict):
     period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
-    jurisdiction = fields.String(validate=CODE)
+    jurisdiction = fields.String(validate=UNIT)
 
 
 class ComplianceOut(Schema):
@@ -212,8 +214,8 @@ class RulesOut(Schema):
 
 class TeamIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    jurisdiction = fields.String(required=True, validate=CODE)
-    linked_city = fields.String(required=True, validate=CODE)
+    jurisdiction = fields.String(required=True, validate=UNIT)
+    linked_city = fields.String(required=True, validate=CITY)
     key_enterprises = fields.List(
         fields.String(validate=CREDIT), required=True, validate=validate.Length(max=500)
     )
@@ -234,7 +236,7 @@ class TeamList(Schema):
 
 class StationIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    jurisdiction = fields.String(required=True, validate=CODE)
+    jurisdiction = fields.String(required=True, validate=UNIT)
     staff_ids = fields.List(
         fields.String(validate=ID), required=True, validate=validate.Length(max=100)
     )

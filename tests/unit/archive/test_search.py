@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from services.archive.app import SearchArgs
 from services.archive.search import home_of, matching, search, trace
 from shared.errors import status_of
 from shared.usecases import Forbidden, Invalid, NotFound
@@ -123,3 +124,45 @@ def test_a_jurisdiction_outside_the_actors_subtree_is_forbidden(uow, t0):
     assert refused.value.message == "630104 is outside your jurisdiction."
     assert refused.value.fields == {"query": {"jurisdiction": ["outside your jurisdiction"]}}
     assert matching(None, {"jurisdiction": "630104"}) is not None  # the operator sees all
+
+
+PARK, SIBLING = "630102-P0001", "630102-P0002"
+
+
+def test_a_parks_demand_is_traced_and_found_by_the_park_and_above_not_beside(
+    uow, archive, event, t0
+):
+    code = f"{PARK}-W0001-2026-000001"  # filed at the park's work station
+    sibling_code = f"{SIBLING}-2026-000001"
+    archive(
+        [
+            event("demand.accepted", accepted_payload(demand_code=code), at=t0,
+                  jurisdiction=f"{PARK}-W0001"),
+            event("assignment.made", {"demand_code": code, "assignee_id": "dc-office"},
+                  at=t0 + timedelta(hours=1), jurisdiction=f"{PARK}-W0001", producer="dispatch"),
+            event("demand.accepted", accepted_payload(demand_code=sibling_code), at=t0,
+                  jurisdiction=SIBLING),
+        ]
+    )  # fmt: skip
+    for where in (PARK, "630102", "630100"):
+        assert [e["event_type"] for e in trace(uow, actor("staff", where), code)] == [
+            "demand.accepted",
+            "assignment.made",
+        ]
+    with pytest.raises(NotFound):
+        trace(uow, actor("staff", SIBLING), code)
+
+    def found(who, **filters):
+        day = timedelta(days=1)
+        window = {"from": (t0 - day).isoformat(), "to": (t0 + day).isoformat()}
+        args = SearchArgs().load({**window, **filters})  # as the view reads the query
+        args["from"] = args.pop("from_")
+        items = search(uow, actor("staff", who), args)["items"]
+        return {e["payload"]["demand_code"] for e in items}
+
+    assert found(PARK) == {code} == found("630102", jurisdiction=PARK)
+    assert found("630102") == {code, sibling_code}
+    assert found(SIBLING) == {sibling_code}
+    assert found("630102", demand=code) == {code}
+    with pytest.raises(Forbidden):
+        found(SIBLING, jurisdiction=PARK)

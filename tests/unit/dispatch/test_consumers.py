@@ -5,15 +5,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
+from services.dispatch.agency_orders import list_assignments
 from services.dispatch.consumers import (
     on_demand_accepted,
     on_demand_screened,
     on_demand_status_changed,
     on_enterprise,
 )
-from services.dispatch.models import assignments, enterprises
+from services.dispatch.models import assignments, decisions, enterprises
+from services.dispatch.responsibility import put_department
+from services.dispatch.schemas import AssignmentArgs, DepartmentIn
 from services.dispatch.seed import seed_responsibility
 from tests.factories import accepted_payload
+from tests.fakes import actor
 
 
 def test_owner_assignment_is_stored_and_emitted_with_the_correlation_id(uow, events, deliver):
@@ -122,3 +126,56 @@ def test_a_key_enterprise_is_owned_by_its_named_person(alliance, events, deliver
     accept(item="policy_consulting", agency_category=None)
     owner = [e for e, _ in events("assignment.made")][-1]["payload"]
     assert (owner["assignee_type"], owner["assignee_id"]) == ("staff", "s-1")
+
+
+PARK, STATION, SIBLING = "630102-P0001", "630102-P0001-W0001", "630102-P0002"
+
+
+def test_a_park_demand_is_owned_along_its_path_and_seen_by_its_park_and_county_only(
+    alliance, events, deliver
+):
+    def demand(where, number, **more):
+        code = f"{where}-2026-{number:06d}"
+        payload = accepted_payload(demand_code=code, category="technology", **more)
+        deliver("demand.accepted", on_demand_accepted, where=where, **payload)
+        return code
+
+    def owner_of(code):
+        return [e for e, _ in events("assignment.made") if e["payload"]["demand_code"] == code]
+
+    in_park = demand(PARK, 1)
+    [(made, key)] = [(e, k) for e, k in events("assignment.made")]
+    assert key == "assignment.made.630000.630100.630102.630102-P0001"
+    assert made["jurisdiction"] == PARK and made["payload"]["assignee_id"] == "cd-kjj"
+    assert made["payload"]["reason"] == "default responsible department of 630102"
+
+    def listed(who, **query):
+        args = AssignmentArgs().load({k: str(v) for k, v in {"limit": 100, **query}.items()})
+        return [a["demand_code"] for a in list_assignments(alliance, actor("district", who), args)]
+
+    assert listed(PARK) == [in_park] and listed("630102") == [in_park]
+    assert listed("630100", demand_code=in_park) == [in_park]
+    assert listed(SIBLING) == [] and listed("630103") == []
+
+    # the park's own office, opened by the park: nearest on the path wins, for the park
+    # and its work station; the sibling park still goes to the county
+    office = DepartmentIn().load(
+        {"jurisdiction": PARK, "name": "东川工业园区管委会", "is_default": True}
+    )
+    put_department(alliance, actor("admin", PARK), "dc-office", office)
+    in_station = demand(STATION, 1)
+    in_sibling = demand(SIBLING, 1)
+    [station_owner] = owner_of(in_station)
+    assert station_owner["payload"]["assignee_id"] == "dc-office"
+    assert station_owner["payload"]["reason"] == f"default responsible department of {PARK}"
+    assert [e["payload"]["assignee_id"] for e in owner_of(in_sibling)] == ["cd-kjj"]
+    assert sorted(listed(PARK)) == [in_park, in_station]
+    assert listed(SIBLING) == [in_sibling]
+
+    # a market service from the park: its city's alliance decides, as for its county
+    market = demand(PARK, 2, service_item="ip_filing", agency_category="patent")
+    with alliance.read() as s:
+        [decision] = s.execute(select(decisions).where(decisions.c.demand_code == market)).all()
+    assert (decision.jurisdiction, decision.city) == (PARK, "630100") and decision.agency_id
+    made = {(e["payload"]["kind"], e["payload"]["assignee_id"]) for e in owner_of(market)}
+    assert made == {("owner", "dc-office"), ("agency", decision.agency_id)}

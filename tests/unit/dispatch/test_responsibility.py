@@ -10,6 +10,7 @@ from services.dispatch.responsibility import (
     put_department,
     put_staff,
 )
+from services.dispatch.schemas import BlacklistIn, DepartmentIn
 from tests.factories import accepted_payload
 from tests.fakes import actor
 
@@ -92,3 +93,23 @@ def test_a_key_enterprise_gets_its_named_person(alliance, deliver, refusal):
     assert seen["is_key"] is True and seen["blacklisted"] == []
     status, _ = refusal(lambda: get_enterprise(alliance, actor("district", "630103"), code))
     assert status == 404
+
+
+def test_a_department_sits_in_any_unit_an_alliance_city_is_a_division(uow):
+    park = actor("admin", "630102-P0001")
+    for where in ("630102-P0001", "630102-P0001-W0001", "630102001"):
+        assert DepartmentIn().validate({**DEPT, "jurisdiction": where}) == {}
+    assert DepartmentIn().validate({**DEPT, "jurisdiction": "630102-Q0001"}) == {
+        "jurisdiction": ["not a unit code"]
+    }
+    blacklisting = {"reason": "abandoned", "note": "n"}
+    assert BlacklistIn().validate({**blacklisting, "city": "630100"}) == {}
+    assert BlacklistIn().validate({**blacklisting, "city": "630102-P0001"}) == {
+        "city": ["not a GB/T 2260 division code"]
+    }
+    put_department(
+        uow, park, "dc-office", DepartmentIn().load({**DEPT, "jurisdiction": park.jurisdiction})
+    )
+    assert [d["id"] for d in list_departments(uow, park)] == ["dc-office"]
+    assert [d["id"] for d in list_departments(uow, COUNTY)] == ["dc-office"]
+    assert list_departments(uow, actor("admin", "630102-P0002")) == []

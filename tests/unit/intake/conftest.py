@@ -15,12 +15,27 @@ from services.intake.models import metadata
 from services.intake.schemas import DemandIn
 from shared.auth import Principal
 from tests.factories import DEMO_DEMAND
-from tests.fakes import FakeUnitOfWork, actor
+from tests.fakes import DIVISIONS, FakeDirectory, FakeUnitOfWork, actor
+
+# Units below a county, as the directory opens them: two parks of 城东区 and a work station
+PARKS = {
+    "630102-P0001": ("东川工业园区", "630102", "park"),
+    "630102-P0002": ("城东区第二园区", "630102", "park"),
+    "630102-P0001-W0001": ("东川工业园区科技工作站", "630102-P0001", "workstation"),
+}
 
 
 @pytest.fixture
 def uow(tmp_path: Path) -> FakeUnitOfWork:
     return FakeUnitOfWork(metadata, tmp_path / "intake.db")
+
+
+@pytest.fixture
+def park_uow(tmp_path: Path) -> FakeUnitOfWork:
+    """Intake's tables; the directory knows the demo tree and ``PARKS``."""
+    return FakeUnitOfWork(
+        metadata, tmp_path / "intake.db", directory=FakeDirectory({**DIVISIONS, **PARKS})
+    )
 
 
 @pytest.fixture

@@ -223,3 +223,77 @@ def test_a_demand_raised_for_an_unknown_enterprise_is_an_error_of_the_event(uow)
     raised = {"credit_code": CODE, "category": "talent", "title": "t", "description": "d"}
     with uow, pytest.raises(LookupError, match="unknown enterprise"):
         on_visit_logged(visit_logged(raised), uow)
+
+
+STATION_ENTERPRISE = {"credit_code": "91630102MA00WK001J", "name": "工作站入驻企业"}
+
+
+def test_a_park_files_in_its_own_unit_and_below_with_a_code_that_carries_it(park_uow):
+    park = actor("district", "630102-P0001")
+    filed = accept_demand(park_uow, park, AcceptDemand(fields()), correlation_id="c")
+    assert filed["code"] == f"630102-P0001-{YEAR}-000001"
+    assert filed["jurisdiction"] == "630102-P0001"
+    # the work station below it: its own yearly sequence, the whole path in the code
+    station = accept_demand(
+        park_uow,
+        park,
+        AcceptDemand(fields(jurisdiction="630102-P0001-W0001", enterprise=STATION_ENTERPRISE)),
+        correlation_id="c",
+    )
+    assert station["code"] == f"630102-P0001-W0001-{YEAR}-000001"
+    events = [e for e in park_uow.committed if e.event_type == "demand.accepted"]
+    assert [e.routing_key for e in events] == [
+        "demand.accepted.630000.630100.630102.630102-P0001",
+        "demand.accepted.630000.630100.630102.630102-P0001.630102-P0001-W0001",
+    ]
+    with park_uow.read() as s:
+        assert sorted(s.execute(select(enterprises.c.jurisdiction)).scalars()) == [
+            "630102-P0001",
+            "630102-P0001-W0001",
+        ]
+        assert sorted(s.execute(select(demand_sequences.c.jurisdiction)).scalars()) == [
+            "630102-P0001",
+            "630102-P0001-W0001",
+        ]
+
+
+def test_a_park_cannot_file_beside_or_above_itself(park_uow):
+    park = actor("district", "630102-P0001")
+    for where in ("630102-P0002", "630102"):
+        with pytest.raises(Forbidden):
+            accept_demand(
+                park_uow, park, AcceptDemand(fields(jurisdiction=where)), correlation_id="c"
+            )
+    with pytest.raises(Invalid) as unknown:  # well formed, but no such unit
+        accept_demand(
+            park_uow,
+            actor("district", "630102"),
+            AcceptDemand(fields(jurisdiction="630102-P0009")),
+            correlation_id="c",
+        )
+    assert unknown.value.fields == {
+        "json": {"jurisdiction": ["630102-P0009 is not a known division"]}
+    }
+    assert park_uow.committed == []
+
+
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [
+        ("630102", True),
+        ("630102001", True),
+        ("630102-P0001", True),
+        ("630100-S0001", True),
+        ("630102-P0001-W0001", True),
+        ("630102001-P0001-S0001-W0001", True),
+        ("630102-X0001", False),
+        ("630102-P001", False),
+        ("63010", False),
+        ("630102-P0001-W0001-S0001-P0001", False),
+    ],
+)
+def test_a_demand_names_any_unit_of_the_tree(code, ok):
+    errors = DemandIn().validate({**DEMO_DEMAND, "jurisdiction": code})
+    assert (errors == {}) is ok, errors
+    if not ok:
+        assert errors == {"jurisdiction": ["not a unit code"]}

@@ -8,9 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from services.intake.accepting import AcceptDemand, accept_demand
 from services.intake.reading import as_demand, demand_filters, get_demand, list_demands
+from services.intake.schemas import DemandIn, DemandListArgs
 from shared.errors import status_of
 from shared.usecases import Forbidden, Invalid, NotFound
+from tests.factories import DEMO_DEMAND
 from tests.fakes import actor
 
 ARGS = {"limit": 50}
@@ -121,3 +124,39 @@ def test_the_ledger_refuses_another_subtree_and_a_forged_cursor(uow):
     with pytest.raises(Invalid) as bad:
         list_demands(uow, actor("district"), ARGS | {"cursor": "xyz"})
     assert bad.value.fields == {"query": {"cursor": ["not a cursor this list gave out"]}}
+
+
+def test_a_park_reads_its_own_demands_its_county_sees_them_a_sibling_park_does_not(park_uow):
+    park, sibling = actor("district", "630102-P0001"), actor("district", "630102-P0002")
+    county = actor("district", "630102")
+
+    def file(by, credit_code, **over):
+        enterprise = {"credit_code": credit_code, "name": f"企业 {credit_code}"}
+        data = DemandIn().load({**DEMO_DEMAND, "enterprise": enterprise, **over})
+        return accept_demand(park_uow, by, AcceptDemand(data), correlation_id="c")["code"]
+
+    in_park = file(park, "91630102MA00PK001U")
+    in_station = file(park, "91630102MA00WK001J", jurisdiction="630102-P0001-W0001")
+    in_sibling = file(sibling, "91630102MA00PK002Y")
+    in_county = file(county, "91630102MA7522T5X6")
+
+    def listed(who, **args):
+        query = DemandListArgs().load({k: str(v) for k, v in (ARGS | args).items()})
+        return {d["code"] for d in list_demands(park_uow, who, query)["items"]}
+
+    assert get_demand(park_uow, park, in_station)["jurisdiction"] == "630102-P0001-W0001"
+    assert get_demand(park_uow, county, in_park)["code"] == in_park
+    for code in (in_park, in_station):
+        with pytest.raises(NotFound):
+            get_demand(park_uow, sibling, code)
+    with pytest.raises(NotFound):
+        get_demand(park_uow, park, in_county)  # above the park: not its to read
+    assert listed(park) == {in_park, in_station}
+    assert listed(sibling) == {in_sibling}
+    assert listed(county) == {in_park, in_station, in_sibling, in_county}
+    assert listed(county, jurisdiction="630102-P0001") == {in_park, in_station}
+    assert listed(actor("district", "630100"), jurisdiction="630102-P0001-W0001") == {in_station}
+    with pytest.raises(Forbidden):
+        listed(park, jurisdiction="630102")
+    with pytest.raises(Forbidden):
+        listed(actor("district", "630103"), jurisdiction="630102-P0001")

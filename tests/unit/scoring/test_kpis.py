@@ -17,11 +17,12 @@ from services.scoring.domain.table import default_rule_set
 from services.scoring.kpis import kpis as jurisdiction_kpis
 from services.scoring.models import rule_sets
 from services.scoring.rulesets import publish_rule_set
+from services.scoring.schemas import KpiArgs
 from shared.auth import Principal
 from shared.errors import status_of
 from shared.events import make_event
 from shared.timezone import china_today
-from shared.usecases import DomainError
+from shared.usecases import DomainError, Forbidden
 from tests.factories import accepted_payload
 
 J = "630102"  # 城东区
@@ -740,3 +741,30 @@ def test_a_forbidden_jurisdiction_is_403_even_with_a_bad_period(svc):
     with pytest.raises(DomainError) as exc:
         kpis(svc, "bad", jurisdiction=SIBLING, principal=p)
     assert status_of(exc.value) == 403
+
+
+def test_a_parks_kpis_count_its_demands_its_county_counts_them_a_sibling_park_may_not(svc):
+    park, sibling = "630102-P0001", "630102-P0002"
+    feed(
+        svc,
+        accepted(f"{park}-2026-000001", utc(2026, 11, 2), credit=cc(1), jurisdiction=park),
+        accepted(
+            f"{park}-W0001-2026-000001",
+            utc(2026, 11, 3),
+            credit=cc(2),
+            jurisdiction=f"{park}-W0001",
+        ),
+        accepted(f"{sibling}-2026-000001", utc(2026, 11, 4), credit=cc(3), jurisdiction=sibling),
+        closed(f"{park}-2026-000001", utc(2026, 11, 10), jurisdiction=park),
+    )
+    query = KpiArgs().load({"jurisdiction": park, "period": "2026-11"})
+    mine = jurisdiction_kpis(svc.uow(), Principal("k", "t", "district", park), query)
+    assert mine["jurisdiction"] == park
+    assert (mine["demands"]["accepted"], mine["demands"]["closed"]) == (2, 1)
+    assert kpis(svc, jurisdiction=sibling)["demands"]["accepted"] == 1
+    assert kpis(svc, jurisdiction=J)["demands"]["accepted"] == 3
+    with pytest.raises(Forbidden):
+        jurisdiction_kpis(svc.uow(), Principal("k", "t", "district", sibling), query)
+    assert KpiArgs().validate({"jurisdiction": "630102-P01", "period": "2026-11"}) == {
+        "jurisdiction": ["not a unit code"]
+    }

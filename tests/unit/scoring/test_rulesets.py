@@ -121,7 +121,7 @@ def test_a_rule_set_takes_effect_today_or_later(uow):
 def test_a_jurisdiction_is_a_division_code_and_in_the_subtree(uow):
     with pytest.raises(Invalid) as exc:
         get_rule_set(uow, CITY, "63010x")
-    assert exc.value.fields == {"path": {"jurisdiction": ["not a GB/T 2260 division code"]}}
+    assert exc.value.fields == {"path": {"jurisdiction": ["not a unit code"]}}
     with pytest.raises(Forbidden):
         publish(uow, "630200")  # another city
     with pytest.raises(Forbidden):
@@ -130,3 +130,17 @@ def test_a_jurisdiction_is_a_division_code_and_in_the_subtree(uow):
     assert get_rule_set(uow, actor("district", J), "630100")["source"] == "default"
     with pytest.raises(Forbidden):
         publish(uow, "630100", who=actor("district", J))
+
+
+def test_a_park_inherits_its_countys_rule_set_and_may_publish_its_own(uow):
+    park = "630102-P0001"
+    publish(uow, rule_set=body(base_tech_smes=12))
+    inherited = get_rule_set(uow, actor("district", park), park)
+    assert (inherited["source"], inherited["version"]) == (J, 1)
+    assert get_rule_set(uow, actor("district", park), J)["source"] == J  # above: readable
+    own = publish(uow, park, who=actor("admin", park), rule_set=body(base_tech_smes=3))
+    assert (own["jurisdiction"], own["source"], own["version"]) == (park, park, 1)
+    assert uow.committed[-1].routing_key.endswith(".630102.630102-P0001")
+    assert get_rule_set(uow, actor("district", J), f"{park}-W0001")["source"] == park
+    with pytest.raises(Forbidden):
+        get_rule_set(uow, actor("district", "630102-P0002"), park)  # a sibling park's

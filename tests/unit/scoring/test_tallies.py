@@ -97,3 +97,22 @@ def test_tallies_of_one_unit_and_of_the_city(uow):
     city = tallies(uow, actor("admin", "630100"), {"period": "2026-11"})
     assert {t["unit_id"] for t in city} == {"cd-kjj", "cz-kjj", "s-1"}
     assert tallies(uow, actor("district", J), {"period": "2026-12"}) == []
+
+
+PARK, SIBLING = "630102-P0001", "630102-P0002"
+
+
+def test_a_parks_tallies_are_its_own_its_county_sees_them_a_sibling_park_does_not(uow):
+    in_park, in_sibling = f"{PARK}-2026-000001", f"{SIBLING}-2026-000001"
+    owner(uow, in_park, "technology", unit="dc-office", jurisdiction=PARK)
+    owner(uow, in_sibling, "technology", unit="xy-office", jurisdiction=SIBLING)
+    owner(uow, "630102-2026-000001", "technology")
+
+    def seen(where):
+        out = tallies(uow, actor("district", where), {"period": "2026-11"})
+        return {(t["unit_id"], r["demand_code"]) for t in out for r in t["records"]}
+
+    assert seen(PARK) == {("dc-office", in_park)}
+    assert seen(SIBLING) == {("xy-office", in_sibling)}
+    assert seen(J) == seen(PARK) | seen(SIBLING) | {("cd-kjj", "630102-2026-000001")}
+    assert seen(f"{PARK}-W0001") == set()

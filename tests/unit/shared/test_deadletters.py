@@ -100,3 +100,23 @@ def test_redrive_publishes_with_the_attempts_reset_then_marks_and_emits(db):
         uow, db.letters, Publisher(), service="dispatch", queue=Q, actor="b"
     )
     assert again["redriven"] == []
+
+
+def test_a_parks_event_is_re_driven_like_any_other(db):
+    park = "630102-P0001"
+    body = make_event(
+        "demand.accepted",
+        1,
+        producer="intake",
+        jurisdiction=park,
+        payload=accepted_payload(demand_code=f"{park}-2026-000001"),
+    ).to_json()
+    deadletters.record(db, db.letters, Q, body, headers(datetime(2026, 12, 1, 8, tzinfo=UTC)))
+    pub = Publisher()
+    out = deadletters.redrive(
+        lambda: UnitOfWork(db, db.outbox), db.letters, pub, service="dispatch", queue=Q, actor="a"
+    )
+    assert (out["redriven"], out["skipped"]) == ([1], []) and pub.sent[0][1] == body
+    with db.session() as s:
+        [emitted] = s.execute(db.outbox.select()).all()
+    assert emitted.routing_key == "dead_letter.redriven.630000.630100.630102.630102-P0001"

@@ -6,7 +6,17 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import insert, select
 
-from services.visits.models import demands, visit_enterprises, visit_keys, visit_versions, visits
+from services.visits.handlers import on_demand_accepted, on_department, on_enterprise
+from services.visits.models import (
+    demands,
+    metadata,
+    visit_demands,
+    visit_enterprises,
+    visit_keys,
+    visit_versions,
+    visits,
+)
+from services.visits.schemas import VisitArgs, VisitIn
 from services.visits.visitlog import (
     get_visit,
     list_visits,
@@ -15,8 +25,10 @@ from services.visits.visitlog import (
     stored_body,
     versions,
 )
+from shared.events import make_event
+from shared.outbox import Inbox
 from shared.usecases import Conflict, Forbidden, Invalid, NotFound
-from tests.factories import VisitsWorld
+from tests.factories import VisitsWorld, accepted_payload
 from tests.fakes import actor
 
 ADMIN = actor("admin", "630000", key_id="k")
@@ -202,3 +214,76 @@ def test_the_stored_body_keeps_a_raised_demands_enterprise_and_category_only():
         "demands_raised": [{"credit_code": E1, "category": "c", "service_item": None}],
         "at": "2026-11-17T00:00:00+00:00",
     }
+
+
+PARK, STATION, SIBLING = "630102-P0001", "630102-P0001-W0001", "630102-P0002"
+IN_PARK = {"credit_code": "91630102MA00PK001U", "name": "东川园区新材料有限公司"}
+
+
+def known(uow, event_type, handler, where, **payload):
+    """An event of another service, applied through the inbox as the worker applies it."""
+    event = make_event(event_type, 1, producer="intake", jurisdiction=where, payload=payload)
+    inbox = Inbox(metadata.tables["processed_events"])
+    assert inbox.apply(lambda: uow, f"visits.{handler.__name__}", event, handler)
+
+
+def test_a_park_logs_and_lists_its_visits_its_county_sees_them_a_sibling_does_not(uow):
+    office = {"id": "dc-office", "name": "东川工业园区管委会", "jurisdiction": PARK,
+              "segments": [], "is_default": True}  # fmt: skip
+    known(uow, "department.updated", on_department, PARK, **office)
+    flags = {"is_key": False, "needs_named_person": False, "needs_one_plan": False}
+    known(uow, "enterprise.registered", on_enterprise, PARK, **IN_PARK, jurisdiction=PARK, **flags)
+    code = f"{STATION}-2026-000001"  # a demand filed at the park's work station
+    payload = accepted_payload(demand_code=code, enterprise=IN_PARK)
+    known(uow, "demand.accepted", on_demand_accepted, STATION, **payload)
+    park = actor("district", PARK)
+    command = VisitIn().load(
+        {
+            "department_id": "dc-office",
+            "enterprises": [IN_PARK["credit_code"]],
+            "visited_on": DAY.isoformat(),
+            "kind": "demand_survey",
+            "follow_up_of": [code],
+        }
+    )
+    visit, _ = log_visit(uow, park, command, correlation_id="c")
+    vid = visit["visit_id"]
+    assert visit["jurisdiction"] == PARK and visit["demands"] == [
+        {"demand_code": code, "link": "follow_up"}
+    ]
+    logged = [e for e in uow.committed if e.event_type == "visit.logged"]
+    assert [e.routing_key for e in logged] == ["visit.logged.630000.630100.630102.630102-P0001"]
+    assert table(uow, visit_demands)[0]["demand_code"] == code
+
+    def listed(who, **args):
+        query = VisitArgs().load({k: str(v) for k, v in args.items()})
+        return [v["visit_id"] for v in list_visits(uow, actor("district", who), query)["items"]]
+
+    assert listed(PARK) == [vid] == listed("630102", jurisdiction=PARK)
+    assert listed("630100", jurisdiction=PARK) == [vid]
+    assert listed(SIBLING) == [] and listed(STATION) == []
+    assert get_visit(uow, actor("district", "630102"), vid)["jurisdiction"] == PARK
+    with pytest.raises(NotFound):
+        get_visit(uow, actor("district", SIBLING), vid)
+    with pytest.raises(Forbidden):
+        listed(SIBLING, jurisdiction=PARK)
+    with pytest.raises(Forbidden):  # the sibling park's key cannot log for the park's office
+        log_visit(uow, actor("district", SIBLING), command)
+
+
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [
+        ("630102-2026-000001", True),
+        ("630102-P0001-2026-000001", True),
+        ("630102001-P0001-S0001-W0001-2026-000001", True),
+        ("630102-X0001-2026-000001", False),
+        ("630102-P0001-26-000001", False),
+        ("630102-P0001", False),
+    ],
+)
+def test_a_visit_follows_up_demands_filed_in_any_unit(code, ok):
+    errors = VisitIn().validate(
+        {**command(), "visited_on": DAY.isoformat(), "follow_up_of": [code]}
+    )
+    assert (errors == {}) is ok, errors

@@ -1,0 +1,50 @@
+"""unit codes as deep as the tree
+
+Revision ID: d522b18a8a55
+Revises: 061ab37e73f7
+Create Date: 2026-12-01 08:27:25.320914
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "d522b18a8a55"
+down_revision: str | None = "061ab37e73f7"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+# Every column holding a unit code (at most 27 characters, ``630102001-P0001-S0001-W0001``) or a
+# demand code that embeds one (at most 39): table → column → (its width before, nullable).
+WIDENED: dict[str, dict[str, tuple[int, bool]]] = {
+    "demand_sequences": {"jurisdiction": (6, False)},
+    "demand_updates": {"demand_code": (20, False)},
+    "demands": {"code": (20, False), "jurisdiction": (6, False)},
+    "enterprises": {"jurisdiction": (6, False)},
+    "time_limit_rules": {"jurisdiction": (6, False)},
+}
+WIDTH = 40
+
+
+def _alter(narrow: bool) -> None:
+    for table, columns in WIDENED.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for column, (before, nullable) in columns.items():
+                old, new = (WIDTH, before) if narrow else (before, WIDTH)
+                batch_op.alter_column(
+                    column,
+                    existing_type=sa.String(length=old),
+                    type_=sa.String(length=new),
+                    existing_nullable=nullable,
+                )
+
+
+def upgrade() -> None:
+    _alter(narrow=False)
+
+
+def downgrade() -> None:
+    """Narrows back; PostgreSQL refuses (22001) while a longer code is stored."""
+    _alter(narrow=True)

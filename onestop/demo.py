@@ -100,3 +100,26 @@ DEMO_KEYS: dict[str, tuple[str, str | None]] = {
     "staff": ("630100", None),
     "agency": ("630100", "ag-pat-1"),
 }
+
+
+# One person per role (log-in, name, unit, roles, bindings). They sign in at
+# POST /directory/api/v1/sessions with DEMO_PASSWORD; the three administrators also with
+# the code of their second factor (its secret is in demo-credentials.json).
+DEMO_PASSWORD = "Onestop-Demo-2026"
+PEOPLE: list[tuple[str, str, str, tuple[str, ...], dict[str, object]]] = [
+    ("sys.admin", "系统管理员", "630000", ("sysadmin",), {}),
+    ("sec.admin", "安全管理员", "630000", ("secadmin",), {}),
+    ("audit.admin", "审计管理员", "630000", ("auditor",), {}),
+    ("leader.xn", "西宁市科技局领导", "630100", ("leader",), {}),
+    ("chen.jing", "陈静", "630102", ("office_staff",), {"staff_id": "staff-005"}),
+    ("station.cd", "城东区科技服务站", "630102-S0001", ("station_staff",), {}),
+    ("tepai.li", "李特派", "630102", ("commissioner",), {}),
+    ("clerk.pat", "专利代理机构办事员", "630100", ("agency_clerk",), {"agency_id": "ag-pat-1"}),
+    (
+        "qiye.gaoyuan",
+        "青海高原新材料",
+        "630102",
+        ("enterprise",),
+        {"credit_codes": ["91630102MA7522T5X6"]},
+    ),
+]

@@ -71,6 +71,9 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
         creds[role] = {"key": key, "jurisdiction": jurisdiction}
         if agency_id:
             creds[role]["agency_id"] = agency_id
+    creds["people"] = seed_people(
+        directory_svc, demo.PEOPLE, demo.DEMO_PASSWORD, creds.get("people", {})
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(creds, ensure_ascii=False, indent=2))
@@ -83,6 +86,44 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
             svc.relay.drain(timeout=10)
             svc.relay.stop()
     return creds
+
+
+def seed_people(
+    directory_svc: Any,
+    wanted: list[tuple[str, str, str, tuple[str, ...], dict[str, Any]]],
+    password: str,
+    known: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """One account per role, each made once; their log-ins (and the administrators'
+    second-factor secrets, shown only when made) for demo-credentials.json."""
+    from sqlalchemy import select
+
+    from services.directory.models import persons
+    from services.directory.passwords import Hasher
+    from services.directory.people import create_person
+
+    hasher = Hasher()
+    out: dict[str, dict[str, Any]] = {}
+    for person_id, name, unit, roles, bindings in wanted:
+        with directory_svc.db.session() as s:
+            there = s.execute(select(persons.c.person_id).where(persons.c.person_id == person_id))
+            exists = there.first() is not None
+        entry = {"password": password, "unit": unit, "roles": list(roles)}
+        if exists:
+            secret = known.get(person_id, {}).get("second_factor_secret")
+        else:
+            command = {"person_id": person_id, "name": name, "unit": unit, "roles": list(roles)}
+            made = create_person(
+                directory_svc.uow(),
+                None,
+                {**command, **bindings, "password": password},
+                hasher=hasher,
+            )
+            secret = made.get("second_factor_secret")
+        if secret:
+            entry["second_factor_secret"] = secret
+        out[person_id] = entry
+    return out
 
 
 def open_demo_units(directory_svc: Any, wanted: list[tuple[str, str, str]]) -> None:
@@ -120,7 +161,12 @@ def wait_for_copies(
             f"{name}: {role}"
             for name, svc in services.items()
             for role, entry in creds.items()
-            if svc.directory.authenticate(entry["key"]) is None
+            if "key" in entry and svc.directory.authenticate(entry["key"]) is None
+        ]
+        missing += [
+            f"{name}: signing key"
+            for name, svc in services.items()
+            if not svc.directory.signing_keys()
         ]
         if not missing:
             return

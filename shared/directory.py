@@ -158,14 +158,15 @@ class LocalDirectory:
         malformed, forged, expired or foreign token, or one signed by a retired key)."""
         try:
             claims = tokens.verify(
-                token, self._signing_keys(), datetime.now(UTC), TOKEN_ISSUER, TOKEN_AUDIENCE
+                token, self.signing_keys(), datetime.now(UTC), TOKEN_ISSUER, TOKEN_AUDIENCE
             )
         except ValueError:  # a published key this service cannot use: not the caller's fault
             log.exception("a published signing key cannot be used")
             raise tokens.InvalidToken(tokens.UNKNOWN_KEY) from None
         return person_principal(claims)
 
-    def _signing_keys(self) -> dict[str, dict[str, Any]]:
+    def signing_keys(self) -> dict[str, dict[str, Any]]:
+        """The public keys tokens may be signed with (kid → JWK), from this copy."""
         now = time.monotonic()
         with self._lock:
             if self._keyset is not None and self._keyset[0] >= now:

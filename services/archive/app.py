@@ -9,6 +9,7 @@ from flask import Flask, Response, stream_with_context
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.archive import (
+    PRODUCERS,
     build,
     exports,
     metrics,
@@ -45,7 +46,7 @@ class FilterArgs(Strict):
     agency = fields.String()
     demand = fields.String()
     type = fields.String(metadata={"description": "event type, e.g. demand.accepted"})
-    producer = fields.String(validate=validate.OneOf(("intake", "dispatch", "visits", "scoring")))
+    producer = fields.String(validate=validate.OneOf(PRODUCERS))
     correlation_id = fields.String()
     jurisdiction = fields.String(validate=UNIT)
     from_ = fields.AwareDateTime(data_key="from", format="iso")

@@ -14,7 +14,9 @@ def test_migrate_seed_and_api_keys(tmp_path, monkeypatch):
     r = runner.invoke(main, ["seed-demo"])
     assert r.exit_code == 0, r.output
     creds = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
-    assert set(creds) == {"admin", "district", "staff", "agency"}
+    assert set(creds) == {"admin", "district", "staff", "agency", "people"}
+    assert creds["people"]["sec.admin"]["second_factor_secret"]  # shown when made
+    assert "second_factor_secret" not in creds["people"]["chen.jing"]
     assert creds["agency"]["agency_id"] == "ag-pat-1"
     again = runner.invoke(main, ["seed-demo"])  # keeps the same keys
     assert again.exit_code == 0

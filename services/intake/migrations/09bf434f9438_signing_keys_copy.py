@@ -1,0 +1,23 @@
+"""the service's copy of the keys people's access tokens are signed with
+
+Revision ID: 09bf434f9438
+Revises: d522b18a8a55
+Create Date: 2026-12-01 08:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+from shared.outbox_migrations import signing_keys_copy_downgrade, signing_keys_copy_upgrade
+
+revision: str = "09bf434f9438"
+down_revision: str | None = "d522b18a8a55"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    signing_keys_copy_upgrade()
+
+
+def downgrade() -> None:
+    signing_keys_copy_downgrade()

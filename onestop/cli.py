@@ -146,7 +146,63 @@ def apikey_revoke(key_id: str) -> None:
 
 @main.group("directory")
 def directory_group() -> None:
-    """The unit tree: import the official divisions."""
+    """The unit tree and people: import the official divisions, create an account."""
+
+
+@directory_group.command("create-person")
+@click.option("--id", "person_id", required=True, help="the log-in name")
+@click.option("--name", required=True)
+@click.option("--unit", required=True, help="the unit's code")
+@click.option("--role", "roles", required=True, multiple=True, help="a role (repeatable)")
+@click.option("--agency", "agency_id", default=None, help="agency clerks: the agency")
+@click.option("--credit-code", "credit_codes", multiple=True, help="enterprise users")
+@click.password_option(help="asked for when not given; must meet the password rule")
+def create_person_cmd(
+    person_id: str,
+    name: str,
+    unit: str,
+    roles: tuple[str, ...],
+    agency_id: str | None,
+    credit_codes: tuple[str, ...],
+    password: str,
+) -> None:
+    """Create an account (the first security administrator of a province, typically);
+    prints it, with the second factor's secret for the administrator roles — once."""
+    from services.directory.passwords import Hasher
+    from services.directory.people import create_person
+    from shared.usecases import DomainError
+
+    command: dict[str, Any] = {
+        "person_id": person_id,
+        "name": name,
+        "unit": unit,
+        "roles": list(roles),
+        "password": password,
+    }
+    if agency_id:
+        command["agency_id"] = agency_id
+    if credit_codes:
+        command["credit_codes"] = list(credit_codes)
+    try:
+        made = create_person(_directory().uow(), None, command, hasher=Hasher())
+    except DomainError as exc:
+        raise click.UsageError(f"{exc.message} {exc.fields or ''}".strip()) from exc
+    click.echo(json.dumps(made, ensure_ascii=False, indent=2))
+
+
+@directory_group.command("rotate-signing-key")
+def rotate_signing_key_cmd() -> None:
+    """A new key signs people's access tokens from now on; the old one stays published
+    until its tokens have expired (the directory worker then retires it)."""
+    from datetime import UTC, datetime
+
+    from services.directory.signin import rotate_key
+
+    uow = _directory().uow()
+    with uow:
+        key = rotate_key(uow, datetime.now(UTC))
+        uow.commit()
+    click.echo(key.kid)
 
 
 @directory_group.command("import-divisions")

@@ -42,3 +42,22 @@ def test_migrate_seed_and_api_keys(tmp_path, monkeypatch):
         main, ["apikey", "create", "--role", "district", "--jurisdiction", "999999", "--name", "x"]
     )
     assert bad.exit_code == 2 and "unknown jurisdiction" in bad.output
+
+
+def test_the_first_security_administrator_is_made_on_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESTOP_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"]).exit_code == 0
+    assert (
+        runner.invoke(main, ["directory", "import-divisions", "--province", "630000"]).exit_code
+        == 0
+    )
+    args = ["directory", "create-person", "--id", "qh.sec", "--name", "省安全管理员"]
+    args += ["--unit", "630000", "--role", "secadmin"]
+    weak = runner.invoke(main, [*args, "--password", "password"])
+    assert weak.exit_code == 2 and "password" in weak.output
+    made = runner.invoke(main, [*args, "--password", "Qinghai-Security-2026"])
+    assert made.exit_code == 0, made.output
+    person = json.loads(made.output)
+    assert person["roles"] == ["secadmin"] and person["second_factor_uri"].startswith("otpauth://")
+    assert runner.invoke(main, ["directory", "rotate-signing-key"]).exit_code == 0

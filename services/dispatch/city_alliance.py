@@ -1,5 +1,9 @@
-"""A city's alliance as the use cases read it: which city serves a jurisdiction, its
+"""An alliance as the use cases read it: which alliance serves a jurisdiction, its
 decision lock, the rule set in force, its members, the month's tally and the menu.
+
+An alliance belongs to the unit that runs the station, at any level: a prefecture-level
+city (西宁 630100), a county-level city running its own (慈溪 330282), a park. The code is
+still called ``city`` in the API and the tables.
 
 Every decision of a city runs while holding that city's ``alliances`` row
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite writers are serialised by
@@ -25,28 +29,33 @@ from shared.rulesets import RuleSets
 from shared.scoping import require_rules_readable
 from shared.usecases import Forbidden, Invalid
 
-# The alliance rule sets: one city's own versions (a county has no alliance of its own).
+# The alliance rule sets: each alliance's own versions (an alliance inherits none).
 RULES = RuleSets(alliance_rules, unit="city", body="params", inherit=False)
 
 
-def city_of(jurisdiction: str) -> str | None:
-    """The city (prefecture) whose alliance serves a jurisdiction; None at province level."""
+def alliance_of(session: Session, jurisdiction: str) -> str | None:
+    """The alliance that serves a jurisdiction: the nearest unit on its path that has
+    admitted members (a county-level city's own station before its prefecture's); with
+    none, its prefecture's (whose decision then finds no member); None for a province
+    without members."""
     path = jurisdiction_path(jurisdiction)
-    return path[1] if len(path) > 1 else None
+    having = set(
+        session.execute(
+            select(agencies.c.jurisdiction).where(agencies.c.jurisdiction.in_(path)).distinct()
+        ).scalars()
+    )
+    nearest = next((code for code in reversed(path) if code in having), None)
+    return nearest or (path[1] if len(path) > 1 else None)
 
 
 def city_scope(actor: Principal, city: str, where: str = "path", read: bool = False) -> str:
-    """``city`` when it is a city (prefecture) code the actor may manage (or, with
-    ``read``, read the rules of); otherwise Invalid (naming ``where``.city) or Forbidden."""
+    """``city`` — the unit an alliance belongs to, at any level — when the actor may manage
+    it (or, with ``read``, read its rules); otherwise Invalid (naming ``where``.city) or
+    Forbidden."""
     try:
-        path = jurisdiction_path(city)
+        jurisdiction_path(city)
     except ValueError as exc:
         raise Invalid(str(exc), fields={where: {"city": [str(exc)]}}) from exc
-    if len(path) != 2:
-        raise Invalid(
-            "An alliance is city-wide: give a city (prefecture) code.",
-            fields={where: {"city": ["not a city-level code"]}},
-        )
     if read:
         require_rules_readable(actor, city)  # a county reads its city's alliance rules
     elif not actor.can_see(city):

@@ -26,8 +26,8 @@ from services.dispatch.alliance import (
     select_agency,
 )
 from services.dispatch.city_alliance import (
+    alliance_of,
     city_agencies,
-    city_of,
     current_rules,
     lock_city,
     menu_price,
@@ -130,12 +130,10 @@ def dispatch_to_agency(uow: UnitOfWork, request: AgencyRequest) -> Decision:
     now = datetime.now(UTC)
     today = china_today(now)
     month = month_of(today)
-    city = city_of(request.jurisdiction)
+    city = alliance_of(uow.session, request.jurisdiction)
     facts: CityFacts | None = None
     if city is None:
-        decision = Decision(
-            NO_AGENCY, None, "a province-level demand has no city alliance to serve it"
-        )
+        decision = Decision(NO_AGENCY, None, "no alliance serves a province-level demand here")
     else:
         lock_city(uow, city)
         facts = city_facts(uow.session, city, request, today, month)

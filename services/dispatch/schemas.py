@@ -6,10 +6,10 @@ from services.dispatch.alliance import CATEGORIES, EXIT_GROUNDS, OUTCOMES
 from services.dispatch.broker import AGENCY_ID_RE
 from shared.contracts.dispatch import ORDER_STATUSES
 from shared.contracts.intake import DEMAND_CODE_LENGTH
-from shared.events import JURISDICTION_RE, UNIT_CODE_RE
+from shared.events import UNIT_CODE_RE
 
-# an alliance's city is a GB/T 2260 division; a department may sit in any unit of the tree
-CITY = validate.Regexp(JURISDICTION_RE, error="not a GB/T 2260 division code")
+# an alliance belongs to a unit at any level ("city" by name); so does a department
+CITY = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
 UNIT = validate.Regexp(UNIT_CODE_RE, error="not a unit code")
 DEMAND_CODE = validate.Length(max=DEMAND_CODE_LENGTH)
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$", error="1-40 letters, digits, - or _")

@@ -72,8 +72,8 @@ def test_admission_checks_the_criteria_the_city_and_the_actor(uow, refusal):
     assert status == 422 and "at least 5" in e.fields["json"]["engagements_two_years"][0]
     status, e = refusal(lambda: admit(uow, body(city="630300"), who=actor("admin", "630000")))
     assert (status, e.message) == (422, "Unknown city 630300.")
-    status, e = refusal(lambda: admit(uow, body(city="630102")))
-    assert status == 422 and e.fields == {"json": {"city": ["not a city-level code"]}}
+    status, e = refusal(lambda: admit(uow, body(city="63x")))
+    assert status == 422 and list(e.fields["json"]) == ["city"]
     status, e = refusal(lambda: admit(uow, body(), who=COUNTY))
     assert (status, e.message) == (403, "City 630100 is outside your subtree.")
     assert keys_in(uow) == [] and uow.committed == []
@@ -173,3 +173,9 @@ def test_an_agency_reads_itself_and_managers_set_the_rank_basis(uow, refusal):
     )
     assert status == 404  # a county key does not see the city's members
     assert "broker_password_hash" not in membership.get_agency(uow, CITY, "ag-pat-9")
+
+
+def test_an_alliance_belongs_to_the_unit_that_runs_it_at_any_level(uow):
+    """A county-level city running its own station (慈溪 330282) admits its own members."""
+    out = admit(uow, body(city="630102", id="ag-county-1"))
+    assert out["jurisdiction"] == "630102" and out["status"] == "active"

@@ -95,7 +95,7 @@ def test_a_key_enterprise_gets_its_named_person(alliance, deliver, refusal):
     assert status == 404
 
 
-def test_a_department_sits_in_any_unit_an_alliance_city_is_a_division(uow):
+def test_a_department_and_an_alliance_sit_in_any_unit(uow):
     park = actor("admin", "630102-P0001")
     for where in ("630102-P0001", "630102-P0001-W0001", "630102001"):
         assert DepartmentIn().validate({**DEPT, "jurisdiction": where}) == {}
@@ -104,8 +104,9 @@ def test_a_department_sits_in_any_unit_an_alliance_city_is_a_division(uow):
     }
     blacklisting = {"reason": "abandoned", "note": "n"}
     assert BlacklistIn().validate({**blacklisting, "city": "630100"}) == {}
-    assert BlacklistIn().validate({**blacklisting, "city": "630102-P0001"}) == {
-        "city": ["not a GB/T 2260 division code"]
+    assert BlacklistIn().validate({**blacklisting, "city": "630102-P0001"}) == {}
+    assert BlacklistIn().validate({**blacklisting, "city": "630102-Q0001"}) == {
+        "city": ["not a unit code"]
     }
     put_department(
         uow, park, "dc-office", DepartmentIn().load({**DEPT, "jurisdiction": park.jurisdiction})

@@ -30,6 +30,11 @@ class Principal:
     jurisdiction: str
     agency_id: str | None = None
     roles: tuple[str, ...] = ()  # a person's roles (a system's key has none)
+    staff_id: str | None = None  # a person's staff record in dispatch's map, when linked
+
+    @property
+    def is_person(self) -> bool:
+        return self.key_id.startswith("person:")
 
     @property
     def is_province_admin(self) -> bool:
@@ -69,7 +74,7 @@ def person_principal(claims: dict[str, Any]) -> Principal:
     """The principal of a verified access token's claims."""
     given = claims.get("roles")
     roles = tuple(str(r) for r in given) if isinstance(given, list) else ()
-    agency = claims.get("agency_id")
+    agency, staff = claims.get("agency_id"), claims.get("staff_id")
     return Principal(
         key_id=f"person:{claims['sub']}",
         name=str(claims.get("name", claims["sub"])),
@@ -77,6 +82,7 @@ def person_principal(claims: dict[str, Any]) -> Principal:
         jurisdiction=str(claims["unit"]),
         agency_id=str(agency) if agency else None,
         roles=roles,
+        staff_id=str(staff) if staff else None,
     )
 
 

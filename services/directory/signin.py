@@ -274,6 +274,7 @@ def _access_token(
         "unit": person.unit,
         "roles": json.loads(person.roles),
         "agency_id": person.agency_id,
+        "staff_id": person.staff_id,
         "sid": session_id,
     }
     ttl = max(1, int((expires - now).total_seconds()))

@@ -146,6 +146,25 @@ def _write_current(
             )
 
 
+def credited(actor: Principal, command: dict[str, Any]) -> dict[str, Any]:
+    """Whom a visit is credited to. A person logs their own visits: a staff member's account
+    is credited by default, and naming someone else needs a leader's or an administrator's
+    role (the visit then keeps both: ``staff_id`` and ``logged_by``). A system's key logs
+    for the staff it names, as before."""
+    if not actor.is_person:
+        return command
+    named = command.get("staff_id")
+    if named is None and actor.staff_id:
+        return {**command, "staff_id": actor.staff_id}
+    if named is not None and named != actor.staff_id and actor.role not in ("admin", "district"):
+        raise Forbidden(
+            "You log your own visits; logging one for someone else needs a leader's or an "
+            "administrator's role.",
+            fields={"json": {"staff_id": ["not yours"]}},
+        )
+    return command
+
+
 def log_visit(
     uow: UnitOfWork,
     actor: Principal,
@@ -156,6 +175,7 @@ def log_visit(
 ) -> tuple[dict[str, Any], bool]:
     """Log a visit; returns (the visit, replayed). The same Idempotency-Key with the same
     body answers with the first visit; with another body, 409."""
+    command = credited(actor, command)
     now = datetime.now(UTC)
     sha256 = fingerprint(command)
     visit_id = str(uuid.uuid4())
@@ -209,9 +229,10 @@ def revise_visit(
     *,
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
-    """An edit is a new version; earlier versions stay readable."""
+    """An edit is a new version; earlier versions stay readable. The crediting rule of a
+    new visit holds for a revision too."""
     now = datetime.now(UTC)
-    data = dict(command)
+    data = dict(credited(actor, command))
     reason = data.pop("reason")
     with uow:
         row = uow.session.execute(

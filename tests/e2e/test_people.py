@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 
 from services.directory import totp
-from tests.e2e.support import trace
+from tests.e2e.support import auth, ready, trace, visit_body
 from tests.factories import DEMO_DEMAND
 from tests.support import wait_for
 
@@ -124,3 +124,19 @@ def test_a_session_refreshes_and_ends_and_a_forged_token_is_refused(platform):
     forged = {"Authorization": f"Bearer {head}.{body}.{sig[:-4]}AAAA"}
     r = c.get("/intake/api/v1/demands", headers=forged)
     assert r.status_code == 401 and "bad signature" in r.get_json()["error"]["message"]
+
+
+def test_a_visit_is_credited_to_the_person_who_logs_it(platform):
+    c = Client(platform.wsgi)
+    ready(c, auth(platform, "district"))
+    people = platform.creds["people"]
+    h = bearer(sign_in(c, "chen.jing", people["chen.jing"]["password"]).get_json())
+    mine = {k: v for k, v in visit_body().items() if k != "staff_id"}
+    r = c.post("/visits/api/v1/visits", json=mine, headers=h)
+    assert r.status_code == 201, r.get_json()
+    assert (r.get_json()["staff_id"], r.get_json()["logged_by"]) == (
+        "staff-005",
+        "person:chen.jing",
+    )
+    r = c.post("/visits/api/v1/visits", json=visit_body(staff_id="staff-002"), headers=h)
+    assert r.status_code == 403 and r.get_json()["error"]["fields"]["json"]["staff_id"]

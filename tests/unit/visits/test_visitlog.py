@@ -287,3 +287,22 @@ def test_a_visit_follows_up_demands_filed_in_any_unit(code, ok):
         {**command(), "visited_on": DAY.isoformat(), "follow_up_of": [code]}
     )
     assert (errors == {}) is ok, errors
+
+
+def test_a_person_is_credited_with_their_own_visits_and_logs_for_others_only_as_a_leader():
+    """Issue 13: no key may credit visits (and so table A.1 points) to anyone."""
+    from services.visits.visitlog import credited
+    from shared.auth import Principal
+    from shared.usecases import Forbidden
+
+    body = {"kind": "demand_survey"}
+    staff = Principal("person:chen.jing", "陈静", "staff", "630102", staff_id="staff-005")
+    assert credited(staff, body)["staff_id"] == "staff-005"
+    assert credited(staff, {**body, "staff_id": "staff-005"})["staff_id"] == "staff-005"
+    with pytest.raises(Forbidden) as err:
+        credited(staff, {**body, "staff_id": "staff-002"})
+    assert err.value.fields == {"json": {"staff_id": ["not yours"]}}
+    leader = Principal("person:leader", "领导", "district", "630102", staff_id="staff-004")
+    assert credited(leader, {**body, "staff_id": "staff-005"})["staff_id"] == "staff-005"
+    system = Principal("k1", "城东区系统", "district", "630102")
+    assert credited(system, {**body, "staff_id": "staff-002"})["staff_id"] == "staff-002"

@@ -28,7 +28,7 @@ from kombu.mixins import ConsumerMixin
 
 from shared.events import parse_event
 from shared.faults import BROKER, DATABASE, unavailable
-from shared.logs import correlation_id
+from shared.logs import acting, correlation_id
 from shared.messaging import (
     ATTEMPT_HEADER,
     DLX,
@@ -311,6 +311,7 @@ class EventConsumer(ConsumerMixin):
             self._outcome(sub, event_type, Outcome.DEAD_LETTERED)
             return Outcome.DEAD_LETTERED
         correlation_id.set(event.correlation_id)
+        acting.set((f"service:{sub.queue.split('.')[0]}", event.actor))
         try:
             applied = sub.apply(event)
         except Exception as exc:

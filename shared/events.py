@@ -23,6 +23,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from shared.logs import acting
+
 JURISDICTION_RE = re.compile(r"^[1-9]\d{5}$")  # a GB/T 2260 division
 # any unit of the tree: a division, a township (9 digits), a platform-coded unit below them
 UNIT_CODE_RE = re.compile(r"^[1-9]\d{5}(\d{3})?(-[PSW]\d{4}){0,3}$")
@@ -104,6 +106,14 @@ def subtree_binding(event_type: str, jurisdiction: str) -> str:
     return ".".join([event_type, *jurisdiction_path(jurisdiction), "#"])
 
 
+class ActorSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    on_behalf_of = fields.String(allow_none=True, load_default=None)
+
+
 class EnvelopeSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -119,6 +129,9 @@ class EnvelopeSchema(Schema):
     # Set on events re-published from the archive (replay); consumers' inboxes
     # still dedupe on event_id, so a replay never applies anything twice.
     replay = fields.Boolean(load_default=False)
+    # Who did it (a person ``person:<id>``, a system's key id, or ``service:<name>``) and
+    # on whose behalf (a service acting on an event: that event's actor).
+    actor = fields.Nested(ActorSchema, load_default=None)
 
 
 _ENVELOPE = EnvelopeSchema()
@@ -158,6 +171,8 @@ class Event:
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     replay: bool = False
+    actor: str | None = None  # see EnvelopeSchema.actor
+    on_behalf_of: str | None = None
     audience: str | None = None  # a last routing-key word: one agency's queue binds it
 
     @property
@@ -178,6 +193,8 @@ class Event:
         }
         if self.replay:
             data["replay"] = True
+        if self.actor:
+            data["actor"] = {"id": self.actor, "on_behalf_of": self.on_behalf_of}
         return data
 
     def to_json(self) -> str:
@@ -205,6 +222,7 @@ def make_event(
     except ValidationError as exc:
         raise ValidationError({"payload": exc.messages}) from exc
     jurisdiction_path(jurisdiction)  # raises on a bad code
+    who = acting.get()  # the person or system acting now (shared.logs)
     return Event(
         event_type=event_type,
         event_version=version,
@@ -213,6 +231,8 @@ def make_event(
         payload=schema.dump(loaded),
         correlation_id=correlation_id or str(uuid.uuid4()),
         audience=audience,
+        actor=who[0] if who else None,
+        on_behalf_of=who[1] if who else None,
     )
 
 
@@ -282,4 +302,6 @@ def parse_event(body: str | bytes | dict[str, Any]) -> Event:
         event_id=str(env["event_id"]),
         occurred_at=env["occurred_at"],
         replay=env["replay"],
+        actor=(env["actor"] or {}).get("id"),
+        on_behalf_of=(env["actor"] or {}).get("on_behalf_of"),
     )

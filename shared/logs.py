@@ -11,13 +11,22 @@ import logging
 from contextvars import ContextVar
 
 correlation_id: ContextVar[str] = ContextVar("correlation_id", default="-")
+# Who is acting, and on whose behalf: the web layer sets it per request (the signed-in
+# person or the system's key), the consumer per event (``service:<name>`` on behalf of the
+# event's actor). Every event made meanwhile carries it in its envelope.
+acting: ContextVar[tuple[str, str | None] | None] = ContextVar("acting", default=None)
 
-FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s cid=%(correlation_id)s: %(message)s"
+FORMAT = (
+    "%(asctime)s %(levelname)s [%(threadName)s] %(name)s cid=%(correlation_id)s"
+    " actor=%(actor)s: %(message)s"
+)
 
 
 class CorrelationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = correlation_id.get()
+        who = acting.get()
+        record.actor = "-" if who is None else (f"{who[0]}<{who[1]}" if who[1] else who[0])
         return True
 
 

@@ -28,7 +28,7 @@ from shared.errors import (
     http_exception_response,
     register_error_handlers,
 )
-from shared.logs import correlation_id, setup_logging
+from shared.logs import acting, correlation_id, setup_logging
 from shared.runtime import Service
 from shared.tokens import InvalidToken
 
@@ -156,11 +156,13 @@ def make_app(
         # every event envelope (max 100 characters) and every log line.
         g.correlation_id = given if CORRELATION_RE.match(given) else str(uuid.uuid4())
         correlation_id.set(g.correlation_id)
+        acting.set(None)
         _refuse_nul()
         if request.path.startswith("/api/"):
             view = app.view_functions.get(request.endpoint or "")
             if not getattr(view, "public", False):
                 g.principal = _authenticate(svc)
+                acting.set((g.principal.key_id, None))
             _refuse_other_media()
 
     @app.after_request

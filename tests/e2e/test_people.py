@@ -45,6 +45,9 @@ def test_a_person_signs_in_once_and_is_the_actor_everywhere(platform):
     assert r.status_code == 201, r.get_json()
     events = wait_for(lambda: (ev := trace(c, h, r.get_json()["code"])) and len(ev) >= 2 and ev)
     assert events[0]["payload"]["accepted_by"] == "person:chen.jing"
+    # the envelope names who acted, and on whose behalf a service acted after
+    assert events[0]["actor"] == {"id": "person:chen.jing", "on_behalf_of": None}
+    assert events[1]["actor"] == {"id": "service:dispatch", "on_behalf_of": "person:chen.jing"}
     assert c.get("/directory/.well-known/jwks.json").get_json()["keys"]
 
 

@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
@@ -22,12 +23,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared import deadletters, metrics
 from shared.admin import dead_letter_blueprint
 from shared.auth import Principal
+from shared.contracts.operations import ACCESS_REFUSED
 from shared.errors import (
     ApiError,
     ErrorSchema,
     http_exception_response,
     register_error_handlers,
 )
+from shared.events import make_event
 from shared.logs import acting, correlation_id, setup_logging
 from shared.runtime import Service
 from shared.tokens import InvalidToken
@@ -109,6 +112,37 @@ def _authenticate(svc: Service) -> Principal:
     return principal
 
 
+def _record_refusal(svc: Service, principal: Principal, resp: Response) -> None:
+    """A signed-in caller refused: an ``access.refused`` event the archive keeps (the
+    security trail). Never spoils the answer: a failure to record it is logged."""
+    body = resp.get_json(silent=True) or {}
+    reason = str((body.get("error") or {}).get("message", "forbidden"))[:500]
+    try:
+        uow = svc.uow()
+        with uow:
+            uow.emit(
+                make_event(
+                    ACCESS_REFUSED,
+                    1,
+                    producer=svc.name,
+                    jurisdiction=principal.jurisdiction,
+                    correlation_id=g.get("correlation_id"),
+                    payload={
+                        "actor": principal.key_id,
+                        "role": principal.role,
+                        "service": svc.name,
+                        "method": request.method,
+                        "path": request.path[:300],
+                        "reason": reason,
+                        "at": datetime.now(UTC).isoformat(),
+                    },
+                )
+            )
+            uow.commit()
+    except Exception:
+        log.exception("could not record a refusal")
+
+
 def make_app(
     svc: Service,
     *,
@@ -173,6 +207,8 @@ def make_app(
         started = g.get("started")
         if started is not None:
             metrics.HTTP_LATENCY.labels(svc.name, endpoint).observe(time.perf_counter() - started)
+        if resp.status_code == 403 and g.get("principal") is not None:
+            _record_refusal(svc, g.principal, resp)
         return resp
 
     @app.get("/swagger-ui/<path:filename>")

@@ -27,3 +27,20 @@ DEAD_LETTER_REDRIVEN = "dead_letter.redriven"
 # Every service publishes it about itself, so it has no builder of one producer:
 # shared.deadletters calls make_event with the re-driving service as the producer.
 register(DEAD_LETTER_REDRIVEN, 1, DeadLetterRedrivenV1())
+
+
+class AccessRefusedV1(Schema):
+    """``access.refused`` v1 — a signed-in caller was refused (403): who, what, why. A
+    security event the archive keeps for the audit administrator."""
+
+    actor = fields.String(required=True)
+    role = fields.String(required=True)
+    service = fields.String(required=True)
+    method = fields.String(required=True)
+    path = fields.String(required=True)
+    reason = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+ACCESS_REFUSED = "access.refused"
+register(ACCESS_REFUSED, 1, AccessRefusedV1())

@@ -78,6 +78,21 @@ def test_every_failure_is_the_same_401_and_the_trail_is_archived(platform):
 
     assert wait_for(refusals)[0]["payload"]["reason"] == "wrong password"
 
+    def access_refused():  # the auditor's 403 at intake is in the trail too
+        now = datetime.now(UTC)
+        query = {
+            "type": "access.refused",
+            "from": (now - timedelta(hours=1)).isoformat(),
+            "to": (now + timedelta(hours=1)).isoformat(),
+        }
+        admin = {"Authorization": f"Bearer {platform.creds['admin']['key']}"}
+        r = c.get("/archive/api/v1/events", query_string=query, headers=admin)
+        return r.status_code == 200 and r.get_json()["items"]
+
+    refused = wait_for(access_refused)[0]
+    assert refused["payload"]["actor"] == "person:audit.admin"
+    assert (refused["producer"], refused["payload"]["path"]) == ("intake", "/api/v1/demands")
+
 
 def test_administrators_need_their_second_factor_and_manage_accounts_apart(platform):
     c = Client(platform.wsgi)

@@ -31,6 +31,7 @@ class Principal:
     agency_id: str | None = None
     roles: tuple[str, ...] = ()  # a person's roles (a system's key has none)
     staff_id: str | None = None  # a person's staff record in dispatch's map, when linked
+    scopes: tuple[str, ...] = ()  # a system key's actions (``intake.*``); empty: its role's all
 
     @property
     def is_person(self) -> bool:

@@ -27,7 +27,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Text, select, update
+from sqlalchemy import Column, MetaData, String, Table, Text, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import tokens
@@ -72,6 +72,8 @@ def add_directory_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("agency_id", String(40), nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("revoked_at", UtcDateTime(), nullable=True),
+        Column("expires_at", UtcDateTime(), nullable=True),  # a rotated key's overlap ends
+        Column("scopes", Text, nullable=True),  # a JSON list of actions (``intake.*``); null: all
     )
     return jurisdictions, api_keys
 
@@ -110,7 +112,7 @@ class LocalDirectory:
         self.jurisdictions = db.metadata.tables["jurisdictions"]
         self.api_keys = db.metadata.tables["api_keys"]
         self.cache_seconds = cache_seconds
-        self._keys: dict[str, tuple[float, str, Principal]] = {}
+        self._keys: dict[str, tuple[float, str, Principal, datetime | None]] = {}
         self._units: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._keyset: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._lock = threading.Lock()
@@ -142,15 +144,18 @@ class LocalDirectory:
                 role=row["role"],
                 jurisdiction=row["jurisdiction"],
                 agency_id=row["agency_id"],
+                scopes=tuple(json.loads(row["scopes"])) if row["scopes"] else (),
             )
-            hit = (now + self.cache_seconds, row["secret_sha256"], principal)
+            hit = (now + self.cache_seconds, row["secret_sha256"], principal, row["expires_at"])
             with self._lock:
                 if len(self._keys) >= MAX_CACHED_KEYS:
                     self._keys.clear()
                 self._keys[key_id] = hit
-        _, digest, found = hit
+        _, digest, found, expires_at = hit
         if not hmac.compare_digest(digest, secret_digest(secret)):
             return None
+        if expires_at is not None and datetime.now(UTC) >= expires_at:
+            return None  # a rotated key whose overlap is over
         return found
 
     def verify_token(self, token: str) -> Principal:
@@ -253,13 +258,17 @@ def _apply_key(s: Session, t: Table, p: dict[str, Any]) -> None:
     """Both key events carry the whole key: a revocation met before the issue (a retried
     delivery) is stored as a revoked key, and a later ``issued`` never revives it."""
     revoked_at = datetime.fromisoformat(p["revoked_at"]) if p.get("revoked_at") else None
+    expires_at = datetime.fromisoformat(p["expires_at"]) if p.get("expires_at") else None
     known = s.execute(select(t.c.key_id).where(t.c.key_id == p["key_id"])).first()
     if known is not None:
+        live = update(t).where(t.c.key_id == p["key_id"], t.c.revoked_at.is_(None))
         if revoked_at is not None:
+            s.execute(live.values(revoked_at=revoked_at))
+        elif expires_at is not None:  # a rotation: the old key's overlap (only ever shortened)
             s.execute(
-                update(t)
-                .where(t.c.key_id == p["key_id"], t.c.revoked_at.is_(None))
-                .values(revoked_at=revoked_at)
+                live.where(or_(t.c.expires_at.is_(None), t.c.expires_at > expires_at)).values(
+                    expires_at=expires_at
+                )
             )
         return
     s.execute(
@@ -272,6 +281,8 @@ def _apply_key(s: Session, t: Table, p: dict[str, Any]) -> None:
             agency_id=p.get("agency_id"),
             created_at=datetime.fromisoformat(p["created_at"]),
             revoked_at=revoked_at,
+            expires_at=expires_at,
+            scopes=json.dumps(p["scopes"]) if p.get("scopes") else None,
         )
     )
 

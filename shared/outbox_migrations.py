@@ -94,3 +94,16 @@ def signing_keys_copy_upgrade() -> None:
 
 def signing_keys_copy_downgrade() -> None:
     op.drop_table("signing_keys")
+
+
+def api_keys_expiry_upgrade() -> None:
+    """API keys gain an end (a rotated key's overlap) and scopes (the actions allowed)."""
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("scopes", sa.Text(), nullable=True))
+
+
+def api_keys_expiry_downgrade() -> None:
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("scopes")
+        batch_op.drop_column("expires_at")

@@ -7,7 +7,8 @@ with the others and announces it to everyone (``on_agency_key_issued``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,12 +20,29 @@ from shared.db import UnitOfWork
 from shared.events import Event, subtree_prefix
 from shared.usecases import Conflict, Forbidden, Invalid, NotFound
 
-KEY_FIELDS = ("key_id", "name", "role", "jurisdiction", "agency_id", "created_at", "revoked_at")
+KEY_FIELDS = (
+    "key_id",
+    "name",
+    "role",
+    "jurisdiction",
+    "agency_id",
+    "created_at",
+    "revoked_at",
+    "expires_at",
+    "scopes",
+)
 
 
 def require_admin_of(actor: Principal, code: str) -> None:
     if actor.role != "admin" or not actor.can_see(code):
         raise Forbidden(f"Keys of {code} are managed by its administrators.")
+
+
+def key_view(row: Any) -> dict[str, Any]:
+    """A key as the API shows it: never its secret or its hash."""
+    out = {k: row[k] for k in KEY_FIELDS}
+    out["scopes"] = json.loads(row["scopes"]) if row["scopes"] else None
+    return out
 
 
 def key_payload(row: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -37,6 +55,8 @@ def key_payload(row: dict[str, Any], actor: str) -> dict[str, Any]:
         "agency_id": row.get("agency_id"),
         "created_at": row["created_at"].isoformat(),
         "revoked_at": row["revoked_at"].isoformat() if row.get("revoked_at") else None,
+        "expires_at": row["expires_at"].isoformat() if row.get("expires_at") else None,
+        "scopes": json.loads(row["scopes"]) if row.get("scopes") else None,
         "actor": actor,
     }
 
@@ -70,6 +90,8 @@ def issue_key(
         "agency_id": command.get("agency_id"),
         "created_at": datetime.now(UTC),
         "revoked_at": None,
+        "expires_at": None,
+        "scopes": json.dumps(sorted(set(command["scopes"]))) if command.get("scopes") else None,
     }
     with uow:
         unit = uow.session.execute(
@@ -88,7 +110,7 @@ def issue_key(
             )
         )
         uow.commit()
-    return {**{k: row[k] for k in KEY_FIELDS}, "key": key}
+    return {**key_view(row), "key": key}
 
 
 def list_keys(uow: UnitOfWork, actor: Principal, query: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +123,7 @@ def list_keys(uow: UnitOfWork, actor: Principal, query: dict[str, Any]) -> dict[
         stmt = stmt.where(t.c.revoked_at.is_(None))
     with uow.read() as s:
         rows = [dict(r) for r in s.execute(stmt).mappings() if actor.can_see(r["jurisdiction"])]
-    return {"items": [{k: r[k] for k in KEY_FIELDS} for r in rows]}
+    return {"items": [key_view(r) for r in rows]}
 
 
 def revoke_key(
@@ -130,7 +152,7 @@ def revoke_key(
             )
         )
         uow.commit()
-    return {k: revoked[k] for k in KEY_FIELDS}
+    return key_view(revoked)
 
 
 def on_agency_key_issued(event: Event, uow: UnitOfWork) -> None:
@@ -159,3 +181,62 @@ def on_agency_key_issued(event: Event, uow: UnitOfWork) -> None:
             correlation_id=event.correlation_id,
         )
     )
+
+
+ROTATION_OVERLAP_DAYS = 7  # how long a rotated key keeps working beside its successor
+
+
+def rotate_key(
+    uow: UnitOfWork,
+    actor: Principal | None,
+    key_id: str,
+    *,
+    overlap_days: int = ROTATION_OVERLAP_DAYS,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """A successor for a key (same name, role, unit, agency and scopes), shown once; the
+    old key keeps working for ``overlap_days`` (0: no more), so the system can switch
+    without a gap. Both are announced (``apikey.issued``, ``apikey.rotated``)."""
+    now = datetime.now(UTC)
+    with uow:
+        s = uow.session
+        old = s.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().first()
+        if old is None or (actor is not None and not actor.can_see(old["jurisdiction"])):
+            raise NotFound(f"No key {key_id} in your subtree.")
+        if actor is not None:
+            require_admin_of(actor, old["jurisdiction"])
+        if old["revoked_at"] is not None:
+            raise Conflict(f"Key {key_id} is revoked.")
+        if old["expires_at"] is not None and old["expires_at"] <= now:
+            raise Conflict(f"Key {key_id} has expired.")
+        ends = now + timedelta(days=overlap_days)
+        if old["expires_at"] is not None:
+            ends = min(ends, old["expires_at"])
+        s.execute(update(api_keys).where(api_keys.c.key_id == key_id).values(expires_at=ends))
+        new_id, digest, key = new_key()
+        row = {
+            **{k: old[k] for k in ("name", "role", "jurisdiction", "agency_id", "scopes")},
+            "key_id": new_id,
+            "secret_sha256": digest,
+            "created_at": now,
+            "revoked_at": None,
+            "expires_at": None,
+        }
+        s.execute(api_keys.insert().values(**row))
+        who = actor.key_id if actor else "operator"
+        uow.emit(
+            contract.apikey_issued(
+                jurisdiction=row["jurisdiction"],
+                payload=key_payload(row, who),
+                correlation_id=correlation_id,
+            )
+        )
+        uow.emit(
+            contract.apikey_rotated(
+                jurisdiction=old["jurisdiction"],
+                payload=key_payload({**old, "expires_at": ends}, who),
+                correlation_id=correlation_id,
+            )
+        )
+        uow.commit()
+    return {**key_view(row), "key": key, "replaces": key_id, "old_key_ends": ends}

@@ -78,11 +78,29 @@ class KeyArgs(Schema):
     include_revoked = fields.Boolean(load_default=False)
 
 
+SCOPE = validate.Regexp(
+    r"^[a-z]+\.([a-z_]+|\*)$", error="an action (intake.create_demand) or intake.*"
+)
+
+
 class KeyIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     jurisdiction = fields.String(required=True, validate=CODE)
     agency_id = fields.String(validate=validate.Length(min=1, max=40))
+    scopes = fields.List(
+        fields.String(validate=SCOPE),
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "the actions the key may call (default: all its role may)"},
+    )
+
+
+class RotateIn(Schema):
+    overlap_days = fields.Integer(
+        load_default=7,
+        validate=validate.Range(min=0, max=90),
+        metadata={"description": "how long the old key keeps working beside the new one"},
+    )
 
 
 class KeyOut(Schema):
@@ -93,10 +111,14 @@ class KeyOut(Schema):
     agency_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
     revoked_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    scopes = fields.List(fields.String(), allow_none=True)
 
 
 class IssuedKey(KeyOut):
     key = fields.String(metadata={"description": "shown once; only its hash is kept"})
+    replaces = fields.String(metadata={"description": "a rotation: the key it succeeds"})
+    old_key_ends = fields.DateTime(metadata={"description": "a rotation: the old key's end"})
 
 
 class KeyList(Schema):

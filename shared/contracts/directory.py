@@ -52,13 +52,18 @@ class KeyV1(Schema):
     agency_id = fields.String(allow_none=True, load_default=None)
     created_at = fields.AwareDateTime(required=True, format="iso")
     revoked_at = fields.AwareDateTime(format="iso", allow_none=True, load_default=None)
+    # optional additions (same version): a rotated key's end, a key's allowed actions
+    expires_at = fields.AwareDateTime(format="iso", allow_none=True, load_default=None)
+    scopes = fields.List(fields.String(), allow_none=True, load_default=None)
     actor = fields.String(required=True)
 
 
 APIKEY_ISSUED = "apikey.issued"
 APIKEY_REVOKED = "apikey.revoked"
+APIKEY_ROTATED = "apikey.rotated"  # the old key, now with the end of its overlap
 apikey_issued = event(APIKEY_ISSUED, 1, KeyV1())
 apikey_revoked = event(APIKEY_REVOKED, 1, KeyV1())
+apikey_rotated = event(APIKEY_ROTATED, 1, KeyV1())
 
 
 # --- people -----------------------------------------------------------------------------

@@ -103,3 +103,28 @@ def test_an_agency_key_made_by_dispatch_is_kept_and_announced_once(uow):
             uow.commit()
     assert uow.types() == ["apikey.issued"]
     assert uow.committed[0].payload["role"] == "agency"
+
+
+def test_a_rotated_key_works_beside_its_successor_until_the_overlap_ends(uow, city_admin):
+    from datetime import UTC, datetime, timedelta
+
+    from services.directory.keys import rotate_key
+
+    old = issue_key(
+        uow,
+        city_admin,
+        {"name": "sys", "role": "district", "jurisdiction": "630102", "scopes": ["intake.*"]},
+    )
+    new = rotate_key(uow, city_admin, old["key_id"], overlap_days=7)
+    assert new["replaces"] == old["key_id"] and new["scopes"] == ["intake.*"]
+    assert uow.types()[-2:] == ["apikey.issued", "apikey.rotated"]
+    assert uow.directory.authenticate(old["key"]) is not None  # the overlap
+    assert uow.directory.authenticate(new["key"]).scopes == ("intake.*",)
+    ends = new["old_key_ends"]
+    assert timedelta(days=6, hours=23) < ends - datetime.now(UTC) <= timedelta(days=7)
+    now_over = rotate_key(uow, city_admin, new["key_id"], overlap_days=0)
+    uow.directory.forget()
+    assert uow.directory.authenticate(new["key"]) is None  # no overlap asked: over at once
+    assert uow.directory.authenticate(now_over["key"]) is not None
+    with pytest.raises(Conflict):
+        rotate_key(uow, city_admin, new["key_id"])

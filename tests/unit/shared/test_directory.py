@@ -38,7 +38,7 @@ def unit_event(kind, code, name, *, at, parent=None, level="county", **more):
     return ev.__class__(**{**ev.__dict__, "occurred_at": at})
 
 
-def key_event(kind, key_id, digest, *, revoked_at=None):
+def key_event(kind, key_id, digest, *, revoked_at=None, expires_at=None):
     payload = {
         "key_id": key_id,
         "secret_sha256": digest,
@@ -48,6 +48,7 @@ def key_event(kind, key_id, digest, *, revoked_at=None):
         "agency_id": None,
         "created_at": T0.isoformat(),
         "revoked_at": revoked_at.isoformat() if revoked_at else None,
+        "expires_at": expires_at.isoformat() if expires_at else None,
         "actor": "t",
     }
     return make_event(
@@ -117,3 +118,17 @@ def test_a_deeper_unit_is_in_its_ancestors_subtrees(copy):
     )
     assert [u["code"] for u in d.subtree("630102")] == ["630102", "630102-P0001"]
     assert [u["code"] for u in d.subtree("630102-P0001")] == ["630102-P0001"]
+
+
+def test_a_rotated_key_stops_at_the_end_of_its_overlap_in_every_copy(copy):
+    d = LocalDirectory(copy.db, cache_seconds=0)
+    key_id, digest, key = new_key()
+    soon = datetime.now(UTC) + timedelta(days=7)
+    consume(copy, key_event("issued", key_id, digest))
+    consume(copy, key_event("rotated", key_id, digest, expires_at=soon))
+    assert d.authenticate(key) is not None
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    consume(copy, key_event("rotated", key_id, digest, expires_at=past))  # shortened: over
+    assert d.authenticate(key) is None
+    consume(copy, key_event("rotated", key_id, digest, expires_at=soon))  # never lengthened
+    assert d.authenticate(key) is None

@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from shared import deadletters
 from shared.errors import ApiError
-from shared.views import OnestopBlueprint, current_principal, service
+from shared.views import OnestopBlueprint, current_principal, permit, service
 
 
 class _Strict(Schema):
@@ -73,7 +73,8 @@ class RedriveOut(Schema):
 
 
 def require_province_admin() -> str:
-    """The caller's name when it is an administrator of a province; 403 otherwise."""
+    """The caller's name when it is an administrator of a province (the scope of the
+    permission matrix's row; ``permit`` has checked the role); 403 otherwise."""
     p = current_principal()
     if not p.is_province_admin:
         raise ApiError(403, "Dead letters are for a province's administrators.")
@@ -100,6 +101,7 @@ def dead_letter_blueprint() -> OnestopBlueprint:
     )
 
     @blp.get("")
+    @permit("dead_letters.list_dead_letters")
     @blp.arguments(DeadLetterArgs, location="query")
     @blp.response(200, DeadLetterPage)
     def list_dead_letters(args: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +123,7 @@ def dead_letter_blueprint() -> OnestopBlueprint:
         return {"items": page, "next_after": page[-1]["id"] if more else None}
 
     @blp.get("/<int:letter_id>")
+    @permit("dead_letters.show_dead_letter")
     @blp.response(200, DeadLetterOut)
     def show_dead_letter(letter_id: int) -> dict[str, Any]:
         """One dead letter with its body and headers."""
@@ -132,6 +135,7 @@ def dead_letter_blueprint() -> OnestopBlueprint:
         return found
 
     @blp.post("/redrive")
+    @permit("dead_letters.redrive")
     @blp.arguments(RedriveIn)
     @blp.response(200, RedriveOut)
     def redrive(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """What a service's HTTP views use: blueprints whose arguments refuse unknown fields,
-the signed-in principal and role checks, the service behind the app, the
-``Idempotency-Key`` header and file downloads. (``shared.web`` builds the app.)"""
+the signed-in principal and the permission matrix's check (``permit``), the service
+behind the app, the ``Idempotency-Key`` header and file downloads. (``shared.web``
+builds the app.)"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
+from shared import permissions
 from shared.auth import Principal
 from shared.errors import ApiError, invalid
 from shared.runtime import Service
@@ -49,15 +51,42 @@ def current_principal() -> Principal:
     return cast(Principal, principal)
 
 
-def require_role(*roles: str) -> Callable[[F], F]:
+def require_permission(action: str, principal: Principal) -> None:
+    """403 in the platform's error format unless ``principal``'s role is in the row of
+    ``action`` (``shared.permissions``; the message names the action and its roles) and,
+    for a system key with scopes, the action is one of them."""
+    if not permissions.action(action).allows(principal.role):
+        raise ApiError(403, permissions.refusal(action))
+    if not permissions.within(action, principal.scopes):  # a system key's narrower scopes
+        raise ApiError(
+            403, f"This key's scopes ({', '.join(principal.scopes)}) do not include {action}."
+        )
+
+
+def permit(action: str) -> Callable[[F], F]:
+    """The view of ``action`` (``<service>.<view>``), callable by the roles of its row in
+    the permission matrix: any other role is a 403 naming the action and the roles it
+    needs, before the request's arguments are read. A public row's view needs no
+    credential; a row whose credential is Open311's ``api_key`` is checked by its view
+    (``require_permission``). The scope is the use cases' to enforce.
+
+    An action without a row, or a view whose name is not the action's, fails at import."""
+    row = permissions.action(action)
+
     def deco(fn: F) -> F:
+        name = fn.__qualname__.rsplit("<locals>.", 1)[-1]
+        if name != row.view:
+            raise ValueError(f"permit({action!r}) is on the view {name}, not {row.view}")
+        if row.public or row.credential != permissions.HEADER:
+            fn.permission = action  # type: ignore[attr-defined]
+            return public(fn) if row.public else fn
+
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            p = current_principal()
-            if p.role not in roles:
-                raise ApiError(403, f"This call needs one of the roles: {', '.join(roles)}.")
+            require_permission(action, current_principal())
             return fn(*args, **kwargs)
 
+        wrapper.permission = action  # type: ignore[attr-defined]
         return cast(F, wrapper)
 
     return deco

@@ -22,11 +22,10 @@ from services.archive import (
 from shared.config import Settings
 from shared.errors import ApiError
 from shared.events import UNIT_CODE_RE
-from shared.views import OnestopBlueprint, current_principal, download, require_role, service
+from shared.views import OnestopBlueprint, current_principal, download, permit, service
 from shared.web import make_app
 
 blp = OnestopBlueprint("archive", __name__, url_prefix="/api/v1", description="Archive (服务档案)")
-OFFICE = ("admin", "district", "staff")
 UNIT = validate.Regexp(UNIT_CODE_RE, error="not a unit code")  # any unit of the tree
 
 
@@ -102,7 +101,7 @@ def _args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/trace/<code>")
-@require_role(*OFFICE)
+@permit("archive.trace")
 @blp.response(200, TraceOut)
 def trace(code: str) -> dict[str, Any]:
     """A demand's whole history: every archived event in order, with its envelope."""
@@ -110,25 +109,28 @@ def trace(code: str) -> dict[str, Any]:
 
 
 @blp.get("/events")
-@require_role(*OFFICE)
+@permit("archive.events")
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, EventPage)
 def events(args: dict[str, Any]) -> dict[str, Any]:
     """Search by enterprise, staff, agency, demand, type, producer, correlation id,
     jurisdiction subtree and time range (required, at most a year: wider ranges are for
-    the streaming export); newest first, cursor pagination."""
+    the streaming export); newest first, cursor pagination. An auditor finds the security
+    trail only (``person.*``, ``apikey.*``, ``signing_key.*``, ``access.*`` and
+    ``dead_letter.*`` events)."""
     return search.search(service().uow(), current_principal(), _args(args))
 
 
 @blp.get("/export")
-@require_role(*OFFICE)
+@permit("archive.export")
 @blp.arguments(ExportArgs, location="query")
 @blp.alt_response(403, description="a jurisdiction outside your subtree (before any byte)")
 def export(args: dict[str, Any]) -> Response:
     """Any query streamed as JSONL or CSV in constant memory, oldest first. Demand
     content and contacts are left out unless the enterprise consented. Every refusal
     (403 outside your subtree, 422 for a bad filter) and an unavailable database are
-    answered as an error before the first byte: a 200 is a stream that has started."""
+    answered as an error before the first byte: a 200 is a stream that has started. An
+    auditor exports the security trail only, as in the search."""
     args = _args(args)
     fmt = args["format"]
     # exports.export checks, scopes and reads the first batch now; only formatting and
@@ -139,21 +141,22 @@ def export(args: dict[str, Any]) -> Response:
 
 
 @blp.get("/verify")
+@permit("archive.verify")
 @blp.response(200, VerifyOut)
-@blp.alt_response(403, description="not a province administrator; says why")
+@blp.alt_response(403, description="not a province's administrator or auditor; says why")
 def verify() -> dict[str, Any]:
     """Walk the hash chain and name the first record that does not match. For a
-    province's administrators only (role ``admin`` bound to a province-level code):
-    the chain is one platform-wide sequence, so it cannot be verified for a subtree,
-    and the first bad record it names may be of any jurisdiction. Anyone else gets a
-    403; a city or district relies on the province's verification and the metric
-    ``onestop_archive_last_verify_ok``. The operator's ``onestop archive verify`` is
-    not bound to a jurisdiction."""
+    province's administrators and auditors only (role ``admin`` or ``auditor`` bound to a
+    province-level code): the chain is one platform-wide sequence, so it cannot be
+    verified for a subtree, and the first bad record it names may be of any
+    jurisdiction. Anyone else gets a 403; a city or district relies on the province's
+    verification and the metric ``onestop_archive_last_verify_ok``. The operator's
+    ``onestop archive verify`` is not bound to a jurisdiction."""
     return verification.verify(service().uow(), current_principal())
 
 
 @blp.post("/replay")
-@require_role("admin")
+@permit("archive.replay")
 @blp.arguments(ReplayIn)
 @blp.response(200, ReplayOut)
 def replay(data: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +196,7 @@ def _render(report: dict[str, Any], fmt: str, name: str) -> Any:
 
 
 @blp.get("/reports/<kind>")
-@require_role(*OFFICE)
+@permit("archive.report")
 @blp.arguments(ReportArgs, location="query")
 def report(args: dict[str, Any], kind: str) -> Any:
     """Reports read from the archive for a subtree and a period (week, month, quarter):

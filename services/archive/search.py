@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, or_, select
 
 from services.archive.models import archived_events
 from shared.auth import Principal
@@ -23,6 +23,10 @@ from shared.usecases import Forbidden, Invalid, NotFound
 t = archived_events
 MAX_SYNC_DAYS = 366  # a search over a wider range is refused: use the streaming export
 # query argument → the indexed column it filters on (equality)
+# What an auditor reads of the archive, and nothing else: the security trail — sign-ins
+# and their refusals, accounts and roles, keys, signing keys, refused calls, re-driven
+# dead letters (the permission matrix's scope ``trail``).
+SECURITY_TRAIL = ("person.", "apikey.", "signing_key.", "access.", "dead_letter.")
 FILTERS = (
     ("enterprise", "credit_code"),
     ("staff", "staff_id"),
@@ -66,7 +70,8 @@ def trace(uow: UnitOfWork, actor: Principal, code: str) -> list[dict[str, Any]]:
 
 def matching(actor: Principal | None, args: dict[str, Any]) -> Select[Any]:
     """The matching records; ``actor`` None is the platform operator (the CLI). Forbidden
-    for a jurisdiction outside the actor's subtree."""
+    for a jurisdiction outside the actor's subtree; an auditor's only of the security
+    trail."""
     root = args.get("jurisdiction") or (actor.jurisdiction if actor else None)
     if actor is not None and root is not None and not actor.can_see(root):
         raise Forbidden(
@@ -74,6 +79,8 @@ def matching(actor: Principal | None, args: dict[str, Any]) -> Select[Any]:
             fields={"query": {"jurisdiction": ["outside your jurisdiction"]}},
         )
     q = select(t)
+    if actor is not None and actor.role == "auditor":
+        q = q.where(or_(*(t.c.event_type.startswith(p, autoescape=True) for p in SECURITY_TRAIL)))
     if root is not None:
         q = q.where(t.c.jurisdiction.startswith(subtree_prefix(root)))
     for name, column in FILTERS:

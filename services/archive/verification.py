@@ -18,6 +18,7 @@ from services.archive.metrics import CHAIN_LENGTH, VERIFY_OK, VERIFY_TIME
 from services.archive.models import archived_events, chain_head
 from shared.auth import Principal
 from shared.db import UnitOfWork
+from shared.events import is_province
 from shared.usecases import Forbidden
 
 t = archived_events
@@ -38,16 +39,18 @@ def verify(uow: UnitOfWork, actor: Principal | None, *, batch: int = BATCH) -> d
     """Walk the chain from its start; name the first record that does not match (edited,
     deleted or reordered), and check the head (the newest records deleted).
 
-    The chain is one platform-wide sequence: only a province's administrators may walk it
-    (Forbidden for anyone else); ``actor`` None is the platform operator (the CLI)."""
-    if actor is not None and not actor.is_province_admin:
+    The chain is one platform-wide sequence: only a province's administrators and
+    auditors may walk it (Forbidden for anyone else); ``actor`` None is the platform
+    operator (the CLI)."""
+    auditor = actor is not None and actor.role == "auditor" and is_province(actor.jurisdiction)
+    if actor is not None and not (actor.is_province_admin or auditor):
         raise Forbidden(
             f"Your key is {actor.role} of {actor.jurisdiction}. "
-            "Verifying the hash chain is for the province's administrators: the chain is one "
-            "platform-wide sequence, so it cannot be verified for a subtree, and its answer "
-            "(the first bad record, of any jurisdiction) is about the whole platform. A city or "
-            "district relies on the province's verification and the metric "
-            "onestop_archive_last_verify_ok.",
+            "Verifying the hash chain is for the province's administrators and auditors: the "
+            "chain is one platform-wide sequence, so it cannot be verified for a subtree, and "
+            "its answer (the first bad record, of any jurisdiction) is about the whole "
+            "platform. A city or district relies on the province's verification and the "
+            "metric onestop_archive_last_verify_ok.",
         )
     started = datetime.now(UTC)
     walked = walk(links(uow, batch))

@@ -12,7 +12,7 @@ from services.directory import schemas as sc
 from services.directory.passwords import Hasher
 from shared.config import Settings
 from shared.errors import ApiError
-from shared.views import OnestopBlueprint, current_principal, public, require_role, service
+from shared.views import OnestopBlueprint, current_principal, permit, service
 from shared.web import make_app
 
 blp = OnestopBlueprint(
@@ -22,6 +22,7 @@ IMPORT_LIMIT = 20 << 20
 
 
 @blp.get("/units")
+@permit("directory.list_units")
 @blp.arguments(sc.UnitArgs, location="query")
 @blp.response(200, sc.UnitList)
 def list_units(args: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def list_units(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/units")
-@require_role("admin")
+@permit("directory.open_unit")
 @blp.arguments(sc.UnitIn)
 @blp.response(201, sc.UnitDetail)
 def open_unit(data: dict[str, Any]) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def open_unit(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/units/<code>")
+@permit("directory.get_unit")
 @blp.response(200, sc.UnitDetail)
 def get_unit(code: str) -> dict[str, Any]:
     """A unit with its path, children and every change it went through."""
@@ -49,7 +51,7 @@ def get_unit(code: str) -> dict[str, Any]:
 
 
 @blp.patch("/units/<code>")
-@require_role("admin")
+@permit("directory.change_unit")
 @blp.arguments(sc.UnitChangeIn)
 @blp.response(200, sc.UnitDetail)
 def change_unit(data: dict[str, Any], code: str) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def change_unit(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @blp.get("/keys")
-@require_role("admin")
+@permit("directory.list_keys")
 @blp.arguments(sc.KeyArgs, location="query")
 @blp.response(200, sc.KeyList)
 def list_keys(args: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def list_keys(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/keys")
-@require_role("admin")
+@permit("directory.issue_key")
 @blp.arguments(sc.KeyIn)
 @blp.response(201, sc.IssuedKey)
 def issue_key(data: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def issue_key(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.delete("/keys/<key_id>")
-@require_role("admin")
+@permit("directory.revoke_key")
 @blp.response(200, sc.KeyOut)
 def revoke_key(key_id: str) -> dict[str, Any]:
     """Revoke a key of your subtree; every service refuses it once told."""
@@ -92,7 +94,7 @@ def revoke_key(key_id: str) -> dict[str, Any]:
 
 
 @blp.post("/divisions/import")
-@require_role("admin")
+@permit("directory.import_divisions")
 @blp.response(200, sc.ImportReport)
 @blp.doc(
     requestBody={
@@ -141,7 +143,7 @@ HASHER = Hasher()  # argon2id, RFC 9106 low-memory profile
 
 
 @blp.post("/sessions")
-@public
+@permit("directory.sign_in")
 @blp.arguments(sc.SignInIn)
 @blp.response(201, sc.SessionOut)
 def sign_in(data: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +155,7 @@ def sign_in(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/sessions/refresh")
-@public
+@permit("directory.refresh")
 @blp.arguments(sc.RefreshIn)
 @blp.response(200, sc.SessionOut)
 def refresh(data: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +165,7 @@ def refresh(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.delete("/sessions/<session_id>")
+@permit("directory.sign_out")
 @blp.response(204)
 def sign_out(session_id: str) -> None:
     """End one of your sessions."""
@@ -170,6 +173,7 @@ def sign_out(session_id: str) -> None:
 
 
 @blp.get("/me")
+@permit("directory.me")
 @blp.response(200, sc.MeOut)
 def me() -> dict[str, Any]:
     """Who the token or key is, as every service sees it."""
@@ -185,6 +189,7 @@ def me() -> dict[str, Any]:
 
 
 @blp.get("/people")
+@permit("directory.list_people")
 @blp.arguments(sc.PeopleArgs, location="query")
 @blp.response(200, sc.PersonList)
 def list_people(args: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +198,7 @@ def list_people(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/people")
+@permit("directory.create_person")
 @blp.arguments(sc.PersonIn)
 @blp.response(201, sc.CreatedPerson)
 def create_person(data: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +211,7 @@ def create_person(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/people/<person_id>/disable")
+@permit("directory.disable_person")
 @blp.response(200, sc.PersonOut)
 def disable_person(person_id: str) -> dict[str, Any]:
     """Disable an account: it signs in no more, and its sessions end at their next refresh."""
@@ -214,6 +221,7 @@ def disable_person(person_id: str) -> dict[str, Any]:
 
 
 @blp.post("/people/<person_id>/enable")
+@permit("directory.enable_person")
 @blp.response(200, sc.PersonOut)
 def enable_person(person_id: str) -> dict[str, Any]:
     """Enable a disabled account again."""
@@ -228,6 +236,7 @@ well_known = OnestopBlueprint(
 
 
 @well_known.get("/jwks.json")
+@permit("directory.jwks")
 @well_known.response(200, sc.JwksOut)
 def jwks() -> dict[str, Any]:
     """The public keys access tokens are signed with (a JWK Set): for systems outside the

@@ -23,16 +23,15 @@ from services.dispatch.coordination import reassign as reassign_order
 from services.dispatch.decisions import list_decisions
 from services.dispatch.progress import report_progress
 from shared.config import Settings
-from shared.views import OnestopBlueprint, current_principal, require_role, service
+from shared.views import OnestopBlueprint, current_principal, permit, service
 from shared.web import make_app
 
 blp = OnestopBlueprint("dispatch", __name__, url_prefix="/api/v1", description="Dispatch (派单)")
-OFFICE = ("admin", "district", "staff")
-MANAGERS = ("admin", "district")
 
 
 # --- assignments and agency orders ----------------------------------------------------
 @blp.get("/assignments")
+@permit("dispatch.assignments")
 @blp.arguments(sc.AssignmentArgs, location="query")
 @blp.response(200, sc.AssignmentList)
 def assignments(args: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +40,7 @@ def assignments(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/assignments/<assignment_id>")
+@permit("dispatch.assignment")
 @blp.response(200, sc.AssignmentDetail)
 def assignment(assignment_id: str) -> dict[str, Any]:
     """One assignment with its dispatch decision (who was chosen, who was skipped and why),
@@ -49,6 +49,7 @@ def assignment(assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/progress")
+@permit("dispatch.progress")
 @blp.arguments(sc.ProgressIn)
 @blp.response(202, sc.ProgressOut)
 def progress(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _act(assignment_id: str, action: str, data: dict[str, Any]) -> dict[str, Any
 
 
 @blp.post("/assignments/<assignment_id>/acknowledge")
-@require_role("agency")
+@permit("dispatch.acknowledge")
 @blp.arguments(sc.NoteIn)
 @blp.response(200, sc.AssignmentDetail)
 def acknowledge(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def acknowledge(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/complete")
-@require_role("agency")
+@permit("dispatch.complete")
 @blp.arguments(sc.CompleteIn)
 @blp.response(200, sc.AssignmentDetail)
 def complete(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def complete(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/refuse")
-@require_role("agency")
+@permit("dispatch.refuse")
 @blp.arguments(sc.RefuseIn)
 @blp.response(200, sc.AssignmentDetail)
 def refuse(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def refuse(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/coordination")
-@require_role(*MANAGERS)
+@permit("dispatch.coordination")
 @blp.arguments(sc.CoordinationIn)
 @blp.response(200, sc.AssignmentDetail)
 def coordination(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def coordination(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/complaints")
-@require_role(*OFFICE)
+@permit("dispatch.complaint")
 @blp.arguments(sc.ComplaintIn)
 @blp.response(201, sc.ComplaintOut)
 def complaint(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def complaint(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.post("/assignments/<assignment_id>/reassign")
-@require_role(*MANAGERS)
+@permit("dispatch.reassign")
 @blp.arguments(sc.NoteIn)
 @blp.response(200, sc.AssignmentDetail)
 def reassign(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
@@ -135,7 +136,7 @@ def reassign(data: dict[str, Any], assignment_id: str) -> dict[str, Any]:
 
 
 @blp.get("/decisions")
-@require_role(*OFFICE)
+@permit("dispatch.decisions")
 @blp.arguments(sc.DecisionArgs, location="query")
 @blp.response(200, sc.DecisionList)
 def decisions(args: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def decisions(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/breaches")
-@require_role(*OFFICE)
+@permit("dispatch.breaches")
 @blp.arguments(sc.LimitArgs, location="query")
 @blp.response(200, sc.BreachList)
 def breaches(args: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +155,7 @@ def breaches(args: dict[str, Any]) -> dict[str, Any]:
 
 # --- the responsibility map -------------------------------------------------------------
 @blp.get("/departments")
-@require_role(*OFFICE)
+@permit("dispatch.departments")
 @blp.response(200, sc.DepartmentList)
 def departments() -> dict[str, Any]:
     """Responsible departments (包保责任部室) in your subtree."""
@@ -162,7 +163,7 @@ def departments() -> dict[str, Any]:
 
 
 @blp.put("/departments/<dept_id>")
-@require_role(*MANAGERS)
+@permit("dispatch.put_department")
 @blp.arguments(sc.DepartmentIn)
 @blp.response(200, sc.DepartmentOut)
 def put_department(data: dict[str, Any], dept_id: str) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def put_department(data: dict[str, Any], dept_id: str) -> dict[str, Any]:
 
 
 @blp.get("/staff")
-@require_role(*OFFICE)
+@permit("dispatch.staff")
 @blp.response(200, sc.StaffList)
 def staff() -> dict[str, Any]:
     """Staff of the departments in your subtree."""
@@ -180,7 +181,7 @@ def staff() -> dict[str, Any]:
 
 
 @blp.put("/staff/<staff_id>")
-@require_role(*MANAGERS)
+@permit("dispatch.put_staff")
 @blp.arguments(sc.StaffIn)
 @blp.response(200, sc.StaffOut)
 def put_staff(data: dict[str, Any], staff_id: str) -> dict[str, Any]:
@@ -189,7 +190,7 @@ def put_staff(data: dict[str, Any], staff_id: str) -> dict[str, Any]:
 
 
 @blp.get("/enterprises/<credit_code>")
-@require_role(*OFFICE)
+@permit("dispatch.enterprise")
 @blp.response(200, sc.EnterpriseOut)
 def enterprise(credit_code: str) -> dict[str, Any]:
     """An enterprise as dispatch sees it: flags, named owner, blacklist entries."""
@@ -197,7 +198,7 @@ def enterprise(credit_code: str) -> dict[str, Any]:
 
 
 @blp.put("/enterprises/<credit_code>/named-owner")
-@require_role(*MANAGERS)
+@permit("dispatch.named_owner")
 @blp.arguments(sc.NamedOwnerIn)
 @blp.response(200, sc.EnterpriseOut)
 def named_owner(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
@@ -206,7 +207,7 @@ def named_owner(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
 
 
 @blp.post("/enterprises/<credit_code>/blacklist")
-@require_role(*MANAGERS)
+@permit("dispatch.blacklist")
 @blp.arguments(sc.BlacklistIn)
 @blp.response(201, sc.BlacklistOut)
 def blacklist(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
@@ -219,6 +220,7 @@ def blacklist(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
 
 # --- the alliance -------------------------------------------------------------------------
 @blp.get("/agencies")
+@permit("dispatch.agency_list")
 @blp.arguments(sc.AgencyArgs, location="query")
 @blp.response(200, sc.AgencyList)
 def agency_list(args: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +229,7 @@ def agency_list(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/agencies")
-@require_role(*MANAGERS)
+@permit("dispatch.admit")
 @blp.arguments(sc.AdmissionIn)
 @blp.response(201, sc.AdmissionOut)
 def admit(data: dict[str, Any]) -> dict[str, Any]:
@@ -244,13 +246,14 @@ def admit(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/agencies/<agency_id>")
+@permit("dispatch.agency")
 @blp.response(200, sc.AgencyOut)
 def agency(agency_id: str) -> dict[str, Any]:
     return membership.get_agency(service().uow(), current_principal(), agency_id)
 
 
 @blp.put("/agencies/<agency_id>/rank-basis")
-@require_role(*MANAGERS)
+@permit("dispatch.rank_basis")
 @blp.arguments(sc.RankBasisIn)
 @blp.response(200, sc.AgencyOut)
 def rank_basis(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -259,7 +262,7 @@ def rank_basis(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
 
 
 @blp.post("/agencies/<agency_id>/pause")
-@require_role(*MANAGERS)
+@permit("dispatch.pause")
 @blp.arguments(sc.PauseIn)
 @blp.response(200, sc.AgencyOut)
 def pause(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -275,7 +278,7 @@ def pause(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
 
 
 @blp.post("/agencies/<agency_id>/resume")
-@require_role(*MANAGERS)
+@permit("dispatch.resume")
 @blp.arguments(sc.ResumeIn)
 @blp.response(200, sc.AgencyOut)
 def resume(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -290,7 +293,7 @@ def resume(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
 
 
 @blp.post("/agencies/<agency_id>/exit")
-@require_role(*MANAGERS)
+@permit("dispatch.exit_")
 @blp.arguments(sc.ExitIn)
 @blp.response(200, sc.AgencyOut)
 def exit_(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -306,7 +309,7 @@ def exit_(data: dict[str, Any], agency_id: str) -> dict[str, Any]:
 
 
 @blp.get("/alliances/<city>/rules")
-@require_role(*OFFICE)
+@permit("dispatch.rules")
 @blp.response(200, sc.RulesOut)
 def rules(city: str) -> dict[str, Any]:
     """The rule set in effect (version 0 = the seed's numbers) and every published version."""
@@ -314,7 +317,7 @@ def rules(city: str) -> dict[str, Any]:
 
 
 @blp.put("/alliances/<city>/rules")
-@require_role(*MANAGERS)
+@permit("dispatch.publish_rules")
 @blp.arguments(sc.RulesIn)
 @blp.response(200, sc.RulesOut)
 def publish_rules(data: dict[str, Any], city: str) -> dict[str, Any]:
@@ -324,6 +327,7 @@ def publish_rules(data: dict[str, Any], city: str) -> dict[str, Any]:
 
 
 @blp.get("/alliances/<city>/menu")
+@permit("dispatch.menu")
 @blp.response(200, sc.MenuList)
 def menu(city: str) -> dict[str, Any]:
     """The standard-contract menu (第十四条): price, policy coverage, bond per service item."""
@@ -331,7 +335,7 @@ def menu(city: str) -> dict[str, Any]:
 
 
 @blp.put("/alliances/<city>/menu/<item>")
-@require_role(*MANAGERS)
+@permit("dispatch.put_menu")
 @blp.arguments(sc.MenuItemIn)
 @blp.response(200, sc.MenuItemOut)
 def put_menu(data: dict[str, Any], city: str, item: str) -> dict[str, Any]:
@@ -339,7 +343,7 @@ def put_menu(data: dict[str, Any], city: str, item: str) -> dict[str, Any]:
 
 
 @blp.post("/alliances/<city>/month-close")
-@require_role(*MANAGERS)
+@permit("dispatch.month_close")
 @blp.arguments(sc.MonthCloseIn)
 @blp.response(200, sc.MonthCloseOut)
 def month_close(data: dict[str, Any], city: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, g, request
-from flask.views import MethodView
 
 from services.intake import build, feed, loop, metrics, open311, reading, registry, timelimits
 from services.intake.accepting import AcceptDemand, accept_demand
@@ -33,13 +32,12 @@ from services.intake.sheets import SheetError
 from shared.config import Settings
 from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS
 from shared.errors import ApiError
-from shared.views import OnestopBlueprint, current_principal, idempotency_key, require_role, service
+from shared.views import OnestopBlueprint, current_principal, idempotency_key, permit, service
 from shared.web import make_app
 
 blp = OnestopBlueprint(
     "demands", __name__, url_prefix="/api/v1", description="Demands (需求) and their closed loop"
 )
-HANDLERS = ("admin", "district", "staff")  # the handling parties of a demand
 
 
 def _replayed(body: str) -> Response:
@@ -49,6 +47,7 @@ def _replayed(body: str) -> Response:
 
 
 @blp.get("/services")
+@permit("intake.services")
 @blp.response(200, Catalogue)
 def services() -> dict[str, Any]:
     """The service catalogue: demand categories, their service items, and the agency
@@ -65,60 +64,59 @@ def services() -> dict[str, Any]:
     }
 
 
-@blp.route("/demands")
-class Demands(MethodView):
-    @require_role(*HANDLERS)
-    @blp.arguments(DemandIn)
-    @blp.response(201, DemandOut)
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 200},
-                "description": "retries with the same key and body get the first response again "
-                "(header Idempotent-Replayed: true); another body with it is a 409",
-            }
-        ]
-    )
-    def post(self, data: dict[str, Any]) -> Any:
-        """Accept a demand: its unified code, promised deadline and service notice.
+@blp.post("/demands")
+@permit("intake.create_demand")
+@blp.arguments(DemandIn)
+@blp.response(201, DemandOut)
+@blp.doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "retries with the same key and body get the first response again "
+            "(header Idempotent-Replayed: true); another body with it is a 409",
+        }
+    ]
+)
+def create_demand(data: dict[str, Any]) -> Any:
+    """Accept a demand: its unified code, promised deadline and service notice.
 
-        Emits ``demand.accepted``; the deadline counts working days on the Chinese
-        calendar (simple: same working day, general: 5, complex: 20 by default).
-        """
-        svc = service()
-        if not svc.accepting.is_set():
-            raise ApiError(
-                503, "Intake is shutting down; retry shortly.", headers={"Retry-After": "5"}
-            )
-        key = idempotency_key()
-        idempotency = None if key is None else IdempotencyKey.of(key, request.get_json())
-        try:
-            return accept_demand(
-                svc.uow(),
-                current_principal(),
-                AcceptDemand(data, idempotency),
-                correlation_id=g.correlation_id,
-            )
-        except Replayed as again:
-            return _replayed(again.body)
+    Emits ``demand.accepted``; the deadline counts working days on the Chinese
+    calendar (simple: same working day, general: 5, complex: 20 by default).
+    """
+    svc = service()
+    if not svc.accepting.is_set():
+        raise ApiError(503, "Intake is shutting down; retry shortly.", headers={"Retry-After": "5"})
+    key = idempotency_key()
+    idempotency = None if key is None else IdempotencyKey.of(key, request.get_json())
+    try:
+        return accept_demand(
+            svc.uow(),
+            current_principal(),
+            AcceptDemand(data, idempotency),
+            correlation_id=g.correlation_id,
+        )
+    except Replayed as again:
+        return _replayed(again.body)
 
-    @require_role(*HANDLERS)
-    @blp.arguments(DemandListArgs, location="query")
-    @blp.response(200, DemandList)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Demands in your jurisdiction subtree, newest first.
 
-        Agencies are not handling parties of a demand until it is dispatched to
-        them, so agency keys cannot read the demand ledger (confidentiality, XN).
-        """
-        return reading.list_demands(service().uow(), current_principal(), args)
+@blp.get("/demands")
+@permit("intake.list_demands")
+@blp.arguments(DemandListArgs, location="query")
+@blp.response(200, DemandList)
+def list_demands(args: dict[str, Any]) -> dict[str, Any]:
+    """Demands in your jurisdiction subtree, newest first.
+
+    Agencies are not handling parties of a demand until it is dispatched to
+    them, so agency keys cannot read the demand ledger (confidentiality, XN).
+    """
+    return reading.list_demands(service().uow(), current_principal(), args)
 
 
 @blp.get("/demands/<code>")
-@require_role(*HANDLERS)
+@permit("intake.demand")
 @blp.response(200, DemandOut)
 def demand(code: str) -> dict[str, Any]:
     """One demand by its unified code."""
@@ -126,7 +124,7 @@ def demand(code: str) -> dict[str, Any]:
 
 
 @blp.post("/demands/<code>/transitions")
-@require_role(*HANDLERS)
+@permit("intake.transitions")
 @blp.arguments(TransitionIn)
 @blp.response(200, DemandOut)
 @blp.alt_response(409, description="not allowed from the current status; names the allowed ones")
@@ -138,7 +136,7 @@ def transitions(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @blp.patch("/demands/<code>/screening")
-@require_role(*HANDLERS)
+@permit("intake.screening")
 @blp.arguments(ScreeningIn)
 @blp.response(200, DemandOut)
 def screening(data: dict[str, Any], code: str) -> dict[str, Any]:
@@ -148,7 +146,7 @@ def screening(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @blp.post("/demands/<code>/revisit")
-@require_role(*HANDLERS)
+@permit("intake.revisit")
 @blp.arguments(RevisitIn)
 @blp.response(200, DemandOut)
 def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
@@ -158,56 +156,58 @@ def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @blp.get("/demands/<code>/updates")
-@require_role(*HANDLERS)
+@permit("intake.updates")
 @blp.response(200, UpdateList)
 def updates(code: str) -> dict[str, Any]:
     """Every step of the demand, oldest first: who, when, what and why."""
     return {"demand_code": code, "items": feed.updates(service().uow(), current_principal(), code)}
 
 
-@blp.route("/enterprises")
-class Enterprises(MethodView):
-    @require_role(*HANDLERS)
-    @blp.arguments(EnterpriseProfileIn)
-    @blp.response(201, EnterpriseOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Register an enterprise (创新主体信息库); the SX coverage flags are computed.
-        Emits ``enterprise.registered``; a known credit code is a 409."""
-        return registry.register(
-            service().uow(), current_principal(), data, correlation_id=g.correlation_id
-        )
-
-    @require_role(*HANDLERS)
-    @blp.arguments(EnterpriseListArgs, location="query")
-    @blp.response(200, EnterprisePage)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Enterprises in your subtree, filtered, by credit code, with a cursor."""
-        return registry.search(service().uow(), current_principal(), args)
+@blp.post("/enterprises")
+@permit("intake.register_enterprise")
+@blp.arguments(EnterpriseProfileIn)
+@blp.response(201, EnterpriseOut)
+def register_enterprise(data: dict[str, Any]) -> dict[str, Any]:
+    """Register an enterprise (创新主体信息库); the SX coverage flags are computed.
+    Emits ``enterprise.registered``; a known credit code is a 409."""
+    return registry.register(
+        service().uow(), current_principal(), data, correlation_id=g.correlation_id
+    )
 
 
-@blp.route("/enterprises/<credit_code>")
-class Enterprise(MethodView):
-    @require_role(*HANDLERS)
-    @blp.response(200, EnterpriseOut)
-    def get(self, credit_code: str) -> dict[str, Any]:
-        """One enterprise's profile and flags."""
-        return registry.get(service().uow(), current_principal(), credit_code)
+@blp.get("/enterprises")
+@permit("intake.list_enterprises")
+@blp.arguments(EnterpriseListArgs, location="query")
+@blp.response(200, EnterprisePage)
+def list_enterprises(args: dict[str, Any]) -> dict[str, Any]:
+    """Enterprises in your subtree, filtered, by credit code, with a cursor."""
+    return registry.search(service().uow(), current_principal(), args)
 
-    @require_role(*HANDLERS)
-    @blp.arguments(EnterprisePatchIn(partial=True))
-    @blp.response(200, EnterpriseOut)
-    def patch(self, data: dict[str, Any], credit_code: str) -> dict[str, Any]:
-        """Change the fields sent; the flags follow. Emits ``enterprise.updated``."""
-        return registry.patch(
-            service().uow(), current_principal(), credit_code, data, correlation_id=g.correlation_id
-        )
+
+@blp.get("/enterprises/<credit_code>")
+@permit("intake.get_enterprise")
+@blp.response(200, EnterpriseOut)
+def get_enterprise(credit_code: str) -> dict[str, Any]:
+    """One enterprise's profile and flags."""
+    return registry.get(service().uow(), current_principal(), credit_code)
+
+
+@blp.patch("/enterprises/<credit_code>")
+@permit("intake.update_enterprise")
+@blp.arguments(EnterprisePatchIn(partial=True))
+@blp.response(200, EnterpriseOut)
+def update_enterprise(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
+    """Change the fields sent; the flags follow. Emits ``enterprise.updated``."""
+    return registry.patch(
+        service().uow(), current_principal(), credit_code, data, correlation_id=g.correlation_id
+    )
 
 
 IMPORT_LIMIT = 20 << 20
 
 
 @blp.post("/enterprises/import")
-@require_role(*HANDLERS)
+@permit("intake.import_enterprises")
 @blp.response(200, ImportReport)
 @blp.doc(
     requestBody={
@@ -253,20 +253,21 @@ def import_enterprises() -> dict[str, Any]:
         raise ApiError(422, str(exc), fields={"files": {"file": [str(exc)]}}) from None
 
 
-@blp.route("/time-limits/<jurisdiction>")
-class TimeLimits(MethodView):
-    @require_role(*HANDLERS)
-    @blp.response(200, TimeLimitsOut)
-    def get(self, jurisdiction: str) -> dict[str, Any]:
-        """The time limits (working days) and closure days in force for a jurisdiction."""
-        return timelimits.get_time_limits(service().uow(), current_principal(), jurisdiction)
+@blp.get("/time-limits/<jurisdiction>")
+@permit("intake.get_time_limits")
+@blp.response(200, TimeLimitsOut)
+def get_time_limits(jurisdiction: str) -> dict[str, Any]:
+    """The time limits (working days) and closure days in force for a jurisdiction."""
+    return timelimits.get_time_limits(service().uow(), current_principal(), jurisdiction)
 
-    @require_role("admin")
-    @blp.arguments(TimeLimitsIn)
-    @blp.response(200, TimeLimitsOut)
-    def put(self, data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
-        """Set a jurisdiction's own time limits and closure days (admin)."""
-        return timelimits.set_time_limits(service().uow(), current_principal(), jurisdiction, data)
+
+@blp.put("/time-limits/<jurisdiction>")
+@permit("intake.set_time_limits")
+@blp.arguments(TimeLimitsIn)
+@blp.response(200, TimeLimitsOut)
+def set_time_limits(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
+    """Set a jurisdiction's own time limits and closure days (admin)."""
+    return timelimits.set_time_limits(service().uow(), current_principal(), jurisdiction, data)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -42,7 +42,7 @@ from shared.contracts.catalogue import BY_CODE
 from shared.errors import ApiError, as_api_error
 from shared.events import UNIT_CODE_RE
 from shared.usecases import DomainError
-from shared.views import service
+from shared.views import permit, require_permission, service
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -105,15 +105,18 @@ def _known_jurisdiction() -> None:
         raise Open311Error(404, f"jurisdiction_id {code} not found")
 
 
-def _principal(required: bool) -> Principal | None:
+def _principal(action: str, required: bool) -> Principal | None:
+    """The system whose ``api_key`` is given, when its role is in ``action``'s row of the
+    permission matrix (403 naming the roles otherwise)."""
     key = request.values.get("api_key")
     if not key:
         if required:
             raise Open311Error(403, "api_key is required to submit a service request")
         return None
     principal = service().directory.authenticate(key)
-    if principal is None or principal.role not in ("admin", "district", "staff"):
+    if principal is None:
         raise Open311Error(403, "invalid api_key")
+    require_permission(action, principal)
     return principal
 
 
@@ -130,12 +133,14 @@ def _jurisdiction(principal: Principal | None) -> str | None:
 
 # -- services -----------------------------------------------------------------
 @bp.get("/services.<fmt>")
+@permit("intake.service_list")
 def service_list(fmt: str) -> Response:
     _known_jurisdiction()
     return render(check_format(fmt), "services", "service", georeport.service_list())
 
 
 @bp.get("/services/<code>.<fmt>")
+@permit("intake.service_definition")
 def service_definition(code: str, fmt: str) -> Response:
     check_format(fmt)
     _known_jurisdiction()
@@ -146,11 +151,12 @@ def service_definition(code: str, fmt: str) -> Response:
 
 # -- requests -----------------------------------------------------------------
 @bp.post("/requests.<fmt>")
+@permit("intake.create_request")
 def create_request(fmt: str) -> Response:
     check_format(fmt)
     if not service().accepting.is_set():
         raise Open311Error(503, "intake is shutting down; retry shortly")
-    principal = _principal(required=True)
+    principal = _principal("intake.create_request", required=True)
     assert principal is not None
     code = request.values.get("service_code")
     if not code:
@@ -178,17 +184,19 @@ def create_request(fmt: str) -> Response:
 
 
 @bp.get("/requests.<fmt>")
+@permit("intake.list_requests")
 def list_requests(fmt: str) -> Response:
     check_format(fmt)
-    principal = _principal(required=False)
+    principal = _principal("intake.list_requests", required=False)
     query = georeport.request_query(request.values, _jurisdiction(principal), datetime.now(UTC))
     found = servicerequests.list_requests(service().uow(), principal, query)
     return render(fmt, "service_requests", "request", found)
 
 
 @bp.get("/requests/<code>.<fmt>")
+@permit("intake.get_request")
 def get_request(code: str, fmt: str) -> Response:
     check_format(fmt)
-    principal = _principal(required=False)
+    principal = _principal("intake.get_request", required=False)
     found = servicerequests.get_request(service().uow(), principal, code)
     return render(fmt, "service_requests", "request", found)

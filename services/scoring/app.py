@@ -13,16 +13,14 @@ from services.scoring.export import to_xlsx
 from services.scoring.kpis import kpis as jurisdiction_kpis
 from services.scoring.tallies import tallies as month_tallies
 from shared.config import Settings
-from shared.views import OnestopBlueprint, current_principal, download, require_role, service
+from shared.views import OnestopBlueprint, current_principal, download, permit, service
 from shared.web import make_app
 
 blp = OnestopBlueprint("scoring", __name__, url_prefix="/api/v1", description="Scoring (考核评价)")
-OFFICE = ("admin", "district", "staff")
-MANAGERS = ("admin", "district")
 
 
 @blp.get("/tallies")
-@require_role(*OFFICE)
+@permit("scoring.tallies")
 @blp.arguments(sc.TallyArgs, location="query")
 @blp.response(200, sc.TallyList)
 def tallies(args: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +29,7 @@ def tallies(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/scorecards")
-@require_role(*OFFICE)
+@permit("scoring.scorecard")
 @blp.arguments(sc.ScorecardArgs, location="query")
 @blp.response(200, sc.ScorecardOut)
 def scorecard(args: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +40,7 @@ def scorecard(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/rankings")
-@require_role(*OFFICE)
+@permit("scoring.rankings")
 @blp.arguments(sc.RankingArgs, location="query")
 @blp.response(200, sc.RankingOut)
 def rankings(args: dict[str, Any]) -> Any:
@@ -56,7 +54,7 @@ def rankings(args: dict[str, Any]) -> Any:
 
 
 @blp.post("/evaluate")
-@require_role(*OFFICE)
+@permit("scoring.evaluate")
 @blp.arguments(sc.EvaluateIn)
 @blp.response(200, sc.EvaluateOut)
 def evaluate(data: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def evaluate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/records")
-@require_role(*MANAGERS)
+@permit("scoring.enter_record")
 @blp.arguments(sc.RecordIn)
 @blp.response(201, sc.RecordOut)
 def enter_record(data: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +77,7 @@ def enter_record(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/records")
-@require_role(*OFFICE)
+@permit("scoring.list_records")
 @blp.arguments(sc.RecordArgs, location="query")
 @blp.response(200, sc.RecordList)
 def list_records(args: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +85,7 @@ def list_records(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/records/<record_id>/retract")
-@require_role(*MANAGERS)
+@permit("scoring.retract")
 @blp.arguments(sc.RetractIn)
 @blp.response(200, sc.RecordOut)
 def retract(data: dict[str, Any], record_id: str) -> dict[str, Any]:
@@ -97,7 +95,7 @@ def retract(data: dict[str, Any], record_id: str) -> dict[str, Any]:
 
 
 @blp.get("/rule-sets/<jurisdiction>")
-@require_role(*OFFICE)
+@permit("scoring.get_rule_set")
 @blp.response(200, sc.RuleSetOut)
 def get_rule_set(jurisdiction: str) -> dict[str, Any]:
     """The rule set in force (nearest jurisdiction; version 0 = table A.1 literally)."""
@@ -105,7 +103,7 @@ def get_rule_set(jurisdiction: str) -> dict[str, Any]:
 
 
 @blp.put("/rule-sets/<jurisdiction>")
-@require_role(*MANAGERS)
+@permit("scoring.publish_rule_set")
 @blp.arguments(sc.RuleSetIn)
 @blp.response(200, sc.RuleSetOut)
 def publish_rule_set(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
@@ -117,7 +115,7 @@ def publish_rule_set(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
 
 
 @blp.get("/kpis")
-@require_role(*OFFICE)
+@permit("scoring.kpis")
 @blp.arguments(sc.KpiArgs, location="query")
 @blp.response(200, sc.KpiOut)
 def kpis(args: dict[str, Any]) -> dict[str, Any]:

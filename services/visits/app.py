@@ -17,14 +17,12 @@ from shared.views import (
     current_principal,
     download,
     idempotency_key,
-    require_role,
+    permit,
     service,
 )
 from shared.web import make_app
 
 blp = OnestopBlueprint("visits", __name__, url_prefix="/api/v1", description="Visits (服务进企)")
-OFFICE = ("admin", "district", "staff")
-MANAGERS = ("admin", "district")
 
 
 def _uow() -> UnitOfWork:
@@ -32,7 +30,7 @@ def _uow() -> UnitOfWork:
 
 
 @blp.post("/visits")
-@require_role(*OFFICE)
+@permit("visits.log_visit")
 @blp.arguments(sc.VisitIn)
 @blp.response(201, sc.VisitOut)
 def log_visit(data: dict[str, Any]) -> Any:
@@ -49,7 +47,7 @@ def log_visit(data: dict[str, Any]) -> Any:
 
 
 @blp.get("/visits")
-@require_role(*OFFICE)
+@permit("visits.list_visits")
 @blp.arguments(sc.VisitArgs, location="query")
 @blp.response(200, sc.VisitPage)
 def list_visits(args: dict[str, Any]) -> dict[str, Any]:
@@ -61,14 +59,14 @@ def list_visits(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/visits/<visit_id>")
-@require_role(*OFFICE)
+@permit("visits.get_visit")
 @blp.response(200, sc.VisitOut)
 def get_visit(visit_id: str) -> dict[str, Any]:
     return visitlog.get_visit(_uow(), current_principal(), visit_id)
 
 
 @blp.put("/visits/<visit_id>")
-@require_role(*OFFICE)
+@permit("visits.revise_visit")
 @blp.arguments(sc.RevisionIn)
 @blp.response(200, sc.VisitOut)
 def revise_visit(data: dict[str, Any], visit_id: str) -> dict[str, Any]:
@@ -79,7 +77,7 @@ def revise_visit(data: dict[str, Any], visit_id: str) -> dict[str, Any]:
 
 
 @blp.get("/visits/<visit_id>/versions")
-@require_role(*OFFICE)
+@permit("visits.visit_versions")
 @blp.response(200, sc.VersionList)
 def visit_versions(visit_id: str) -> dict[str, Any]:
     return {"items": visitlog.versions(_uow(), current_principal(), visit_id)}
@@ -92,7 +90,7 @@ def _maybe_xlsx(report: dict[str, Any], fmt: str, title: str, filename: str) -> 
 
 
 @blp.get("/ledger")
-@require_role(*OFFICE)
+@permit("visits.service_ledger")
 @blp.arguments(sc.LedgerArgs, location="query")
 @blp.response(200, sc.ReportOut)
 def service_ledger(args: dict[str, Any]) -> Any:
@@ -104,7 +102,7 @@ def service_ledger(args: dict[str, Any]) -> Any:
 
 
 @blp.get("/reports/visits")
-@require_role(*OFFICE)
+@permit("visits.team_report")
 @blp.arguments(sc.TeamReportArgs, location="query")
 @blp.response(200, sc.ReportOut)
 def team_report(args: dict[str, Any]) -> Any:
@@ -116,7 +114,7 @@ def team_report(args: dict[str, Any]) -> Any:
 
 
 @blp.get("/compliance")
-@require_role(*OFFICE)
+@permit("visits.compliance_view")
 @blp.arguments(sc.ComplianceArgs, location="query")
 @blp.response(200, sc.ComplianceOut)
 def compliance_view(args: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +125,7 @@ def compliance_view(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/frequency-rules/<jurisdiction>")
-@require_role(*OFFICE)
+@permit("visits.get_rules")
 @blp.response(200, sc.RulesOut)
 def get_rules(jurisdiction: str) -> dict[str, Any]:
     """The frequency rules in force (nearest jurisdiction on the path; version 0 = the
@@ -136,7 +134,7 @@ def get_rules(jurisdiction: str) -> dict[str, Any]:
 
 
 @blp.put("/frequency-rules/<jurisdiction>")
-@require_role(*MANAGERS)
+@permit("visits.publish_rules")
 @blp.arguments(sc.RulesIn)
 @blp.response(200, sc.RulesOut)
 def publish_rules(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
@@ -144,14 +142,14 @@ def publish_rules(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
 
 
 @blp.get("/teams")
-@require_role(*OFFICE)
+@permit("visits.list_teams")
 @blp.response(200, sc.TeamList)
 def list_teams() -> dict[str, Any]:
     return {"items": teams.list_teams(_uow(), current_principal())}
 
 
 @blp.put("/teams/<team_id>")
-@require_role(*MANAGERS)
+@permit("visits.put_team")
 @blp.arguments(sc.TeamIn)
 @blp.response(200, sc.TeamOut)
 def put_team(data: dict[str, Any], team_id: str) -> dict[str, Any]:
@@ -160,7 +158,7 @@ def put_team(data: dict[str, Any], team_id: str) -> dict[str, Any]:
 
 
 @blp.put("/stations/<station_id>")
-@require_role(*MANAGERS)
+@permit("visits.put_station")
 @blp.arguments(sc.StationIn)
 @blp.response(200, sc.StationOut)
 def put_station(data: dict[str, Any], station_id: str) -> dict[str, Any]:
@@ -169,7 +167,7 @@ def put_station(data: dict[str, Any], station_id: str) -> dict[str, Any]:
 
 
 @blp.post("/stations/<station_id>/duty")
-@require_role(*OFFICE)
+@permit("visits.record_duty")
 @blp.arguments(sc.DutyIn)
 @blp.response(200, sc.DutyOut)
 def record_duty(data: dict[str, Any], station_id: str) -> dict[str, Any]:
@@ -178,7 +176,7 @@ def record_duty(data: dict[str, Any], station_id: str) -> dict[str, Any]:
 
 
 @blp.post("/plans")
-@require_role(*OFFICE)
+@permit("visits.create_plan")
 @blp.arguments(sc.PlanIn)
 @blp.response(201, sc.PlanOut)
 def create_plan(data: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +185,7 @@ def create_plan(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/plans")
-@require_role(*OFFICE)
+@permit("visits.list_plans")
 @blp.arguments(sc.PlanArgs, location="query")
 @blp.response(200, sc.PlanList)
 def list_plans(args: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +193,7 @@ def list_plans(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/plans/<plan_id>/done")
-@require_role(*OFFICE)
+@permit("visits.plan_done")
 @blp.arguments(sc.PlanDoneIn)
 @blp.response(200, sc.PlanOut)
 def plan_done(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -205,7 +203,7 @@ def plan_done(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
 
 
 @blp.post("/plans/<plan_id>/missed")
-@require_role(*OFFICE)
+@permit("visits.plan_missed")
 @blp.arguments(sc.PlanReasonIn)
 @blp.response(200, sc.PlanOut)
 def plan_missed(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -215,7 +213,7 @@ def plan_missed(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
 
 
 @blp.post("/plans/<plan_id>/cancel")
-@require_role(*OFFICE)
+@permit("visits.plan_cancel")
 @blp.arguments(sc.PlanReasonIn)
 @blp.response(200, sc.PlanOut)
 def plan_cancel(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
@@ -225,7 +223,7 @@ def plan_cancel(data: dict[str, Any], plan_id: str) -> dict[str, Any]:
 
 
 @blp.get("/links")
-@require_role(*OFFICE)
+@permit("visits.links")
 @blp.arguments(sc.LinkArgs, location="query")
 @blp.response(200, sc.LinkList)
 def links(args: dict[str, Any]) -> dict[str, Any]:

@@ -313,10 +313,13 @@ def test_verify_is_for_the_province_administrators_only(platform):
     for key in (city_admin, district_admin):  # the archive has the directory's announcement
         bearer = {"Authorization": f"Bearer {key}"}
         wait_for(lambda h=bearer: c.get(f"{API}/verify", headers=h).status_code != 401)
-    refused = {
-        "district": auth(platform, "district"),
-        "staff": auth(platform, "staff"),
-        "agency": auth(platform, "agency"),
+    for role in ("district", "staff", "agency"):  # the role: the permission matrix's refusal
+        r = c.get(f"{API}/verify", headers=auth(platform, role))
+        assert r.status_code == 403, role
+        assert r.get_json()["error"]["message"] == (
+            "This call (archive.verify) needs one of the roles: admin, auditor."
+        )
+    refused = {  # the scope: an administrator, but not a province's
         "city admin": {"Authorization": f"Bearer {city_admin}"},
         "district admin": {"Authorization": f"Bearer {district_admin}"},
     }

@@ -131,6 +131,7 @@ ACTIONS: tuple[Action, ...] = (
         ("list_keys", "GET", "/keys", _each("subtree", "admin")),
         ("issue_key", "POST", "/keys", _each("subtree", "admin")),
         ("revoke_key", "DELETE", "/keys/<key_id>", _each("subtree", "admin")),
+        ("rotate_key", "POST", "/keys/<key_id>/rotate", _each("subtree", "admin")),
         ("import_divisions", "POST", "/divisions/import", _each("province", "admin")),
     ),
     _public("directory", "sign_in", "POST", f"{API}/sessions"),

@@ -83,6 +83,23 @@ def issue_key(data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+@blp.post("/keys/<key_id>/rotate")
+@permit("directory.rotate_key")
+@blp.arguments(sc.RotateIn)
+@blp.response(201, sc.IssuedKey)
+def rotate_key(data: dict[str, Any], key_id: str) -> dict[str, Any]:
+    """A successor for a key of your subtree (same name, role, unit and scopes), shown
+    once; the old key keeps working for ``overlap_days`` (7 by default), so the system
+    switches without a gap."""
+    return keys.rotate_key(
+        service().uow(),
+        current_principal(),
+        key_id,
+        overlap_days=data["overlap_days"],
+        correlation_id=g.correlation_id,
+    )
+
+
 @blp.delete("/keys/<key_id>")
 @permit("directory.revoke_key")
 @blp.response(200, sc.KeyOut)

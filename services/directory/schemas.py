@@ -79,7 +79,7 @@ class KeyArgs(Schema):
 
 
 SCOPE = validate.Regexp(
-    r"^[a-z]+\.([a-z_]+|\*)$", error="an action (intake.create_demand) or intake.*"
+    r"^[a-z_]+\.([a-z_]+|\*)$", error="an action (intake.create_demand) or intake.*"
 )
 
 

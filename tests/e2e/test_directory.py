@@ -88,11 +88,9 @@ def test_a_retired_unit_takes_no_new_filings_and_names_its_successor(platform):
     assert [ch["kind"] for ch in r.get_json()["changes"]] == ["opened", "retired"]
 
     def refused():
-        r = c.post(
-            "/intake/api/v1/demands",
-            json={**DEMO_DEMAND, "jurisdiction": "630105"},
-            headers=province,
-        )
+        there = {"credit_code": "91630105MA7NHP6Q1L", "name": "西宁藏药生物科技有限公司"}
+        body = {**DEMO_DEMAND, "enterprise": there, "jurisdiction": "630105"}
+        r = c.post("/intake/api/v1/demands", json=body, headers=province)
         return r.status_code == 422 and r.get_json()
 
     body = wait_for(refused)

@@ -57,7 +57,9 @@ def test_scorecard_point_by_point_with_evidence_and_rebuild(platform):
         got = r.get_json()
         return (
             got
-            if item(got, "satisfaction")["points"] and item(got, "visits")["basis"]["visits"] >= 2
+            if item(got, "satisfaction")["points"]
+            and item(got, "visits")["basis"]["visits"] >= 2
+            and item(got, "technology_demands")["basis"].get("tech_solved")
             else None
         )
 

@@ -32,6 +32,15 @@ class Principal:
     roles: tuple[str, ...] = ()  # a person's roles (a system's key has none)
     staff_id: str | None = None  # a person's staff record in dispatch's map, when linked
     scopes: tuple[str, ...] = ()  # a system key's actions (``intake.*``); empty: its role's all
+    credit_codes: tuple[str, ...] = ()  # an enterprise user's enterprises
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.role == "enterprise"
+
+    def acts_for(self, credit_code: str) -> bool:
+        """An enterprise user acts for the enterprises bound to its account, only."""
+        return credit_code in self.credit_codes
 
     @property
     def is_person(self) -> bool:
@@ -76,6 +85,7 @@ def person_principal(claims: dict[str, Any]) -> Principal:
     given = claims.get("roles")
     roles = tuple(str(r) for r in given) if isinstance(given, list) else ()
     agency, staff = claims.get("agency_id"), claims.get("staff_id")
+    codes = claims.get("credit_codes")
     return Principal(
         key_id=f"person:{claims['sub']}",
         name=str(claims.get("name", claims["sub"])),
@@ -84,6 +94,7 @@ def person_principal(claims: dict[str, Any]) -> Principal:
         agency_id=str(agency) if agency else None,
         roles=roles,
         staff_id=str(staff) if staff else None,
+        credit_codes=tuple(str(c) for c in codes) if isinstance(codes, list) else (),
     )
 
 

@@ -35,6 +35,7 @@ SCOPES: dict[str, str] = {
     "alliance": "an alliance (dispatch's `<city>`: the unit that runs the station, at any "
     "level) of the caller's subtree",
     "own agency": "the agency's own record and the orders made to it",
+    "own enterprises": "the demands of the enterprises bound to an enterprise user's account",
     "province": "a province's administrators (or auditors): a role bound to a province's code",
     "accounts": "accounts of the caller's subtree, for a security administrator or an "
     "administrator's API key (a system administrator manages none: 三员分立)",
@@ -95,6 +96,8 @@ OFFICE_SUBTREE = _each("subtree", *OFFICE)
 MANAGERS_SUBTREE = _each("subtree", *MANAGERS)
 ORDERS = {**OFFICE_SUBTREE, "agency": "own agency"}  # agency orders and members
 ARCHIVE_SEARCH = {**OFFICE_SUBTREE, "auditor": "trail"}
+# an enterprise user files, follows, rates and consents for its own enterprises only
+SELF_SERVICE = {**OFFICE_SUBTREE, "enterprise": "own enterprises"}
 
 
 def _rows(service: str, prefix: str, *rows: tuple[str, str, str, dict[str, str]]) -> list[Action]:
@@ -152,13 +155,14 @@ ACTIONS: tuple[Action, ...] = (
         "intake",
         API,
         ("services", "GET", "/services", _each("all", *EVERYONE)),
-        ("create_demand", "POST", "/demands", OFFICE_SUBTREE),
-        ("list_demands", "GET", "/demands", OFFICE_SUBTREE),
-        ("demand", "GET", "/demands/<code>", OFFICE_SUBTREE),
+        ("create_demand", "POST", "/demands", SELF_SERVICE),
+        ("list_demands", "GET", "/demands", SELF_SERVICE),
+        ("demand", "GET", "/demands/<code>", SELF_SERVICE),
         ("transitions", "POST", "/demands/<code>/transitions", OFFICE_SUBTREE),
         ("screening", "PATCH", "/demands/<code>/screening", OFFICE_SUBTREE),
-        ("revisit", "POST", "/demands/<code>/revisit", OFFICE_SUBTREE),
-        ("updates", "GET", "/demands/<code>/updates", OFFICE_SUBTREE),
+        ("revisit", "POST", "/demands/<code>/revisit", SELF_SERVICE),
+        ("consent", "PUT", "/demands/<code>/consent", SELF_SERVICE),
+        ("updates", "GET", "/demands/<code>/updates", SELF_SERVICE),
         ("register_enterprise", "POST", "/enterprises", OFFICE_SUBTREE),
         ("list_enterprises", "GET", "/enterprises", OFFICE_SUBTREE),
         ("get_enterprise", "GET", "/enterprises/<credit_code>", OFFICE_SUBTREE),

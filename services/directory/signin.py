@@ -275,6 +275,7 @@ def _access_token(
         "roles": json.loads(person.roles),
         "agency_id": person.agency_id,
         "staff_id": person.staff_id,
+        "credit_codes": json.loads(person.credit_codes),
         "sid": session_id,
     }
     ttl = max(1, int((expires - now).total_seconds()))

@@ -4,6 +4,7 @@ demand's later changes and the enterprises' profiles follow."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -211,3 +212,18 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
             "dispatch",
             event.correlation_id,
         )
+
+
+def on_demand_consent_changed(event: Event, uow: UnitOfWork) -> None:
+    """The enterprise granted or withdrew consent: the demand's agency orders show its
+    content (the brief that came with the grant) or hide it from now on."""
+    p = event.payload
+    granted = p["consent_to_share"] and p.get("brief")
+    uow.session.execute(
+        update(assignments)
+        .where(assignments.c.demand_code == p["demand_code"], assignments.c.kind == "agency")
+        .values(
+            consent_to_share=bool(p["consent_to_share"]),
+            brief=json.dumps(p["brief"], ensure_ascii=False) if granted else None,
+        )
+    )

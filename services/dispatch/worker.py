@@ -6,6 +6,7 @@ from services.dispatch import broker, build, consumers, sweep
 from services.dispatch.models import agencies
 from shared.contracts.intake import (
     DEMAND_ACCEPTED,
+    DEMAND_CONSENT_CHANGED,
     DEMAND_SCREENED,
     DEMAND_STATUS_CHANGED,
     ENTERPRISE_REGISTERED,
@@ -22,6 +23,7 @@ def subscriptions(svc: Service) -> list[Subscription]:
         svc.on("intake", DEMAND_ACCEPTED, consumers.on_demand_accepted),
         svc.on("intake", DEMAND_SCREENED, consumers.on_demand_screened),
         svc.on("intake", DEMAND_STATUS_CHANGED, consumers.on_demand_status_changed),
+        svc.on("intake", DEMAND_CONSENT_CHANGED, consumers.on_demand_consent_changed),
         svc.subscription(
             "on_enterprise",
             [("intake", f"{ENTERPRISE_REGISTERED}.#"), ("intake", f"{ENTERPRISE_UPDATED}.#")],

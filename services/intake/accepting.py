@@ -83,6 +83,8 @@ def filing_of(
     its enterprise is registered (``registered_in``; None for a new one) or above it,
     by default there; a new enterprise needs its name to be registered."""
     credit_code = fields["enterprise"]["credit_code"]
+    if actor.is_enterprise:
+        return own_filing(actor, fields, registered_in)
     if registered_in is not None and not actor.can_see(registered_in):
         raise Forbidden(
             f"Enterprise {credit_code} is registered in {registered_in}, "
@@ -110,6 +112,29 @@ def filing_of(
             },
         )
     return jurisdiction
+
+
+ONLINE = ("online", "order")  # how an enterprise files its own: online, or 企业点单
+
+
+def own_filing(actor: Principal, fields: dict[str, Any], registered_in: str | None) -> str:
+    """An enterprise user files for its own (registered) enterprises only, online or as an
+    order (企业点单), where the enterprise is registered."""
+    credit_code = fields["enterprise"]["credit_code"]
+    if not actor.acts_for(credit_code):
+        raise Forbidden(
+            f"Your account does not act for enterprise {credit_code}.",
+            fields={"json": {"enterprise": {"credit_code": ["not one of your enterprises"]}}},
+        )
+    if registered_in is None:
+        raise Invalid.field("enterprise", "your enterprise is not registered yet; ask its office")
+    if fields.get("jurisdiction") not in (None, registered_in):
+        raise Invalid.field(
+            "jurisdiction", f"your enterprise's demands are filed in {registered_in}"
+        )
+    if fields["source"] not in ONLINE:
+        raise Invalid.field("source", f"an enterprise files {' or '.join(ONLINE)}")
+    return registered_in
 
 
 # Columns a demand has no value for when it is accepted.

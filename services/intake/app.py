@@ -8,9 +8,11 @@ from flask import Flask, Response, g, request
 
 from services.intake import build, feed, loop, metrics, open311, reading, registry, timelimits
 from services.intake.accepting import AcceptDemand, accept_demand
+from services.intake.consent import set_consent
 from services.intake.idempotency import IdempotencyKey, Replayed
 from services.intake.schemas import (
     Catalogue,
+    ConsentIn,
     DemandIn,
     DemandList,
     DemandListArgs,
@@ -153,6 +155,17 @@ def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
     """The satisfaction revisit (满意度回访) of a closed demand: once, rated 1–5; a rating
     of 1 or 2 reopens follow-up. Emits ``demand.revisited``."""
     return loop.rate(service().uow(), current_principal(), code, data)
+
+
+@blp.put("/demands/<code>/consent")
+@permit("intake.consent")
+@blp.arguments(ConsentIn)
+@blp.response(200, DemandOut)
+def consent(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """Grant or withdraw the consent to share the demand's content with the agency serving
+    it (XN 保密): the enterprise itself, or its office on its word. Emits
+    ``demand.consent_changed``; the agency order shows or hides the content."""
+    return set_consent(service().uow(), current_principal(), code, data)
 
 
 @blp.get("/demands/<code>/updates")

@@ -29,6 +29,13 @@ def demand_rows() -> Select[Any]:
     )
 
 
+def sees(actor: Principal, row: Any) -> bool:
+    """An office sees its subtree's demands; an enterprise user its own enterprises'."""
+    if actor.is_enterprise:
+        return actor.acts_for(row.enterprise_credit_code)
+    return actor.can_see(row.jurisdiction)
+
+
 def load_demand(session: Session, code: str, actor: Principal, *, lock: bool = False) -> Any:
     """A demand row the actor may see, or NotFound (the same answer whether it
     does not exist or lies outside the actor's subtree)."""
@@ -36,7 +43,7 @@ def load_demand(session: Session, code: str, actor: Principal, *, lock: bool = F
     if lock:
         q = q.with_for_update(of=demands)
     row = session.execute(q).first()
-    if row is None or not actor.can_see(row.jurisdiction):
+    if row is None or not sees(actor, row):
         raise NotFound(f"No demand {code} in your jurisdiction.")
     return row
 
@@ -132,10 +139,14 @@ def demand_filters(args: Mapping[str, Any], now: datetime) -> list[ColumnElement
 
 
 def list_demands(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dict[str, Any]:
-    """Demands in the subtree, newest first, filtered, a page at a time (keyset cursor)."""
-    root = query_root(actor, args.get("jurisdiction"))
+    """Demands in the subtree (an enterprise user's: its own enterprises'), newest first,
+    filtered, a page at a time (keyset cursor)."""
     d = demands
-    q = demand_rows().where(d.c.jurisdiction.startswith(subtree_prefix(root)))
+    if actor.is_enterprise:
+        q = demand_rows().where(d.c.enterprise_credit_code.in_(actor.credit_codes))
+    else:
+        root = query_root(actor, args.get("jurisdiction"))
+        q = demand_rows().where(d.c.jurisdiction.startswith(subtree_prefix(root)))
     for condition in demand_filters(args, datetime.now(UTC)):
         q = q.where(condition)
     key = cursor_key(args.get("cursor"), 2, lambda k: [_cursor_time(k[0]), str(k[1])])

@@ -192,6 +192,13 @@ class RevisitIn(Strict):
     comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class ConsentIn(Strict):
+    consent_to_share = fields.Boolean(
+        required=True,
+        metadata={"description": "share the content with the agency serving the demand"},
+    )
+
+
 class UpdateOut(Schema):
     kind = fields.String()
     from_status = fields.String(allow_none=True)

@@ -121,3 +121,19 @@ ENTERPRISE_REGISTERED = "enterprise.registered"
 ENTERPRISE_UPDATED = "enterprise.updated"
 enterprise_registered = event(ENTERPRISE_REGISTERED, 1, EnterpriseV1())
 enterprise_updated = event(ENTERPRISE_UPDATED, 1, EnterpriseV1())
+
+
+class DemandConsentChangedV1(Schema):
+    """``demand.consent_changed`` v1 — the enterprise granted or withdrew its consent to
+    share the demand's content with the agency serving it (XN 保密). ``brief`` (title,
+    description, contact) travels only with a grant, for the handling parties."""
+
+    demand_code = fields.String(required=True)
+    consent_to_share = fields.Boolean(required=True)
+    brief = fields.Dict(allow_none=True, load_default=None)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+DEMAND_CONSENT_CHANGED = "demand.consent_changed"
+demand_consent_changed = event(DEMAND_CONSENT_CHANGED, 1, DemandConsentChangedV1())

@@ -253,7 +253,7 @@ def test_the_refusal_names_the_action_and_the_roles(world: World) -> None:
         "status": 403,
         "code": "forbidden",
         "message": "This call (intake.list_demands) needs one of the roles: "
-        "admin, district, staff.",
+        "admin, district, staff, enterprise.",
         "correlation_id": r.headers["X-Correlation-ID"],
     }
 

@@ -84,7 +84,7 @@ def test_the_auditor_reads_the_security_trail_and_verifies_the_chain_only():
     }
 
 
-def test_an_enterprise_user_reads_the_catalogue_and_the_tree_for_now():
+def test_an_enterprise_user_serves_itself_and_reads_the_catalogue_and_the_tree():
     enterprise = {a.name for a in permissions.ACTIONS if a.allows("enterprise")}
     assert enterprise == {
         "directory.list_units",
@@ -92,6 +92,17 @@ def test_an_enterprise_user_reads_the_catalogue_and_the_tree_for_now():
         "directory.sign_out",
         "directory.me",
         "intake.services",
+        # self-service (issue 13): its own enterprises' demands only
+        "intake.create_demand",
+        "intake.list_demands",
+        "intake.demand",
+        "intake.revisit",
+        "intake.consent",
+        "intake.updates",
+    }
+    assert {permissions.MATRIX[a].roles["enterprise"] for a in enterprise if "intake." in a} == {
+        "all",
+        "own enterprises",
     }
 
 

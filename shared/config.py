@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The directory (places and credentials) comes first: every other service copies it.
 SERVICES: tuple[str, ...] = ("directory", "intake", "dispatch", "visits", "scoring", "archive")
@@ -62,6 +63,11 @@ class Settings:
     broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
     credential_cache: float = 30.0  # seconds a service trusts a key it looked up (revocation lag)
     topology_file: Path = TOPOLOGY_FILE  # the platform's queues and bindings (onestop topology)
+    # single sign-on with a province's identity platform (OpenID Connect): off without an issuer
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_uri: str | None = None  # default: the callback's URL as the request reached it
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -98,7 +104,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
         credential_cache=_float(env, "ONESTOP_CREDENTIAL_CACHE", 30.0),
         topology_file=Path(env.get("ONESTOP_TOPOLOGY_FILE") or TOPOLOGY_FILE),
+        **_oidc(env),
     )
+
+
+OIDC_SETTINGS = ("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_redirect_uri")
+
+
+def _oidc(env: Mapping[str, str]) -> dict[str, Any]:
+    """The single sign-on settings (``ONESTOP_OIDC_*``): all off without the issuer; with
+    it, the client's id and secret are required."""
+    values = {n: (env.get(f"ONESTOP_{n.upper()}") or "").strip() or None for n in OIDC_SETTINGS}
+    if values["oidc_issuer"] is None:
+        return dict.fromkeys(values)
+    for name in ("oidc_client_id", "oidc_client_secret"):
+        if values[name] is None:
+            raise ValueError(f"ONESTOP_{name.upper()} is required with ONESTOP_OIDC_ISSUER")
+    return values
 
 
 def explicit_infrastructure(

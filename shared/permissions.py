@@ -148,7 +148,10 @@ ACTIONS: tuple[Action, ...] = (
         ("create_person", "POST", "/people", _each("accounts", "admin")),
         ("disable_person", "POST", "/people/<person_id>/disable", _each("accounts", "admin")),
         ("enable_person", "POST", "/people/<person_id>/enable", _each("accounts", "admin")),
+        ("link_identity", "POST", "/people/<person_id>/identities", _each("accounts", "admin")),
     ),
+    _public("directory", "sso_login", "GET", f"{API}/sso/login"),
+    _public("directory", "sso_callback", "GET", f"{API}/sso/callback"),
     _public("directory", "jwks", "GET", "/.well-known/jwks.json"),
     # --- intake: demands, enterprises, time limits, Open311 ---------------------------
     *_rows(

@@ -1,13 +1,15 @@
-"""Directory HTTP API: the unit tree (read, open, rename, retire, reopen), API keys, and
-the import of the official divisions."""
+"""Directory HTTP API: the unit tree (read, open, rename, retire, reopen), API keys, the
+import of the official divisions, people's accounts and sessions, and single sign-on with a
+province's identity platform."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import Flask, g, request
+from flask import Flask, Response, after_this_request, current_app, g, request
+from marshmallow import EXCLUDE
 
-from services.directory import build, imports, keys, people, signin, units
+from services.directory import build, identities, imports, keys, people, signin, sso, units
 from services.directory import schemas as sc
 from services.directory.passwords import Hasher
 from shared.config import Settings
@@ -247,6 +249,91 @@ def enable_person(person_id: str) -> dict[str, Any]:
     )
 
 
+@blp.post("/people/<person_id>/identities")
+@permit("directory.link_identity")
+@blp.arguments(sc.IdentityIn)
+@blp.response(201, sc.PersonWithIdentities)
+def link_identity(data: dict[str, Any], person_id: str) -> dict[str, Any]:
+    """Link an account of your subtree to who the person is at the identity platform
+    (security administrators): single sign-on with that ``subject`` then signs in as the
+    account. The platform never creates an account; one subject is one account (409)."""
+    platform = _identity_platform()
+    return identities.link_identity(
+        service().uow(),
+        current_principal(),
+        person_id,
+        data,
+        issuer=platform.issuer if platform else None,
+        correlation_id=g.correlation_id,
+    )
+
+
+# --- single sign-on ----------------------------------------------------------------------
+
+SSO_COOKIE = "onestop_sso_state"  # binds a sign-on under way to the browser that began it
+SSO = "directory.sso"  # app.extensions: the IdentityPlatform, or None when not configured
+
+
+def _identity_platform() -> sso.IdentityPlatform | None:
+    return cast(sso.IdentityPlatform | None, current_app.extensions.get(SSO))
+
+
+def _configured() -> sso.IdentityPlatform:
+    platform = _identity_platform()
+    if platform is None:
+        raise ApiError(404, sso.NOT_CONFIGURED)
+    return platform
+
+
+def _sso_path() -> str:
+    return f"{request.script_root}/api/v1/sso"
+
+
+@blp.get("/sso/login")
+@permit("directory.sso_login")
+@blp.response(302, description="to the identity platform's sign-in page")
+def sso_login() -> Response:
+    """Sign in at the province's identity platform (OpenID Connect, authorization code
+    with PKCE): a redirect there, and a cookie that binds the sign-in to this browser for
+    10 minutes. 404 when single sign-on is not configured."""
+    platform = _configured()
+    redirect_uri = platform.redirect_uri or f"{request.url_root}api/v1/sso/callback"
+    started = sso.start(service().uow(), platform, redirect_uri=redirect_uri)
+    answer = Response(status=302, headers={"Location": started.url})
+    answer.set_cookie(
+        SSO_COOKIE,
+        started.state,
+        max_age=started.max_age,
+        path=_sso_path(),
+        secure=redirect_uri.startswith("https:"),
+        httponly=True,
+        samesite="Lax",  # sent on the platform's top-level redirect back, not on sub-requests
+    )
+    return answer
+
+
+@blp.get("/sso/callback")
+@permit("directory.sso_callback")
+@blp.arguments(sc.SsoCallbackArgs, location="query", unknown=EXCLUDE)
+@blp.response(201, sc.SessionOut)
+def sso_callback(args: dict[str, Any]) -> dict[str, Any]:
+    """Where the identity platform sends the browser back: the session and its tokens, as
+    ``POST /sessions`` answers. 401 when the sign-on is unknown, reused, expired or began
+    in another browser, when the platform refused it, when its ID token does not hold, when
+    no account is linked to the person (the words of a failed log-in), when the account is
+    disabled, and for an administrator whose second factor the platform does not vouch
+    for (``amr``: mfa or otp)."""
+    platform = _configured()
+    bound = request.cookies.get(SSO_COOKIE)
+
+    @after_this_request
+    def _forget(response: Response) -> Response:
+        response.delete_cookie(SSO_COOKIE, path=_sso_path(), httponly=True, samesite="Lax")
+        return response
+
+    return sso.finish(service().uow(), platform, sso.Callback(**args), bound_state=bound)
+
+
 well_known = OnestopBlueprint(
     "well_known", __name__, url_prefix="/.well-known", description="Published keys"
 )
@@ -262,4 +349,7 @@ def jwks() -> dict[str, Any]:
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    return make_app(build(settings), title="onestop directory", blueprints=[blp, well_known])
+    svc = build(settings)
+    app = make_app(svc, title="onestop directory", blueprints=[blp, well_known])
+    app.extensions[SSO] = sso.IdentityPlatform.from_settings(svc.settings)
+    return app

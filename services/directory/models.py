@@ -1,7 +1,8 @@
 """The directory's tables: the unit tree and the API keys (the same shape every service
-copies, ``shared.directory``), and the changes of the tree, kept for ever."""
+copies, ``shared.directory``), and the changes of the tree, kept for ever; people's
+accounts, sessions and identities at a province's identity platform (single sign-on)."""
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from shared.db import UtcDateTime
 from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
@@ -67,4 +68,26 @@ person_sessions = Table(  # a signed-in session: its refresh token's SHA-256 onl
     Column("last_seen_at", UtcDateTime(), nullable=False),
     Column("ended_at", UtcDateTime(), nullable=True),
     Column("end_reason", String(40), nullable=True),
+)
+
+person_identities = Table(  # who a person is at an identity platform (single sign-on)
+    "person_identities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issuer", String(255), nullable=False),  # the platform's OpenID Connect issuer
+    Column("subject", String(255), nullable=False),  # its ``sub`` for the person
+    Column("person_id", String(40), nullable=False, index=True),
+    Column("linked_by", String(200), nullable=False),
+    Column("linked_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("issuer", "subject", name="uq_person_identities_issuer_subject"),
+)
+
+sso_logins = Table(  # a single sign-on under way: deleted when it comes back, or expires
+    "sso_logins",
+    metadata,
+    Column("state", String(64), primary_key=True),
+    Column("nonce", String(64), nullable=False),
+    Column("code_verifier", String(128), nullable=False),  # PKCE: never leaves the directory
+    Column("redirect_uri", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False, index=True),
 )

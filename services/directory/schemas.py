@@ -183,6 +183,44 @@ class PersonIn(Schema):
     )
 
 
+class IdentityIn(Schema):
+    """Who the person is at the identity platform: its issuer and the ``sub`` it gives them."""
+
+    issuer = fields.Url(
+        required=True,
+        require_tld=False,
+        schemes={"https", "http"},
+        validate=validate.Length(max=255),
+        metadata={"description": "the platform's OpenID Connect issuer (ONESTOP_OIDC_ISSUER)"},
+    )
+    subject = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "the platform's sub claim for this person"},
+    )
+
+
+class IdentityOut(Schema):
+    issuer = fields.String()
+    subject = fields.String()
+    linked_by = fields.String()
+    linked_at = fields.DateTime()
+
+
+class PersonWithIdentities(PersonOut):
+    identities = fields.List(fields.Nested(IdentityOut))
+
+
+class SsoCallbackArgs(Schema):
+    """The identity platform's answer (other parameters it adds are ignored)."""
+
+    state = fields.String(validate=validate.Length(max=200))
+    code = fields.String(validate=validate.Length(max=2000))
+    error = fields.String(validate=validate.Length(max=200))
+    error_description = fields.String(validate=validate.Length(max=1000))
+    iss = fields.String(validate=validate.Length(max=255), metadata={"description": "RFC 9207"})
+
+
 class PeopleArgs(Schema):
     unit = fields.String(validate=CODE)
 

@@ -10,6 +10,9 @@ archive keeps. A successful log-in opens a session and answers with:
 * a **refresh token** (kept as its SHA-256) that buys a new access token — and a new refresh
   token, the old one then refused — until the session is idle or reaches its absolute end.
 
+A single sign-on at a province's identity platform (``sso``) opens its session the same
+way (``open_session``), announced with the reason "sso".
+
 Signing keys rotate without downtime: a new key is announced and signs from then on; an
 older one stays published until every token it signed has expired (``retire_old_keys``).
 """
@@ -141,7 +144,7 @@ def public_keys(uow: UnitOfWork) -> dict[str, Any]:
 # --- signing in ---------------------------------------------------------------------------
 
 
-def _security(person: Any, outcome: str, reason: str, now: datetime, **more: Any) -> Any:
+def security_event(person: Any, outcome: str, reason: str, now: datetime, **more: Any) -> Any:
     build = {
         "signed_in": contract.person_signed_in,
         "signed_out": contract.person_signed_out,
@@ -183,7 +186,9 @@ def sign_in(
         state = lockout.LockState(person.failures, person.locked_until)
         until = lockout.locked(state, now)
         if until is not None:
-            uow.emit(_security(person, "refused", "locked", now, locked_until=until.isoformat()))
+            uow.emit(
+                security_event(person, "refused", "locked", now, locked_until=until.isoformat())
+            )
             uow.commit()
             raise Unauthenticated(f"{REFUSED} The account is locked until {until.isoformat()}.")
         verdict = hasher.verify(person.password_hash, credentials.password)
@@ -195,7 +200,7 @@ def sign_in(
             outcome = "locked" if after.locked_until else "refused"
             locked_until = after.locked_until.isoformat() if after.locked_until else None
             uow.emit(
-                _security(
+                security_event(
                     person,
                     outcome,
                     problem,
@@ -206,7 +211,8 @@ def sign_in(
             )
             uow.commit()
             raise Unauthenticated(REFUSED)
-        answer = _open_session(uow, person, credentials, verdict.rehash, hasher, now, sessions)
+        _passed(s, person, credentials, verdict.rehash, hasher, now)
+        answer = open_session(uow, person, now, reason="password", sessions=sessions)
         uow.commit()
     return answer
 
@@ -219,22 +225,31 @@ def _store_failure(s: Session, person_id: str, after: lockout.LockState) -> None
     )
 
 
-def _open_session(
-    uow: UnitOfWork,
-    person: Any,
-    credentials: Credentials,
-    rehash: bool,
-    hasher: Hasher,
-    now: datetime,
-    sessions: lockout.SessionPolicy,
-) -> dict[str, Any]:
-    s = uow.session
+def _passed(
+    s: Session, person: Any, credentials: Credentials, rehash: bool, hasher: Hasher, now: datetime
+) -> None:
+    """A password (and code) that passed: the failures forgotten, the hash renewed when
+    its parameters are old, the code's time step spent."""
     values: dict[str, Any] = {"failures": 0, "locked_until": None}
     if rehash:
         values["password_hash"] = hasher.hash(credentials.password)
     if credentials.totp and person.totp_secret:
         values["totp_last_step"] = totp.step_of(now)
     s.execute(update(persons).where(persons.c.person_id == person.person_id).values(**values))
+
+
+def open_session(
+    uow: UnitOfWork,
+    person: Any,
+    now: datetime,
+    *,
+    reason: str,
+    sessions: lockout.SessionPolicy = lockout.DEFAULT_SESSION,
+) -> dict[str, Any]:
+    """A session for ``person`` (a ``persons`` row), however they proved who they are
+    (``reason``: "password", "sso"): stored, announced as ``person.signed_in``, and
+    answered with its access and refresh tokens. Call inside the unit of work."""
+    s = uow.session
     session_id, refresh = str(uuid.uuid4()), secrets.token_urlsafe(32)
     s.execute(
         person_sessions.insert().values(
@@ -245,7 +260,7 @@ def _open_session(
             last_seen_at=now,
         )
     )
-    uow.emit(_security(person, "signed_in", "password", now, session_id=session_id))
+    uow.emit(security_event(person, "signed_in", reason, now, session_id=session_id))
     access, expires = _access_token(uow, person, session_id, now, now, sessions)
     return {
         "access_token": access,
@@ -372,5 +387,5 @@ def sign_out(
             raise Unauthenticated("No such session of yours.")
         if row.ended_at is None:
             _end(s, session_id, now, "signed out")
-            uow.emit(_security(person, "signed_out", "signed out", now, session_id=session_id))
+            uow.emit(security_event(person, "signed_out", "signed out", now, session_id=session_id))
         uow.commit()

@@ -111,6 +111,8 @@ def test_public_actions_need_no_credential_and_open311_takes_keys_only():
     assert public == {
         "directory.sign_in",
         "directory.refresh",
+        "directory.sso_login",
+        "directory.sso_callback",
         "directory.jwks",
         "intake.service_list",
         "intake.service_definition",

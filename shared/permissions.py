@@ -146,6 +146,8 @@ ACTIONS: tuple[Action, ...] = (
         ("me", "GET", "/me", _each("self", *EVERYONE)),
         ("list_people", "GET", "/people", _each("accounts", "admin")),
         ("create_person", "POST", "/people", _each("accounts", "admin")),
+        ("change_password", "POST", "/me/password", _each("self", *EVERYONE)),
+        ("change_roles", "PUT", "/people/<person_id>/roles", _each("accounts", "admin")),
         ("disable_person", "POST", "/people/<person_id>/disable", _each("accounts", "admin")),
         ("enable_person", "POST", "/people/<person_id>/enable", _each("accounts", "admin")),
         ("link_identity", "POST", "/people/<person_id>/identities", _each("accounts", "admin")),

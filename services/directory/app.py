@@ -229,6 +229,30 @@ def create_person(data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+@blp.post("/me/password")
+@permit("directory.change_password")
+@blp.arguments(sc.PasswordIn)
+@blp.response(200, sc.PersonOut)
+def change_password(data: dict[str, Any]) -> dict[str, Any]:
+    """Change your own password (定期更换: due after 90 days): the current one, then a new one
+    that meets the rule; every broken rule is named."""
+    return people.change_password(
+        service().uow(), current_principal(), data, hasher=HASHER, correlation_id=g.correlation_id
+    )
+
+
+@blp.put("/people/<person_id>/roles")
+@permit("directory.change_roles")
+@blp.arguments(sc.RolesIn)
+@blp.response(200, sc.CreatedPerson)
+def change_roles(data: dict[str, Any], person_id: str) -> dict[str, Any]:
+    """Change an account's roles (security administrators; not your own): the three
+    administrators stay separate; a new administrator role's second factor is shown once."""
+    return people.change_roles(
+        service().uow(), current_principal(), person_id, data, correlation_id=g.correlation_id
+    )
+
+
 @blp.post("/people/<person_id>/disable")
 @permit("directory.disable_person")
 @blp.response(200, sc.PersonOut)

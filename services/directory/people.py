@@ -158,3 +158,93 @@ def set_disabled(
         uow.emit(_announce(contract.person_updated, stored, actor, now, correlation_id))
         uow.commit()
     return person_view(stored)
+
+
+def change_password(
+    uow: UnitOfWork,
+    actor: Principal,
+    command: dict[str, Any],
+    *,
+    hasher: Hasher,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """A person changes their own password (定期更换): the current one first, then a new one
+    that meets the rule and is not the current one. Nobody else's."""
+    if not actor.is_person:
+        raise Forbidden("Only a person has a password to change.")
+    person_id = actor.key_id.removeprefix("person:")
+    new = command["new_password"]
+    now = datetime.now(UTC)
+    with uow:
+        s = uow.session
+        row = s.execute(select(persons).where(persons.c.person_id == person_id)).first()
+        if row is None or not hasher.verify(row.password_hash, command["current_password"]).ok:
+            raise Invalid.field("current_password", "not your current password")
+        broken = problems(new, person_id)
+        if hasher.verify(row.password_hash, new).ok:
+            broken.append("the same as the current password")
+        if broken:
+            raise Invalid(
+                "The password breaks the rule.", fields={"json": {"new_password": broken}}
+            )
+        s.execute(
+            update(persons)
+            .where(persons.c.person_id == person_id)
+            .values(password_hash=hasher.hash(new), password_changed_at=now)
+        )
+        stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
+        uow.emit(_announce(contract.person_updated, stored, actor, now, correlation_id))
+        uow.commit()
+    return person_view(stored)
+
+
+def change_roles(
+    uow: UnitOfWork,
+    actor: Principal,
+    person_id: str,
+    command: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """A security administrator changes an account's roles (and their bindings); the
+    separation of the three administrators holds; nobody changes their own. A new
+    administrator role brings a second factor, whose secret is shown once."""
+    now = datetime.now(UTC)
+    with uow:
+        s = uow.session
+        row = s.execute(select(persons).where(persons.c.person_id == person_id)).first()
+        if row is None or not actor.can_see(row.unit):
+            raise NotFound(f"No account {person_id} in your subtree.")
+        require_account_manager(actor, row.unit)
+        if actor.key_id == f"person:{person_id}":
+            raise Forbidden("Nobody changes their own roles.")
+        wanted = {
+            "roles": command["roles"],
+            "agency_id": command.get("agency_id", row.agency_id),
+            "credit_codes": command.get("credit_codes", json.loads(row.credit_codes)),
+        }
+        problem = role_problem(wanted)
+        if problem:
+            raise Invalid.field(*problem)
+        secret = None
+        admin = set(wanted["roles"]) & set(contract.ADMIN_ROLES)
+        if admin and not row.totp_secret:
+            secret = totp.new_secret()
+        values: dict[str, Any] = {
+            "roles": json.dumps(sorted(set(wanted["roles"]))),
+            "agency_id": wanted["agency_id"] if "agency_clerk" in wanted["roles"] else None,
+            "credit_codes": json.dumps(
+                sorted(set(wanted["credit_codes"] or [])) if "enterprise" in wanted["roles"] else []
+            ),
+        }
+        if secret:
+            values["totp_secret"] = secret
+        s.execute(update(persons).where(persons.c.person_id == person_id).values(**values))
+        stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
+        uow.emit(_announce(contract.person_updated, stored, actor, now, correlation_id))
+        uow.commit()
+    answer = person_view(stored)
+    if secret:
+        answer["second_factor_secret"] = secret
+        answer["second_factor_uri"] = totp.provisioning_uri(secret, person_id)
+    return answer

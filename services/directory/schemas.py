@@ -221,6 +221,23 @@ class SsoCallbackArgs(Schema):
     iss = fields.String(validate=validate.Length(max=255), metadata={"description": "RFC 9207"})
 
 
+class PasswordIn(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class RolesIn(Schema):
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(PERSON_ROLES)),
+        required=True,
+        validate=validate.Length(min=1, max=len(PERSON_ROLES)),
+    )
+    agency_id = fields.String(validate=validate.Length(min=1, max=40))
+    credit_codes = fields.List(
+        fields.String(validate=validate.Length(equal=18)), validate=validate.Length(max=50)
+    )
+
+
 class PeopleArgs(Schema):
     unit = fields.String(validate=CODE)
 

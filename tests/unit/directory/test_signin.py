@@ -177,3 +177,58 @@ def test_who_manages_accounts(uow):
         login(uow)
     set_disabled(uow, security, "zhang.san", False)
     assert login(uow)["person"]["disabled"] is False
+
+
+def test_a_person_changes_their_own_password_under_the_rule(uow):
+    from services.directory.people import change_password
+
+    person(uow)
+    me = actor("staff", "630102", key_id="person:zhang.san")
+    for current, new, field in (
+        ("wrong", "Another-Password-9", "current_password"),
+        (PASSWORD, "short", "new_password"),
+        (PASSWORD, PASSWORD, "new_password"),  # the same as now
+    ):
+        with pytest.raises(Invalid) as err:
+            change_password(
+                uow, me, {"current_password": current, "new_password": new}, hasher=HASHER
+            )
+        assert field in err.value.fields["json"]
+    change_password(
+        uow, me, {"current_password": PASSWORD, "new_password": "Another-Password-9"}, hasher=HASHER
+    )
+    with pytest.raises(Unauthenticated):
+        login(uow)
+    assert login(uow, password="Another-Password-9")["password_change_due"] is False
+    with pytest.raises(Forbidden):  # a system key has no password
+        change_password(
+            uow,
+            actor("admin", "630000"),
+            {"current_password": "x", "new_password": "y"},
+            hasher=HASHER,
+        )
+
+
+def test_roles_change_by_a_security_administrator_and_stay_apart(uow):
+    from services.directory.people import change_roles
+
+    person(uow)
+    security = actor("admin", "630000", key_id="person:an.quan", roles=("secadmin",))
+    made = change_roles(uow, security, "zhang.san", {"roles": ["leader"]})
+    assert made["roles"] == ["leader"] and made["api_role"] == "district"
+    assert "person.updated" in uow.types()
+    with pytest.raises(Invalid):
+        change_roles(uow, security, "zhang.san", {"roles": ["sysadmin", "secadmin"]})
+    promoted = change_roles(uow, security, "zhang.san", {"roles": ["auditor"]})
+    assert promoted["second_factor_secret"]  # a new administrator gets a second factor
+    with pytest.raises(Forbidden):
+        change_roles(
+            uow, actor("admin", "630000", roles=("sysadmin",)), "zhang.san", {"roles": ["leader"]}
+        )
+    with pytest.raises(Forbidden):  # not one's own
+        change_roles(
+            uow,
+            actor("admin", "630102", key_id="person:zhang.san", roles=("secadmin",)),
+            "zhang.san",
+            {"roles": ["leader"]},
+        )

@@ -77,6 +77,7 @@ def test_the_auditor_reads_the_security_trail_and_verifies_the_chain_only():
         "directory.get_unit": "all",
         "directory.sign_out": "self",
         "directory.me": "self",
+        "directory.change_password": "self",
         "intake.services": "all",
         "archive.events": "trail",
         "archive.export": "trail",
@@ -91,6 +92,7 @@ def test_an_enterprise_user_serves_itself_and_reads_the_catalogue_and_the_tree()
         "directory.get_unit",
         "directory.sign_out",
         "directory.me",
+        "directory.change_password",
         "intake.services",
         # self-service (issue 13): its own enterprises' demands only
         "intake.create_demand",

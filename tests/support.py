@@ -51,3 +51,34 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
 
 def read_credentials(data_dir: Path) -> dict[str, dict[str, str]]:
     return json.loads((data_dir / "demo-credentials.json").read_text())
+
+
+def assert_code_columns(metadata: Any, unit_codes: list[str], demand_codes: list[str]) -> None:
+    """A service's tables hold any unit code of the tree (``shared.directory.CODE_LENGTH``)
+    and a demand code filed in the deepest unit, in exactly the columns named — and no
+    other column is named like one."""
+    from shared.contracts.intake import DEMAND_CODE_LENGTH
+    from shared.directory import CODE_LENGTH
+
+    def width(name: str) -> int:
+        table, column = name.split(".")
+        return int(metadata.tables[table].c[column].type.length)
+
+    assert {n: width(n) for n in unit_codes} == dict.fromkeys(unit_codes, CODE_LENGTH)
+    assert {n: width(n) for n in demand_codes} == dict.fromkeys(demand_codes, DEMAND_CODE_LENGTH)
+    unit_like = ("jurisdiction", "city", "county", "linked_city", "enterprise_jurisdiction")
+    named = {
+        f"{t.name}.{c.name}"
+        for t in metadata.sorted_tables
+        if t.name not in ("jurisdictions", "api_keys")
+        for c in t.columns
+        if c.name in unit_like
+    }
+    assert named <= set(unit_codes), named - set(unit_codes)
+    codes = {
+        f"{t.name}.{c.name}"
+        for t in metadata.sorted_tables
+        for c in t.columns
+        if c.name in ("demand_code", "last_demand_code")
+    }
+    assert codes <= set(demand_codes), codes - set(demand_codes)

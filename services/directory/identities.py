@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.directory.models import person_identities, persons
-from services.directory.people import _announce, require_account_manager
+from services.directory.people import announce, managed_account
 from services.directory.signin import person_view
 from shared.auth import Principal
 from shared.contracts import directory as contract
 from shared.db import UnitOfWork
-from shared.usecases import Conflict, Invalid, NotFound
+from shared.usecases import Conflict, Invalid
 
 
 def identities_of(s: Any, person_id: str) -> list[dict[str, Any]]:
@@ -60,10 +60,7 @@ def link_identity(
     now = datetime.now(UTC)
     with uow:
         s = uow.session
-        row = s.execute(select(persons).where(persons.c.person_id == person_id)).first()
-        if row is None or not actor.can_see(row.unit):
-            raise NotFound(f"No account {person_id} in your subtree.")
-        require_account_manager(actor, row.unit)
+        row = managed_account(s, actor, person_id)
         try:
             s.execute(
                 person_identities.insert().values(
@@ -80,7 +77,7 @@ def link_identity(
                 "This identity is linked to an account already.",
                 fields={"json": {"subject": ["linked already"]}},
             ) from None
-        uow.emit(_announce(contract.person_updated, row, actor, now, correlation_id))
+        uow.emit(announce(contract.person_updated, row, actor, now, correlation_id))
         answer = {**person_view(row), "identities": identities_of(s, person_id)}
         uow.commit()
     return answer

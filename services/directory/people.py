@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.directory import totp
 from services.directory.models import jurisdictions, persons
@@ -32,6 +33,16 @@ def require_account_manager(actor: Principal, unit: str) -> None:
     manager = "secadmin" in actor.roles or (not actor.roles and actor.role == "admin")
     if not manager or not actor.can_see(unit):
         raise Forbidden(f"Accounts of {unit} are managed by its security administrators.")
+
+
+def managed_account(s: Session, actor: Principal, person_id: str) -> Any:
+    """The account ``person_id`` when it is in the actor's subtree and the actor manages
+    accounts there; NotFound (the same for an account elsewhere) or Forbidden otherwise."""
+    row = s.execute(select(persons).where(persons.c.person_id == person_id)).first()
+    if row is None or not actor.can_see(row.unit):
+        raise NotFound(f"No account {person_id} in your subtree.")
+    require_account_manager(actor, row.unit)
+    return row
 
 
 def role_problem(command: dict[str, Any]) -> tuple[str, str] | None:
@@ -95,7 +106,7 @@ def create_person(
                 f"{person_id} is taken.", fields={"json": {"person_id": ["taken"]}}
             ) from None
         stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
-        uow.emit(_announce(contract.person_created, stored, actor, now, correlation_id))
+        uow.emit(announce(contract.person_created, stored, actor, now, correlation_id))
         uow.commit()
     answer = person_view(stored)
     if secret:
@@ -104,7 +115,7 @@ def create_person(
     return answer
 
 
-def _announce(build: Any, row: Any, actor: Principal | None, now: datetime, cid: str | None) -> Any:
+def announce(build: Any, row: Any, actor: Principal | None, now: datetime, cid: str | None) -> Any:
     view = person_view(row)
     payload = {k: view[k] for k in ("person_id", "name", "unit", "roles", "agency_id", "staff_id")}
     payload.update(
@@ -143,10 +154,7 @@ def set_disabled(
     now = datetime.now(UTC)
     with uow:
         s = uow.session
-        row = s.execute(select(persons).where(persons.c.person_id == person_id)).first()
-        if row is None or not actor.can_see(row.unit):
-            raise NotFound(f"No account {person_id} in your subtree.")
-        require_account_manager(actor, row.unit)
+        managed_account(s, actor, person_id)
         if actor.key_id == f"person:{person_id}":
             raise Forbidden("Nobody disables their own account.")
         s.execute(
@@ -155,7 +163,7 @@ def set_disabled(
             .values(disabled_at=now if disabled else None)
         )
         stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
-        uow.emit(_announce(contract.person_updated, stored, actor, now, correlation_id))
+        uow.emit(announce(contract.person_updated, stored, actor, now, correlation_id))
         uow.commit()
     return person_view(stored)
 
@@ -193,7 +201,7 @@ def change_password(
             .values(password_hash=hasher.hash(new), password_changed_at=now)
         )
         stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
-        uow.emit(_announce(contract.person_updated, stored, actor, now, correlation_id))
+        uow.emit(announce(contract.person_updated, stored, actor, now, correlation_id))
         uow.commit()
     return person_view(stored)
 
@@ -212,10 +220,7 @@ def change_roles(
     now = datetime.now(UTC)
     with uow:
         s = uow.session
-        row = s.execute(select(persons).where(persons.c.person_id == person_id)).first()
-        if row is None or not actor.can_see(row.unit):
-            raise NotFound(f"No account {person_id} in your subtree.")
-        require_account_manager(actor, row.unit)
+        row = managed_account(s, actor, person_id)
         if actor.key_id == f"person:{person_id}":
             raise Forbidden("Nobody changes their own roles.")
         wanted = {
@@ -241,7 +246,7 @@ def change_roles(
             values["totp_secret"] = secret
         s.execute(update(persons).where(persons.c.person_id == person_id).values(**values))
         stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
-        uow.emit(_announce(contract.person_updated, stored, actor, now, correlation_id))
+        uow.emit(announce(contract.person_updated, stored, actor, now, correlation_id))
         uow.commit()
     answer = person_view(stored)
     if secret:

@@ -117,3 +117,29 @@ def download(body: Any, filename: str, mimetype: str = XLSX) -> Response:
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+UPLOAD_LIMIT = 20 << 20  # an uploaded file (a survey sheet, a division list)
+
+
+def file_body(description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a view taking one uploaded ``file`` (multipart)."""
+    schema = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary", "description": description}},
+    }
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+def uploaded_file(what: str) -> Any:
+    """The request's multipart ``file`` (up to ``UPLOAD_LIMIT``), or a 422 naming it."""
+    request.max_content_length = UPLOAD_LIMIT
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(
+            422,
+            "The request is invalid; see fields.",
+            fields={"files": {"file": [f"send the {what} as multipart field 'file'"]}},
+        )
+    return upload

@@ -14,13 +14,19 @@ from services.directory import schemas as sc
 from services.directory.passwords import Hasher
 from shared.config import Settings
 from shared.errors import ApiError
-from shared.views import OnestopBlueprint, current_principal, permit, service
+from shared.views import (
+    OnestopBlueprint,
+    current_principal,
+    file_body,
+    permit,
+    service,
+    uploaded_file,
+)
 from shared.web import make_app
 
 blp = OnestopBlueprint(
     "directory", __name__, url_prefix="/api/v1", description="Directory (places and keys)"
 )
-IMPORT_LIMIT = 20 << 20
 
 
 @blp.get("/units")
@@ -115,38 +121,12 @@ def revoke_key(key_id: str) -> dict[str, Any]:
 @blp.post("/divisions/import")
 @permit("directory.import_divisions")
 @blp.response(200, sc.ImportReport)
-@blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "CSV code,name,level,parent (UTF-8), ≤ 20 MiB",
-                        }
-                    },
-                }
-            }
-        },
-    }
-)
+@blp.doc(requestBody=file_body("CSV code,name,level,parent (UTF-8), ≤ 20 MiB"))
 def import_divisions() -> dict[str, Any]:
     """Bring the tree in line with an official division list (province administrators):
     new units opened, renamed and moved ones changed, missing ones retired with their
     successors; a file with any bad line changes nothing; the same file twice, nothing."""
-    request.max_content_length = IMPORT_LIMIT
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ApiError(
-            422,
-            "The request is invalid; see fields.",
-            fields={"files": {"file": ["send the CSV as multipart field 'file'"]}},
-        )
+    upload = uploaded_file("CSV")
     try:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -34,7 +34,15 @@ from services.intake.sheets import SheetError
 from shared.config import Settings
 from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS
 from shared.errors import ApiError
-from shared.views import OnestopBlueprint, current_principal, idempotency_key, permit, service
+from shared.views import (
+    OnestopBlueprint,
+    current_principal,
+    file_body,
+    idempotency_key,
+    permit,
+    service,
+    uploaded_file,
+)
 from shared.web import make_app
 
 blp = OnestopBlueprint(
@@ -216,45 +224,16 @@ def update_enterprise(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
     )
 
 
-IMPORT_LIMIT = 20 << 20
-
-
 @blp.post("/enterprises/import")
 @permit("intake.import_enterprises")
 @blp.response(200, ImportReport)
-@blp.doc(
-    requestBody={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": ".csv (UTF-8 or GB18030) or .xlsx, ≤ 20 MiB",
-                        }
-                    },
-                }
-            }
-        },
-    }
-)
+@blp.doc(requestBody=file_body(".csv (UTF-8 or GB18030) or .xlsx, ≤ 20 MiB"))
 def import_enterprises() -> dict[str, Any]:
     """Bulk import of the 科技体检 survey sheet (CSV or XLSX, Chinese or field-name headers).
 
     Every valid row is registered or updated, every invalid row reported with its row
     number and reason; importing the same file again changes nothing."""
-    request.max_content_length = IMPORT_LIMIT
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ApiError(
-            422,
-            "The request is invalid; see fields.",
-            fields={"files": {"file": ["send the sheet as multipart field 'file'"]}},
-        )
+    upload = uploaded_file("sheet")
     try:
         return registry.import_sheet(
             service().uow(),

@@ -53,10 +53,13 @@ def verify(uow: UnitOfWork, actor: Principal | None, *, batch: int = BATCH) -> d
             "metric onestop_archive_last_verify_ok.",
         )
     started = datetime.now(UTC)
-    walked = walk(links(uow, batch))
+    # The head first: the walk then covers exactly the records it counts, however many
+    # are appended meanwhile (the head moves with every append, in the same transaction).
+    head = read_head(uow)
+    walked = walk(links(uow, batch, upto=head.last_seq if head else None))
     problem = walked.first_mismatch
-    if problem is None:  # read after the walk: the head covers at least what was walked
-        problem = head_mismatch(read_head(uow), walked)
+    if problem is None:
+        problem = head_mismatch(head, walked)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     VERIFY_OK.set(0 if problem else 1)
     VERIFY_TIME.set(started.timestamp())
@@ -71,19 +74,18 @@ def verify(uow: UnitOfWork, actor: Principal | None, *, batch: int = BATCH) -> d
     }
 
 
-def links(uow: UnitOfWork, batch: int = BATCH) -> Iterator[Link]:
-    """Every record as the chain sees it, in ``seq`` order, read ``batch`` at a time (each
-    batch in its own short read: a walk that stops early leaves no session open)."""
+def links(uow: UnitOfWork, batch: int = BATCH, upto: int | None = None) -> Iterator[Link]:
+    """Every record as the chain sees it (up to ``seq`` ``upto`` when given), in ``seq``
+    order, read ``batch`` at a time (each batch in its own short read: a walk that stops
+    early leaves no session open)."""
     cols = [t.c[c] for c in INDEXED if c != "event_id"]
     last = 0
     while True:
         with uow.read() as s:
-            rows = s.execute(
-                select(t.c.seq, t.c.event_id, t.c.body, t.c.prev_hash, t.c.hash, *cols)
-                .where(t.c.seq > last)
-                .order_by(t.c.seq)
-                .limit(batch)
-            ).all()
+            query = select(t.c.seq, t.c.event_id, t.c.body, t.c.prev_hash, t.c.hash, *cols)
+            if upto is not None:
+                query = query.where(t.c.seq <= upto)
+            rows = s.execute(query.where(t.c.seq > last).order_by(t.c.seq).limit(batch)).all()
         if not rows:
             return
         for r in rows:

@@ -119,3 +119,27 @@ def test_only_a_provinces_administrators_may_verify(chain):
         message = refused.value.message
         assert f"Your key is {role} of {where}." in message
         assert "platform-wide" in message and "onestop_archive_last_verify_ok" in message
+
+
+def test_records_appended_while_the_chain_is_walked_are_not_a_break(
+    chain, archive, event, t0, monkeypatch
+):
+    """The walk covers exactly what the head it read counts: an append racing with a verify
+    (the worker keeps archiving meanwhile) is never taken for deleted records."""
+    from datetime import timedelta
+
+    from services.archive import verification
+    from tests.factories import accepted_payload
+
+    real = verification.read_head
+
+    def an_append_then_the_head(uow):
+        at = t0 + timedelta(days=1)
+        late = accepted_payload(demand_code="630102-2026-000011", accepted_at=at.isoformat())
+        assert archive([event("demand.accepted", late, at=at)]) == [True]
+        return real(uow)
+
+    monkeypatch.setattr(verification, "read_head", an_append_then_the_head)
+    result = verify(chain, None)
+    assert result["ok"], result["first_mismatch"]
+    assert result["checked"] == 11

@@ -333,6 +333,7 @@ def test_verify_is_for_the_province_administrators_only(platform):
         assert error["code"] == "forbidden" and set(r.get_json()) == {"error"}, who
         assert "province" in error["message"] and "platform-wide" in error["message"], who
         assert "onestop_archive_last_verify_ok" in error["message"], who
+    assert platform.quiesce()  # the refusals above are archived too (access.refused)
     r = c.get(f"{API}/verify", headers=auth(platform, "admin"))  # 630000
     assert r.status_code == 200, r.get_data(as_text=True)
     result = r.get_json()

@@ -61,6 +61,7 @@ class Settings:
     metrics_port: int = 0
     periodic_interval: float = 60.0  # seconds between a worker's periodic jobs
     broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
+    secret_keys: tuple[str, ...] = ()  # the directory's sealing keys (Fernet), first seals
     credential_cache: float = 30.0  # seconds a service trusts a key it looked up (revocation lag)
     topology_file: Path = TOPOLOGY_FILE  # the platform's queues and bindings (onestop topology)
     # single sign-on with a province's identity platform (OpenID Connect): off without an issuer
@@ -103,6 +104,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         periodic_interval=_float(env, "ONESTOP_PERIODIC_INTERVAL", 60.0),
         broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
         credential_cache=_float(env, "ONESTOP_CREDENTIAL_CACHE", 30.0),
+        secret_keys=tuple(
+            k.strip() for k in env.get("ONESTOP_SECRET_KEYS", "").split(",") if k.strip()
+        ),
         topology_file=Path(env.get("ONESTOP_TOPOLOGY_FILE") or TOPOLOGY_FILE),
         **_oidc(env),
     )

@@ -8,6 +8,9 @@ NAME = "directory"
 
 
 def build(settings: Settings | None = None) -> Service:
+    from services.directory import sealing
     from services.directory.models import metadata
 
-    return bootstrap(NAME, metadata, settings)
+    svc = bootstrap(NAME, metadata, settings)
+    sealing.configure(svc.settings)
+    return svc

@@ -50,7 +50,7 @@ persons = Table(  # people's accounts: a password's argon2id hash, never the pas
     Column("credit_codes", Text, nullable=False, server_default="[]"),  # a JSON list
     Column("password_hash", Text, nullable=False),
     Column("password_changed_at", UtcDateTime(), nullable=False),
-    Column("totp_secret", String(64), nullable=True),
+    Column("totp_secret", Text, nullable=True),  # sealed (services.directory.sealing)
     Column("totp_last_step", Integer, nullable=True),
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("locked_until", UtcDateTime(), nullable=True),

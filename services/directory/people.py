@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.directory import totp
+from services.directory import sealing, totp
 from services.directory.models import jurisdictions, persons
 from services.directory.passwords import Hasher, problems
 from services.directory.signin import person_view
@@ -89,7 +89,7 @@ def create_person(
         "credit_codes": json.dumps(sorted(set(command.get("credit_codes") or []))),
         "password_hash": hasher.hash(command["password"]),
         "password_changed_at": now,
-        "totp_secret": secret,
+        "totp_secret": sealing.current().seal(secret) if secret else None,
         "created_at": now,
     }
     with uow:
@@ -243,7 +243,7 @@ def change_roles(
             ),
         }
         if secret:
-            values["totp_secret"] = secret
+            values["totp_secret"] = sealing.current().seal(secret)
         s.execute(update(persons).where(persons.c.person_id == person_id).values(**values))
         stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
         uow.emit(announce(contract.person_updated, stored, actor, now, correlation_id))

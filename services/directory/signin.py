@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.directory import lockout, totp
+from services.directory import lockout, sealing, totp
 from services.directory.models import person_sessions, persons, signing_keys, signing_secrets
 from services.directory.passwords import DEFAULT_POLICY, Hasher, change_due
 from shared import tokens
@@ -72,7 +72,10 @@ def signing_key(uow: UnitOfWork, now: datetime) -> tokens.SigningKey:
     ).first()
     if row is not None:
         return tokens.SigningKey(
-            row.kid, json.loads(row.private_jwk), json.loads(row.public_jwk), row.created_at
+            row.kid,
+            json.loads(sealing.current().open(row.private_jwk)),
+            json.loads(row.public_jwk),
+            row.created_at,
         )
     return rotate_key(uow, now)
 
@@ -86,7 +89,8 @@ def rotate_key(uow: UnitOfWork, now: datetime) -> tokens.SigningKey:
             kid=key.kid, public_jwk=json.dumps(key.public_jwk), created_at=now
         )
     )
-    s.execute(signing_secrets.insert().values(kid=key.kid, private_jwk=json.dumps(key.private_jwk)))
+    sealed = sealing.current().seal(json.dumps(key.private_jwk))
+    s.execute(signing_secrets.insert().values(kid=key.kid, private_jwk=sealed))
     uow.emit(
         contract.signing_key_published(
             jurisdiction=NATION,
@@ -160,7 +164,8 @@ def _second_factor_problem(person: Any, code: str | None, now: datetime) -> str 
         return None
     if not person.totp_secret:
         return "no second factor enrolled"
-    step = totp.check(person.totp_secret, code or "", now, person.totp_last_step)
+    secret = sealing.current().open(person.totp_secret)
+    step = totp.check(secret, code or "", now, person.totp_last_step)
     return None if step is not None else "wrong or reused second-factor code"
 
 

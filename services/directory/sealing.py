@@ -1,0 +1,72 @@
+"""Secrets the directory must read back — a person's TOTP seed, a signing key's private
+half — sealed at rest (Fernet: AES-128-CBC with HMAC-SHA256, from ``cryptography``).
+
+Passwords, API keys and refresh tokens are only ever hashed; these two cannot be, so they
+are encrypted under keys that never enter the database: ``ONESTOP_SECRET_KEYS`` (Fernet
+keys, comma-separated: the first seals, all open — a new key is added first, then the old
+one dropped once nothing sealed with it remains), else a key the directory makes once in its
+data directory (``directory-secret.key``, mode 0600: the embedded default and run-stack).
+A value stored before sealing existed opens as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from shared.config import Settings
+
+PREFIX = "sealed:v1:"
+KEY_FILE = "directory-secret.key"
+
+
+class Sealer:
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("a sealer needs at least one key")
+        self._box = MultiFernet([Fernet(k.encode()) for k in keys])
+
+    def seal(self, text: str) -> str:
+        return PREFIX + self._box.encrypt(text.encode()).decode()
+
+    def open(self, stored: str) -> str:
+        """The secret; a value from before sealing as it is; ``ValueError`` for one sealed
+        under a key this sealer does not hold."""
+        if not stored.startswith(PREFIX):
+            return stored
+        try:
+            return self._box.decrypt(stored.removeprefix(PREFIX).encode()).decode()
+        except InvalidToken:
+            raise ValueError("a sealed secret no configured key opens") from None
+
+
+def key_file(data_dir: Path) -> str:
+    """The directory's own key in its data directory, made once (0600)."""
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
+
+
+_current: Sealer | None = None
+
+
+def configure(settings: Settings) -> Sealer:
+    """The directory's sealer, from the settings (``services.directory.build`` calls it)."""
+    global _current
+    keys = list(settings.secret_keys) or [key_file(settings.data_dir)]
+    _current = Sealer(keys)
+    return _current
+
+
+def current() -> Sealer:
+    """The configured sealer (a process-local key when none was configured: tests)."""
+    global _current
+    if _current is None:
+        _current = Sealer([Fernet.generate_key().decode()])
+    return _current

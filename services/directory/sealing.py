@@ -43,13 +43,22 @@ class Sealer:
 
 
 def key_file(data_dir: Path) -> str:
-    """The directory's own key in its data directory, made once (0600)."""
+    """The directory's own key in its data directory, made once (0600). Several processes
+    may start at once (an API's workers and the worker): the first link wins, the others
+    read what it wrote."""
     path = data_dir / KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f"{KEY_FILE}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(Fernet.generate_key().decode())
+        try:
+            os.link(tmp, path)  # atomic, and never over another process's key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

@@ -1,5 +1,5 @@
 """Single sign-on through a real OpenID provider (embedded shape): the suite starts
-oidc-provider on Node (``tests/oidc/provider.mjs``, its packages vendored); the directory
+oidc-provider on Node (``tests/oidc/provider.mjs``, installed by make test); the directory
 of the platform is the relying party (through the platform's WSGI client) and ``requests``
 is the browser that signs in on the provider's own pages. A linked person gets a session
 whose token intake accepts; an unlinked subject, a sign-in refused at the provider, a
@@ -9,6 +9,7 @@ vouches for are 401; without an issuer configured the endpoints are 404."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -54,7 +55,9 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
     skipped without Node locally, failed without it under CI."""
     node = shutil.which("node")
     need(node is not None, "nodejs")
-    assert (OIDC / "node_modules" / "oidc-provider").is_dir(), "tests/oidc/node_modules"
+    if not (OIDC / "node_modules" / "oidc-provider").is_dir():
+        missing = "the OIDC provider's packages: run npm ci --prefix tests/oidc (make test does)"
+        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
     port = free_port()
     log = tmp_path_factory.mktemp("oidc") / "provider.log"
     env = {

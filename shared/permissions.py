@@ -2,15 +2,31 @@
 
 An action is one endpoint and method, named ``<service>.<view>`` after the view that
 serves it (``intake.create_demand``, ``dispatch.coordination``; the dead-letter views
-every service has are ``dead_letters.<view>``). Each row says which API roles may call
-it and with which scope. The roles are those of ``shared.auth``: a system's key has one
-of admin, district, staff, agency; a person's roles map onto these and auditor and
-enterprise (``shared.auth.api_role``).
+every service has are ``dead_letters.<view>``). Each row says which roles may call it and
+with which scope. The columns (``COLUMNS``) are the four roles of a system's key (admin,
+district, staff, agency: ``shared.auth.ROLES``) and the nine roles of a person
+(``shared.contracts.directory.PERSON_ROLES``).
 
-``shared.views.permit`` enforces the role of a row on its view (a role outside the row
-is a 403 naming the action and the roles it needs); the scope is enforced where it was
-before, by the use cases (subtrees, the agency's own orders, a province's
-administrators), and the matrix documents it. A system key issued with scopes
+A row is written with the API roles (the keys' four, auditor and enterprise); the person
+roles' cells follow from them by one rule (``person_cells``), which a row may override by
+naming a person role itself:
+
+* the system administrator (系统管理员) holds an administrator key's cells except the
+  accounts and the keys, which are the security administrator's (安全管理员) only, and the
+  audit administrator (审计管理员) reads the trail — 三员分立;
+* office staff hold a staff key's cells, an agency clerk an agency key's;
+* a leader (领导) reads what a district's key reads and tries the scoring rules out
+  (``scoring.evaluate``), and changes nothing;
+* station staff (服务站) hold a staff key's cells and run their alliance: every row with
+  an ``alliance`` scope;
+* an S&T commissioner (科技特派员) files and follows demands, logs visits and keeps plans
+  (``COMMISSIONER``).
+
+A person holding several roles may call what any of them may. ``shared.views.permit``
+enforces the row on its view (a role outside the row is a 403 naming the action and the
+roles it needs); the scope is enforced by the use cases (subtrees, the agency's own
+orders, a province's administrators), which know a person by its API role
+(``shared.auth.api_role``), and the matrix documents it. A system key issued with scopes
 (``intake.*``, ``dispatch.progress``) calls only those of its role's actions (``within``).
 The README prints ``markdown()``; a test fails when the README, or any service's routes,
 differ from this table.
@@ -23,8 +39,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from shared.auth import ROLES as KEY_ROLES
+from shared.auth import Principal
+from shared.contracts.directory import PERSON_ROLES
 
-API_ROLES = (*KEY_ROLES, "auditor", "enterprise")
+API_ROLES = (*KEY_ROLES, "auditor", "enterprise")  # how the use cases know a caller
+COLUMNS = (*KEY_ROLES, *PERSON_ROLES)  # the matrix's roles: a key's, then a person's
 
 # The scope words the README prints, and what each means.
 SCOPES: dict[str, str] = {
@@ -62,7 +81,11 @@ class Action:
     credential: str = HEADER
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
+        derived = person_cells(self.name, self.method, self.roles)
+        if self.credential == API_KEY:  # Open311 takes a system's key only
+            derived = {}
+        roles = {**derived, **self.roles}
+        object.__setattr__(self, "roles", MappingProxyType(roles))
 
     @property
     def service(self) -> str:
@@ -75,8 +98,14 @@ class Action:
     def allows(self, role: str) -> bool:
         return role in self.roles
 
+    def admits(self, principal: Principal) -> bool:
+        """Whether ``principal`` may call it: a key by its role, a person by any of its."""
+        if principal.is_person:
+            return any(r in self.roles for r in principal.roles)
+        return principal.role in self.roles
+
     def allowed_roles(self) -> tuple[str, ...]:
-        return tuple(r for r in API_ROLES if r in self.roles)
+        return tuple(r for r in COLUMNS if r in self.roles)
 
     def cell(self, role: str) -> str:
         """What the README prints for ``role``: its scope, ``public``, or a dash."""
@@ -98,6 +127,73 @@ ORDERS = {**OFFICE_SUBTREE, "agency": "own agency"}  # agency orders and members
 ARCHIVE_SEARCH = {**OFFICE_SUBTREE, "auditor": "trail"}
 # an enterprise user files, follows, rates and consents for its own enterprises only
 SELF_SERVICE = {**OFFICE_SUBTREE, "enterprise": "own enterprises"}
+
+
+# the security administrator's rows besides the accounts: the systems' keys
+SECURITY = frozenset(
+    f"directory.{v}" for v in ("list_keys", "issue_key", "revoke_key", "rotate_key")
+)
+# what an S&T commissioner does of a staff key's: files and follows demands on the
+# enterprises it serves, logs its visits and keeps its plans
+COMMISSIONER = frozenset(
+    (
+        *(
+            f"intake.{v}"
+            for v in (
+                "create_demand",
+                "list_demands",
+                "demand",
+                "updates",
+                "list_enterprises",
+                "get_enterprise",
+            )
+        ),
+        *(
+            f"visits.{v}"
+            for v in (
+                "log_visit",
+                "list_visits",
+                "get_visit",
+                "revise_visit",
+                "visit_versions",
+                "service_ledger",
+                "get_rules",
+                "create_plan",
+                "list_plans",
+                "plan_done",
+                "plan_missed",
+                "plan_cancel",
+                "links",
+            )
+        ),
+    )
+)
+LEADER_WRITES = frozenset({"scoring.evaluate"})  # a what-if: nothing is stored
+
+
+def person_cells(name: str, method: str, roles: Mapping[str, str]) -> dict[str, str]:
+    """The person roles' cells of a row written with the API roles ``roles`` (the rule in
+    the module's docstring)."""
+    everyone = set(API_ROLES) <= set(roles)
+    cells: dict[str, str] = {}
+    if "admin" in roles:
+        security = roles["admin"] == "accounts" or name in SECURITY
+        if everyone or security:
+            cells["secadmin"] = roles["admin"]
+        if everyone or not security:
+            cells["sysadmin"] = roles["admin"]
+    for person, key in (("office_staff", "staff"), ("agency_clerk", "agency")):
+        if key in roles:
+            cells[person] = roles[key]
+    if "district" in roles and (everyone or method == "GET" or name in LEADER_WRITES):
+        cells["leader"] = roles["district"]
+    if "staff" in roles:
+        cells["station_staff"] = roles["staff"]
+    if "alliance" in roles.values():
+        cells["station_staff"] = "alliance"
+    if "staff" in roles and (everyone or name in COMMISSIONER):
+        cells["commissioner"] = roles["staff"]
+    return cells
 
 
 def _rows(service: str, prefix: str, *rows: tuple[str, str, str, dict[str, str]]) -> list[Action]:
@@ -347,11 +443,11 @@ def within(name: str, scopes: tuple[str, ...] | list[str]) -> bool:
 
 def size() -> dict[str, int]:
     """The matrix's size: actions, roles, cells and the cells that allow a call."""
-    allowed = sum(1 for a in ACTIONS for r in API_ROLES if a.cell(r) != "—")
+    allowed = sum(1 for a in ACTIONS for r in COLUMNS if a.cell(r) != "—")
     return {
         "actions": len(ACTIONS),
-        "roles": len(API_ROLES),
-        "cells": len(ACTIONS) * len(API_ROLES),
+        "roles": len(COLUMNS),
+        "cells": len(ACTIONS) * len(COLUMNS),
         "allowed": allowed,
         "public": sum(1 for a in ACTIONS if a.public),
     }
@@ -370,10 +466,10 @@ def markdown() -> str:
         "",
         *(f"- **{word}**: {meaning}" for word, meaning in SCOPES.items()),
         "",
-        "| Action | Method and path | " + " | ".join(API_ROLES) + " |",
-        "|---|---|" + "---|" * len(API_ROLES),
+        "| Action | Method and path | " + " | ".join(COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
     ]
     for a in ACTIONS:
-        cells = " | ".join(a.cell(r) for r in API_ROLES)
+        cells = " | ".join(a.cell(r) for r in COLUMNS)
         lines.append(f"| `{a.name}` | `{a.method} {_path(a.path)}` | {cells} |")
     return "\n".join(lines) + "\n"

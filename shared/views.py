@@ -52,10 +52,10 @@ def current_principal() -> Principal:
 
 
 def require_permission(action: str, principal: Principal) -> None:
-    """403 in the platform's error format unless ``principal``'s role is in the row of
-    ``action`` (``shared.permissions``; the message names the action and its roles) and,
-    for a system key with scopes, the action is one of them."""
-    if not permissions.action(action).allows(principal.role):
+    """403 in the platform's error format unless ``principal``'s role (a person: one of
+    its roles) is in the row of ``action`` (``shared.permissions``; the message names the
+    action and its roles) and, for a system key with scopes, the action is one of them."""
+    if not permissions.action(action).admits(principal):
         raise ApiError(403, permissions.refusal(action))
     if not permissions.within(action, principal.scopes):  # a system key's narrower scopes
         raise ApiError(

@@ -1,7 +1,7 @@
 """The permission matrix, tried over HTTP (embedded shape): every role on every endpoint.
 
 For every action of ``shared.permissions`` (its routes found in each service's url_map)
-and every caller — the demo's four system keys and one signed-in person per API role —
+and every caller — the demo's four system keys and its nine people, one per person role —
 one call with minimal input: a role outside the row gets a 403 naming the action and the
 roles it needs; a role inside never gets that refusal (it may get a 403 for its scope, a
 404, a 409 or a 422). Every route of every service has a row. And the cells this matrix
@@ -27,6 +27,7 @@ from onestop.seed import seed_demo, wait_for_copies
 from services.directory import totp
 from shared import permissions
 from shared.config import load_settings
+from shared.contracts.directory import PERSON_ROLES
 from tests.factories import DEMO_DEMAND
 from tests.support import reset_in_process_broker, wait_for
 
@@ -38,13 +39,17 @@ INFRA = re.compile(
 PLACEHOLDER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 ENT = DEMO_DEMAND["enterprise"]["credit_code"]  # 630102
 IP_DEMAND = {**DEMO_DEMAND, "category": "ip", "service_item": "ip_filing"}
-# (API role, demo log-in) of the signed-in callers; the system keys are creds[<role>]
+# (role, demo log-in) of the signed-in callers, one per person role; the system keys are
+# creds[<role>]
 PEOPLE = (
-    ("admin", "sys.admin"),
-    ("district", "leader.xn"),
-    ("staff", "chen.jing"),
-    ("agency", "clerk.pat"),
+    ("sysadmin", "sys.admin"),
+    ("secadmin", "sec.admin"),
     ("auditor", "audit.admin"),
+    ("leader", "leader.xn"),
+    ("office_staff", "chen.jing"),
+    ("station_staff", "station.cd"),
+    ("commissioner", "tepai.li"),
+    ("agency_clerk", "clerk.pat"),
     ("enterprise", "qiye.gaoyuan"),
 )
 
@@ -245,6 +250,11 @@ def test_every_role_on_the_endpoint(world: World, name: str) -> None:
     assert not wrong, f"{name} {row.method} {urls[0]}: {wrong}"
 
 
+def test_every_person_role_is_tried() -> None:
+    assert tuple(role for role, _ in PEOPLE) == PERSON_ROLES
+    assert (*("admin", "district", "staff", "agency"), *PERSON_ROLES) == permissions.COLUMNS
+
+
 def test_the_refusal_names_the_action_and_the_roles(world: World) -> None:
     auditor = next(c for c in world.callers if c.role == "auditor")
     r = world.client.get("/intake/api/v1/demands", headers=auditor.headers)
@@ -253,7 +263,8 @@ def test_the_refusal_names_the_action_and_the_roles(world: World) -> None:
         "status": 403,
         "code": "forbidden",
         "message": "This call (intake.list_demands) needs one of the roles: "
-        "admin, district, staff, enterprise.",
+        "admin, district, staff, sysadmin, leader, office_staff, station_staff, commissioner, "
+        "enterprise.",
         "correlation_id": r.headers["X-Correlation-ID"],
     }
 

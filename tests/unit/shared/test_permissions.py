@@ -11,10 +11,11 @@ import pytest
 from flask import Flask, g, request
 
 from shared import permissions
-from shared.auth import API_ROLE_OF, ROLES, Principal
+from shared.auth import API_ROLE_OF, ROLES, Principal, api_role
 from shared.config import SERVICES
+from shared.contracts.directory import PERSON_ROLES
 from shared.errors import register_error_handlers
-from shared.permissions import API_ROLES, MATRIX, SCOPES
+from shared.permissions import API_ROLES, COLUMNS, MATRIX, SCOPES
 from shared.views import permit, require_permission
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -26,6 +27,8 @@ INFRA = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs|swagger-ui/|st
 def test_the_roles_are_the_keys_roles_and_those_a_person_maps_onto():
     assert API_ROLES[:4] == ROLES
     assert {api for _, api in API_ROLE_OF} <= set(API_ROLES)
+    assert (*ROLES, *PERSON_ROLES) == COLUMNS
+    assert {person for person, _ in API_ROLE_OF} == set(PERSON_ROLES)
 
 
 @pytest.mark.parametrize("row", permissions.ACTIONS, ids=lambda a: a.name)
@@ -33,7 +36,7 @@ def test_every_row_is_well_formed(row):
     assert row.service in (*SERVICES, "dead_letters")
     assert row.method in ("GET", "POST", "PUT", "PATCH", "DELETE")
     assert row.path.startswith(f"/{row.service}/" if row.service in SERVICES else "/<svc>/")
-    assert set(row.roles) <= set(API_ROLES)
+    assert set(row.roles) <= set(COLUMNS)
     assert set(row.roles.values()) <= set(SCOPES) - {"public"}
     assert row.credential in (permissions.HEADER, permissions.API_KEY)
     assert row.public or row.roles, "nobody may call it"
@@ -60,14 +63,88 @@ def test_the_cells_decided_for_the_seeds():
     # CX 第七、二十二、二十四、十七条: the alliance's operator (the city's office) coordinates
     # refusals, reassigns lagging orders (调单) and closes the month; its rules, menu,
     # members and blacklist stay with the managers (理事会商定, 市科技局备案)
+    # — and the station's own staff (服务站) run it all
     for name in ("coordination", "reassign", "month_close"):
         assert MATRIX[f"dispatch.{name}"].roles == dict.fromkeys(
-            ("admin", "district", "staff"), "alliance"
+            ("admin", "district", "staff", "sysadmin", "office_staff", "station_staff"),
+            "alliance",
         )
     for name in ("publish_rules", "put_menu", "admit", "pause", "resume", "exit_", "blacklist"):
-        assert MATRIX[f"dispatch.{name}"].allowed_roles() == ("admin", "district")
+        assert MATRIX[f"dispatch.{name}"].allowed_roles() == (
+            "admin",
+            "district",
+            "sysadmin",
+            "station_staff",
+        )
     for name in ("acknowledge", "complete", "refuse"):
-        assert MATRIX[f"dispatch.{name}"].roles == {"agency": "own agency"}
+        assert MATRIX[f"dispatch.{name}"].roles == {
+            "agency": "own agency",
+            "agency_clerk": "own agency",
+        }
+
+
+def test_three_administrators_kept_apart():
+    """三员分立 (GB/T 22239-2019): the security administrator alone manages accounts and
+    keys, the system administrator everything else an administrator's key may, the audit
+    administrator reads the trail; no row is open to two of them but the self-service."""
+    allowed = {
+        role: {a.name for a in permissions.ACTIONS if a.allows(role)}
+        for role in ("sysadmin", "secadmin", "auditor")
+    }
+    mine = {a.name for a in permissions.ACTIONS if set(a.roles.values()) == {"self"}}
+    mine |= {a.name for a in permissions.ACTIONS if "all" in a.roles.values()}
+    assert allowed["secadmin"] - mine == {
+        "directory.list_people",
+        "directory.create_person",
+        "directory.change_roles",
+        "directory.disable_person",
+        "directory.enable_person",
+        "directory.link_identity",
+        "directory.list_keys",
+        "directory.issue_key",
+        "directory.revoke_key",
+        "directory.rotate_key",
+    }
+    assert not (allowed["sysadmin"] & allowed["secadmin"]) - mine
+    # both read the archive: the system administrator its subtree's record, the audit
+    # administrator the security trail (and verifies the chain)
+    assert (allowed["sysadmin"] & allowed["auditor"]) - mine == {
+        "archive.events",
+        "archive.export",
+        "archive.verify",
+    }
+    admin = {
+        a.name
+        for a in permissions.ACTIONS
+        if a.allows("admin") and a.credential == permissions.HEADER  # Open311: keys only
+    }
+    assert allowed["sysadmin"] | allowed["secadmin"] == admin
+
+
+def test_a_leader_reads_and_changes_nothing():
+    leader = [a for a in permissions.ACTIONS if a.allows("leader")]
+    writes = {a.name for a in leader if a.method != "GET"}
+    assert writes == {
+        "directory.sign_out",
+        "directory.change_password",
+        "scoring.evaluate",  # a what-if: nothing stored
+    }
+    for name in ("scoring.kpis", "scoring.rankings", "dispatch.breaches", "visits.compliance_view"):
+        assert MATRIX[name].roles["leader"] == "subtree"
+
+
+def test_a_commissioner_files_demands_and_logs_visits_only():
+    commissioner = {a.name for a in permissions.ACTIONS if a.allows("commissioner")}
+    assert {"intake.create_demand", "visits.log_visit", "visits.create_plan"} <= commissioner
+    assert {s.split(".")[0] for s in commissioner} == {"directory", "intake", "visits"}
+    assert not commissioner & {"intake.transitions", "visits.publish_rules", "visits.put_team"}
+
+
+def test_office_staff_and_clerks_hold_their_keys_cells():
+    for a in permissions.ACTIONS:
+        if a.credential == permissions.HEADER:
+            assert a.cell("office_staff") == a.cell("staff"), a.name
+            assert a.cell("agency_clerk") == a.cell("agency"), a.name
 
 
 def test_the_auditor_reads_the_security_trail_and_verifies_the_chain_only():
@@ -129,15 +206,16 @@ def test_public_actions_need_no_credential_and_open311_takes_keys_only():
 
 def test_the_size_counts_every_cell():
     n = permissions.size()
-    assert n["actions"] == len(permissions.ACTIONS) and n["roles"] == 6
-    assert n["cells"] == n["actions"] * 6
-    cells = [a.cell(r) for a in permissions.ACTIONS for r in API_ROLES]
+    assert n["actions"] == len(permissions.ACTIONS) and n["roles"] == 13
+    assert n["cells"] == n["actions"] * 13
+    cells = [a.cell(r) for a in permissions.ACTIONS for r in COLUMNS]
     assert n["allowed"] == sum(c != "—" for c in cells) and n["allowed"] < n["cells"]
 
 
 def test_the_refusal_names_the_action_and_its_roles_in_order():
     assert permissions.refusal("dispatch.assignments") == (
-        "This call (dispatch.assignments) needs one of the roles: admin, district, staff, agency."
+        "This call (dispatch.assignments) needs one of the roles: admin, district, staff, "
+        "agency, sysadmin, leader, office_staff, station_staff, agency_clerk."
     )
     with pytest.raises(KeyError, match="no row in the permission matrix"):
         permissions.action("intake.nothing")
@@ -150,10 +228,13 @@ def app_with_views() -> Flask:
 
     @app.before_request
     def sign_in() -> None:
-        role = request.headers.get("X-Role")
+        role, person = request.headers.get("X-Role"), request.headers.get("X-Person-Roles")
         if role:
             scopes = tuple(filter(None, request.headers.get("X-Scopes", "").split(",")))
             g.principal = Principal("k", "n", role, "630100", scopes=scopes)
+        elif person:
+            roles = tuple(person.split(","))
+            g.principal = Principal("person:p", "n", api_role(roles), "630100", roles=roles)
 
     @app.post("/coordination")
     @permit("dispatch.coordination")
@@ -172,9 +253,21 @@ def test_a_role_in_the_row_passes_and_any_other_is_refused_by_name():
         assert r.status_code == 403
         assert r.get_json()["error"]["code"] == "forbidden"
         assert r.get_json()["error"]["message"] == (
-            "This call (dispatch.coordination) needs one of the roles: admin, district, staff."
+            "This call (dispatch.coordination) needs one of the roles: admin, district, staff, "
+            "sysadmin, office_staff, station_staff."
         )
     assert client.post("/coordination").status_code == 401  # nobody signed in
+
+
+def test_a_person_passes_by_any_of_its_roles_never_by_its_api_role():
+    client = app_with_views().test_client()
+    for roles in ("station_staff", "office_staff", "leader,station_staff"):
+        r = client.post("/coordination", headers={"X-Person-Roles": roles})
+        assert r.status_code == 200, roles
+    # a leader's API role is district's, which the row holds: the leader's own cell decides
+    for roles in ("leader", "commissioner", "secadmin", "auditor,enterprise"):
+        r = client.post("/coordination", headers={"X-Person-Roles": roles})
+        assert r.status_code == 403, roles
 
 
 def test_a_key_with_scopes_calls_only_those_of_its_roles_actions():

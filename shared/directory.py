@@ -9,9 +9,16 @@ same two tables in its own database (``add_directory_tables``), filled by one co
 without calling the directory or opening its database (``LocalDirectory``); the directory
 itself reads its own tables the same way.
 
+People's accounts are copied too (``add_accounts_table``, from ``person.created`` and
+``person.updated``): an access token is signed for its account as it was, and a service
+refuses it once its copy says the account is disabled, or holds other roles, unit or
+bindings than the token claims ("refresh it": the directory then signs the account as it
+is now). A person the copy does not know yet (just created) is taken at the token's word.
+
 A copy is eventually consistent: a key issued now works everywhere once the services have
-consumed ``apikey.issued`` (normally within a second); a revocation takes effect in each
-service once consumed and its cache expired (``cache_seconds``).
+consumed ``apikey.issued`` (normally within a second); a revocation, a disabled account or
+a changed role takes effect in each service once consumed and its cache expired
+(``cache_seconds``).
 
 Events may arrive out of order (a retried delivery): a unit's row keeps the instant of the
 change it holds and ignores older ones; a revoked key stays revoked whatever arrives later.
@@ -40,7 +47,13 @@ log = logging.getLogger(__name__)
 CODE_LENGTH = 40  # the longest unit code (see shared.events.JURISDICTION_RE)
 
 # the consumer's queue binds these (every subtree)
-DIRECTORY_EVENTS = ("jurisdiction.#", "apikey.#", "signing_key.#")
+DIRECTORY_EVENTS = (
+    "jurisdiction.#",
+    "apikey.#",
+    "signing_key.#",
+    "person.created.#",
+    "person.updated.#",
+)
 TOKEN_ISSUER = "onestop-directory"  # who signs people's access tokens
 TOKEN_AUDIENCE = "onestop"  # every service accepts them
 KEYS_CACHE_SECONDS = 5.0  # how long a service reuses the signing keys it read
@@ -91,6 +104,50 @@ def add_signing_keys_table(metadata: MetaData) -> Table:
     )
 
 
+def add_accounts_table(metadata: MetaData) -> Table:
+    """People's accounts as every service but the directory keeps them (the directory
+    reads its own ``persons``, which has the same columns and more)."""
+    return Table(
+        "accounts",
+        metadata,
+        Column("person_id", String(40), primary_key=True),
+        Column("unit", String(CODE_LENGTH), nullable=False),
+        Column("roles", Text, nullable=False),  # a JSON list
+        Column("agency_id", String(40), nullable=True),
+        Column("staff_id", String(40), nullable=True),
+        Column("credit_codes", Text, nullable=False, server_default="[]"),  # a JSON list
+        Column("disabled_at", UtcDateTime(), nullable=True),
+        Column("changed_at", UtcDateTime(), nullable=False),
+    )
+
+
+# why a well-signed token is refused, after ``shared.tokens.REASONS`` ("The access token is …")
+ACCOUNT_DISABLED = "of a disabled account"
+ACCOUNT_CHANGED = "older than its account's last change: refresh it"
+
+
+def refusal_of(claims: dict[str, Any], account: Any) -> str | None:
+    """Why a verified token's ``claims`` no longer hold for its ``account`` (a row of the
+    accounts or persons table), else None."""
+    if account["disabled_at"] is not None:
+        return ACCOUNT_DISABLED
+    now = {
+        "unit": account["unit"],
+        "roles": sorted(json.loads(account["roles"])),
+        "agency_id": account["agency_id"],
+        "staff_id": account["staff_id"],
+        "credit_codes": sorted(json.loads(account["credit_codes"] or "[]")),
+    }
+    claimed = {
+        "unit": claims.get("unit"),
+        "roles": sorted(claims.get("roles") or []),
+        "agency_id": claims.get("agency_id"),
+        "staff_id": claims.get("staff_id"),
+        "credit_codes": sorted(claims.get("credit_codes") or []),
+    }
+    return None if now == claimed else ACCOUNT_CHANGED
+
+
 def unit_of(row: Any) -> dict[str, Any]:
     """A unit as the services see it."""
     return {
@@ -115,6 +172,7 @@ class LocalDirectory:
         self._keys: dict[str, tuple[float, str, Principal, datetime | None]] = {}
         self._units: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._keyset: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._accounts: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, token: str) -> Principal | None:
@@ -168,7 +226,31 @@ class LocalDirectory:
         except ValueError:  # a published key this service cannot use: not the caller's fault
             log.exception("a published signing key cannot be used")
             raise tokens.InvalidToken(tokens.UNKNOWN_KEY) from None
+        account = self.account(str(claims["sub"]))
+        refused = None if account is None else refusal_of(claims, account)
+        if refused is not None:
+            raise tokens.InvalidToken(refused)
         return person_principal(claims)
+
+    def account(self, person_id: str) -> Any:
+        """A person's account as this service knows it (None: not yet announced), cached
+        like the units; the directory reads its own ``persons``."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._accounts.get(person_id)
+        if hit is not None and hit[0] >= now:
+            return hit[1]
+        tables = self.db.metadata.tables
+        t = tables.get("accounts", tables.get("persons"))
+        found = None
+        if t is not None:
+            with self.db.session() as s:
+                found = s.execute(select(t).where(t.c.person_id == person_id)).mappings().first()
+        with self._lock:
+            if len(self._accounts) >= MAX_CACHED_KEYS:
+                self._accounts.clear()
+            self._accounts[person_id] = (now + self.cache_seconds, found)
+        return found
 
     def signing_keys(self) -> dict[str, dict[str, Any]]:
         """The public keys tokens may be signed with (kid → JWK), from this copy."""
@@ -219,6 +301,7 @@ class LocalDirectory:
         with self._lock:
             self._keys.clear()
             self._units.clear()
+            self._accounts.clear()
             self._keyset = None
 
 
@@ -233,6 +316,9 @@ def apply(event: Event, uow: UnitOfWork) -> None:
         _apply_key(uow.session, tables["api_keys"], p)
     elif event.event_type.startswith("signing_key."):
         _apply_signing_key(uow.session, tables["signing_keys"], p)
+    elif event.event_type.startswith("person."):
+        if "accounts" in tables:  # the directory announces its own persons
+            _apply_account(uow.session, tables["accounts"], p)
     else:
         _apply_unit(uow.session, tables["jurisdictions"], p, event.occurred_at)
 
@@ -306,3 +392,23 @@ def _apply_signing_key(s: Session, t: Table, p: dict[str, Any]) -> None:
             .where(t.c.kid == p["kid"], t.c.retired_at.is_(None))
             .values(retired_at=retired)
         )
+
+
+def _apply_account(s: Session, t: Table, p: dict[str, Any]) -> None:
+    """``person.created`` and ``person.updated`` carry the whole account: the latest change
+    (by its ``at``) wins, whatever order they arrive in."""
+    at = datetime.fromisoformat(p["at"])
+    values = {
+        "unit": p["unit"],
+        "roles": json.dumps(sorted(p["roles"])),
+        "agency_id": p.get("agency_id"),
+        "staff_id": p.get("staff_id"),
+        "credit_codes": json.dumps(sorted(p.get("credit_codes") or [])),
+        "disabled_at": at if p["disabled"] else None,
+        "changed_at": at,
+    }
+    row = s.execute(select(t.c.changed_at).where(t.c.person_id == p["person_id"])).first()
+    if row is None:
+        s.execute(t.insert().values(person_id=p["person_id"], **values))
+    elif row.changed_at <= at:
+        s.execute(update(t).where(t.c.person_id == p["person_id"]).values(**values))

@@ -107,3 +107,25 @@ def api_keys_expiry_downgrade() -> None:
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("scopes")
         batch_op.drop_column("expires_at")
+
+
+def accounts_copy_upgrade() -> None:
+    """The service's copy of people's accounts (``shared.directory``: filled from
+    ``person.created`` and ``person.updated``): a token of a disabled or changed account is
+    refused at once, not when it expires."""
+    op.create_table(
+        "accounts",
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("unit", sa.String(length=40), nullable=False),
+        sa.Column("roles", sa.Text(), nullable=False),
+        sa.Column("agency_id", sa.String(length=40), nullable=True),
+        sa.Column("staff_id", sa.String(length=40), nullable=True),
+        sa.Column("credit_codes", sa.Text(), server_default="[]", nullable=False),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("person_id"),
+    )
+
+
+def accounts_copy_downgrade() -> None:
+    op.drop_table("accounts")

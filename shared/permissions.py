@@ -127,6 +127,13 @@ ORDERS = {**OFFICE_SUBTREE, "agency": "own agency"}  # agency orders and members
 ARCHIVE_SEARCH = {**OFFICE_SUBTREE, "auditor": "trail"}
 # an enterprise user files, follows, rates and consents for its own enterprises only
 SELF_SERVICE = {**OFFICE_SUBTREE, "enterprise": "own enterprises"}
+# an enterprise user's request to act for an enterprise: decided by the office of the
+# account's unit (an account manager, or staff) or the enterprise's registered contact
+ENTERPRISE_REQUESTS = {
+    "admin": "accounts",
+    **_each("subtree", "district", "staff"),
+    "enterprise": "own enterprises",
+}
 
 
 # the security administrator's rows besides the accounts: the systems' keys
@@ -247,6 +254,20 @@ ACTIONS: tuple[Action, ...] = (
         ("disable_person", "POST", "/people/<person_id>/disable", _each("accounts", "admin")),
         ("enable_person", "POST", "/people/<person_id>/enable", _each("accounts", "admin")),
         ("link_identity", "POST", "/people/<person_id>/identities", _each("accounts", "admin")),
+    ),
+    # an enterprise opens its account; its office or registered contact confirms it
+    _public("directory", "register", "POST", f"{API}/registrations"),
+    *_rows(
+        "directory",
+        API,
+        ("request_enterprise", "POST", "/me/enterprises", _each("self", "enterprise")),
+        ("enterprise_requests", "GET", "/enterprise-requests", ENTERPRISE_REQUESTS),
+        (
+            "decide_enterprise_request",
+            "POST",
+            "/enterprise-requests/<request_id>/decision",
+            ENTERPRISE_REQUESTS,
+        ),
     ),
     _public("directory", "sso_login", "GET", f"{API}/sso/login"),
     _public("directory", "sso_callback", "GET", f"{API}/sso/callback"),

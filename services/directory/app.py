@@ -9,7 +9,17 @@ from typing import Any, cast
 from flask import Flask, Response, after_this_request, current_app, g, request
 from marshmallow import EXCLUDE
 
-from services.directory import build, identities, imports, keys, people, signin, sso, units
+from services.directory import (
+    build,
+    enterprises,
+    identities,
+    imports,
+    keys,
+    people,
+    signin,
+    sso,
+    units,
+)
 from services.directory import schemas as sc
 from services.directory.passwords import Hasher
 from shared.config import Settings
@@ -269,6 +279,57 @@ def link_identity(data: dict[str, Any], person_id: str) -> dict[str, Any]:
         data,
         issuer=platform.issuer if platform else None,
         correlation_id=g.correlation_id,
+    )
+
+
+# --- enterprise users and the enterprises they act for -------------------------------------
+
+
+@blp.post("/registrations")
+@permit("directory.register")
+@blp.arguments(sc.RegistrationIn)
+@blp.response(201, sc.RegistrationOut)
+def register(data: dict[str, Any]) -> dict[str, Any]:
+    """Open an enterprise account (企业用户注册): a log-in name, a password that meets the
+    rule, the unit where the enterprise is registered and its credit code. The account signs
+    in at once but acts for the enterprise only once its office, or its registered contact
+    on the platform, confirms the request."""
+    return enterprises.register(
+        service().uow(), data, hasher=HASHER, correlation_id=g.correlation_id
+    )
+
+
+@blp.post("/me/enterprises")
+@permit("directory.request_enterprise")
+@blp.arguments(sc.EnterpriseRequestIn)
+@blp.response(201, sc.EnterpriseRequestOut)
+def request_enterprise(data: dict[str, Any]) -> dict[str, Any]:
+    """Ask to act for one more enterprise (enterprise users); 409 when asked or bound."""
+    return enterprises.request(
+        service().uow(), current_principal(), data, correlation_id=g.correlation_id
+    )
+
+
+@blp.get("/enterprise-requests")
+@permit("directory.enterprise_requests")
+@blp.arguments(sc.EnterpriseRequestArgs, location="query")
+@blp.response(200, sc.EnterpriseRequestList)
+def enterprise_requests(args: dict[str, Any]) -> dict[str, Any]:
+    """Requests to act for an enterprise: those of your subtree's accounts (the office), or
+    your own and those for your enterprises (an enterprise user); newest first."""
+    return enterprises.requests(service().uow(), current_principal(), args)
+
+
+@blp.post("/enterprise-requests/<int:request_id>/decision")
+@permit("directory.decide_enterprise_request")
+@blp.arguments(sc.DecisionIn)
+@blp.response(200, sc.EnterpriseRequestOut)
+def decide_enterprise_request(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+    """Confirm or refuse a request: the office of the account's unit, or the enterprise's
+    registered contact (an enterprise user it has already confirmed). A confirmed
+    enterprise joins the account: its next token (a refresh) carries it."""
+    return enterprises.decide(
+        service().uow(), current_principal(), request_id, data, correlation_id=g.correlation_id
     )
 
 

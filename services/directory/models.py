@@ -91,3 +91,18 @@ sso_logins = Table(  # a single sign-on under way: deleted when it comes back, o
     Column("redirect_uri", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False, index=True),
 )
+
+enterprise_bindings = Table(  # an enterprise user's request to act for an enterprise
+    "enterprise_bindings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(40), nullable=False, index=True),
+    Column("credit_code", String(18), nullable=False, index=True),
+    Column("status", String(12), nullable=False),  # requested, confirmed, refused
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_as", String(12), nullable=True),  # office, contact
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("note", Text, nullable=True),
+    UniqueConstraint("person_id", "credit_code", name="uq_enterprise_bindings_person_code"),
+)

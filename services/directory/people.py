@@ -68,12 +68,28 @@ def create_person(
     """An account (``person_id``, ``name``, ``unit``, ``roles``, ``password`` and the role's
     bindings). For an administrator role the answer carries the second factor's secret
     and its ``otpauth://`` URI, shown this once. ``actor`` None is the operator."""
-    person_id, unit = command["person_id"].lower(), command["unit"]
     if actor is not None:
-        require_account_manager(actor, unit)
+        require_account_manager(actor, command["unit"])
     problem = role_problem(command)
     if problem:
         raise Invalid.field(*problem)
+    row, secret = new_account(command, hasher)
+    now = row["created_at"]
+    with uow:
+        stored = store_account(uow.session, row)
+        uow.emit(announce(contract.person_created, stored, actor, now, correlation_id))
+        uow.commit()
+    answer = person_view(stored)
+    if secret:
+        answer["second_factor_secret"] = secret
+        answer["second_factor_uri"] = totp.provisioning_uri(secret, row["person_id"])
+    return answer
+
+
+def new_account(command: dict[str, Any], hasher: Hasher) -> tuple[dict[str, Any], str | None]:
+    """The ``persons`` row of a new account, and its second factor's secret (administrator
+    roles); Invalid naming each rule the password breaks."""
+    person_id = command["person_id"].lower()
     broken = problems(command["password"], person_id)
     if broken:
         raise Invalid("The password breaks the rule.", fields={"json": {"password": broken}})
@@ -82,7 +98,7 @@ def create_person(
     row = {
         "person_id": person_id,
         "name": command["name"],
-        "unit": unit,
+        "unit": command["unit"],
         "roles": json.dumps(sorted(set(command["roles"]))),
         "agency_id": command.get("agency_id"),
         "staff_id": command.get("staff_id"),
@@ -92,36 +108,40 @@ def create_person(
         "totp_secret": sealing.current().seal(secret) if secret else None,
         "created_at": now,
     }
-    with uow:
-        s = uow.session
-        place = s.execute(select(jurisdictions.c.retired_at).where(jurisdictions.c.code == unit))
-        found = place.first()
-        if found is None or found.retired_at is not None:
-            raise Invalid.field("unit", f"{unit} is not an open unit")
-        try:
-            s.execute(persons.insert().values(**row))
-            s.flush()
-        except IntegrityError:
-            raise Conflict(
-                f"{person_id} is taken.", fields={"json": {"person_id": ["taken"]}}
-            ) from None
-        stored = s.execute(select(persons).where(persons.c.person_id == person_id)).one()
-        uow.emit(announce(contract.person_created, stored, actor, now, correlation_id))
-        uow.commit()
-    answer = person_view(stored)
-    if secret:
-        answer["second_factor_secret"] = secret
-        answer["second_factor_uri"] = totp.provisioning_uri(secret, person_id)
-    return answer
+    return row, secret
 
 
-def announce(build: Any, row: Any, actor: Principal | None, now: datetime, cid: str | None) -> Any:
+def store_account(s: Session, row: dict[str, Any]) -> Any:
+    """Insert a new account in an open unit (Invalid otherwise; Conflict when the log-in
+    name is taken) and return it as stored."""
+    unit = row["unit"]
+    found = s.execute(
+        select(jurisdictions.c.retired_at).where(jurisdictions.c.code == unit)
+    ).first()
+    if found is None or found.retired_at is not None:
+        raise Invalid.field("unit", f"{unit} is not an open unit")
+    try:
+        s.execute(persons.insert().values(**row))
+        s.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"{row['person_id']} is taken.", fields={"json": {"person_id": ["taken"]}}
+        ) from None
+    return s.execute(select(persons).where(persons.c.person_id == row["person_id"])).one()
+
+
+def announce(
+    build: Any, row: Any, actor: Principal | str | None, now: datetime, cid: str | None
+) -> Any:
+    """The account's event; ``actor`` a principal, a name (a person registering), or None
+    (the operator)."""
     view = person_view(row)
     payload = {k: view[k] for k in ("person_id", "name", "unit", "roles", "agency_id", "staff_id")}
+    by = actor.key_id if isinstance(actor, Principal) else actor
     payload.update(
         credit_codes=view["credit_codes"],
         disabled=view["disabled"],
-        actor=actor.key_id if actor else "operator",
+        actor=by or "operator",
         at=now.isoformat(),
     )
     return build(jurisdiction=row.unit, payload=payload, correlation_id=cid)
@@ -150,7 +170,8 @@ def set_disabled(
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
     """Disable an account (it signs in no more; its sessions are refused at the next
-    refresh) or enable it again."""
+    refresh, and every service refuses its access tokens once it has consumed the
+    ``person.updated``: ``shared.directory``) or enable it again."""
     now = datetime.now(UTC)
     with uow:
         s = uow.session

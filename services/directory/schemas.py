@@ -264,3 +264,67 @@ class MeOut(Schema):
 
 class JwksOut(Schema):
     keys = fields.List(fields.Dict())
+
+
+# --- enterprise users and their enterprises ---------------------------------------------
+
+
+class RegistrationIn(Schema):
+    """A new enterprise account and the enterprise it asks to act for."""
+
+    person_id = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9._-]{2,39}$")
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    unit = fields.String(
+        required=True,
+        validate=CODE,
+        metadata={"description": "where the enterprise is registered: its office confirms"},
+    )
+    password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    credit_code = fields.String(
+        required=True,
+        validate=validate.Length(equal=18),
+        metadata={"description": "统一社会信用代码 (GB 32100-2015)"},
+    )
+
+
+class EnterpriseRequestIn(Schema):
+    credit_code = fields.String(required=True, validate=validate.Length(equal=18))
+
+
+class DecisionIn(Schema):
+    confirm = fields.Boolean(
+        required=True, metadata={"description": "true: confirm; false: refuse"}
+    )
+    note = fields.String(validate=validate.Length(max=500))
+
+
+class EnterpriseRequestOut(Schema):
+    request_id = fields.Integer()
+    person_id = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    credit_code = fields.String()
+    status = fields.String()
+    requested_at = fields.DateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_as = fields.String(allow_none=True, metadata={"description": "office or contact"})
+    decided_at = fields.DateTime(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class RegistrationOut(Schema):
+    person = fields.Nested(PersonOut)
+    request = fields.Nested(EnterpriseRequestOut)
+
+
+class EnterpriseRequestArgs(Schema):
+    status = fields.String(
+        validate=validate.OneOf(("requested", "confirmed", "refused")),
+        metadata={"description": "requested by default"},
+    )
+
+
+class EnterpriseRequestList(Schema):
+    items = fields.List(fields.Nested(EnterpriseRequestOut))

@@ -12,9 +12,10 @@ from marshmallow import (
     validates_schema,
 )
 
-from services.intake.domain import GROWTH_TIERS, credit_code_error
+from services.intake.domain import GROWTH_TIERS
 from shared.contracts.catalogue import item_error
 from shared.contracts.intake import CATEGORIES, COMPLEXITIES, SOURCES, STATUSES
+from shared.creditcodes import credit_code_error
 from shared.events import UNIT_CODE_RE
 
 # a unit of the tree: a division, a township, a park, a station or a work station

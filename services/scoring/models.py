@@ -17,13 +17,19 @@ from sqlalchemy import (
 
 from shared.contracts.intake import DEMAND_CODE_LENGTH
 from shared.db import UtcDateTime
-from shared.directory import CODE_LENGTH, add_directory_tables, add_signing_keys_table
+from shared.directory import (
+    CODE_LENGTH,
+    add_accounts_table,
+    add_directory_tables,
+    add_signing_keys_table,
+)
 from shared.outbox import add_outbox_tables
 
 metadata = MetaData()
 outbox, processed_events, dead_letters = add_outbox_tables(metadata)
 jurisdictions, api_keys = add_directory_tables(metadata)
 signing_keys = add_signing_keys_table(metadata)
+accounts = add_accounts_table(metadata)  # people, as the directory announces them
 
 # One row per unit-attributed fact that may earn points (visits): the record behind it.
 tally_records = Table(

@@ -103,6 +103,29 @@ person_created = event(PERSON_CREATED, 1, PersonV1())
 person_updated = event(PERSON_UPDATED, 1, PersonV1())
 
 
+class BindingV1(Schema):
+    """An enterprise user's request to act for an enterprise, as it is after the change:
+    asked (``requested``), or decided by the enterprise's office or its registered contact
+    (``decided_as``). A confirmation also changes the account (``person.updated``)."""
+
+    request_id = fields.Integer(required=True)
+    person_id = fields.String(required=True)
+    credit_code = fields.String(required=True, validate=validate.Length(equal=18))
+    status = fields.String(
+        required=True, validate=validate.OneOf(("requested", "confirmed", "refused"))
+    )
+    decided_as = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(("office", "contact"))
+    )
+    note = fields.String(allow_none=True, load_default=None)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+PERSON_BINDING_CHANGED = "person.binding_changed"
+person_binding_changed = event(PERSON_BINDING_CHANGED, 1, BindingV1())
+
+
 class SecurityEventV1(Schema):
     """A security event of one account (log-in, failure, lock-out, sign-out): kept in the
     archive's chain for the audit administrator; nobody deletes it."""

@@ -24,7 +24,7 @@ BIG = {
 
 
 def valid(code17):
-    from services.intake.domain import credit_check_char
+    from shared.creditcodes import credit_check_char
 
     return code17 + credit_check_char(code17)
 

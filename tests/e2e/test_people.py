@@ -158,3 +158,44 @@ def test_a_visit_is_credited_to_the_person_who_logs_it(platform):
     )
     r = c.post("/visits/api/v1/visits", json=visit_body(staff_id="staff-002"), headers=h)
     assert r.status_code == 403 and r.get_json()["error"]["fields"]["json"]["staff_id"]
+
+
+def test_a_disabled_or_changed_account_s_token_is_refused_by_every_service(platform):
+    """The services copy accounts from ``person.*``: a token outlives neither its account
+    nor its roles — refused with a 401 that says why, before the token expires."""
+    c = Client(platform.wsgi)
+    sec = platform.creds["people"]["sec.admin"]
+    code = totp.code_at(sec["second_factor_secret"], datetime.now(UTC))
+    admin = bearer(sign_in(c, "sec.admin", sec["password"], code).get_json())
+    new = {
+        "person_id": "zhao.lei",
+        "name": "赵磊",
+        "unit": "630102",
+        "roles": ["office_staff"],
+        "password": "Chengdong-Staff-2026",
+    }
+    assert c.post(f"{API}/people", json=new, headers=admin).status_code == 201
+    h = bearer(sign_in(c, "zhao.lei", new["password"]).get_json())
+    assert c.get("/intake/api/v1/demands", headers=h).status_code == 200
+    body = {"roles": ["commissioner"]}
+    r = c.put(f"{API}/people/zhao.lei/roles", json=body, headers=admin)
+    assert r.status_code == 200, r.get_json()
+
+    def refused(svc, path, why):
+        r = c.get(f"/{svc}/api/v1/{path}", headers=h)
+        return r.status_code == 401 and why in r.get_json()["error"]["message"]
+
+    for svc, path in (("intake", "demands"), ("visits", "visits"), ("directory", "me")):
+        assert wait_for(lambda s=svc, p=path: refused(s, p, "refresh it")), svc
+    session = sign_in(c, "zhao.lei", new["password"]).get_json()
+    h = bearer(session)
+    assert session["person"]["roles"] == ["commissioner"]
+    assert c.get("/visits/api/v1/visits", headers=h).status_code == 200
+    r = c.post(f"{API}/people/zhao.lei/disable", headers=admin)
+    assert r.status_code == 200, r.get_json()
+    for svc, path in (("intake", "demands"), ("visits", "visits"), ("directory", "me")):
+        assert wait_for(lambda s=svc, p=path: refused(s, p, "disabled account")), svc
+    r = c.post(f"{API}/sessions/refresh", json={"refresh_token": session["refresh_token"]})
+    assert r.status_code == 401
+    assert c.post(f"{API}/people/zhao.lei/enable", headers=admin).status_code == 200
+    assert wait_for(lambda: c.get("/visits/api/v1/visits", headers=h).status_code == 200)

@@ -146,6 +146,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "team_id": "no-such-team",
             "station_id": "630102-S0001",
             "letter_id": "999999",
+            "request_id": "999999",
             "kind": "progress",
         }
         yield World(p, c, callers, fills)

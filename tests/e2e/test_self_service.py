@@ -117,3 +117,50 @@ def test_an_enterprise_files_follows_rates_and_consents_for_itself_only(platform
         f"{INTAKE}/enterprises",
     ):
         assert c.get(path, headers=me).status_code == 403, path
+
+
+def test_an_enterprise_registers_and_acts_for_itself_once_its_office_confirms(platform):
+    """企业用户注册: the account signs in at once and sees nothing; the office of its unit
+    confirms; the next token carries the enterprise, and every service takes it."""
+    c = Client(platform.wsgi)
+    new = {
+        "person_id": "guangfu.wang",
+        "name": "王光伏",
+        "unit": "630103",
+        "password": "Guangfu-Qiye-2026",
+        "credit_code": OTHER["credit_code"],
+    }
+    r = c.post("/directory/api/v1/registrations", json={**new, "credit_code": "9163"})
+    assert r.status_code == 422 and "credit_code" in r.get_json()["error"]["fields"]["json"]
+    r = c.post("/directory/api/v1/registrations", json=new)
+    assert r.status_code == 201, r.get_json()
+    request_id = r.get_json()["request"]["request_id"]
+    r = c.post(
+        "/directory/api/v1/sessions",
+        json={"username": new["person_id"], "password": new["password"]},
+    )
+    session = r.get_json()
+    me = {"Authorization": f"Bearer {session['access_token']}"}
+    assert c.get(f"{INTAKE}/demands", headers=me).get_json()["items"] == []
+    r = c.post(f"{INTAKE}/demands", json={**DEMO_DEMAND, "enterprise": OTHER}, headers=me)
+    assert r.status_code == 403
+    # the office of another county neither sees nor decides it; 630103's district does
+    elsewhere = auth(platform, "district")  # 630102
+    mine = c.get("/directory/api/v1/enterprise-requests", headers=elsewhere).get_json()["items"]
+    assert request_id not in [x["request_id"] for x in mine]
+    decision = {"confirm": True, "note": "营业执照已核验"}
+    url = f"/directory/api/v1/enterprise-requests/{request_id}/decision"
+    assert c.post(url, json=decision, headers=elsewhere).status_code == 404
+    assert c.post(url, json=decision, headers=me).status_code == 404  # not its own
+    r = c.post(url, json=decision, headers=auth(platform, "admin"))
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["decided_as"] == "office"
+    # its old token names no enterprise: refused once the services know; a refresh carries it
+    wait_for(lambda: c.get(f"{INTAKE}/demands", headers=me).status_code == 401)
+    r = c.post(
+        "/directory/api/v1/sessions/refresh", json={"refresh_token": session["refresh_token"]}
+    )
+    assert r.status_code == 200 and r.get_json()["person"]["credit_codes"] == [OTHER["credit_code"]]
+    me = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
+    r = c.post(f"{INTAKE}/demands", json={**DEMO_DEMAND, "enterprise": OTHER}, headers=me)
+    assert r.status_code == 201, r.get_json()

@@ -221,7 +221,7 @@ def test_gateway_serves_every_service_under_its_prefix(stack):
 
 def test_intake_on_postgresql_registry_loop_queries_and_open311(stack):
     """The intake features that touch SQL beyond the thread, on PostgreSQL."""
-    from services.intake.domain import credit_check_char
+    from shared.creditcodes import credit_check_char
 
     base = f"http://127.0.0.1:{stack.api_ports['intake']}"
     h = hdr(stack, "staff")

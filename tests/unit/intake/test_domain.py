@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.intake.domain import credit_check_char, credit_code_error, demand_year, unified_code
+from services.intake.domain import demand_year, unified_code
+from shared.creditcodes import credit_check_char, credit_code_error
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from services.intake.calendar import CHINA, WorkingCalendar
-from services.intake.domain import CREDIT_CHARSET, credit_check_char, credit_code_error
 from services.intake.lifecycle import STATES, LifecycleError, transition
 from services.intake.schemas import DemandIn, EnterpriseProfileIn, TransitionIn
+from shared.creditcodes import CREDIT_CHARSET, credit_check_char, credit_code_error
 
 first17 = st.text(alphabet=CREDIT_CHARSET, min_size=17, max_size=17)
 json_values = st.recursive(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.intake.domain import credit_check_char
 from services.intake.models import enterprises
 from services.intake.registry import (
     Sheet,
@@ -19,6 +18,7 @@ from services.intake.registry import (
     search,
     seed_enterprises,
 )
+from shared.creditcodes import credit_check_char
 from shared.errors import status_of
 from shared.usecases import Conflict, Forbidden, NotFound
 from tests.fakes import FakeDirectory, actor

@@ -8,8 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.intake.models import metadata
+from shared import tokens
 from shared.auth import new_key
-from shared.directory import LocalDirectory, apply
+from shared.directory import (
+    ACCOUNT_CHANGED,
+    ACCOUNT_DISABLED,
+    TOKEN_AUDIENCE,
+    TOKEN_ISSUER,
+    LocalDirectory,
+    apply,
+)
 from shared.events import make_event
 from tests.fakes import FakeUnitOfWork
 
@@ -132,3 +140,104 @@ def test_a_rotated_key_stops_at_the_end_of_its_overlap_in_every_copy(copy):
     assert d.authenticate(key) is None
     consume(copy, key_event("rotated", key_id, digest, expires_at=soon))  # never lengthened
     assert d.authenticate(key) is None
+
+
+# --- people's accounts: a token holds while its account does --------------------------
+
+
+def person_event(kind, person_id, *, at, roles=("office_staff",), disabled=False, **more):
+    payload = {
+        "person_id": person_id,
+        "name": "陈静",
+        "unit": "630102",
+        "roles": list(roles),
+        "agency_id": None,
+        "staff_id": "staff-005",
+        "credit_codes": [],
+        "disabled": disabled,
+        "actor": "t",
+        "at": at.isoformat(),
+        **more,
+    }
+    return make_event(
+        f"person.{kind}", 1, producer="directory", jurisdiction="630102", payload=payload
+    )
+
+
+def signed_in(copy, person_id="chen.jing", roles=("office_staff",)):
+    """A signing key announced to ``copy`` and an access token for ``person_id``."""
+    now = datetime.now(UTC)
+    key = tokens.new_signing_key(now)
+    payload = {"kid": key.kid, "public_jwk": key.public_jwk, "created_at": now.isoformat()}
+    consume(
+        copy,
+        make_event(
+            "signing_key.published", 1, producer="directory", jurisdiction="100000", payload=payload
+        ),
+    )
+    claims = {
+        "sub": person_id,
+        "name": "陈静",
+        "unit": "630102",
+        "roles": list(roles),
+        "agency_id": None,
+        "staff_id": "staff-005",
+        "credit_codes": [],
+    }
+    return tokens.issue(key, claims, now, 300, TOKEN_ISSUER, TOKEN_AUDIENCE)
+
+
+def test_a_token_of_an_account_not_yet_announced_is_taken_at_its_word(copy):
+    d = LocalDirectory(copy.db, cache_seconds=0)
+    principal = d.verify_token(signed_in(copy))
+    assert principal.staff_id == "staff-005" and principal.roles == ("office_staff",)
+
+
+def test_a_disabled_account_s_token_is_refused_at_once_and_works_again_when_enabled(copy):
+    d = LocalDirectory(copy.db, cache_seconds=0)
+    token = signed_in(copy)
+    consume(copy, person_event("created", "chen.jing", at=T0))
+    assert d.verify_token(token).name == "陈静"
+    consume(copy, person_event("updated", "chen.jing", at=T0 + timedelta(hours=1), disabled=True))
+    with pytest.raises(tokens.InvalidToken) as refused:
+        d.verify_token(token)
+    assert refused.value.reason == ACCOUNT_DISABLED
+    consume(copy, person_event("updated", "chen.jing", at=T0 + timedelta(hours=2)))
+    assert d.verify_token(token).name == "陈静"
+
+
+def test_a_token_claiming_roles_the_account_no_longer_holds_is_refused(copy):
+    d = LocalDirectory(copy.db, cache_seconds=0)
+    token = signed_in(copy, roles=("office_staff", "station_staff"))
+    consume(
+        copy, person_event("created", "chen.jing", at=T0, roles=("station_staff", "office_staff"))
+    )
+    assert d.verify_token(token).roles == ("office_staff", "station_staff")  # order is no change
+    consume(copy, person_event("updated", "chen.jing", at=T0 + timedelta(hours=1)))
+    with pytest.raises(tokens.InvalidToken) as refused:
+        d.verify_token(token)
+    assert refused.value.reason == ACCOUNT_CHANGED
+
+
+def test_an_older_account_change_never_wins(copy):
+    d = LocalDirectory(copy.db, cache_seconds=0)
+    token = signed_in(copy)
+    consume(
+        copy,
+        person_event("updated", "chen.jing", at=T0 + timedelta(hours=1), disabled=True),
+        person_event("created", "chen.jing", at=T0),  # a retried delivery, late
+    )
+    with pytest.raises(tokens.InvalidToken, match="disabled"):
+        d.verify_token(token)
+
+
+def test_the_account_is_cached_like_the_units(copy):
+    d = LocalDirectory(copy.db, cache_seconds=60)
+    token = signed_in(copy)
+    consume(copy, person_event("created", "chen.jing", at=T0))
+    d.verify_token(token)
+    consume(copy, person_event("updated", "chen.jing", at=T0 + timedelta(hours=1), disabled=True))
+    d.verify_token(token)  # the cached account, for up to cache_seconds
+    d.forget()
+    with pytest.raises(tokens.InvalidToken, match="disabled"):
+        d.verify_token(token)

@@ -1,0 +1,23 @@
+"""People's accounts: the service's copy, from the directory's person events
+
+Revision ID: c538e7e3383f
+Revises: 01c8084a5514
+Create Date: 2026-12-01 11:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+from shared.outbox_migrations import accounts_copy_downgrade, accounts_copy_upgrade
+
+revision: str = "c538e7e3383f"
+down_revision: str | None = "01c8084a5514"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    accounts_copy_upgrade()
+
+
+def downgrade() -> None:
+    accounts_copy_downgrade()

@@ -253,7 +253,14 @@ ACTIONS: tuple[Action, ...] = (
         ("change_roles", "PUT", "/people/<person_id>/roles", _each("accounts", "admin")),
         ("disable_person", "POST", "/people/<person_id>/disable", _each("accounts", "admin")),
         ("enable_person", "POST", "/people/<person_id>/enable", _each("accounts", "admin")),
+        ("get_person", "GET", "/people/<person_id>", _each("accounts", "admin")),
         ("link_identity", "POST", "/people/<person_id>/identities", _each("accounts", "admin")),
+        (
+            "unlink_identity",
+            "DELETE",
+            "/people/<person_id>/identities/<identity_id>",
+            _each("accounts", "admin"),
+        ),
     ),
     # an enterprise opens its account; its office or registered contact confirms it
     _public("directory", "register", "POST", f"{API}/registrations"),

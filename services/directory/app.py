@@ -282,6 +282,30 @@ def link_identity(data: dict[str, Any], person_id: str) -> dict[str, Any]:
     )
 
 
+@blp.get("/people/<person_id>")
+@permit("directory.get_person")
+@blp.response(200, sc.PersonWithIdentities)
+def get_person(person_id: str) -> dict[str, Any]:
+    """An account of your subtree with the identities linked to it (security
+    administrators)."""
+    return identities.person_with_identities(service().uow(), current_principal(), person_id)
+
+
+@blp.delete("/people/<person_id>/identities/<int:identity_id>")
+@permit("directory.unlink_identity")
+@blp.response(200, sc.PersonWithIdentities)
+def unlink_identity(person_id: str, identity_id: int) -> dict[str, Any]:
+    """Unlink an identity from an account of your subtree (security administrators):
+    single sign-on with it signs in no more."""
+    return identities.unlink_identity(
+        service().uow(),
+        current_principal(),
+        person_id,
+        identity_id,
+        correlation_id=g.correlation_id,
+    )
+
+
 # --- enterprise users and the enterprises they act for -------------------------------------
 
 

@@ -201,6 +201,7 @@ class IdentityIn(Schema):
 
 
 class IdentityOut(Schema):
+    identity_id = fields.Integer()
     issuer = fields.String()
     subject = fields.String()
     linked_by = fields.String()

@@ -126,6 +126,22 @@ PERSON_BINDING_CHANGED = "person.binding_changed"
 person_binding_changed = event(PERSON_BINDING_CHANGED, 1, BindingV1())
 
 
+class IdentityV1(Schema):
+    """Who a person is at the province's identity platform, linked to the account or
+    unlinked from it (single sign-on), and by whom."""
+
+    person_id = fields.String(required=True)
+    issuer = fields.String(required=True)
+    subject = fields.String(required=True)
+    linked = fields.Boolean(required=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+PERSON_IDENTITY_CHANGED = "person.identity_changed"
+person_identity_changed = event(PERSON_IDENTITY_CHANGED, 1, IdentityV1())
+
+
 class SecurityEventV1(Schema):
     """A security event of one account (log-in, failure, lock-out, sign-out): kept in the
     archive's chain for the audit administrator; nobody deletes it."""

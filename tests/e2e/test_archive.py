@@ -320,7 +320,7 @@ def test_verify_is_for_the_province_administrators_only(platform):
         r = c.get(f"{API}/verify", headers=auth(platform, role))
         assert r.status_code == 403, role
         assert r.get_json()["error"]["message"] == (
-            "This call (archive.verify) needs one of the roles: admin, auditor."
+            "This call (archive.verify) needs one of the roles: admin, sysadmin, auditor."
         )
     refused = {  # the scope: an administrator, but not a province's
         "city admin": {"Authorization": f"Bearer {city_admin}"},

@@ -147,6 +147,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "station_id": "630102-S0001",
             "letter_id": "999999",
             "request_id": "999999",
+            "identity_id": "999999",
             "kind": "progress",
         }
         yield World(p, c, callers, fills)

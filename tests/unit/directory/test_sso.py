@@ -18,7 +18,11 @@ from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
 from services.directory import sso
-from services.directory.identities import link_identity
+from services.directory.identities import (
+    link_identity,
+    person_with_identities,
+    unlink_identity,
+)
 from services.directory.models import sso_logins
 from services.directory.passwords import Hasher
 from services.directory.people import create_person, set_disabled
@@ -369,7 +373,10 @@ def test_a_security_administrator_links_an_identity_once(uow):
     )
     assert made["identities"][0]["subject"] == "qh-0001"
     assert made["identities"][0]["linked_by"] == "k-admin"
-    assert uow.committed[-1].event_type == "person.updated"
+    linked = uow.committed[-1]
+    assert linked.event_type == "person.identity_changed"
+    assert (linked.payload["issuer"], linked.payload["subject"]) == (ISSUER, "qh-0001")
+    assert linked.payload["linked"] is True and linked.payload["actor"] == "k-admin"
     account(uow, "li.si")
     with pytest.raises(Conflict):  # one subject, one account
         link_identity(uow, admin, "li.si", {"issuer": ISSUER, "subject": "qh-0001"})
@@ -389,3 +396,23 @@ def test_a_security_administrator_links_an_identity_once(uow):
             "li.si",
             {"issuer": ISSUER, "subject": "s"},
         )
+
+
+def test_a_security_administrator_reads_and_unlinks_an_identity(uow):
+    account(uow)
+    admin = actor("admin", "630100")
+    made = link_identity(uow, admin, "zhang.san", {"issuer": ISSUER, "subject": "qh-0001"})
+    identity = made["identities"][0]["identity_id"]
+    assert person_with_identities(uow, admin, "zhang.san")["identities"] == made["identities"]
+    with pytest.raises(NotFound):  # outside the subtree
+        unlink_identity(uow, actor("admin", "630103"), "zhang.san", identity)
+    with pytest.raises(NotFound):
+        unlink_identity(uow, admin, "zhang.san", identity + 1)
+    left = unlink_identity(uow, admin, "zhang.san", identity)
+    assert left["identities"] == []
+    gone = uow.committed[-1]
+    assert gone.event_type == "person.identity_changed" and gone.payload["linked"] is False
+    assert gone.payload["subject"] == "qh-0001"
+    # unlinked: the subject may be linked again, to another account
+    account(uow, "li.si")
+    assert link_identity(uow, admin, "li.si", {"issuer": ISSUER, "subject": "qh-0001"})

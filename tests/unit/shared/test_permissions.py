@@ -99,7 +99,11 @@ def test_three_administrators_kept_apart():
         "directory.change_roles",
         "directory.disable_person",
         "directory.enable_person",
+        "directory.get_person",
         "directory.link_identity",
+        "directory.unlink_identity",
+        "directory.enterprise_requests",
+        "directory.decide_enterprise_request",
         "directory.list_keys",
         "directory.issue_key",
         "directory.revoke_key",
@@ -178,6 +182,10 @@ def test_an_enterprise_user_serves_itself_and_reads_the_catalogue_and_the_tree()
         "intake.revisit",
         "intake.consent",
         "intake.updates",
+        # it asks to act for an enterprise, and as its registered contact confirms others
+        "directory.request_enterprise",
+        "directory.enterprise_requests",
+        "directory.decide_enterprise_request",
     }
     assert {permissions.MATRIX[a].roles["enterprise"] for a in enterprise if "intake." in a} == {
         "all",
@@ -190,6 +198,7 @@ def test_public_actions_need_no_credential_and_open311_takes_keys_only():
     assert public == {
         "directory.sign_in",
         "directory.refresh",
+        "directory.register",
         "directory.sso_login",
         "directory.sso_callback",
         "directory.jwks",

@@ -408,6 +408,7 @@ ACTIONS: tuple[Action, ...] = (
         API,
         ("tallies", "GET", "/tallies", OFFICE_SUBTREE),
         ("scorecard", "GET", "/scorecards", OFFICE_SUBTREE),
+        ("item_records", "GET", "/scorecards/records", OFFICE_SUBTREE),
         ("rankings", "GET", "/rankings", OFFICE_SUBTREE),
         ("evaluate", "POST", "/evaluate", OFFICE_SUBTREE),
         ("enter_record", "POST", "/records", MANAGERS_SUBTREE),

@@ -33,10 +33,20 @@ def tallies(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(sc.ScorecardArgs, location="query")
 @blp.response(200, sc.ScorecardOut)
 def scorecard(args: dict[str, Any]) -> dict[str, Any]:
-    """A unit's scorecard for a month, quarter or year: each item's points, cap, rule and
-    the records behind them; part subtotals; total; rank in its jurisdiction; the rule set
-    version that produced it."""
+    """A unit's scorecard for a month, quarter or year: each item's points, cap, rule, how
+    many records stand behind them and the first of those; part subtotals; total; rank in
+    its jurisdiction; the rule set version that produced it."""
     return scorecards.scorecard(service().uow(), current_principal(), args)
+
+
+@blp.get("/scorecards/records")
+@permit("scoring.item_records")
+@blp.arguments(sc.ItemRecordsArgs, location="query")
+@blp.response(200, sc.ItemRecordsOut)
+def item_records(args: dict[str, Any]) -> dict[str, Any]:
+    """The records behind one item of a unit's scorecard, a page at a time (``offset``,
+    ``limit`` up to 500), each naming the input it fed."""
+    return scorecards.item_records(service().uow(), current_principal(), args)
 
 
 @blp.get("/rankings")

@@ -1,8 +1,8 @@
 """Scoring's consumers (``f(event, uow)``, called through the inbox): every event that
 can earn or explain a point becomes a fact.
 
-Demand facts are kept per demand and attributed to the demand's owner when a
-scorecard is computed, so the order events arrive in does not matter.
+Demand facts are kept per demand and attributed to the owner of their day whenever a fact
+or an owner arrives (``attribution``), so the order events arrive in does not matter.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from services.scoring.attribution import attribute
 from services.scoring.domain.facts import period_of
 from services.scoring.models import (
     demand_facts,
@@ -45,7 +46,7 @@ def _fact(
     credit_code: str | None = None,
     value: int | None = None,
 ) -> None:
-    claim(
+    if claim(
         uow.session,
         uow.db,
         demand_facts,
@@ -58,7 +59,8 @@ def _fact(
         period=period_of(at),
         value=value,
         at=at,
-    )
+    ):
+        attribute(uow.session, demand_code)
 
 
 def _at(p: dict[str, Any], key: str, event: Event) -> datetime:
@@ -104,6 +106,7 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
             unit_name=p["assignee_name"],
         )
         _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
+        attribute(uow.session, p["demand_code"])  # the new owner takes the facts of its days
     else:
         _fact(uow, event, "matched", p["demand_code"], at, category=p["category"])
 

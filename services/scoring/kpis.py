@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from services.scoring.domain.facts import period_arg
@@ -17,7 +17,6 @@ from services.scoring.domain.kpis import (
     KpiFacts,
     kpis_of,
     same_day_a_year_before,
-    tally_demands,
 )
 from services.scoring.domain.table import targets_of
 from services.scoring.models import demand_facts, enterprises, tier_history, visit_enterprises
@@ -46,12 +45,47 @@ def tiers_on(s: Session, prefix: str, day: date) -> dict[str, str | None]:
 
 
 def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
-    rows = s.execute(
-        select(f.fact, f.demand_code, f.value, f.at)
-        .where(f.jurisdiction.startswith(prefix), f.period.in_(period.months))
-        .order_by(f.at)
-    ).all()
-    return tally_demands((row.fact, row.demand_code, row.value) for row in rows)
+    """The period's demand facts counted in the database (``domain.kpis.tally_demands``'s
+    rule): demands per fact, the last close of each closed demand, the ratings."""
+    in_period = and_(f.jurisdiction.startswith(prefix), f.period.in_(period.months))
+    counts: dict[str, int] = dict(
+        s.execute(
+            select(f.fact, func.count(f.demand_code.distinct()))
+            .where(in_period, f.fact != "rating")
+            .group_by(f.fact)
+        ).all()
+    )
+    later = demand_facts.alias("later")
+    lc = later.c
+    last = (
+        select(f.value)
+        .where(
+            in_period,
+            f.fact == "closed",
+            f.value.is_not(None),
+            ~select(literal(1))
+            .where(
+                lc.demand_code == f.demand_code,
+                lc.fact == "closed",
+                lc.jurisdiction.startswith(prefix),
+                lc.period.in_(period.months),
+                or_(lc.at > f.at, and_(lc.at == f.at, lc.event_id > f.event_id)),
+            )
+            .exists(),
+        )
+        .subquery()
+    )
+    on_time, timed = s.execute(select(func.sum(last.c.value), func.count()).select_from(last)).one()
+    total, n = s.execute(
+        select(func.sum(f.value), func.count()).where(in_period, f.fact == "rating")
+    ).one()
+    return DemandTally(
+        counts={fact: int(c) for fact, c in counts.items()},
+        on_time=int(on_time or 0),
+        timed=int(timed),
+        rating_sum=int(total or 0),
+        ratings=int(n),
+    )
 
 
 def _served(s: Session, prefix: str, period: Period) -> set[str]:
@@ -73,20 +107,38 @@ def _served(s: Session, prefix: str, period: Period) -> set[str]:
     )
 
 
-def _cohort_closed(s: Session, accepted: set[str], period: Period) -> set[str]:
-    """Of the demands accepted in the period, those closed by its end."""
-    return set(
+def _cohort_closed(s: Session, prefix: str, period: Period) -> int:
+    """Of the demands accepted in the period, how many closed by its end."""
+    closed = demand_facts.alias("closed")
+    cc = closed.c
+    return int(
         s.execute(
-            select(f.demand_code).where(
-                f.fact == "closed",
-                f.demand_code.in_(list(accepted)),
-                f.period <= period.months[-1],
+            select(func.count(f.demand_code.distinct())).where(
+                f.fact == "accepted",
+                f.jurisdiction.startswith(prefix),
+                f.period.in_(period.months),
+                select(literal(1))
+                .where(
+                    cc.demand_code == f.demand_code,
+                    cc.fact == "closed",
+                    cc.period <= period.months[-1],
+                )
+                .exists(),
             )
-        ).scalars()
+        ).scalar_one()
     )
 
 
-def _certified(s: Session, tiers: dict[str, str | None], period: Period) -> dict[str, date]:
+def _registered(prefix: str, day: date) -> Any:
+    """The subtree's enterprises with a tier on record by ``day`` (a query)."""
+    return (
+        select(th.credit_code)
+        .join(enterprises, enterprises.c.credit_code == th.credit_code)
+        .where(enterprises.c.jurisdiction.startswith(prefix), th.since <= day)
+    )
+
+
+def _certified(s: Session, prefix: str, period: Period) -> dict[str, date]:
     """Enterprises certified high-tech in the period → the day (the first, if several)."""
     rows = s.execute(
         select(th.credit_code, func.min(th.since))
@@ -94,24 +146,34 @@ def _certified(s: Session, tiers: dict[str, str | None], period: Period) -> dict
             th.growth_tier == "hitech_enterprise",
             th.since >= period.start,
             th.since <= period.end,
-            th.credit_code.in_(list(tiers)),
+            th.credit_code.in_(_registered(prefix, period.end)),
         )
         .group_by(th.credit_code)
     ).all()
     return {code: since for code, since in rows}
 
 
-def _served_months(s: Session, certified: dict[str, date]) -> dict[str, set[str]]:
-    """The months in which each of the certified enterprises was served, at any time."""
+def _served_months(s: Session, prefix: str, period: Period) -> dict[str, set[str]]:
+    """The months in which each enterprise certified in the period was served, any time."""
+    certified = (
+        select(th.credit_code)
+        .where(
+            th.growth_tier == "hitech_enterprise",
+            th.since >= period.start,
+            th.since <= period.end,
+            th.credit_code.in_(_registered(prefix, period.end)),
+        )
+        .scalar_subquery()
+    )
     out: dict[str, set[str]] = defaultdict(set)
     for code, month in s.execute(
-        select(f.credit_code, f.period).where(
-            f.fact == "accepted", f.credit_code.in_(list(certified))
-        )
+        select(f.credit_code, f.period)
+        .where(f.fact == "accepted", f.credit_code.in_(certified))
+        .distinct()
     ).all():
         out[code].add(month)
     for code, month in s.execute(
-        select(v.credit_code, v.period).where(v.credit_code.in_(list(certified)))
+        select(v.credit_code, v.period).where(v.credit_code.in_(certified)).distinct()
     ).all():
         out[code].add(month)
     return out
@@ -123,23 +185,27 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     _, _, body = rule_set_for(s, jurisdiction, period.start)
     demands = _demands(s, prefix, period)
     served = _served(s, prefix, period)
-    ents = s.execute(select(enterprises).where(enterprises.c.jurisdiction.startswith(prefix))).all()
+    flags = s.execute(
+        select(
+            func.count().filter(enterprises.c.needs_named_person),
+            func.count().filter(enterprises.c.needs_one_plan),
+        ).where(enterprises.c.jurisdiction.startswith(prefix))
+    ).one()
     # the tiers as they stood at the period's end (a past period stays as it was):
     # only from the dated history, so an enterprise registered later is not counted
     tiers = tiers_on(s, prefix, period.end)
-    cohort_closed = _cohort_closed(s, demands.by_fact["accepted"], period)
-    certified = _certified(s, tiers, period)
+    certified = _certified(s, prefix, period)
     return KpiFacts(
         targets=targets_of(body),
         demands=demands,
-        cohort_closed=cohort_closed,
+        cohort_closed=_cohort_closed(s, prefix, period),
         served=served,
         tiers=tiers,
         tiers_year_before=tiers_on(s, prefix, same_day_a_year_before(period.end)),
         certified=certified,
-        served_months=_served_months(s, certified),
-        needs_named_person=sum(1 for e in ents if e.needs_named_person),
-        needs_one_plan=sum(1 for e in ents if e.needs_one_plan),
+        served_months=_served_months(s, prefix, period),
+        needs_named_person=int(flags[0]),
+        needs_one_plan=int(flags[1]),
     )
 
 

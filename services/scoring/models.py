@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Date,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -50,8 +51,7 @@ tally_records = Table(
 )
 
 # A demand's facts (accepted, collected, analysed, published, matched, solved, closed,
-# rating), attributed to its owner when a scorecard is computed (events may come in any
-# order).
+# rating), each attributed to the owner of its day as facts and owners arrive, in any order.
 demand_facts = Table(
     "demand_facts",
     metadata,
@@ -64,6 +64,10 @@ demand_facts = Table(
     Column("period", String(7), nullable=False, index=True),
     Column("value", Integer, nullable=True),
     Column("at", UtcDateTime(), nullable=False),
+    # who the fact counts for and the input it feeds (services.scoring.attribution)
+    Column("owner_id", String(40), nullable=True),
+    Column("input", String(40), nullable=True),
+    Index("ix_demand_facts_owner_period", "owner_id", "period"),
 )
 
 demand_owners = Table(

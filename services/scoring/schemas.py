@@ -52,7 +52,31 @@ class ItemOut(Schema):
     cap = fields.Float()
     rule = fields.String()
     basis = fields.Dict(metadata={"description": "the figures the points came from"})
-    records = fields.List(fields.Dict(), metadata={"description": "the records behind them"})
+    records_total = fields.Integer(metadata={"description": "how many records stand behind"})
+    records = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "a unit's scorecard: the first records behind the points (up to "
+            "50; the rest at /scorecards/records); not in rankings"
+        },
+    )
+
+
+class ItemRecordsArgs(Schema):
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    period = fields.String(required=True, metadata={"description": "2026-11, 2026-Q4 or 2026"})
+    item = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ItemRecordsOut(Schema):
+    unit = fields.String()
+    period = fields.String()
+    item = fields.String()
+    total = fields.Integer()
+    offset = fields.Integer()
+    items = fields.List(fields.Dict(), metadata={"description": "each names the input it fed"})
 
 
 class PartOut(Schema):

@@ -1,6 +1,8 @@
-"""Scorecards and rankings (table A.1): the queries gather each unit's facts, the domain
-tallies and evaluates them (``services.scoring.domain.scorecard``); what-if evaluation of
-raw figures under a rule set."""
+"""Scorecards and rankings (table A.1): each unit's inputs counted in the database
+(``aggregates``), evaluated and ranked by the domain (``services.scoring.domain.scorecard``);
+the records behind an item a page at a time; what-if evaluation of raw figures under a rule
+set. ``collect`` attributes every fact in Python, by the domain's rule: the reference the
+aggregates are checked against."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from services.scoring.aggregates import PAGE, Tallied, records, tally
 from services.scoring.domain.evaluation import Inputs, evaluate
 from services.scoring.domain.facts import period_arg
 from services.scoring.domain.scorecard import (
@@ -20,9 +23,10 @@ from services.scoring.domain.scorecard import (
     ScoringFacts,
     VisitTally,
     card,
+    item_inputs,
     ranked,
 )
-from services.scoring.domain.scorecard import collect as tally
+from services.scoring.domain.scorecard import collect as attribute_all
 from services.scoring.models import (
     demand_facts,
     demand_owners,
@@ -38,6 +42,7 @@ from shared.db import UnitOfWork
 from shared.periods import Period
 from shared.scoping import require_visible
 from shared.timezone import china_today
+from shared.usecases import Invalid
 
 
 def gather(s: Session, period: Period, unit_ids: list[str]) -> ScoringFacts:
@@ -94,21 +99,34 @@ def collect(s: Session, period: Period, unit_ids: list[str]) -> dict[str, Collec
     them."""
     if not unit_ids:
         return {}
-    return tally(unit_ids, len(period.months), gather(s, period, unit_ids))
+    return attribute_all(unit_ids, len(period.months), gather(s, period, unit_ids))
 
 
-def cards_for(s: Session, period: Period, unit_rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """The units' scorecards, each under the rule set in force at the period's start."""
-    collected = collect(s, period, [u.id for u in unit_rows])
-    return [
-        card(
-            dict(u._mapping),
-            period.label,
-            rule_set_for(s, u.jurisdiction, period.start),
-            collected[u.id],
-        )
-        for u in unit_rows
-    ]
+def cards_for(
+    s: Session, period: Period, unit_rows: Sequence[Row[Any]], *, records_of: str | None = None
+) -> list[dict[str, Any]]:
+    """The units' scorecards, each under the rule set in force at the period's start; the
+    card of the unit ``records_of`` lists each item's first records (``PAGE``)."""
+    tallied = tally(s, period, [u.id for u in unit_rows])
+    cards = []
+    for u in unit_rows:
+        rule_set = rule_set_for(s, u.jurisdiction, period.start)
+        got = tallied.get(u.id) or Tallied(Inputs(months=len(period.months)))
+        c = card(dict(u._mapping), period.label, rule_set, got.inputs, got.totals)
+        if u.id == records_of:
+            _first_records(s, period, u.id, rule_set[2], c)
+        cards.append(c)
+    return cards
+
+
+def _first_records(
+    s: Session, period: Period, unit_id: str, body: Mapping[str, Any], c: dict[str, Any]
+) -> None:
+    by_item = {i["item"]: i for p in body["parts"] for i in p["items"]}
+    for part in c["parts"]:
+        for item in part["items"]:
+            names = item_inputs(by_item[item["item"]])
+            item["records"], item["records_total"] = records(s, period, unit_id, names, 0, PAGE)
 
 
 def _peers(s: Session, jurisdiction: str, unit_type: str) -> Sequence[Row[Any]]:
@@ -123,8 +141,36 @@ def scorecard(uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]) -> di
     period = period_arg(query["period"])
     with uow.read() as s:
         u = find_unit(s, actor, query["unit"])
-        cards = ranked(cards_for(s, period, _peers(s, u.jurisdiction, u.type)))
+        peers = _peers(s, u.jurisdiction, u.type)
+        cards = ranked(cards_for(s, period, peers, records_of=u.id))
     return next(c for c in cards if c["unit"]["id"] == u.id)
+
+
+def item_records(uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The records behind one item of a unit's scorecard, a page at a time (``query``:
+    ``unit``, ``period``, ``item``, ``offset``, ``limit``), each naming its input."""
+    period = period_arg(query["period"])
+    offset, limit = query.get("offset", 0), query.get("limit", PAGE)
+    with uow.read() as s:
+        u = find_unit(s, actor, query["unit"])
+        _, _, body = rule_set_for(s, u.jurisdiction, period.start)
+        by_item = {i["item"]: i for p in body["parts"] for i in p["items"]}
+        if query["item"] not in by_item:
+            raise Invalid.field(
+                "item",
+                f"not an item of the rule set in force ({', '.join(by_item)})",
+                where="query",
+            )
+        names = item_inputs(by_item[query["item"]])
+        page, total = records(s, period, u.id, names, offset, limit)
+    return {
+        "unit": u.id,
+        "period": period.label,
+        "item": query["item"],
+        "total": total,
+        "offset": offset,
+        "items": page,
+    }
 
 
 def rankings(uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,19 +14,22 @@ from typing import Any
 
 @dataclass
 class Inputs:
-    """What a unit did in a period: counts, and the ratings given (lists, averaged)."""
+    """What a unit did in a period: counts, and the ratings given (lists, averaged) — or
+    their sum and number when the database added them up (``rating_sums``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     ratings: dict[str, list[float]] = field(default_factory=dict)
     overrides: dict[str, float] = field(default_factory=dict)
     months: int | None = None  # the period's length, for items stated per year
+    rating_sums: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def count(self, name: str) -> int:
         return int(self.counts.get(name, 0))
 
     def average(self, name: str) -> float | None:
         values = self.ratings.get(name) or []
-        return sum(values) / len(values) if values else None
+        total, n = self.rating_sums.get(name, (0.0, 0))
+        return (sum(values) + total) / (len(values) + n) if values or n else None
 
 
 def _round(x: float) -> float:

@@ -30,29 +30,42 @@ INCUBATION_MONTHS = 24
 
 @dataclass
 class DemandTally:
-    """The period's demand facts: the demands that reached each fact, each closed
-    demand's last on-time value, the revisit ratings."""
+    """The period's demand facts counted: how many demands reached each fact, how many
+    closed demands' last close was timed and on time, the revisit ratings' sum and number.
+    The queries count them in the database; ``tally_demands`` is the rule over the facts."""
 
-    by_fact: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    on_time: dict[str, int | None] = field(default_factory=dict)
-    ratings: list[int] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    on_time: int = 0
+    timed: int = 0
+    rating_sum: int = 0
+    ratings: int = 0
 
     def count(self, fact: str) -> int:
-        return len(self.by_fact.get(fact, ()))
+        return self.counts.get(fact, 0)
 
 
 def tally_demands(facts: Iterable[tuple[str, str, int | None]]) -> DemandTally:
-    """``(fact, demand code, value)`` in the order they happened."""
-    tally = DemandTally()
+    """``(fact, demand code, value)`` in the order they happened: each demand once per
+    fact; a closed demand's last close decides whether it was on time."""
+    by_fact: dict[str, set[str]] = defaultdict(set)
+    last_close: dict[str, int | None] = {}
+    ratings: list[int] = []
     for fact, code, value in facts:
         if fact == "rating":
             assert value is not None  # a revisit always carries its rating
-            tally.ratings.append(int(value))
-        else:
-            tally.by_fact[fact].add(code)
+            ratings.append(int(value))
+            continue
+        by_fact[fact].add(code)
         if fact == "closed":
-            tally.on_time[code] = value
-    return tally
+            last_close[code] = value
+    timed = [v for v in last_close.values() if v is not None]
+    return DemandTally(
+        counts={fact: len(codes) for fact, codes in by_fact.items()},
+        on_time=sum(timed),
+        timed=len(timed),
+        rating_sum=sum(ratings),
+        ratings=len(ratings),
+    )
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,8 @@ class KpiFacts:
 
     targets: Mapping[str, Any]
     demands: DemandTally
-    # of the demands accepted in the period, those closed by its end
-    cohort_closed: set[str] = field(default_factory=set)
+    # of the demands accepted in the period, how many closed by its end
+    cohort_closed: int = 0
     # enterprises served in the period: a demand accepted, or a visit
     served: set[str] = field(default_factory=set)
     # each enterprise's growth tier at the period's end, and on the same day a year before
@@ -122,16 +135,15 @@ def kpis_of(jurisdiction: str, period: str, facts: KpiFacts) -> dict[str, Any]:
 def demand_rates(facts: KpiFacts) -> dict[str, Any]:
     d = facts.demands
     accepted, closed, solved = d.count("accepted"), d.count("closed"), d.count("solved")
-    timed = [v for v in d.on_time.values() if v is not None]
     return {
         "accepted": accepted,
         "closed": closed,
         "solved": solved,
-        "closure_rate": share(len(facts.cohort_closed), accepted),
-        "on_time_rate": share(sum(timed), len(timed)),
+        "closure_rate": share(facts.cohort_closed, accepted),
+        "on_time_rate": share(d.on_time, d.timed),
         "problem_solving_rate": share(solved, closed),
-        "satisfaction": round(sum(d.ratings) / len(d.ratings), 2) if d.ratings else None,
-        "ratings": len(d.ratings),
+        "satisfaction": round(d.rating_sum / d.ratings, 2) if d.ratings else None,
+        "ratings": d.ratings,
     }
 
 

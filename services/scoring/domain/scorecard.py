@@ -80,6 +80,11 @@ class Collected:
     inputs: Inputs
     records: dict[str, list[dict[str, Any]]]
 
+    @property
+    def totals(self) -> dict[str, int]:
+        """How many records stand behind each input."""
+        return {name: len(recs) for name, recs in self.records.items()}
+
 
 def collect(unit_ids: Collection[str], months: int, facts: ScoringFacts) -> dict[str, Collected]:
     """Each unit's counts, ratings and overrides over ``months`` months, with the records
@@ -201,33 +206,39 @@ def _count_records(out: dict[str, Collected], records: Sequence[ManualRecord]) -
 # --- the card -------------------------------------------------------------------------------
 
 
+def item_inputs(item: Mapping[str, Any]) -> list[str]:
+    """The inputs an item's points come from, in the order its records are listed."""
+    kind = item["kind"]
+    if kind in ("rating", "threshold", "average"):
+        return [item["input"]]
+    if kind == "share":
+        return [item["denominator"], item.get("override") or ""]
+    return list(item["weights"])
+
+
 def records_for(
     item: Mapping[str, Any], records: Mapping[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
     """The records behind an item's points, each naming the input it fed."""
-    kind = item["kind"]
-    if kind in ("rating", "threshold", "average"):
-        names = [item["input"]]
-    elif kind == "share":
-        names = [item["denominator"], item.get("override") or ""]
-    else:
-        names = list(item["weights"])
-    return [rec | {"input": n} for n in names for rec in records.get(n, [])]
+    return [rec | {"input": n} for n in item_inputs(item) for rec in records.get(n, [])]
 
 
 def card(
     unit: Mapping[str, Any],
     period: str,
     rule_set: tuple[str, int, Mapping[str, Any]],
-    collected: Collected,
+    inputs: Inputs,
+    totals: Mapping[str, int],
 ) -> dict[str, Any]:
-    """A unit's scorecard for a period under a rule set ``(source, version, body)``."""
+    """A unit's scorecard for a period under a rule set ``(source, version, body)``: each
+    item with how many records stand behind it (``totals``: per input)."""
     source, version, body = rule_set
-    result = evaluate(body, collected.inputs)
+    result = evaluate(body, inputs)
     by_item = {i["item"]: i for p in body["parts"] for i in p["items"]}
     for part in result["parts"]:
         for item in part["items"]:
-            item["records"] = records_for(by_item[item["item"]], collected.records)
+            names = item_inputs(by_item[item["item"]])
+            item["records_total"] = sum(totals.get(n, 0) for n in names)
     return {
         "unit": {
             "id": unit["id"],

@@ -448,7 +448,8 @@ def test_cards_and_ranks_with_ties(svc):
     feed(svc, *(visit(staff=None, dept=DEPTS[2]) for _ in range(16)))
     with svc.db.session() as s:
         rows = s.execute(select(units).where(units.c.type == "department")).all()
-        cards = ranked(cards_for(s, NOV, rows))
+        cards = ranked(cards_for(s, NOV, rows, records_of="d-a"))
+        d_c = {c["unit"]["id"]: c for c in cards_for(s, NOV, rows, records_of="d-c")}["d-c"]
     summary = [(c["unit"]["id"], c["total"], c["rank"]) for c in cards]
     assert summary == [("d-a", 35, 1), ("d-b", 35, 1), ("d-c", 15, 3), ("d-d", 0, 4)]
     assert all(c["ranked_among"] == 4 for c in cards)
@@ -462,7 +463,12 @@ def test_cards_and_ranks_with_ties(svc):
     assert {r["input"] for r in items["technology_demands"]["records"]} == set(TECH)
     assert items["efficiency"]["points"] == 15
     assert [r["demand_code"] for r in items["efficiency"]["records"]] == ["A1"]
-    visits = {i["item"]: i for p in cards[2]["parts"] for i in p["items"]}["visits"]
+    assert items["technology_demands"]["records_total"] == 5
+    # only the card asked for lists its records; every card counts them
+    others = {i["item"]: i for p in cards[1]["parts"] for i in p["items"]}
+    assert "records" not in others["technology_demands"]
+    assert others["technology_demands"]["records_total"] == 5
+    visits = {i["item"]: i for p in d_c["parts"] for i in p["items"]}["visits"]
     assert visits["points"] == 15 and len(visits["records"]) == 16
     assert visits["basis"] == {"visits": 16, "visits_per_12_months": 192}
 
@@ -473,9 +479,10 @@ def test_a_manual_override_shows_in_the_card_and_its_records(svc):
     record(svc, "efficiency_override", 6, unit="d-a")
     with svc.db.session() as s:
         rows = s.execute(select(units)).all()
-        [card] = ranked(cards_for(s, NOV, rows))
+        [card] = ranked(cards_for(s, NOV, rows, records_of="d-a"))
     items = {i["item"]: i for p in card["parts"] for i in p["items"]}
     assert items["efficiency"]["points"] == 6
+    assert items["efficiency"]["records_total"] == 2
     assert {r["input"] for r in items["efficiency"]["records"]} == {"closed", "efficiency_override"}
     assert card["rank"] == 1 and card["ranked_among"] == 1
 

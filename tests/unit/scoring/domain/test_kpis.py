@@ -49,9 +49,9 @@ def test_tally_the_period_s_demand_facts():
     )
     assert tally.count("accepted") == 2 and tally.count("closed") == 2
     assert tally.count("solved") == 1 and tally.count("matched") == 0
-    assert tally.on_time == {"D1": 0, "D3": None}
-    assert tally.ratings == [4, 5]
-    assert "rating" not in tally.by_fact
+    assert (tally.on_time, tally.timed) == (0, 1)  # D1's last close was late; D3's untimed
+    assert (tally.rating_sum, tally.ratings) == (9, 2)
+    assert "rating" not in tally.counts
 
 
 def test_nothing_happened_gives_no_rates_but_the_targets():
@@ -81,7 +81,7 @@ def test_the_loop_s_rates():
         + [("rating", "D0", 5), ("rating", "D1", 4), ("rating", "D2", 4)]
     )
     # D0 and D1 of the four accepted closed by the period's end; OLD was accepted earlier
-    d = kpis_of("630102", "2026-11", facts(demands=tally, cohort_closed={"D0", "D1"}))["demands"]
+    d = kpis_of("630102", "2026-11", facts(demands=tally, cohort_closed=2))["demands"]
     assert (d["accepted"], d["closed"], d["solved"]) == (4, 3, 1)
     assert d["closure_rate"] == 0.5  # the cohort: never above 1
     assert d["on_time_rate"] == 0.6667

@@ -17,6 +17,7 @@ from services.scoring.domain.scorecard import (
     attributed,
     card,
     collect,
+    item_inputs,
     owner_at,
     ranked,
     records_for,
@@ -208,9 +209,11 @@ def test_records_for_name_the_input_each_record_fed():
 UNIT = {"id": A, "type": "department", "name": "甲部室", "jurisdiction": "630102", "x": 1}
 
 
-def test_a_card_carries_the_unit_the_period_the_rule_set_and_each_items_records():
+def test_a_card_carries_the_unit_the_period_the_rule_set_and_each_items_records_total():
     collected = Collected(Inputs(counts={"visits": 16}, months=1), {"visits": [{"event_id": "v"}]})
-    c = card(UNIT, "2026-11", ("default", 0, DEFAULT_RULE_SET), collected)
+    assert collected.totals == {"visits": 1}
+    rule_set = ("default", 0, DEFAULT_RULE_SET)
+    c = card(UNIT, "2026-11", rule_set, collected.inputs, collected.totals)
     assert c["unit"] == {"id": A, "type": "department", "name": "甲部室", "jurisdiction": "630102"}
     assert c["period"] == "2026-11"
     assert c["rule_set"] == {
@@ -219,7 +222,8 @@ def test_a_card_carries_the_unit_the_period_the_rule_set_and_each_items_records(
         "name": DEFAULT_RULE_SET["name"],
     }
     visits = next(i for p in c["parts"] for i in p["items"] if i["item"] == "visits")
-    assert visits["points"] == 15 and visits["records"] == [{"event_id": "v", "input": "visits"}]
+    assert visits["points"] == 15 and visits["records_total"] == 1 and "records" not in visits
+    assert item_inputs(ITEMS["efficiency"]) == ["closed", "efficiency_override"]
     assert c["total"] == 15
     assert list(c) == ["unit", "period", "rule_set", "parts", "total"]
 

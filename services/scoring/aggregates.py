@@ -1,0 +1,237 @@
+"""Scorecards at scale: each unit's inputs counted in the database, and the records behind
+an item read a page at a time.
+
+The rules are those of ``domain.scorecard.collect`` (a visit counts for each unit it was
+tallied to; a demand's stage once per demand for the owner of its day; a demand's last close
+in the period decides whether it closed on time; ratings are averaged; manual records as
+entered), computed by grouped queries over the facts the consumers attributed as they
+arrived (``attribution``): a ranking costs a few aggregates, whatever the number of demands,
+and never binds a list of demands. ``tests/unit/scoring/test_aggregates.py`` checks both give
+the same inputs on the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from services.scoring.attribution import UNCOUNTED
+from services.scoring.domain.evaluation import Inputs
+from services.scoring.domain.records import OVERRIDE_KINDS, RATING_KINDS, RECORD_KINDS
+from services.scoring.models import demand_facts, manual_records, tally_records
+from shared.periods import Period
+
+f, t, m = demand_facts.c, tally_records.c, manual_records.c
+PAGE = 50  # the records shown with a unit's scorecard, per item; the rest on demand
+
+
+@dataclass
+class Tallied:
+    """A unit's inputs for a period, and how many records stand behind each input."""
+
+    inputs: Inputs
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def tally(s: Session, period: Period, unit_ids: Sequence[str] | Select[Any]) -> dict[str, Tallied]:
+    """Each unit's counts, ratings and overrides in the period, and its records' totals.
+    ``unit_ids``: the units (a short list, or a query selecting them)."""
+    ids = list(unit_ids) if not isinstance(unit_ids, Select) else None
+    if ids == []:
+        return {}
+    mine = t.unit_id.in_(ids if ids is not None else unit_ids)
+    owned = f.owner_id.in_(ids if ids is not None else unit_ids)
+    months = period.months
+    out: dict[str, Tallied] = {}
+
+    def of(unit: str) -> Tallied:
+        if unit not in out:
+            out[unit] = Tallied(Inputs(months=len(months)))
+        return out[unit]
+
+    for uid in ids or ():
+        of(uid)
+    for unit, n in s.execute(
+        select(t.unit_id, func.count())
+        .where(mine, t.item == "visits", t.period.in_(months))
+        .group_by(t.unit_id)
+    ):
+        _count(of(unit), "visits", n)
+    # each demand once per stage (a reopened demand is not paid twice)
+    for unit, name, n in s.execute(
+        select(f.owner_id, f.input, func.count(f.demand_code.distinct()))
+        .where(owned, f.period.in_(months), f.input.is_not(None), f.fact.not_in(UNCOUNTED))
+        .group_by(f.owner_id, f.fact, f.input)
+    ):
+        _count(of(unit), name, n)
+    for unit, total, n in s.execute(
+        select(f.owner_id, func.sum(f.value), func.count())
+        .where(owned, f.period.in_(months), f.fact == "rating")
+        .group_by(f.owner_id)
+    ):
+        of(unit).inputs.rating_sums["satisfaction"] = (float(total), int(n))
+        of(unit).totals["satisfaction"] = int(n)
+    last = _last_closes(owned, months).subquery()
+    for unit, n, on_time in s.execute(
+        select(last.c.owner_id, func.count(), func.sum(last.c.value))
+        .where(last.c.value.is_not(None))
+        .group_by(last.c.owner_id)
+    ):
+        _count(of(unit), "closed", n)
+        if on_time:
+            of(unit).inputs.counts["closed_on_time"] = int(on_time)
+    _records(s, months, ids if ids is not None else unit_ids, of)
+    return out
+
+
+def _count(c: Tallied, name: str, n: int) -> None:
+    c.inputs.counts[name] = c.inputs.count(name) + int(n)
+    c.totals[name] = c.totals.get(name, 0) + int(n)
+
+
+def _last_closes(owned: ColumnElement[bool], months: Sequence[str]) -> Select[Any]:
+    """Each (owner, demand)'s last close in the months: no later close of theirs in them."""
+    later = demand_facts.alias("later")
+    lc = later.c
+    return select(f.owner_id, f.demand_code, f.value, f.at, f.event_id).where(
+        owned,
+        f.fact == "closed",
+        f.period.in_(months),
+        ~select(literal(1))
+        .where(
+            lc.demand_code == f.demand_code,
+            lc.owner_id == f.owner_id,
+            lc.fact == "closed",
+            lc.period.in_(months),
+            or_(lc.at > f.at, and_(lc.at == f.at, lc.event_id > f.event_id)),
+        )
+        .exists(),
+    )
+
+
+def _records(s: Session, months: Sequence[str], ids: Any, of: Any) -> None:
+    """The manual records (few): ratings listed, the latest override, counts added."""
+    for r in s.execute(
+        select(m.unit_id, m.kind, m.value)
+        .where(m.unit_id.in_(ids), m.period.in_(months), m.retracted_at.is_(None))
+        .order_by(m.at, m.id)
+    ):
+        c = of(r.unit_id)
+        if r.kind in RATING_KINDS:
+            c.inputs.ratings.setdefault(r.kind, []).append(r.value)
+        elif r.kind in OVERRIDE_KINDS:
+            c.inputs.overrides[r.kind] = r.value  # the latest override wins
+        else:
+            c.inputs.counts[r.kind] = c.inputs.count(r.kind) + int(r.value)
+        c.totals[r.kind] = c.totals.get(r.kind, 0) + 1
+
+
+# --- the records behind an input, a page at a time ------------------------------------------
+
+
+def records(
+    s: Session, period: Period, unit_id: str, names: Iterable[str], offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The records behind ``names`` (an item's inputs, in order) for one unit: the page
+    ``[offset, offset + limit)`` of their concatenation, each naming its input, and the
+    total."""
+    page: list[dict[str, Any]] = []
+    total = 0
+    for name in names:
+        query = _source(name, unit_id, period.months)
+        if query is None:
+            continue
+        q, shape = query
+        n = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+        start = max(offset - total, 0)
+        room = limit - len(page)
+        if room > 0 and start < n:
+            rows = s.execute(q.offset(start).limit(room)).all()
+            page += [shape(r) | {"input": name} for r in rows]
+        total += n
+    return page, total
+
+
+def _source(name: str, unit_id: str, months: Sequence[str]) -> tuple[Select[Any], Any] | None:
+    """The query listing ``name``'s records for a unit, in the order they count, and how a
+    row reads; None for an input no record stands behind (``closed_on_time``)."""
+    owned = f.owner_id == unit_id
+    q: Any
+    if name == "visits":
+        q = (
+            select(t.event_id, t.period)
+            .where(t.unit_id == unit_id, t.item == "visits", t.period.in_(months))
+            .order_by(t.period, t.event_id)
+        )
+        return q, lambda r: {"source": "visit.logged", "event_id": r.event_id, "month": r.period}
+    if name == "satisfaction":
+        q = (
+            select(f.demand_code, f.value)
+            .where(owned, f.fact == "rating", f.period.in_(months))
+            .order_by(f.at, f.event_id)
+        )
+        return q, lambda r: {
+            "source": "demand.revisited",
+            "demand_code": r.demand_code,
+            "rating": r.value,
+        }
+    if name == "closed":
+        last = _last_closes(owned, months).subquery()
+        q = (
+            select(last.c.demand_code, last.c.value)
+            .where(last.c.value.is_not(None))
+            .order_by(last.c.demand_code)
+        )
+        return q, lambda r: {
+            "source": "closed",
+            "demand_code": r.demand_code,
+            "on_time": bool(r.value),
+        }
+    if name in RECORD_KINDS:
+        q = (
+            select(m.id, m.value, m.evidence, m.period)
+            .where(
+                m.unit_id == unit_id,
+                m.kind == name,
+                m.period.in_(months),
+                m.retracted_at.is_(None),
+            )
+            .order_by(m.at, m.id)
+        )
+        return q, lambda r: {
+            "source": "record",
+            "id": r.id,
+            "value": r.value,
+            "evidence": r.evidence,
+            "period": r.period,
+        }
+    if name == "closed_on_time":
+        return None
+    # a stage input: the first fact of each demand that reached it
+    earlier = demand_facts.alias("earlier")
+    ec = earlier.c
+    q = (
+        select(f.fact, f.demand_code, f.event_id)
+        .where(
+            owned,
+            f.input == name,
+            f.period.in_(months),
+            f.fact.not_in(UNCOUNTED),
+            ~select(literal(1))
+            .where(
+                ec.demand_code == f.demand_code,
+                ec.owner_id == f.owner_id,
+                ec.fact == f.fact,
+                ec.period.in_(months),
+                or_(ec.at < f.at, and_(ec.at == f.at, ec.event_id < f.event_id)),
+            )
+            .exists(),
+        )
+        .order_by(f.at, f.event_id)
+    )
+    return q, lambda r: {"source": r.fact, "demand_code": r.demand_code, "event_id": r.event_id}

@@ -1,6 +1,7 @@
 """Accepting a demand (受理): filed over HTTP (with an optional Idempotency-Key) or
 raised on a visit; numbered in its jurisdiction's yearly sequence, promised a
-deadline, stored with its first update and announced as ``demand.accepted``."""
+deadline, stored with its first update and announced as ``demand.accepted`` — all in
+one short transaction."""
 
 from __future__ import annotations
 
@@ -11,27 +12,26 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.intake import metrics
 from services.intake.calendar import Deadline
 from services.intake.domain import Demand, demand_year, unified_code
 from services.intake.feed import record_update
-from services.intake.idempotency import IdempotencyKey, Replayed, claim_key, keep_response, replay
+from services.intake.idempotency import IdempotencyKey, Replayed, keep_response, replay
 from services.intake.models import demand_sequences, demands, enterprises
 from services.intake.reading import as_demand
 from services.intake.registry import bare_registration
-from services.intake.timelimits import time_rules
+from services.intake.timelimits import rules_for_new_demand
 from shared.auth import Principal
 from shared.contracts import intake as contract
 from shared.contracts.catalogue import BY_CODE
-from shared.db import Database, UnitOfWork, insert_or_ignore
+from shared.db import UnitOfWork, insert_or_ignore
 from shared.directory import LocalDirectory
 from shared.events import Event, in_subtree
 from shared.scoping import filing_jurisdiction
-from shared.usecases import Forbidden, Invalid
+from shared.usecases import DomainError, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +45,23 @@ class AcceptDemand:
 
 
 # -- the yearly sequence -----------------------------------------------------------
-def next_sequence(db: Database, jurisdiction: str, year: int) -> int:
-    """Take the next number of a jurisdiction's yearly sequence, in its own transaction.
+def take_number(uow: UnitOfWork, jurisdiction: str, year: int) -> int:
+    """Take the next number of a jurisdiction's yearly sequence in the unit of work's
+    own transaction: one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the first
+    demand of the year creates the row, concurrent first demands included).
 
-    Like a database sequence it is committed at once, so the hot row is locked
-    only for that instant and concurrent demands do not queue behind each
-    other's whole transaction. A demand whose write then fails leaves a gap:
-    codes are unique and never reused, not gap-free.
+    The row stays locked until that transaction ends, so codes are unique and
+    gap-free: a demand whose transaction rolls back gives its number back, and the
+    next demand of the jurisdiction and year waits for the commit — take the number
+    last, just before the statements that need it.
     """
-    with db.write_session() as s:
-        value = bump_sequence(s, jurisdiction, year)
-        s.commit()
-    return int(value)
-
-
-def bump_sequence(s: Session, jurisdiction: str, year: int) -> int:
-    """Take the next number in session ``s`` (its caller commits)."""
     t = demand_sequences
-    where = (t.c.jurisdiction == jurisdiction) & (t.c.year == year)
-    bump = update(t).where(where).values(last_value=t.c.last_value + 1).returning(t.c.last_value)
-    value = s.execute(bump).scalar()
-    if value is None:
-        try:
-            with s.begin_nested():
-                s.execute(insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1))
-            value = 1
-        except IntegrityError:  # a concurrent first demand of the year created the row
-            value = s.execute(bump).scalar_one()
-    return int(value)
+    dialect_insert = postgresql.insert if uow.db.is_postgres else sqlite.insert
+    first = dialect_insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1)
+    bump = first.on_conflict_do_update(
+        index_elements=[t.c.jurisdiction, t.c.year], set_={"last_value": t.c.last_value + 1}
+    ).returning(t.c.last_value)
+    return int(uow.session.execute(bump).scalar_one())
 
 
 # -- where a demand is filed -------------------------------------------------------
@@ -154,31 +143,35 @@ UNSET_AT_ACCEPTANCE = {
 def accept_demand(
     uow: UnitOfWork, actor: Principal, command: AcceptDemand, *, correlation_id: str
 ) -> dict[str, Any]:
-    """Accept a demand: its unified code, its promised deadline, ``demand.accepted``.
-    A repeated Idempotency-Key raises ``Replayed`` with the first answer."""
+    """Accept a demand: its unified code, its promised deadline, ``demand.accepted``,
+    in one transaction. A repeated Idempotency-Key raises ``Replayed`` with the first
+    answer (also when the demand would now be refused), or ``Conflict`` for another
+    body; the key is claimed with the answer, last, so a retry that meets it rolls back
+    everything it did (its number included)."""
     now = datetime.now(UTC)
     data, idempotency = command.fields, command.idempotency
-    if idempotency is not None:
-        stored = replay(uow, actor, idempotency)
-        if stored is not None:
-            raise Replayed(stored)
-    with uow.read() as s:
-        known = s.execute(
+    credit_code = data["enterprise"]["credit_code"]
+    with uow:
+        known = uow.session.execute(
             select(enterprises.c.name, enterprises.c.jurisdiction).where(
-                enterprises.c.credit_code == data["enterprise"]["credit_code"]
+                enterprises.c.credit_code == credit_code
             )
         ).first()
-    jurisdiction = filing_of(uow.directory, actor, data, known.jurisdiction if known else None)
-    # Checks first, then the number (a refused demand uses none); before the unit of
-    # work, because on SQLite a second write transaction would wait for it.
-    seq = next_sequence(uow.db, jurisdiction, demand_year(now))
-    with uow:
-        if idempotency is not None:
-            claim_key(uow, actor, idempotency, now)
+        try:
+            jurisdiction = filing_of(
+                uow.directory, actor, data, known.jurisdiction if known else None
+            )
+        except DomainError:
+            if idempotency is not None:  # a retry of an accepted demand gets its answer
+                uow.rollback()
+                stored = replay(uow, actor, idempotency)
+                if stored is not None:
+                    raise Replayed(stored) from None
+            raise
         values, demand = store_demand(
             uow,
             data,
-            Filing(jurisdiction, seq, known.name if known else None),
+            Filing(jurisdiction, known.name if known else None),
             actor.key_id,
             correlation_id,
             now,
@@ -187,7 +180,7 @@ def accept_demand(
             SimpleNamespace(**UNSET_AT_ACCEPTANCE, **values, enterprise_name=demand.enterprise_name)
         )
         if idempotency is not None:
-            keep_response(uow, actor, idempotency, result)
+            keep_response(uow, actor, idempotency, result, now)
         uow.commit()
     log.info("demand %s accepted in %s", demand.code, jurisdiction)
     metrics.counted("accepted", demand.category, jurisdiction)
@@ -197,11 +190,10 @@ def accept_demand(
 # -- storing it ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Filing:
-    """Where a demand is filed, its number there, and its enterprise's registered name
-    (None when the demand registers the enterprise)."""
+    """Where a demand is filed, and its enterprise's registered name (None when the
+    demand registers the enterprise)."""
 
     jurisdiction: str
-    sequence: int
     registered_name: str | None
 
 
@@ -290,17 +282,19 @@ def store_demand(
     correlation_id: str,
     now: datetime,
 ) -> tuple[dict[str, Any], Demand]:
-    """Store an accepted demand, its first update and its ``demand.accepted`` (shared by
-    the HTTP intake and the demands raised on a visit)."""
+    """Store an accepted demand with its number, its first update and its
+    ``demand.accepted`` (shared by the HTTP intake and the demands raised on a visit):
+    the deadline is worked out first, the number taken last (``take_number``)."""
     ent, jurisdiction = data["enterprise"], filing.jurisdiction
     name = filing.registered_name
     if name is None:
         _register_enterprise(uow, ent, jurisdiction, correlation_id, now)
         name = ent["name"]
-    _, limits, calendar = time_rules(uow.session, jurisdiction)
+    _, limits, calendar = rules_for_new_demand(uow.session, uow.db, jurisdiction)
     deadline = calendar.deadline(now, limits[data["complexity"]])
+    year = demand_year(now)
     demand = Demand(
-        code=unified_code(jurisdiction, demand_year(now), filing.sequence),
+        code=unified_code(jurisdiction, year, take_number(uow, jurisdiction, year)),
         jurisdiction=jurisdiction,
         enterprise_credit_code=ent["credit_code"],
         enterprise_name=name,
@@ -358,8 +352,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
         if ent is None:  # visits checks enterprises against intake's own announcements
             raise LookupError(f"visit {p['visit_id']}: unknown enterprise {raised['credit_code']}")
         data = raised_demand(raised, ent.name, p["visit_id"])
-        seq = bump_sequence(uow.session, ent.jurisdiction, demand_year(now))
-        filing = Filing(ent.jurisdiction, seq, ent.name)
+        filing = Filing(ent.jurisdiction, ent.name)
         _, demand = store_demand(uow, data, filing, p["logged_by"], event.correlation_id, now)
         log.info("demand %s raised on visit %s", demand.code, p["visit_id"])
         metrics.counted("accepted", demand.category, ent.jurisdiction)

@@ -1,6 +1,7 @@
 """Idempotency-Key (accepting a demand): a retry with the same key and body gets the
-first answer again; another body with the same key is a Conflict. The key is claimed
-in the transaction that stores the demand, so two concurrent retries store one."""
+first answer again; another body with the same key is a Conflict. The key is claimed,
+with the answer, in the transaction that stores the demand, so two concurrent retries
+store one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from services.intake.models import idempotency_keys
 from services.intake.schemas import DemandOut
@@ -63,20 +64,27 @@ def replay(uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey) -> st
     return str(row.response)
 
 
-def claim_key(
-    uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey, now: datetime
+def keep_response(
+    uow: UnitOfWork,
+    actor: Principal,
+    idempotency: IdempotencyKey,
+    result: dict[str, Any],
+    now: datetime,
 ) -> None:
-    """Claim an Idempotency-Key in this transaction, first. A concurrent request with
-    the same key waits here (PostgreSQL's unique index; SQLite's write lock) and then
-    finds the key taken: it answers as the first did, or 409 for another body."""
+    """Claim the Idempotency-Key with its answer, last in the demand's transaction
+    (one ``INSERT … ON CONFLICT DO NOTHING``). When the key is taken — an earlier
+    request, or a concurrent one that committed first (PostgreSQL's unique index makes
+    this one wait for it; SQLite's write lock orders them) — everything this
+    transaction did is rolled back and the request answers as the first did
+    (``Replayed``), or 409 for another body."""
     claimed = uow.session.execute(
         insert_or_ignore(uow.db, idempotency_keys)
         .values(
             principal=actor.key_id,
             key=idempotency.key,
             request_sha256=idempotency.fingerprint,
-            status=0,
-            response="",
+            status=201,
+            response=json.dumps(DemandOut().dump(result), ensure_ascii=False),
             created_at=now,
         )
         .returning(idempotency_keys.c.key)
@@ -84,14 +92,3 @@ def claim_key(
     if claimed is None:
         uow.rollback()
         raise Replayed(replay(uow, actor, idempotency) or "")
-
-
-def keep_response(
-    uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey, result: dict[str, Any]
-) -> None:
-    k = idempotency_keys
-    uow.session.execute(
-        update(k)
-        .where(k.c.principal == actor.key_id, k.c.key == idempotency.key)
-        .values(status=201, response=json.dumps(DemandOut().dump(result), ensure_ascii=False))
-    )

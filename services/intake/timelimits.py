@@ -1,11 +1,20 @@
 """Intake use cases of the time limits (办理时限): each jurisdiction may set its own
 working-day limits and closure days; the nearest jurisdiction on the path that has
-rules wins, else the defaults (DOMAIN.md)."""
+rules wins, else the defaults (DOMAIN.md).
+
+A new demand takes its rules from this process's copy of the (small) rules table
+(``rules_for_new_demand``): a PUT drops that copy at once in the process that made it,
+and every other process (the other gunicorn workers, the worker raising demands on
+visits) reads the table again within ``RULES_TTL`` seconds. Reading the rules back and
+screening always read the table itself."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +24,7 @@ from sqlalchemy.orm import Session
 from services.intake.calendar import DEFAULT_TIME_LIMITS, WorkingCalendar
 from services.intake.models import time_limit_rules
 from shared.auth import Principal
-from shared.db import UnitOfWork, insert_or_ignore
+from shared.db import Database, UnitOfWork, insert_or_ignore
 from shared.events import jurisdiction_path
 from shared.usecases import NotFound
 
@@ -44,6 +53,55 @@ def time_rules(session: Session, jurisdiction: str) -> TimeRules:
     return rules_in_force(path, {r.jurisdiction: r for r in rows})
 
 
+# -- this process's copy, for new demands ----------------------------------------------
+RULES_TTL = 5.0  # seconds another process may go on using time limits a PUT replaced
+clock: Callable[[], float] = time.monotonic  # (tests move it)
+
+
+@dataclass
+class _Copy:
+    """The rules table as read at one moment, and the rules in force worked out from it."""
+
+    expires: float
+    own: dict[str, Any]
+    in_force: dict[str, TimeRules] = field(default_factory=dict)
+
+
+_copies: dict[str, _Copy] = {}  # by database URL: every Database of this process shares one
+_generations: dict[str, int] = {}  # bumped by each change: a copy read before it is not kept
+_lock = threading.Lock()
+
+
+def rules_for_new_demand(session: Session, db: Database, jurisdiction: str) -> TimeRules:
+    """The time limits and calendar in force for a demand accepted now in
+    ``jurisdiction``: from this process's copy of the rules table, read again (in
+    ``session``'s transaction) once it is ``RULES_TTL`` seconds old or this process
+    changed the rules (``forget_time_rules``)."""
+    now = clock()
+    with _lock:
+        copy, generation = _copies.get(db.url), _generations.get(db.url, 0)
+    if copy is None or copy.expires <= now:
+        rows = session.execute(select(time_limit_rules)).all()
+        copy = _Copy(now + RULES_TTL, {r.jurisdiction: r for r in rows})
+        with _lock:
+            if _generations.get(db.url, 0) == generation:  # no change since the read began
+                _copies[db.url] = copy
+    rules = copy.in_force.get(jurisdiction)
+    if rules is None:
+        rules = copy.in_force[jurisdiction] = rules_in_force(
+            jurisdiction_path(jurisdiction), copy.own
+        )
+    return rules
+
+
+def forget_time_rules(db: Database) -> None:
+    """Drop this process's copy of ``db``'s rules (after a change has committed)."""
+    with _lock:
+        _generations[db.url] = _generations.get(db.url, 0) + 1
+        _copies.pop(db.url, None)
+
+
+# -- the use cases ---------------------------------------------------------------------
 def _require_known(uow: UnitOfWork, actor: Principal, jurisdiction: str) -> None:
     if not actor.can_see(jurisdiction) or uow.directory.jurisdiction(jurisdiction) is None:
         raise NotFound(f"No jurisdiction {jurisdiction} in your subtree.")
@@ -64,8 +122,9 @@ def get_time_limits(uow: UnitOfWork, actor: Principal, jurisdiction: str) -> dic
 def set_time_limits(
     uow: UnitOfWork, actor: Principal, jurisdiction: str, command: dict[str, Any]
 ) -> dict[str, Any]:
-    """A jurisdiction's own time limits and closure days (applies to new demands and
-    to deadlines recomputed by screening)."""
+    """A jurisdiction's own time limits and closure days (applies to new demands — at
+    once in this process, within ``RULES_TTL`` seconds in the others — and to deadlines
+    recomputed by screening)."""
     _require_known(uow, actor, jurisdiction)
     closures: list[date] = sorted(set(command["closures"]))
     values = {
@@ -87,4 +146,5 @@ def set_time_limits(
             .values(**values)
         )
         uow.commit()
+    forget_time_rules(uow.db)
     return get_time_limits(uow, actor, jurisdiction)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.intake.accepting import (
     AcceptDemand,
@@ -18,6 +18,7 @@ from services.intake.accepting import (
     on_visit_logged,
     raised_demand,
     store_demand,
+    take_number,
 )
 from services.intake.calendar import Deadline
 from services.intake.domain import Demand
@@ -181,12 +182,62 @@ def test_store_demand_files_a_known_enterprise_under_its_registered_name(uow):
     now = datetime.now(UTC)
     with uow:
         values, demand = store_demand(
-            uow, fields(), Filing("630102", 7, "登记的名称"), "k-1", "c-1", now
+            uow, fields(), Filing("630102", "登记的名称"), "k-1", "c-1", now
         )
         uow.commit()
-    assert demand.code == f"630102-{YEAR}-000007" and demand.enterprise_name == "登记的名称"
+    assert demand.code == f"630102-{YEAR}-000001" and demand.enterprise_name == "登记的名称"
     assert values["accepted_by"] == "k-1"
     assert uow.types() == ["enterprise.registered", "demand.accepted"]  # the seed's, then ours
+
+
+# -- the number, in the demand's own transaction ------------------------------------
+def test_numbers_run_per_jurisdiction_and_year(uow):
+    with uow:
+        taken = [take_number(uow, "630102", 2026) for _ in range(3)]
+        taken += [take_number(uow, "630103", 2026), take_number(uow, "630102", 2027)]
+        uow.commit()
+    assert taken == [1, 2, 3, 1, 1]
+
+
+def test_a_demand_rolled_back_gives_its_number_back(uow):
+    now = datetime.now(UTC)
+    with uow:  # stored, then the transaction fails before its commit
+        values, _ = store_demand(uow, fields(), Filing("630102", None), "k-1", "c-1", now)
+        assert values["code"] == f"630102-{YEAR}-000001"
+    with uow.read() as s:
+        assert s.execute(select(demand_sequences)).all() == []
+    out = accept_demand(uow, actor("district"), command(), correlation_id="c-2")
+    assert out["code"] == f"630102-{YEAR}-000001"
+
+
+def test_accepting_a_demand_is_one_transaction_and_reads_no_time_rules_it_has(uow, accept):
+    accept()  # the first: registers the enterprise, reads the rules table
+    statements: list[list[str]] = []
+    transactions: list[object] = []
+
+    def on_statement(_conn, _cursor, statement, *_):
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE, as a statement
+            statements.append(statement.split()[:3])
+
+    def on_begin(_conn):
+        transactions.append(_conn)
+
+    engine = uow.db.engine
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "begin", on_begin)
+    try:
+        accept(title="二")
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "begin", on_begin)
+    assert len(transactions) == 1
+    assert statements == [
+        ["SELECT", "enterprises.name,", "enterprises.jurisdiction"],  # where it is registered
+        ["INSERT", "INTO", "demand_sequences"],  # its number
+        ["INSERT", "INTO", "demands"],
+        ["INSERT", "INTO", "demand_updates"],
+        ["INSERT", "INTO", "outbox"],
+    ]
 
 
 # -- raised on a visit ----------------------------------------------------------------

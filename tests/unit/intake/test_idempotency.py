@@ -1,5 +1,6 @@
-"""Idempotency-Key: a retry gets the first answer, another body is a Conflict, and a
-key claimed meanwhile answers as the first request did."""
+"""Idempotency-Key: a retry gets the first answer (even one the demand would now be
+refused), another body is a Conflict, and a key claimed meanwhile answers as the first
+request did, undoing what the retry wrote."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
-from services.intake.accepting import AcceptDemand, accept_demand
-from services.intake.idempotency import IdempotencyKey, Replayed, claim_key, request_fingerprint
-from services.intake.models import demands, idempotency_keys
+from services.intake.accepting import AcceptDemand, Filing, accept_demand, store_demand
+from services.intake.idempotency import IdempotencyKey, Replayed, keep_response, request_fingerprint
+from services.intake.models import (
+    demand_sequences,
+    demands,
+    enterprises,
+    idempotency_keys,
+    outbox,
+)
 from services.intake.schemas import DemandIn
 from shared.errors import status_of
-from shared.usecases import Conflict
+from shared.usecases import Conflict, Forbidden
 from tests.factories import DEMO_DEMAND
 from tests.fakes import actor
 
@@ -59,7 +66,19 @@ def test_keys_belong_to_their_principal(uow):
     assert second["code"].endswith("000002")
 
 
-def test_a_key_claimed_meanwhile_answers_as_the_first_request(uow):
+def test_a_retry_gets_the_first_answer_even_where_it_would_now_be_refused(uow):
+    first = accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    with uow:  # meanwhile the enterprise moved out of the key's jurisdiction
+        uow.session.execute(update(enterprises).values(jurisdiction="630103"))
+        uow.commit()
+    with pytest.raises(Replayed) as again:
+        accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    assert json.loads(again.value.body)["code"] == first["code"]
+    with pytest.raises(Forbidden):  # without the key it is refused
+        accept_demand(uow, actor("district"), command("k2", DEMO_DEMAND), correlation_id="c")
+
+
+def test_a_key_claimed_meanwhile_answers_as_the_first_request_and_undoes_the_retry(uow):
     now = datetime.now(UTC)
     key = IdempotencyKey.of("k1", DEMO_DEMAND)
     with uow:  # a concurrent request claimed the key and answered first
@@ -75,5 +94,13 @@ def test_a_key_claimed_meanwhile_answers_as_the_first_request(uow):
         )
         uow.commit()
     with uow, pytest.raises(Replayed) as again:
-        claim_key(uow, actor("district"), key, now)
+        values, _ = store_demand(
+            uow, DemandIn().load(DEMO_DEMAND), Filing("630102", None), "k-district", "c", now
+        )
+        keep_response(uow, actor("district"), key, {"code": values["code"]}, now)
     assert again.value.body == '{"code": "first"}'
+    with uow.read() as s:  # the retry's demand, number, enterprise and events are gone
+        assert s.execute(select(demands)).all() == []
+        assert s.execute(select(demand_sequences)).all() == []
+        assert s.execute(select(outbox)).all() == []
+    assert uow.committed == []

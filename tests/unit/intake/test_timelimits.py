@@ -1,14 +1,18 @@
-"""Time limits: the nearest jurisdiction with its own rules wins (pure), and setting
-them is for the jurisdictions the key sees."""
+"""Time limits: the nearest jurisdiction with its own rules wins (pure), setting them is
+for the jurisdictions the key sees, and a new demand takes a change at once in the
+process that made it, within ``RULES_TTL`` seconds in the others."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import insert
 
-from services.intake.calendar import DEFAULT_TIME_LIMITS
+from services.intake import timelimits
+from services.intake.calendar import DEFAULT_TIME_LIMITS, WorkingCalendar
+from services.intake.models import time_limit_rules
 from services.intake.timelimits import get_time_limits, rules_in_force, set_time_limits
 from shared.errors import status_of
 from shared.usecases import NotFound
@@ -52,3 +56,46 @@ def test_rules_outside_the_subtree_or_of_no_division_are_not_found(uow):
     with pytest.raises(NotFound):
         get_time_limits(uow, actor("admin", "630100"), "630199")
     assert uow.commits == 0
+
+
+# -- the rules a new demand takes: this process's copy ---------------------------------
+COMPLEX_IN_ONE_DAY = {"simple": 0, "general": 1, "complex": 1, "closures": []}
+
+
+def test_a_change_through_the_api_applies_to_the_next_demand_at_once(uow, accept):
+    before = accept(complexity="complex")  # 20 working days by default; the copy is read
+    set_time_limits(uow, actor("admin", "630100"), "630100", COMPLEX_IN_ONE_DAY)
+    after = accept(complexity="complex")
+    assert after["expected_at"] < before["expected_at"]
+    assert after["expected_at"] == _due_in_working_days(after, 1)
+
+
+def test_a_change_by_another_process_applies_once_the_copy_is_rules_ttl_old(
+    uow, accept, monkeypatch
+):
+    now = [1000.0]
+    monkeypatch.setattr(timelimits, "clock", lambda: now[0])
+    before = accept(complexity="complex")
+    with uow:  # another process sets the rules: this one's copy is not told
+        uow.session.execute(
+            insert(time_limit_rules).values(
+                jurisdiction="630102",
+                simple=0,
+                general=1,
+                complex=1,
+                closures="[]",
+                updated_by="k-admin",
+                updated_at=datetime.now(UTC),
+            )
+        )
+        uow.commit()
+    now[0] += timelimits.RULES_TTL - 0.1
+    stale = accept(complexity="complex")
+    assert stale["expected_at"] == _due_in_working_days(stale, 20) == before["expected_at"]
+    now[0] += 0.1
+    fresh = accept(complexity="complex")
+    assert fresh["expected_at"] == _due_in_working_days(fresh, 1) < before["expected_at"]
+
+
+def _due_in_working_days(demand, days):
+    return WorkingCalendar().deadline(demand["accepted_at"], days).due.astimezone(UTC)

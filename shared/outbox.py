@@ -4,12 +4,18 @@ Every service database carries two infrastructure tables, added to the
 service's metadata by ``add_outbox_tables``:
 
 * ``outbox`` — events written in the same transaction as the state change.
-  The relay publishes pending rows in ``seq`` order and marks a row published
-  only after the broker confirmed it. It is woken right after each commit
-  (low latency) and also sweeps on a timer for anything left behind (a crash,
-  a broker outage). Rows are claimed with ``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL so that several relays (gunicorn workers, the worker process)
-  never publish the same row concurrently.
+  The relay publishes pending rows in ``seq`` order, a batch (up to ``batch``
+  rows) at a time: it sends the batch's messages back to back and waits once
+  for the broker's confirms (``Publisher.publish_batch``), then marks the rows
+  published in one statement — a row only after the broker confirmed it. When
+  the broker nacks a message, the connection is lost or the confirms do not
+  come, the rows confirmed before the first unconfirmed one are marked and that
+  one and every later row of the batch stay pending for the next pass (some may
+  reach the broker twice; consumers deduplicate through the inbox). The relay is
+  woken right after each commit (low latency) and also sweeps on a timer for
+  anything left behind (a crash, a broker outage). Rows are claimed with ``FOR
+  UPDATE SKIP LOCKED`` on PostgreSQL so that several relays (gunicorn workers,
+  the worker process) never publish the same row concurrently.
 * ``processed_events`` — the inbox: ``(consumer, event_id)`` recorded in the
   same transaction as the effect of handling the event, so a redelivered or
   replayed event is recognised and acknowledged without being applied again.
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -41,7 +47,7 @@ from sqlalchemy import (
 from shared.db import Database, UnitOfWork, UtcDateTime, insert_or_ignore
 from shared.events import Event
 from shared.faults import unavailable
-from shared.messaging import exchange_for
+from shared.messaging import Outgoing, Unconfirmed, exchange_for
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,11 @@ class Publisher(Protocol):
         self, exchange: Exchange, routing_key: str, body: str, headers: dict[str, Any]
     ) -> None:
         """Publish one message; return only once the broker confirmed it."""
+
+    def publish_batch(self, messages: Sequence[Outgoing]) -> None:
+        """Publish ``messages`` in order; return only once the broker confirmed every one,
+        else raise (``shared.messaging.Unconfirmed`` says how many, from the first, were
+        confirmed; any other exception means none is known to be)."""
 
 
 class OutboxRelay:
@@ -219,34 +230,47 @@ class OutboxRelay:
                 return 0
             if self._publisher is None:
                 self._publisher = self._publisher_factory()
-            done: list[int] = []
+            exchanges = {p: exchange_for(p) for p in {row.producer for row in rows}}
+            confirmed = 0
             try:
-                for row in rows:
-                    self._publisher.publish(
-                        exchange_for(row.producer),
-                        row.routing_key,
-                        row.body,
-                        {
-                            "event_type": row.event_type,
-                            "event_version": row.event_version,
-                            "event_id": row.event_id,
-                        },
-                    )
-                    done.append(row.seq)
-                    if self._on_published is not None:
-                        self._on_published(row.producer, row.event_type)
+                self._publisher.publish_batch(
+                    [
+                        Outgoing(
+                            exchanges[row.producer],
+                            row.routing_key,
+                            row.body,
+                            {
+                                "event_type": row.event_type,
+                                "event_version": row.event_version,
+                                "event_id": row.event_id,
+                            },
+                        )
+                        for row in rows
+                    ]
+                )
+                confirmed = len(rows)
+            except Unconfirmed as exc:
+                confirmed = exc.confirmed
+                raise
             finally:
-                now = datetime.now(UTC)
+                done = rows[:confirmed]
                 if done:
-                    s.execute(update(t).where(t.c.seq.in_(done)).values(published_at=now))
-                sent = set(done)
-                failed = [r.seq for r in rows if r.seq not in sent]
-                if failed:
                     s.execute(
-                        update(t).where(t.c.seq == failed[0]).values(attempts=t.c.attempts + 1)
+                        update(t)
+                        .where(t.c.seq.in_([r.seq for r in done]))
+                        .values(published_at=datetime.now(UTC))
                     )
+                if confirmed < len(rows):  # the first unconfirmed row counts an attempt
+                    s.execute(
+                        update(t)
+                        .where(t.c.seq == rows[confirmed].seq)
+                        .values(attempts=t.c.attempts + 1)
+                    )
+                if self._on_published is not None:
+                    for row in done:
+                        self._on_published(row.producer, row.event_type)
                 s.commit()
-            return len(done)
+            return confirmed
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Publish until nothing is pending (or ``timeout``); True when empty."""

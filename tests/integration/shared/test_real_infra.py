@@ -19,6 +19,7 @@ from shared.events import make_event
 from shared.messaging import (
     KombuPublisher,
     Subscription,
+    Unconfirmed,
     dead_letter_queue,
     declare_topology,
     exchange_for,
@@ -106,6 +107,35 @@ def test_concurrent_relays_never_publish_a_row_twice(svc, settings, rabbitmq, mo
     assert sorted(seen) == sorted(ids)
     for o in others:
         o.db.dispose()
+
+
+def test_a_nacked_batch_leaves_the_unconfirmed_rows_pending(svc, rabbitmq, monkeypatch):
+    """A queue that takes two messages and refuses more makes the broker nack the rest of
+    the relay's batch: two rows are marked, three stay pending and go out, in order, once
+    nothing refuses them."""
+    monkeypatch.setattr(svc.relay, "notify", lambda: None)
+    name = f"full.{uuid.uuid4().hex[:8]}"
+    full = Queue(
+        name,
+        exchange=exchange_for("dispatch"),
+        routing_key="demand.accepted.#",
+        queue_arguments={"x-max-length": 2, "x-overflow": "reject-publish"},
+    )
+    with Connection(rabbitmq.url) as conn:
+        full(conn.default_channel).declare()
+    try:
+        ids = stage(svc, 5)
+        with pytest.raises(Unconfirmed) as raised:
+            svc.relay.publish_pending()
+        assert raised.value.confirmed == 2
+        assert svc.relay.pending() == 3
+        assert [m.headers["event_id"] for m in get_all(rabbitmq.url, name)] == ids[:2]
+    finally:
+        with Connection(rabbitmq.url) as conn:
+            full(conn.default_channel).delete()
+    q = probe_queue(rabbitmq.url, "demand.accepted.#")
+    assert svc.relay.drain(10)
+    assert [m.headers["event_id"] for m in get_all(rabbitmq.url, q)] == ids[2:]
 
 
 def test_broker_down_keeps_rows_pending(settings, svc, monkeypatch):

@@ -8,18 +8,28 @@ from sqlalchemy import select
 from onestop import migrate
 from services import intake
 from shared.events import make_event
+from shared.messaging import Outgoing, Unconfirmed
 from tests.factories import accepted_payload, stage
 
 
 class FakePublisher:
+    """Confirms every message, or only the first ``fail_after`` it is ever given (the
+    rest of that batch unconfirmed, as after a nack or a lost connection)."""
+
     def __init__(self, fail_after=None):
         self.sent = []
+        self.batches = []
         self.fail_after = fail_after
 
     def publish(self, exchange, routing_key, body, headers):
-        if self.fail_after is not None and len(self.sent) >= self.fail_after:
-            raise ConnectionError("broker unreachable")
-        self.sent.append((exchange.name, routing_key, headers["event_id"]))
+        self.publish_batch([Outgoing(exchange, routing_key, body, headers)])
+
+    def publish_batch(self, messages):
+        self.batches.append(len(messages))
+        for i, m in enumerate(messages):
+            if self.fail_after is not None and len(self.sent) >= self.fail_after:
+                raise Unconfirmed(i) from ConnectionError("broker unreachable")
+            self.sent.append((m.exchange.name, m.routing_key, m.headers["event_id"]))
 
 
 @pytest.fixture
@@ -69,7 +79,7 @@ def test_rows_stay_pending_until_the_broker_confirms(svc):
     ids = stage(svc, 3)
     failing = FakePublisher(fail_after=1)
     svc.relay._publisher_factory = lambda: failing
-    with pytest.raises(ConnectionError):
+    with pytest.raises(Unconfirmed):
         svc.relay.publish_pending()
     assert svc.relay.pending() == 2  # only the confirmed one is marked
     ok = FakePublisher()
@@ -83,6 +93,54 @@ def test_rows_stay_pending_until_the_broker_confirms(svc):
         .scalar()
     )
     assert row == 1
+
+
+def test_relay_publishes_a_batch_at_a_time_and_waits_once_per_batch(svc):
+    ids = stage(svc, 5)
+    pub = FakePublisher()
+    svc.relay._publisher_factory = lambda: pub
+    svc.relay.batch = 2
+    assert svc.relay.drain(timeout=5)
+    assert pub.batches == [2, 2, 1]  # one publish_batch, so one wait for confirms, each
+    assert [e for _, _, e in pub.sent] == ids
+
+
+def attempts(svc):
+    with svc.db.session() as s:
+        return dict(s.execute(select(svc.outbox.c.event_id, svc.outbox.c.attempts)).all())
+
+
+def test_a_batch_confirmed_in_part_marks_the_confirmed_rows_and_resends_the_rest_in_order(svc):
+    ids = stage(svc, 5)
+    counted = []
+    svc.relay._on_published = lambda producer, event_type: counted.append(event_type)
+    svc.relay._publisher_factory = lambda: FakePublisher(fail_after=2)  # a nack at the 3rd
+    with pytest.raises(Unconfirmed) as raised:
+        svc.relay.publish_pending()
+    assert raised.value.confirmed == 2
+    assert svc.relay.pending() == 3
+    assert counted == ["demand.accepted"] * 2  # only what the broker confirmed
+    assert attempts(svc) == {**dict.fromkeys(ids, 0), ids[2]: 1}
+    ok = FakePublisher()
+    svc.relay._publisher = None
+    svc.relay._publisher_factory = lambda: ok
+    assert svc.relay.publish_pending() == 3
+    assert [e for _, _, e in ok.sent] == ids[2:]  # the unconfirmed ones, still in order
+    assert svc.relay.pending() == 0
+
+
+class BrokenPublisher:
+    def publish_batch(self, messages):
+        raise OSError("connection reset")
+
+
+def test_a_batch_failing_with_nothing_known_confirmed_leaves_every_row_pending(svc):
+    ids = stage(svc, 3)
+    svc.relay._publisher_factory = BrokenPublisher
+    with pytest.raises(OSError):
+        svc.relay.publish_pending()
+    assert svc.relay.pending() == 3
+    assert attempts(svc) == {**dict.fromkeys(ids, 0), ids[0]: 1}
 
 
 def test_commit_wakes_the_relay(live_svc):

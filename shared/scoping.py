@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_
+
 from shared.auth import Principal
 from shared.directory import LocalDirectory
 from shared.events import jurisdiction_path
@@ -60,3 +64,10 @@ def require_visible(principal: Principal, jurisdiction: str) -> None:
     """403 unless ``jurisdiction`` is the key's own or below it."""
     if not principal.can_see(jurisdiction):
         raise Forbidden(f"Jurisdiction {jurisdiction} is outside your subtree.")
+
+
+def under(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix`` (``shared.events.subtree_prefix``), as a range a
+    plain index answers on SQLite and PostgreSQL whatever the collation — unlike ``LIKE``
+    with a bound pattern. Unit codes are printable ASCII, all below ``~``."""
+    return and_(column >= prefix, column < prefix + "~")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from services.scoring.domain.facts import period_arg
@@ -19,15 +19,15 @@ from services.scoring.domain.kpis import (
     same_day_a_year_before,
 )
 from services.scoring.domain.table import targets_of
-from services.scoring.models import demand_facts, enterprises, tier_history, visit_enterprises
+from services.scoring.models import demand_months, enterprises, tier_history, visit_enterprises
 from services.scoring.rulesets import rule_set_for
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import subtree_prefix
 from shared.periods import Period
-from shared.scoping import require_visible
+from shared.scoping import require_visible, under
 
-f, v, th = demand_facts.c, visit_enterprises.c, tier_history.c
+dm, v, th = demand_months.c, visit_enterprises.c, tier_history.c
 
 
 def tiers_on(s: Session, prefix: str, day: date) -> dict[str, str | None]:
@@ -37,7 +37,7 @@ def tiers_on(s: Session, prefix: str, day: date) -> dict[str, str | None]:
     for h in s.execute(
         select(th.credit_code, th.growth_tier)
         .join(enterprises, enterprises.c.credit_code == th.credit_code)
-        .where(enterprises.c.jurisdiction.startswith(prefix), th.since <= day)
+        .where(under(enterprises.c.jurisdiction, prefix), th.since <= day)
         .order_by(th.since, th.at, th.event_id)
     ):
         out[h.credit_code] = h.growth_tier
@@ -45,46 +45,46 @@ def tiers_on(s: Session, prefix: str, day: date) -> dict[str, str | None]:
 
 
 def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
-    """The period's demand facts counted in the database (``domain.kpis.tally_demands``'s
-    rule): demands per fact, the last close of each closed demand, the ratings."""
-    in_period = and_(f.jurisdiction.startswith(prefix), f.period.in_(period.months))
-    counts: dict[str, int] = dict(
-        s.execute(
-            select(f.fact, func.count(f.demand_code.distinct()))
-            .where(in_period, f.fact != "rating")
-            .group_by(f.fact)
-        ).all()
-    )
-    later = demand_facts.alias("later")
+    """The period's demands counted from their months (``domain.kpis.tally_demands``'s
+    rule): demands accepted, closed and solved in it, the last close of each closed one,
+    the ratings."""
+    here = and_(under(dm.jurisdiction, prefix), dm.month.in_(period.months))
+    accepted, closed, solved, rating_sum, ratings = s.execute(
+        select(
+            func.count(dm.demand_code.distinct()).filter(dm.accepted),
+            func.count(dm.demand_code.distinct()).filter(dm.closed),
+            func.count(dm.demand_code.distinct()).filter(dm.solved),
+            func.coalesce(func.sum(dm.rating_sum), 0),
+            func.coalesce(func.sum(dm.ratings), 0),
+        ).where(here)
+    ).one()
+    later = demand_months.alias("later")
     lc = later.c
     last = (
-        select(f.value)
+        select(dm.last_close_value.label("value"))
         .where(
-            in_period,
-            f.fact == "closed",
-            f.value.is_not(None),
+            here,
+            dm.closed,
             ~select(literal(1))
             .where(
-                lc.demand_code == f.demand_code,
-                lc.fact == "closed",
-                lc.jurisdiction.startswith(prefix),
-                lc.period.in_(period.months),
-                or_(lc.at > f.at, and_(lc.at == f.at, lc.event_id > f.event_id)),
+                lc.demand_code == dm.demand_code,
+                lc.closed,
+                lc.month.in_(period.months),
+                lc.month > dm.month,
             )
             .exists(),
         )
         .subquery()
     )
-    on_time, timed = s.execute(select(func.sum(last.c.value), func.count()).select_from(last)).one()
-    total, n = s.execute(
-        select(func.sum(f.value), func.count()).where(in_period, f.fact == "rating")
+    on_time, timed = s.execute(
+        select(func.sum(last.c.value), func.count(last.c.value)).select_from(last)
     ).one()
     return DemandTally(
-        counts={fact: int(c) for fact, c in counts.items()},
+        counts={"accepted": int(accepted), "closed": int(closed), "solved": int(solved)},
         on_time=int(on_time or 0),
         timed=int(timed),
-        rating_sum=int(total or 0),
-        ratings=int(n),
+        rating_sum=int(rating_sum),
+        ratings=int(ratings),
     )
 
 
@@ -92,36 +92,34 @@ def _served(s: Session, prefix: str, period: Period) -> set[str]:
     """Enterprises served in the period: a demand accepted, or a visit."""
     return set(
         s.execute(
-            select(f.credit_code).where(
-                f.fact == "accepted",
-                f.jurisdiction.startswith(prefix),
-                f.period.in_(period.months),
+            select(dm.accepted_by).where(
+                dm.accepted,
+                under(dm.jurisdiction, prefix),
+                dm.month.in_(period.months),
             )
         ).scalars()
     ) | set(
         s.execute(
-            select(v.credit_code).where(
-                v.jurisdiction.startswith(prefix), v.period.in_(period.months)
-            )
+            select(v.credit_code).where(under(v.jurisdiction, prefix), v.period.in_(period.months))
         ).scalars()
     )
 
 
 def _cohort_closed(s: Session, prefix: str, period: Period) -> int:
     """Of the demands accepted in the period, how many closed by its end."""
-    closed = demand_facts.alias("closed")
+    closed = demand_months.alias("closed")
     cc = closed.c
     return int(
         s.execute(
-            select(func.count(f.demand_code.distinct())).where(
-                f.fact == "accepted",
-                f.jurisdiction.startswith(prefix),
-                f.period.in_(period.months),
+            select(func.count(dm.demand_code.distinct())).where(
+                dm.accepted,
+                under(dm.jurisdiction, prefix),
+                dm.month.in_(period.months),
                 select(literal(1))
                 .where(
-                    cc.demand_code == f.demand_code,
-                    cc.fact == "closed",
-                    cc.period <= period.months[-1],
+                    cc.demand_code == dm.demand_code,
+                    cc.closed,
+                    cc.month <= period.months[-1],
                 )
                 .exists(),
             )
@@ -134,7 +132,7 @@ def _registered(prefix: str, day: date) -> Any:
     return (
         select(th.credit_code)
         .join(enterprises, enterprises.c.credit_code == th.credit_code)
-        .where(enterprises.c.jurisdiction.startswith(prefix), th.since <= day)
+        .where(under(enterprises.c.jurisdiction, prefix), th.since <= day)
     )
 
 
@@ -167,8 +165,8 @@ def _served_months(s: Session, prefix: str, period: Period) -> dict[str, set[str
     )
     out: dict[str, set[str]] = defaultdict(set)
     for code, month in s.execute(
-        select(f.credit_code, f.period)
-        .where(f.fact == "accepted", f.credit_code.in_(certified))
+        select(dm.accepted_by, dm.month)
+        .where(dm.accepted, dm.accepted_by.in_(certified))
         .distinct()
     ).all():
         out[code].add(month)
@@ -189,7 +187,7 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
         select(
             func.count().filter(enterprises.c.needs_named_person),
             func.count().filter(enterprises.c.needs_one_plan),
-        ).where(enterprises.c.jurisdiction.startswith(prefix))
+        ).where(under(enterprises.c.jurisdiction, prefix))
     ).one()
     # the tiers as they stood at the period's end (a past period stays as it was):
     # only from the dated history, so an enterprise registered later is not counted

@@ -70,6 +70,22 @@ demand_facts = Table(
     Index("ix_demand_facts_owner_period", "owner_id", "period"),
 )
 
+demand_months = Table(  # each demand's month in a row: what the KPIs count (attribution)
+    "demand_months",
+    metadata,
+    Column("demand_code", String(DEMAND_CODE_LENGTH), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
+    Column("accepted_by", String(18), nullable=True),  # accepted this month: its enterprise
+    Column("accepted", Boolean, nullable=False, default=False),
+    Column("closed", Boolean, nullable=False, default=False),
+    Column("solved", Boolean, nullable=False, default=False),
+    Column("last_close_value", Integer, nullable=True),  # the month's last close: on time?
+    Column("rating_sum", Integer, nullable=False, default=0),
+    Column("ratings", Integer, nullable=False, default=0),
+    Index("ix_demand_months_month_jurisdiction", "month", "jurisdiction"),
+)
+
 demand_owners = Table(
     "demand_owners",
     metadata,
@@ -175,6 +191,7 @@ REBUILT_FROM_EVENTS = [
     visit_heads,
     tally_records,
     demand_facts,
+    demand_months,
     demand_owners,
     visit_enterprises,
     units,

@@ -6,6 +6,7 @@ from tests.support import assert_code_columns
 
 UNIT_CODES = [
     "demand_facts.jurisdiction",
+    "demand_months.jurisdiction",
     "demand_owners.jurisdiction",
     "enterprises.jurisdiction",
     "manual_records.jurisdiction",
@@ -16,6 +17,7 @@ UNIT_CODES = [
 ]
 DEMAND_CODES = [
     "demand_facts.demand_code",
+    "demand_months.demand_code",
     "demand_owners.demand_code",
     "owner_history.demand_code",
     "tally_records.demand_code",

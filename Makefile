@@ -48,10 +48,13 @@ bench: $(STAMP) ## benchmarks on the stack shape; prints a JSON report
 	$(PY) -m bench.archive_bench
 	$(PY) -m bench.auth_bench
 
+bench-province: $(STAMP) ## a province-year (1M demands, 100k enterprises): every scorecard, ranking and KPI, timed
+	$(PY) -m bench.province_bench
+
 fault-bench: $(STAMP) ## every infrastructure fault with 2,000 demands each; prints a table
 	$(PY) -m bench.faults --demands 2000 --rate 20 --down 10
 
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench fault-bench clean
+.PHONY: help install run run-stack lint test bench bench-province fault-bench clean

@@ -279,12 +279,16 @@ def archive() -> None:
 
 
 @archive.command("verify")
-def archive_verify() -> None:
-    """Walk the chain; exit 1 naming the first record that does not match."""
+@click.option(
+    "--full", is_flag=True, help="walk the whole chain from its start (default: what is new)"
+)
+def archive_verify(full: bool) -> None:
+    """Verify the chain from its newest checkpoint (--full: from its start); exit 1
+    naming the first record that does not match."""
     from services import archive as archive_service
     from services.archive.verification import verify
 
-    result = verify(archive_service.build(_settings()).uow(), None)
+    result = verify(archive_service.build(_settings()).uow(), None, full=full)
     click.echo(json.dumps(result, default=str, ensure_ascii=False))
     if not result["ok"]:
         raise SystemExit(1)

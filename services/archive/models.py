@@ -49,3 +49,19 @@ chain_head = Table(
     Column("last_seq", BigInteger, nullable=False),
     Column("last_hash", String(64), nullable=False),
 )
+
+# What verifies found intact (``services.archive.domain.Checkpoint``), so that a routine
+# verify walks only the records after the newest one. A migration that changes the indexed
+# columns (their set or their values) must empty this table: their digests cover them.
+chain_checkpoints = Table(
+    "chain_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("length", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("columns", String(64), nullable=False),
+    # unique: two verifies racing cannot both extend the same checkpoint (no fork)
+    Column("prev_digest", String(64), nullable=False, unique=True),
+    Column("digest", String(64), nullable=False),
+    Column("made_at", UtcDateTime(), nullable=False),
+)

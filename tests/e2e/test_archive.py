@@ -105,6 +105,11 @@ def test_trace_search_export_verify_and_replay(platform):
     result = c.get(f"{API}/verify", headers=admin).get_json()
     assert result["ok"] and result["checked"] >= len(exported)
     assert c.get(f"{API}/verify", headers=auth(platform, "staff")).status_code == 403
+    full = c.get(f"{API}/verify", query_string={"full": "true"}, headers=admin).get_json()
+    assert full["ok"] and full["full"] and full["walked"] == full["checked"] >= result["checked"]
+    assert full["checkpoint"]["length"] == full["checked"]
+    maybe = c.get(f"{API}/verify", query_string={"full": "maybe"}, headers=admin)
+    assert maybe.status_code == 422
 
     # replay: a scoring emptied of everything comes back to identical scorecards
     month = china_today().strftime("%Y-%m")

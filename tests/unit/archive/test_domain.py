@@ -2,12 +2,17 @@ from dataclasses import replace
 
 from services.archive.domain import (
     GENESIS,
+    ColumnsDigest,
     Head,
     Link,
     canonical,
     chain_hash,
+    checkpoint_mismatch,
     demand_code_of,
     head_mismatch,
+    indexed_columns,
+    links_hold,
+    next_checkpoint,
     redacted,
     subjects_of,
     walk,
@@ -100,6 +105,113 @@ def test_the_head_must_match_the_walk():
         "reason": "the chain ends after 3 records but its head says 4 ending at record 4 "
         "(the newest records deleted)",
     }
+
+
+def test_a_walk_can_start_where_a_checkpoint_ended():
+    links = _chain(5)
+    walked = walk(links[2:], prev=links[1].hash, expected=3)
+    assert (walked.checked, walked.last_hash, walked.first_mismatch) == (3, links[-1].hash, None)
+    assert walk(links[3:], prev=links[1].hash, expected=3).first_mismatch == {
+        "seq": 4,
+        "event_id": "e4",
+        "reason": "the record before it is missing (deleted)",
+    }
+
+
+def test_an_indexed_column_is_checked_against_the_body_it_copies():
+    links = _chain(2)
+    edited = replace(links[1], columns={**links[1].columns, "event_type": "y.happened"})
+    assert walk([links[0], edited]).first_mismatch["reason"] == (
+        "its indexed event_type does not match its content (edited)"
+    )
+    envelope = {
+        "event_id": "e1",
+        "event_type": "assignment.made",
+        "producer": "dispatch",
+        "jurisdiction": "630102",
+        "payload": {"demand_code": "D1", "assignee_type": "agency", "assignee_id": "a1"},
+    }
+    assert indexed_columns(envelope) == {
+        "event_id": "e1",
+        "event_type": "assignment.made",
+        "producer": "dispatch",
+        "jurisdiction": "630102",
+        "demand_code": "D1",
+        "credit_code": None,
+        "staff_id": None,
+        "agency_id": "a1",
+    }
+
+
+def _stored(links):
+    """Links as the database hands them over to a full walk: (seq, prev_hash, hash, the
+    stored bytes)."""
+    return [(x.seq, x.prev_hash, x.hash, (x.prev_hash + x.body).encode()) for x in links]
+
+
+def test_stored_records_hold_when_each_hash_covers_its_bytes_and_follows_the_one_before():
+    rows = _stored(_chain(4))
+    assert links_hold(GENESIS, rows) and links_hold(GENESIS, [])
+    assert links_hold(rows[1][2], rows[2:])
+    assert not links_hold(rows[0][2], rows[2:])  # the first does not follow
+    edited = [*rows[:2], (3, rows[2][1], rows[2][2], rows[2][3].replace(b'"n":3', b'"n":4'))]
+    assert not links_hold(GENESIS, edited)  # its bytes changed, its hash not
+    assert not links_hold(GENESIS, [rows[0], rows[2], rows[1], rows[3]])  # reordered
+    assert not links_hold(GENESIS, rows[:1] + rows[2:])  # one deleted
+
+
+def test_the_columns_digest_does_not_depend_on_how_records_are_batched():
+    lines = ['["e1","x"]', '["e2",null]', '["e3",""]']
+    whole, batched = ColumnsDigest(), ColumnsDigest()
+    whole.add(lines)
+    batched.add(lines[:1])
+    batched.add([])
+    batched.add(lines[1:])
+    assert whole.hexdigest() == batched.hexdigest()
+    reordered = ColumnsDigest()
+    reordered.add([lines[1], lines[0], lines[2]])
+    assert reordered.hexdigest() != whole.hexdigest()
+
+
+def test_checkpoints_are_chained_and_must_match_the_chain_they_cover():
+    first = next_checkpoint(None, 5, 5, "a" * 64, "c" * 64)
+    second = next_checkpoint(first, 9, 8, "b" * 64, "d" * 64)
+    assert first.prev_digest == GENESIS and second.prev_digest == first.digest
+    assert len({first.digest, second.digest}) == 2
+
+    def why(cp, **found):
+        given = {"prev_digest": first.digest, "seq": 9, "hash": "b" * 64} | found
+        problem = checkpoint_mismatch(cp, **given)
+        return problem and (problem["seq"], problem["reason"])
+
+    assert why(second) is None
+    assert why(second, length=8, columns="d" * 64) is None
+    assert why(second, prev_digest=GENESIS) == (
+        9,
+        "the checkpoint at record 9 was altered (its digest does not match)",
+    )
+    assert why(replace(second, seq=10)) == (
+        10,
+        "the checkpoint at record 10 was altered (its digest does not match)",
+    )
+    assert why(second, seq=8) == (
+        9,
+        "the record the checkpoint at record 9 ends at is missing (deleted)",
+    )
+    assert why(second, hash="e" * 64) == (
+        9,
+        "record 9 no longer has the hash the checkpoint recorded "
+        "(the records up to it were rewritten)",
+    )
+    assert why(second, length=7) == (
+        9,
+        "the chain holds 7 records up to record 9, its checkpoint 8 (the checkpoint was altered)",
+    )
+    assert why(second, columns="f" * 64) == (
+        9,
+        "the indexed columns up to record 9 differ from those its checkpoint verified "
+        "(the checkpoint was altered)",
+    )
 
 
 def test_subjects_are_the_enterprise_the_staff_member_and_the_agency():

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.intake import metrics
@@ -45,6 +45,22 @@ class AcceptDemand:
 
 
 # -- the yearly sequence -----------------------------------------------------------
+def _take_number_statement(dialect_insert: Any) -> Any:
+    t = demand_sequences
+    first = dialect_insert(t).values(
+        jurisdiction=bindparam("jurisdiction"), year=bindparam("year"), last_value=1
+    )
+    return first.on_conflict_do_update(
+        index_elements=[t.c.jurisdiction, t.c.year], set_={"last_value": t.c.last_value + 1}
+    ).returning(t.c.last_value)
+
+
+TAKE_NUMBER = {
+    "postgresql": _take_number_statement(postgresql.insert),
+    "sqlite": _take_number_statement(sqlite.insert),
+}
+
+
 def take_number(uow: UnitOfWork, jurisdiction: str, year: int) -> int:
     """Take the next number of a jurisdiction's yearly sequence in the unit of work's
     own transaction: one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the first
@@ -55,13 +71,9 @@ def take_number(uow: UnitOfWork, jurisdiction: str, year: int) -> int:
     next demand of the jurisdiction and year waits for the commit — take the number
     last, just before the statements that need it.
     """
-    t = demand_sequences
-    dialect_insert = postgresql.insert if uow.db.is_postgres else sqlite.insert
-    first = dialect_insert(t).values(jurisdiction=jurisdiction, year=year, last_value=1)
-    bump = first.on_conflict_do_update(
-        index_elements=[t.c.jurisdiction, t.c.year], set_={"last_value": t.c.last_value + 1}
-    ).returning(t.c.last_value)
-    return int(uow.session.execute(bump).scalar_one())
+    bump = TAKE_NUMBER["postgresql" if uow.db.is_postgres else "sqlite"]
+    params = {"jurisdiction": jurisdiction, "year": year}
+    return int(uow.session.execute(bump, params).scalar_one())
 
 
 # -- where a demand is filed -------------------------------------------------------
@@ -140,6 +152,13 @@ UNSET_AT_ACCEPTANCE = {
 }
 
 
+# Where the enterprise is registered (statements built once: only their values change)
+REGISTERED = select(enterprises.c.name, enterprises.c.jurisdiction).where(
+    enterprises.c.credit_code == bindparam("credit_code")
+)
+INSERT_DEMAND = insert(demands)
+
+
 def accept_demand(
     uow: UnitOfWork, actor: Principal, command: AcceptDemand, *, correlation_id: str
 ) -> dict[str, Any]:
@@ -150,13 +169,9 @@ def accept_demand(
     everything it did (its number included)."""
     now = datetime.now(UTC)
     data, idempotency = command.fields, command.idempotency
-    credit_code = data["enterprise"]["credit_code"]
     with uow:
-        known = uow.session.execute(
-            select(enterprises.c.name, enterprises.c.jurisdiction).where(
-                enterprises.c.credit_code == credit_code
-            )
-        ).first()
+        credit_code = {"credit_code": data["enterprise"]["credit_code"]}
+        known = uow.session.execute(REGISTERED, credit_code).first()
         try:
             jurisdiction = filing_of(
                 uow.directory, actor, data, known.jurisdiction if known else None
@@ -307,7 +322,7 @@ def store_demand(
         accepted_by=actor,
     )
     values = demand_values(demand, data, deadline, correlation_id)
-    uow.session.execute(insert(demands).values(**values))
+    uow.session.execute(INSERT_DEMAND, values)
     record_update(
         uow, demand.code, "transition", actor, now, to_status="accepted", note="受理 accepted"
     )

@@ -14,6 +14,8 @@ from services.intake.reading import load_demand
 from shared.auth import Principal
 from shared.db import UnitOfWork
 
+APPEND = insert(demand_updates)  # built once: only the values change
+
 
 def record_update(
     uow: UnitOfWork,
@@ -29,16 +31,17 @@ def record_update(
 ) -> None:
     """Append one step to the demand's updates feed (never updated, never deleted)."""
     uow.session.execute(
-        insert(demand_updates).values(
-            demand_code=code,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            note=note,
-            details=json.dumps(details or {}, ensure_ascii=False, default=str),
-            actor=actor,
-            at=at,
-        )
+        APPEND,
+        {
+            "demand_code": code,
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": to_status,
+            "note": note,
+            "details": json.dumps(details or {}, ensure_ascii=False, default=str),
+            "actor": actor,
+            "at": at,
+        },
     )
 
 

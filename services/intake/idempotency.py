@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.intake.models import idempotency_keys
 from services.intake.schemas import DemandOut
 from shared.auth import Principal
-from shared.db import UnitOfWork, insert_or_ignore
+from shared.db import UnitOfWork
 from shared.usecases import Conflict
 
 
@@ -64,6 +65,14 @@ def replay(uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey) -> st
     return str(row.response)
 
 
+# built once: only the values change
+CLAIM = {
+    dialect: ignoring(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+    for dialect, ignoring in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+ANSWER = DemandOut()
+
+
 def keep_response(
     uow: UnitOfWork,
     actor: Principal,
@@ -78,16 +87,15 @@ def keep_response(
     transaction did is rolled back and the request answers as the first did
     (``Replayed``), or 409 for another body."""
     claimed = uow.session.execute(
-        insert_or_ignore(uow.db, idempotency_keys)
-        .values(
-            principal=actor.key_id,
-            key=idempotency.key,
-            request_sha256=idempotency.fingerprint,
-            status=201,
-            response=json.dumps(DemandOut().dump(result), ensure_ascii=False),
-            created_at=now,
-        )
-        .returning(idempotency_keys.c.key)
+        CLAIM["postgresql" if uow.db.is_postgres else "sqlite"],
+        {
+            "principal": actor.key_id,
+            "key": idempotency.key,
+            "request_sha256": idempotency.fingerprint,
+            "status": 201,
+            "response": json.dumps(ANSWER.dump(result), ensure_ascii=False),
+            "created_at": now,
+        },
     ).first()
     if claimed is None:
         uow.rollback()

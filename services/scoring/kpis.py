@@ -49,35 +49,28 @@ def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
     rule): demands accepted, closed and solved in it, the last close of each closed one,
     the ratings."""
     here = and_(under(dm.jurisdiction, prefix), dm.month.in_(period.months))
-    accepted, closed, solved, rating_sum, ratings = s.execute(
+    accepted, solved, rating_sum, ratings = s.execute(
         select(
-            func.count(dm.demand_code.distinct()).filter(dm.accepted),
-            func.count(dm.demand_code.distinct()).filter(dm.closed),
+            func.count().filter(dm.accepted),  # a demand is accepted once
             func.count(dm.demand_code.distinct()).filter(dm.solved),
             func.coalesce(func.sum(dm.rating_sum), 0),
             func.coalesce(func.sum(dm.ratings), 0),
         ).where(here)
     ).one()
-    later = demand_months.alias("later")
-    lc = later.c
+    # each closed demand's last month with a close in the period: its last close
     last = (
-        select(dm.last_close_value.label("value"))
-        .where(
-            here,
-            dm.closed,
-            ~select(literal(1))
-            .where(
-                lc.demand_code == dm.demand_code,
-                lc.closed,
-                lc.month.in_(period.months),
-                lc.month > dm.month,
-            )
-            .exists(),
-        )
+        select(dm.demand_code, func.max(dm.month).label("month"))
+        .where(here, dm.closed)
+        .group_by(dm.demand_code)
         .subquery()
     )
-    on_time, timed = s.execute(
-        select(func.sum(last.c.value), func.count(last.c.value)).select_from(last)
+    closed, on_time, timed = s.execute(
+        select(func.count(), func.sum(dm.last_close_value), func.count(dm.last_close_value))
+        .select_from(last)
+        .join(
+            demand_months,
+            and_(dm.demand_code == last.c.demand_code, dm.month == last.c.month),
+        )
     ).one()
     return DemandTally(
         counts={"accepted": int(accepted), "closed": int(closed), "solved": int(solved)},

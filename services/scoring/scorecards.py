@@ -108,9 +108,12 @@ def cards_for(
     """The units' scorecards, each under the rule set in force at the period's start; the
     card of the unit ``records_of`` lists each item's first records (``PAGE``)."""
     tallied = tally(s, period, [u.id for u in unit_rows])
+    rule_sets: dict[str, tuple[str, int, Mapping[str, Any]]] = {}
     cards = []
     for u in unit_rows:
-        rule_set = rule_set_for(s, u.jurisdiction, period.start)
+        if u.jurisdiction not in rule_sets:  # peers share their jurisdiction's
+            rule_sets[u.jurisdiction] = rule_set_for(s, u.jurisdiction, period.start)
+        rule_set = rule_sets[u.jurisdiction]
         got = tallied.get(u.id) or Tallied(Inputs(months=len(period.months)))
         c = card(dict(u._mapping), period.label, rule_set, got.inputs, got.totals)
         if u.id == records_of:

@@ -94,10 +94,12 @@ class KombuPublisher:
 
     ``publish_batch`` sends many messages and waits for their confirms once: on
     RabbitMQ it publishes them back to back on a channel of its own in confirm
-    mode (without ``confirm_publish``'s wait after each) and then reads the
-    broker's acks, which name delivery tags (1, 2, … on that channel) one at a
-    time or ``multiple`` up to a tag. The in-process transport publishes them one
-    by one, each stored as it is sent.
+    mode (without ``confirm_publish``'s wait after each; the socket corked so the
+    batch leaves in full segments) and then reads the broker's acks and nacks,
+    which name delivery tags (1, 2, … on that channel) one at a time or
+    ``multiple`` up to a tag. Messages are published as before: not mandatory (an
+    unroutable one is dropped by the broker and confirmed). The in-process
+    transport publishes them one by one, each stored as it is sent.
     """
 
     def __init__(self, url: str) -> None:
@@ -202,11 +204,15 @@ class KombuPublisher:
         ch.events["basic_ack"] = {lambda tag, multiple: confirmed(tag, multiple, True)}
         ch.events["basic_nack"] = {lambda tag, multiple: confirmed(tag, multiple, False)}
         try:
-            for m in messages:
-                ex = self._bind(m.exchange)
-                self._tag += 1
-                # amqp.Channel's own publish, without confirm_publish's wait after each
-                ch._basic_publish(self._message(ex, m), exchange=ex.name, routing_key=m.routing_key)
+            with _corked(self.conn.connection.sock):
+                for m in messages:
+                    ex = self._bind(m.exchange)
+                    self._tag += 1
+                    # amqp.Channel's publish: the channel's own is confirm_publish's, which
+                    # waits for each message's ack before returning
+                    amqp.Channel.basic_publish(
+                        ch, self._message(ex, m), exchange=ex.name, routing_key=m.routing_key
+                    )
             while unresolved:
                 ch.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=CONFIRM_TIMEOUT)
             if nacked:

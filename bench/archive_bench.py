@@ -15,11 +15,13 @@ Prints one JSON report (figures only, nothing asserted):
   - ``routine_verify``: after appending N/100 more records, the default verify: from the
     newest checkpoint, it walks only those (``walked``; ``checked`` is the chain's length
     it vouches for);
+* with ``--postgres``, the verify figures again on a throwaway local PostgreSQL holding
+  the same records (where the database's work runs in its own process);
 * ``export``: the streaming JSONL export of all N records, in a fresh process, with its
   peak resident memory (``ru_maxrss``) next to that process's memory before exporting —
   constant memory shows as a peak that does not grow with N.
 
-Usage: ``python -m bench.archive_bench [--events 1000000] [--rounds 3]
+Usage: ``python -m bench.archive_bench [--events 1000000] [--rounds 3] [--postgres]
 [--db var/bench/archive.db]``.
 """
 
@@ -161,11 +163,15 @@ def _rates(n: int, wall: float, cpu: float) -> dict[str, Any]:
     }
 
 
-def verify_figures(db: Path, n: int, rounds: int) -> dict[str, Any]:
+def verify_figures(
+    settings: Settings, n: int, rounds: int, append_more: Callable[[int], object]
+) -> dict[str, Any]:
+    """The verify figures over the archive of ``settings`` holding ``n`` records;
+    ``append_more(k)`` appends ``k`` more for the routine verify."""
     from services import archive
     from services.archive.verification import verify
 
-    uow = archive.build(_settings(db)).uow()
+    uow = archive.build(settings).uow()
     figures: dict[str, Any] = {}
     first, wall, cpu = _timed(lambda: verify(uow, None))
     assert first["ok"] and first["checked"] == n, first
@@ -189,7 +195,7 @@ def verify_figures(db: Path, n: int, rounds: int) -> dict[str, Any]:
     }
     figures["full_walk_vs_baseline"] = round(best_base[0] / best_full[0], 1)
     more = max(n // 100, 1)
-    append(db, more)
+    append_more(more)
     result, wall, cpu = _timed(lambda: verify(uow, None))
     assert result["ok"] and result["walked"] == more, result
     figures["routine_verify"] = {
@@ -200,6 +206,66 @@ def verify_figures(db: Path, n: int, rounds: int) -> dict[str, Any]:
         "checked_per_second": round(result["checked"] / wall),
     }
     return figures
+
+
+def postgres_figures(db: Path, n: int, rounds: int) -> dict[str, Any]:
+    """``verify_figures`` on a throwaway local PostgreSQL, its records copied (COPY) from
+    the SQLite build: the first ``n``, then the rest for the routine verify."""
+    from onestop import migrate
+    from onestop.localservers import Postgres
+    from shared.config import load_settings
+
+    pg = Postgres(durable=False).start()  # nothing to keep after a crash
+    try:
+        url = pg.create_database("archive_bench")
+        env = {"ONESTOP_DATA_DIR": str(db.parent), "ONESTOP_ARCHIVE_DATABASE_URL": url}
+        settings = load_settings(env)
+        migrate.upgrade(settings, ("archive",))
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        started = time.perf_counter()
+        _copy_to_postgres(db, dsn, 0, n)
+        copied = round(time.perf_counter() - started, 1)
+        figures = verify_figures(
+            settings, n, rounds, lambda k: _copy_to_postgres(db, dsn, n, n + k)
+        )
+        return {"copy_seconds": copied, **figures}
+    finally:
+        pg.destroy()
+
+
+COLUMNS = (
+    "seq, event_id, event_type, event_version, producer, jurisdiction, correlation_id, "
+    "demand_code, credit_code, staff_id, agency_id, occurred_at, archived_at, body, "
+    "prev_hash, hash"
+)
+
+
+def _copy_to_postgres(db: Path, dsn: str, after: int, upto: int) -> None:
+    """Copy the SQLite records after ``after`` through ``upto`` to PostgreSQL, and move
+    the head there."""
+    import psycopg
+
+    source = sqlite3.connect(db)
+    rows = source.execute(
+        f"SELECT {COLUMNS} FROM archived_events WHERE seq > ? AND seq <= ? ORDER BY seq",
+        (after, upto),
+    )
+    last = None
+    with psycopg.connect(dsn) as conn:
+        with conn.cursor().copy(f"COPY archived_events ({COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                last = row
+        assert last is not None and last[0] == upto
+        conn.execute(
+            "INSERT INTO chain_head (id, length, last_seq, last_hash) VALUES (1, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET length = excluded.length, "
+            "last_seq = excluded.last_seq, last_hash = excluded.last_hash",
+            (upto, upto, last[-1]),
+        )
+        conn.commit()
+        conn.execute("ANALYZE archived_events")  # as autovacuum would, after a bulk load
+    source.close()
 
 
 def baseline_verify(uow: Any) -> dict[str, Any]:
@@ -291,6 +357,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3, help="full walk vs baseline rounds")
     ap.add_argument("--db", type=Path, default=Path("var/bench/archive.db"))
+    ap.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the verify figures again on a throwaway PostgreSQL holding the same records",
+    )
     ap.add_argument("--export-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     db = args.db.resolve()
@@ -299,7 +370,11 @@ def main() -> None:
         return
     report: dict[str, object] = {"events": args.events}
     report["build_seconds"] = round(build(db, args.events), 1)
-    report["verify"] = verify_figures(db, args.events, args.rounds)
+    report["verify"] = verify_figures(
+        _settings(db), args.events, args.rounds, lambda k: append(db, k)
+    )
+    if args.postgres:
+        report["verify_on_postgres"] = postgres_figures(db, args.events, args.rounds)
     out = subprocess.run(
         [sys.executable, "-m", "bench.archive_bench", "--export-only", "--db", str(db)],
         capture_output=True,

@@ -51,8 +51,10 @@ chain_head = Table(
 )
 
 # What verifies found intact (``services.archive.domain.Checkpoint``), so that a routine
-# verify walks only the records after the newest one. A migration that changes the indexed
-# columns (their set or their values) must empty this table: their digests cover them.
+# verify walks only the records after the newest one. Their column digests cover the
+# indexed columns as this database renders them (a JSON array per record): a migration
+# that changes those columns (their set or their values), or a move to another database
+# engine, must empty this table (the next verify then checks everything from the bodies).
 chain_checkpoints = Table(
     "chain_checkpoints",
     metadata,

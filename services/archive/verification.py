@@ -309,6 +309,7 @@ def _batches(
         query = query.where(t.c.seq <= bindparam("upto"))
     compiled = query.order_by(t.c.seq).limit(bindparam("batch")).compile(uow.db.engine)
     values = {"after": after, "upto": upto, "batch": batch}
+    pg = uow.db.is_postgres
     while True:
         params = compiled.construct_params(values)
         if compiled.positional:
@@ -316,7 +317,9 @@ def _batches(
         else:
             args = params
         with uow.read() as s:
-            cursor = s.connection().connection.cursor()
+            driver = s.connection().connection
+            # psycopg: results in PostgreSQL's binary format (bytea not hex-encoded)
+            cursor = driver.cursor(binary=True) if pg else driver.cursor()
             try:
                 cursor.execute(compiled.string, args)
                 rows = cursor.fetchall()

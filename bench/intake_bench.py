@@ -12,7 +12,8 @@ nothing consumes. This process then drives each tree's intake API with ``wrk``
 (``apt-get install wrk``; a Lua script posts the demo demand with the district key and
 a fresh ``Idempotency-Key`` per request, or none) in interleaved rounds, and prints
 one JSON report: accepted demands/s per round and their median, the CPU the intake API,
-PostgreSQL and RabbitMQ spent per accepted demand, and the SQL per POST.
+PostgreSQL and RabbitMQ spent per accepted demand (each run waits until the API is idle
+again, so its relay's publishing counts for the run that caused it), and the SQL per POST.
 
 Figures are printed, never asserted. Usage::
 
@@ -48,8 +49,21 @@ DEMAND = {
     "source": "online",
 }
 
+# The demo's enterprises, in seven jurisdictions of 西宁 (the ``spread`` mode: the city's
+# staff key files for each in turn, so demands take numbers of seven sequences).
+SPREAD = [
+    ("91630102MA7522T5X6", "青海高原新材料科技有限公司"),
+    ("91630103MA75A3KX7N", "西宁光伏装备制造有限公司"),
+    ("91630104710405288K", "青海盐湖锂业科技有限公司"),
+    ("91630105MA7NHP6Q1L", "西宁藏药生物科技有限公司"),
+    ("91630100226580371K", "青海电子信息产业有限公司"),
+    ("91630121MA7532XW4R", "大通农牧科技有限公司"),
+    ("91630123MA75B1D297", "湟源特色食品科技有限公司"),
+]
+
 # wrk: one Lua state per thread; ``setup`` numbers the threads so that every request of
-# the run has its own Idempotency-Key (``-- <key> <run> keys|plain``).
+# the run has its own Idempotency-Key (``-- <key> <run> keys|plain|spread``: keys sends
+# one, spread files the demo's enterprises in turn).
 LUA = """
 local threads = 0
 function setup(thread)
@@ -66,8 +80,12 @@ function request()
   if mode == "keys" then
     h["Idempotency-Key"] = run .. "-" .. tid .. "-" .. n
   end
+  if mode == "spread" then
+    return wrk.format("POST", "%(path)s", h, spread[(n + tid) %% #spread + 1])
+  end
   return wrk.format("POST", "%(path)s", h, '%(body)s')
 end
+spread = {%(spread)s}
 """
 
 
@@ -121,7 +139,8 @@ def serve(label: str) -> None:
     stack = Stack(base=base, broker_node=f"intakebench-{label}-{os.getpid()}")
     try:
         stack.start()
-        key = json.loads((base / "data" / "demo-credentials.json").read_text())["district"]["key"]
+        creds = json.loads((base / "data" / "demo-credentials.json").read_text())
+        key, city_key = creds["district"]["key"], creds["staff"]["key"]
         counts = count_sql(load_settings(stack.env()), key, posts=20)
         for name in [k for k in stack.procs if k.endswith("-worker")]:
             stack.freeze(name)
@@ -130,7 +149,12 @@ def serve(label: str) -> None:
             pids["postgresql"] = stack.pg.proc.pid
         if stack.mq and stack.mq.proc:
             pids["rabbitmq"] = stack.mq.proc.pid
-        ready = {"port": stack.api_ports["intake"], "key": key, "pids": pids, "sql": counts}
+        ready = {
+            "port": stack.api_ports["intake"],
+            "keys": {"district": key, "city": city_key},
+            "pids": pids,
+            "sql": counts,
+        }
         print("READY " + json.dumps(ready, ensure_ascii=False), flush=True)
         sys.stdin.read()  # until the bench closes our stdin
     finally:
@@ -150,14 +174,31 @@ def _tree_pids(pid: int) -> list[int]:
     return out
 
 
-def _cpu_seconds(pids: dict[str, int]) -> float:
-    total = 0.0
-    for root in pids.values():
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each process tree: every live process's own and its
+    reaped children's (PostgreSQL's backends come and go)."""
+    out = {}
+    for name, root in pids.items():
+        total = 0.0
         for pid in _tree_pids(root):
             with contextlib.suppress(OSError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+                total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        out[name] = total
+    return out
+
+
+def settle(pids: dict[str, int], timeout: float = 60.0) -> None:
+    """Until the intake API is idle again (its relay has published what the last run
+    left in the outbox), so that no run pays for the one before."""
+    deadline = time.monotonic() + timeout
+    before = _cpu_seconds(pids)["intake-api"]
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _cpu_seconds(pids)["intake-api"]
+        if now - before < 0.05:
+            return
+        before = now
 
 
 def wrk(port: int, key: str, mode: str, seconds: float, connections: int, lua: Path) -> dict:
@@ -239,10 +280,15 @@ def rounds(ready: dict[str, dict[str, Any]], a: argparse.Namespace, lua: Path) -
         for mode in modes:
             for label in order:
                 info = ready[label]
+                settle(info["pids"])
                 cpu0 = _cpu_seconds(info["pids"])
-                res = wrk(info["port"], info["key"], mode, a.seconds, a.connections, lua)
-                cpu = _cpu_seconds(info["pids"]) - cpu0
-                res["cpu_ms_per_demand"] = round(1000 * cpu / max(res["accepted"], 1), 2)
+                key = info["keys"]["city" if mode == "spread" else "district"]
+                res = wrk(info["port"], key, mode, a.seconds, a.connections, lua)
+                settle(info["pids"])  # the relay's work for this run counts for it
+                cpu1 = _cpu_seconds(info["pids"])
+                per = {k: 1000 * (cpu1[k] - cpu0[k]) / max(res["accepted"], 1) for k in cpu1}
+                res["cpu_ms_per_demand"] = round(sum(per.values()), 2)
+                res["cpu_ms_by_process"] = {k: round(v, 2) for k, v in per.items()}
                 runs[mode][label].append(res)
                 print(f"round {r + 1} {mode:5} {label:6} {res}", file=sys.stderr, flush=True)
     return runs
@@ -255,9 +301,17 @@ def summary(runs: dict[str, dict[str, list[dict]]]) -> dict[str, Any]:
         cpu_ms = {
             k: statistics.median(x["cpu_ms_per_demand"] for x in v) for k, v in by_tree.items()
         }
+        by_process = {
+            k: {
+                proc: round(statistics.median(x["cpu_ms_by_process"][proc] for x in v), 2)
+                for proc in v[0]["cpu_ms_by_process"]
+            }
+            for k, v in by_tree.items()
+        }
         entry: dict[str, Any] = {
             "median": medians,
             "cpu_ms_per_demand_median": cpu_ms,
+            "cpu_ms_by_process_median": by_process,
             "runs": by_tree,
         }
         if medians.get("before"):
@@ -273,7 +327,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--modes", default="keys,plain", help="keys: an Idempotency-Key each")
+    ap.add_argument(
+        "--modes",
+        default="keys,plain,spread",
+        help="keys: an Idempotency-Key each; plain: none; spread: seven jurisdictions",
+    )
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -286,8 +344,12 @@ def main() -> None:
         tempfile.NamedTemporaryFile("w", suffix=".lua") as lua,
         tempfile.NamedTemporaryFile(prefix="intake-bench-", suffix=".log", delete=False) as log,
     ):
-        body = json.dumps(DEMAND, ensure_ascii=False).replace("'", "\\'")
-        lua.write(LUA % {"path": PATH, "body": body})
+        bodies = [DEMAND] + [
+            {**DEMAND, "enterprise": {"credit_code": code, "name": name}} for code, name in SPREAD
+        ]
+        quoted = [json.dumps(b, ensure_ascii=False).replace("'", "\\'") for b in bodies]
+        spread = ", ".join(f"'{b}'" for b in quoted[1:])
+        lua.write(LUA % {"path": PATH, "body": quoted[0], "spread": spread})
         lua.flush()
         print(f"the stacks' own output: {log.name}", file=sys.stderr, flush=True)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import chinese_calendar
@@ -57,7 +58,13 @@ class WorkingCalendar:
         """
         if working_days < 0:
             raise ValueError("a time limit cannot be negative")
-        day = start.astimezone(CHINA).date()
+        day, provisional = self._due_day(start.astimezone(CHINA).date(), working_days)
+        return Deadline(datetime.combine(day, END_OF_WORKING_DAY, CHINA), working_days, provisional)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - calendars are values, kept while they are used
+    def _due_day(self, day: date, working_days: int) -> tuple[date, bool]:
+        """The day a time limit counted from ``day`` ends, and whether that is provisional
+        (the same for every demand of a day: worked out once)."""
         provisional = False
         work, unsure = self.is_workday(day)
         provisional |= unsure
@@ -71,7 +78,7 @@ class WorkingCalendar:
             work, unsure = self.is_workday(day)
             provisional |= unsure
             counted += work
-        return Deadline(datetime.combine(day, END_OF_WORKING_DAY, CHINA), working_days, provisional)
+        return day, provisional
 
 
 def service_notice(code: str, complexity: str, deadline: Deadline) -> str:

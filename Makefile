@@ -42,11 +42,20 @@ $(OIDC_MODULES): tests/oidc/package-lock.json
 test: lint $(OIDC_MODULES) ## lint, then the whole suite (unit, integration, e2e, fault)
 	$(VENV)/bin/pytest -p no:cacheprovider -v --durations=15
 
-bench: $(STAMP) ## benchmarks on the stack shape; prints a JSON report
+WRK = command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q wrk; } || { echo "wrk not found: apt-get install wrk"; exit 1; }
+
+bench: $(STAMP) ## benchmarks: the peer (django-helpdesk), the stack, the relay, dispatch, archive, auth; JSON reports
+	@$(WRK)
+	$(PY) -m bench.peer_bench
 	$(PY) -m bench.stack_bench
+	$(PY) -m bench.relay_bench
 	$(PY) -m bench.dispatch_bench
 	$(PY) -m bench.archive_bench
 	$(PY) -m bench.auth_bench
+
+bench-peer: $(STAMP) ## P1/P2 against django-helpdesk 2.6.1 (installed into a venv under /tmp), driven by wrk
+	@$(WRK)
+	$(PY) -m bench.peer_bench
 
 bench-province: $(STAMP) ## a province-year (1M demands, 100k enterprises): every scorecard, ranking and KPI, timed
 	$(PY) -m bench.province_bench
@@ -57,4 +66,4 @@ fault-bench: $(STAMP) ## every infrastructure fault with 2,000 demands each; pri
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench bench-province fault-bench clean
+.PHONY: help install run run-stack lint test bench bench-peer bench-province fault-bench clean

@@ -9,8 +9,9 @@ pure rule would say of the facts stored. Scorecards aggregate those columns in S
 of attributing every fact of a jurisdiction on each read.
 
 The same pass sums the demand up month by month (``demand_months``: accepted, closed,
-solved, the month's last close, its ratings), which is what a jurisdiction's KPIs count —
-a row or two per demand instead of its every fact.
+solved, the month's last close, its ratings, and the demand's first and next months with a
+close), which is what a jurisdiction's KPIs count — a row or two per demand instead of its
+every fact, and no row needs another to be counted.
 
 Two consumers touching one demand at once would each miss the other's uncommitted row, so
 ``attribute`` first takes a per-demand lock for the rest of the transaction (PostgreSQL: an
@@ -99,6 +100,8 @@ def sum_up(rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
                 "closed": False,
                 "solved": False,
                 "last_close_value": None,
+                "next_close": None,
+                "first_close": None,
                 "rating_sum": 0,
                 "ratings": 0,
             },
@@ -112,4 +115,8 @@ def sum_up(rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
         elif r.fact == "rating":
             m["rating_sum"] += int(r.value)
             m["ratings"] += 1
+    closes = sorted(month for month, m in out.items() if m["closed"])
+    for month, m in out.items():
+        m["first_close"] = closes[0] if closes else None
+        m["next_close"] = next((c for c in closes if c > month), None)
     return out

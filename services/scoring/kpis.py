@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.scoring.domain.facts import period_arg
@@ -57,19 +57,12 @@ def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
             func.coalesce(func.sum(dm.ratings), 0),
         ).where(here)
     ).one()
-    # each closed demand's last month with a close in the period: its last close
-    last = (
-        select(dm.demand_code, func.max(dm.month).label("month"))
-        .where(here, dm.closed)
-        .group_by(dm.demand_code)
-        .subquery()
-    )
+    # each closed demand's last close in the period: in its last month with a close there
     closed, on_time, timed = s.execute(
-        select(func.count(), func.sum(dm.last_close_value), func.count(dm.last_close_value))
-        .select_from(last)
-        .join(
-            demand_months,
-            and_(dm.demand_code == last.c.demand_code, dm.month == last.c.month),
+        select(func.count(), func.sum(dm.last_close_value), func.count(dm.last_close_value)).where(
+            here,
+            dm.closed,
+            or_(dm.next_close.is_(None), dm.next_close > period.months[-1]),
         )
     ).one()
     return DemandTally(
@@ -100,21 +93,13 @@ def _served(s: Session, prefix: str, period: Period) -> set[str]:
 
 def _cohort_closed(s: Session, prefix: str, period: Period) -> int:
     """Of the demands accepted in the period, how many closed by its end."""
-    closed = demand_months.alias("closed")
-    cc = closed.c
     return int(
         s.execute(
-            select(func.count(dm.demand_code.distinct())).where(
+            select(func.count()).where(
                 dm.accepted,
                 under(dm.jurisdiction, prefix),
                 dm.month.in_(period.months),
-                select(literal(1))
-                .where(
-                    cc.demand_code == dm.demand_code,
-                    cc.closed,
-                    cc.month <= period.months[-1],
-                )
-                .exists(),
+                dm.first_close <= period.months[-1],
             )
         ).scalar_one()
     )

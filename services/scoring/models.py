@@ -76,11 +76,13 @@ demand_months = Table(  # each demand's month in a row: what the KPIs count (att
     Column("demand_code", String(DEMAND_CODE_LENGTH), primary_key=True),
     Column("month", String(7), primary_key=True),
     Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
-    Column("accepted_by", String(18), nullable=True),  # accepted this month: its enterprise
+    Column("accepted_by", String(18), nullable=True, index=True),  # accepted: its enterprise
     Column("accepted", Boolean, nullable=False, default=False),
     Column("closed", Boolean, nullable=False, default=False),
     Column("solved", Boolean, nullable=False, default=False),
     Column("last_close_value", Integer, nullable=True),  # the month's last close: on time?
+    Column("next_close", String(7), nullable=True),  # the demand's next month with a close
+    Column("first_close", String(7), nullable=True),  # the demand's first month with a close
     Column("rating_sum", Integer, nullable=False, default=0),
     Column("ratings", Integer, nullable=False, default=0),
     Index("ix_demand_months_month_jurisdiction", "month", "jurisdiction"),
@@ -119,7 +121,7 @@ visit_enterprises = Table(  # enterprises served by visits, for coverage KPIs
     "visit_enterprises",
     metadata,
     Column("event_id", String(36), primary_key=True),
-    Column("credit_code", String(18), primary_key=True),
+    Column("credit_code", String(18), primary_key=True, index=True),  # an enterprise's visits
     Column("jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("period", String(7), nullable=False, index=True),
     Column("visit_id", String(36), nullable=True, index=True),

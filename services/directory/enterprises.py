@@ -139,12 +139,11 @@ def decide(
     with uow:
         s = uow.session
         row = s.execute(select(t).where(t.c.id == request_id)).first()
-        account = (
-            s.execute(select(persons).where(persons.c.person_id == row.person_id)).one()
-            if row is not None
-            else None
-        )
-        if row is None or account is None or _decider(actor, row.credit_code, account) is None:
+        if row is None:
+            raise NotFound(f"No request {request_id} for you to decide.")
+        account = s.execute(select(persons).where(persons.c.person_id == row.person_id)).one()
+        decider = _decider(actor, row.credit_code, account)
+        if decider is None:
             raise NotFound(f"No request {request_id} for you to decide.")
         if actor.key_id == f"person:{row.person_id}":
             raise Forbidden("Nobody confirms their own request.")
@@ -159,7 +158,7 @@ def decide(
             .values(
                 status=status,
                 decided_by=actor.key_id,
-                decided_as=_decider(actor, row.credit_code, account),
+                decided_as=decider,
                 decided_at=now,
                 note=command.get("note"),
             )

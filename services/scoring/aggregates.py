@@ -22,7 +22,8 @@ from sqlalchemy.sql import Select
 
 from services.scoring.attribution import UNCOUNTED
 from services.scoring.domain.evaluation import Inputs
-from services.scoring.domain.records import OVERRIDE_KINDS, RATING_KINDS, RECORD_KINDS
+from services.scoring.domain.records import RECORD_KINDS
+from services.scoring.domain.scorecard import count_record
 from services.scoring.models import demand_facts, manual_records, tally_records
 from shared.periods import Period
 
@@ -123,12 +124,7 @@ def _records(s: Session, months: Sequence[str], ids: Any, of: Any) -> None:
         .order_by(m.at, m.id)
     ):
         c = of(r.unit_id)
-        if r.kind in RATING_KINDS:
-            c.inputs.ratings.setdefault(r.kind, []).append(r.value)
-        elif r.kind in OVERRIDE_KINDS:
-            c.inputs.overrides[r.kind] = r.value  # the latest override wins
-        else:
-            c.inputs.counts[r.kind] = c.inputs.count(r.kind) + int(r.value)
+        count_record(c.inputs, r.kind, r.value)
         c.totals[r.kind] = c.totals.get(r.kind, 0) + 1
 
 

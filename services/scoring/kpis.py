@@ -114,16 +114,21 @@ def _registered(prefix: str, day: date) -> Any:
     )
 
 
+def _newly_certified(prefix: str, period: Period) -> Any:
+    """The subtree's tier changes to high-tech in the period (a query's conditions)."""
+    return (
+        th.growth_tier == "hitech_enterprise",
+        th.since >= period.start,
+        th.since <= period.end,
+        th.credit_code.in_(_registered(prefix, period.end)),
+    )
+
+
 def _certified(s: Session, prefix: str, period: Period) -> dict[str, date]:
     """Enterprises certified high-tech in the period → the day (the first, if several)."""
     rows = s.execute(
         select(th.credit_code, func.min(th.since))
-        .where(
-            th.growth_tier == "hitech_enterprise",
-            th.since >= period.start,
-            th.since <= period.end,
-            th.credit_code.in_(_registered(prefix, period.end)),
-        )
+        .where(*_newly_certified(prefix, period))
         .group_by(th.credit_code)
     ).all()
     return {code: since for code, since in rows}
@@ -131,16 +136,7 @@ def _certified(s: Session, prefix: str, period: Period) -> dict[str, date]:
 
 def _served_months(s: Session, prefix: str, period: Period) -> dict[str, set[str]]:
     """The months in which each enterprise certified in the period was served, any time."""
-    certified = (
-        select(th.credit_code)
-        .where(
-            th.growth_tier == "hitech_enterprise",
-            th.since >= period.start,
-            th.since <= period.end,
-            th.credit_code.in_(_registered(prefix, period.end)),
-        )
-        .scalar_subquery()
-    )
+    certified = select(th.credit_code).where(*_newly_certified(prefix, period)).scalar_subquery()
     out: dict[str, set[str]] = defaultdict(set)
     for code, month in s.execute(
         select(dm.accepted_by, dm.month)

@@ -182,16 +182,22 @@ def _count_closes(out: dict[str, Collected], last_close: dict[tuple[str, str], D
             _add(c, "closed_on_time")
 
 
+def count_record(inputs: Inputs, kind: str, value: float) -> None:
+    """A manual record into a unit's inputs (in the order entered): a rating is listed, the
+    latest override wins, a count adds up."""
+    if kind in RATING_KINDS:
+        inputs.ratings.setdefault(kind, []).append(value)
+    elif kind in OVERRIDE_KINDS:
+        inputs.overrides[kind] = value
+    else:
+        inputs.counts[kind] = inputs.count(kind) + int(value)
+
+
 def _count_records(out: dict[str, Collected], records: Sequence[ManualRecord]) -> None:
     for rec in records:
         if (c := out.get(rec.unit_id)) is None:
             continue
-        if rec.kind in RATING_KINDS:
-            c.inputs.ratings.setdefault(rec.kind, []).append(rec.value)
-        elif rec.kind in OVERRIDE_KINDS:
-            c.inputs.overrides[rec.kind] = rec.value  # the latest override wins
-        else:
-            _add(c, rec.kind, int(rec.value))
+        count_record(c.inputs, rec.kind, rec.value)
         c.records[rec.kind].append(
             {
                 "source": "record",

@@ -27,6 +27,15 @@ Two phases, each with the peer's runs interleaved:
   accepting demands, without and with an ``Idempotency-Key`` (``plain``, ``keys``).
   The peer does not deduplicate; ``plain`` is the like-for-like figure.
 
+Then, with the peer idle:
+
+* **P4**: the backlog P1 left on the broker (the relay published every demand P1
+  accepted; the workers were frozen) worked off once the workers thaw — deliveries
+  acknowledged/s through every consumer, the cascade included — ÷ raw pika publishing
+  and consuming as many messages of an event's size on the same broker (``bench.drain``).
+* **P3**: 201 → ``assignment.made`` consumed, p50/p95/p99, offered open-loop at the P2
+  median rate for ``--p3-seconds`` (``bench.stack_bench.latency``).
+
 Prints one JSON report: each run, the medians, the ratios against the goals, CPU per
 demand or ticket by process, the exact commands and the machine's load. Figures are
 printed, never asserted. Usage::
@@ -55,7 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import intake_bench
+from bench import drain, intake_bench, stack_bench
 from bench.intake_bench import DEMAND, _cpu_seconds, settle, wrk
 from onestop.localservers import Postgres, free_port, terminate, wait_port
 from onestop.stack import Stack
@@ -311,6 +320,60 @@ def run_e2e(stack: Stack, key: str, lua: Path, queues: list[str], a: Any) -> dic
     return res
 
 
+def drain_backlog(
+    stack: Stack, workers: list[str], intake_pids: dict[str, int], queues: list[str]
+) -> dict[str, Any]:
+    """Thaw the frozen workers and time them working off what waits on the broker."""
+    assert stack.mq is not None and stack.mq.management_port
+    settle(intake_pids)  # the relay has published everything P1 accepted
+    time.sleep(6)  # the management API's statistics (sampled every 5 s) catch up
+    port = stack.mq.management_port
+    waiting = _waiting(stack, queues)
+    acked0 = drain.acked_total(port)
+    start = time.monotonic()
+    for name in workers:
+        stack.thaw(name)
+    done = wait_drained(stack, queues, timeout=3600)
+    time.sleep(6)
+    acked = drain.acked_total(port) - acked0
+    res = {
+        "waiting_at_thaw": waiting,
+        "deliveries": acked,
+        "seconds": round(done - start, 1),
+        "per_second": round(acked / (done - start), 1),
+    }
+    _log("P4", 0, "onestop", res)
+    return res
+
+
+def _waiting(stack: Stack, queues: list[str]) -> int:
+    from shared.messaging import connect
+
+    with connect(stack.broker_url or "") as conn:
+        ch = conn.default_channel
+        return sum(ch.queue_declare(queue=q, passive=True).message_count for q in queues)
+
+
+def sample_event_body() -> bytes:
+    """A ``demand.accepted`` event as the relay publishes it: the raw baseline's message."""
+    import shared.contracts.intake  # noqa: F401  (registers the schema)
+    from shared.events import make_event
+
+    payload = {
+        "demand_code": "630102-2026-000001",
+        "enterprise": {"credit_code": "91630102MA7522T5X6", "name": "青海高原新材料科技有限公司"},
+        "category": "technology",
+        "title": DEMAND["title"],
+        "description": DEMAND["description"],
+        "source": "online",
+        "consent_to_share": False,
+        "accepted_at": "2026-01-05T08:00:00+00:00",
+        "accepted_by": "bench",
+    }
+    ev = make_event("demand.accepted", 1, producer="intake", jurisdiction="630102", payload=payload)
+    return ev.to_json().encode()
+
+
 def _median(runs: list[dict], key: str) -> float:
     return round(statistics.median(r[key] for r in runs), 2)
 
@@ -422,9 +485,26 @@ def measure(a: argparse.Namespace, venv: Path, base: Path) -> dict[str, Any]:
                     res = _with_cpu(res, cpu0, _cpu_seconds(intake_pids))
                     p1[label].append(res)
                     _log("P1", r, label, res)
+        # P4: the backlog P1 left on the broker (the relay published it, the workers were
+        # frozen) worked off by every consumer; then raw pika with as many messages
+        p4 = drain_backlog(stack, workers, intake_pids, queues) if a.drain else None
         for name in workers:
             with contextlib.suppress(OSError):
                 stack.thaw(name)
+        if p4 is not None:
+            body = sample_event_body()
+            n = max(1000, min(p4["deliveries"], a.raw_cap))
+            pika_url = (stack.broker_url or "").removesuffix("//") + "/%2F"
+            p4["raw_pika"] = drain.raw_pika(pika_url, n, body)
+            p4["body_bytes"] = len(body)
+            _log("P4", 0, "raw pika", p4["raw_pika"])
+        # P3: 201 → assignment recorded at the P2 rate (offered open-loop)
+        p3 = None
+        if e2e and a.p3_seconds > 0:
+            rate = max(1.0, round(statistics.median(r["per_second"] for r in e2e), 1))
+            wait_drained(stack, queues)
+            p3 = stack_bench.latency(stack, key, rate, int(rate * a.p3_seconds))
+            _log("P3", 0, f"at {rate:g}/s", p3)
         load_after = _uptime()
         commands = {
             "onestop_intake_api": shlex.join(stack.children["intake-api"].argv),
@@ -467,6 +547,14 @@ def measure(a: argparse.Namespace, venv: Path, base: Path) -> dict[str, Any]:
         table["P2 CPU ms per demand, all processes (goal ≤ 20)"] = onestop2[
             "cpu_ms_per_request_median"
         ]
+    if p3 is not None:
+        table["P3 201 → assignment recorded, p99 ms at the P2 rate (goal ≤ 50)"] = p3.get("p99")
+    if p4 is not None:
+        raw = p4["raw_pika"]["per_second"]
+        p4["onestop_over_raw_pika"] = round(p4["per_second"] / raw, 2) if raw else None
+        table["P4 event drain through all consumers ÷ raw pika (goal ≥ 0.5)"] = p4[
+            "onestop_over_raw_pika"
+        ]
     return {
         "table": table,
         "load": {"before": load_before, "after": load_after, "cpus": os.cpu_count()},
@@ -501,6 +589,19 @@ def measure(a: argparse.Namespace, venv: Path, base: Path) -> dict[str, Any]:
             "onestop": onestop2,
             "peer": peer2,
         },
+        "P3": {
+            "what": "ms from the 201 to its assignment.made consumed by a probe queue, "
+            "offered open-loop at the P2 median rate (bench.stack_bench.latency)",
+            "goal_p99_ms": 50,
+            **(p3 or {}),
+        },
+        "P4": {
+            "what": "deliveries acknowledged/s while every consumer works off the backlog "
+            "P1 left (the cascade included), ÷ raw pika publishing and consuming as many "
+            "persistent messages of an event's size on the same broker (bench.drain)",
+            "goal": 0.5,
+            **(p4 or {}),
+        },
         "commands": commands,
     }
 
@@ -511,6 +612,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10, help="seconds per P1 and peer run")
     ap.add_argument("--e2e-rounds", type=int, default=2, help="P2 rounds (0: skip P2)")
     ap.add_argument("--e2e-seconds", type=float, default=15, help="seconds of load per P2 run")
+    ap.add_argument("--p3-seconds", type=float, default=20, help="P3 run (0: skip P3)")
+    ap.add_argument("--no-drain", dest="drain", action="store_false", help="skip P4")
+    ap.add_argument(
+        "--raw-cap", type=int, default=100_000, help="most messages in P4's raw pika run"
+    )
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers, both sides")
     ap.add_argument("--threads", type=int, default=4, help="gunicorn threads, both sides")

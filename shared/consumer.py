@@ -13,20 +13,29 @@ broker error) uses up no attempt: the consumer puts the message back untouched
 (``basic.reject`` with requeue), stops taking messages (``basic.cancel``), probes
 the dependency with capped exponential backoff while keeping its connection
 alive, and resumes consuming once the probe passes — however long that takes.
+
+**Batches.** With ``batch`` above 1, the deliveries at hand (up to ``batch``, never
+waiting for more than the broker has already sent within the prefetch window) are
+applied per queue in one transaction with their inbox rows (``Subscription.apply_batch``)
+and acknowledged after its commit. When the batch fails — for whatever reason — nothing
+of it was applied, and its messages go through the one-by-one path above, which tells a
+poison message from an outage: the failing one is retried alone, the others are applied,
+and an outage pauses the consumer with every message put back. A crash between the
+commit and the acknowledgements redelivers messages that the inbox recognises.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 
-from shared.events import parse_event
+from shared.events import Event, parse_event
 from shared.faults import BROKER, DATABASE, unavailable
 from shared.logs import acting, correlation_id
 from shared.messaging import (
@@ -107,6 +116,7 @@ class EventConsumer(ConsumerMixin):
         max_attempts: int = 5,
         retry_backoff: float = 0.2,
         prefetch: int = 20,
+        batch: int = 1,
         heartbeat: int = 30,
         on_outcome: Callable[[str, str, str], None] | None = None,
         dead_letter_sink: DeadLetterSink | None = None,
@@ -123,6 +133,9 @@ class EventConsumer(ConsumerMixin):
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
         self.prefetch = prefetch
+        self.batch = max(1, min(batch, prefetch))
+        self._buffer: list[tuple[Subscription, Message]] = []  # deliveries not yet handled
+        self._reading: Any = None  # the connection the consuming loop reads
         self._on_outcome = on_outcome
         self._sink = dead_letter_sink
         self._probe = probe
@@ -164,6 +177,7 @@ class EventConsumer(ConsumerMixin):
         return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
+        self._reading = connection  # kombu's loop reads a clone of self.connection
         self._consumers = list(consumers)
         self.ready = True
         if self.pause.active:  # reconnected while a dependency is still down
@@ -172,13 +186,17 @@ class EventConsumer(ConsumerMixin):
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
         self.ready = False
+        self._buffer.clear()  # their channel is gone: the broker redelivers them
         log.warning("broker connection error: %s; retrying in %ss", exc, interval)
 
     def on_connection_revived(self) -> None:
         self._reset_publisher()
 
     def on_iteration(self) -> None:
-        """Between deliveries (at least once a second): probe a paused dependency."""
+        """Between reads (at least once a second): handle what arrived outside the loop's
+        own reads (while consumers were being set up or resumed); probe a paused
+        dependency."""
+        self.flush()
         if self.pause.due(time.monotonic()):
             self._try_resume()
 
@@ -240,9 +258,89 @@ class EventConsumer(ConsumerMixin):
     # delivery ---------------------------------------------------------------
     def _callback(self, sub: Subscription) -> Callable[[Message], None]:
         def on_message(message: Message) -> None:
-            self.handle(sub, message)
+            if self.batch > 1 and not self.pause.active:
+                self._buffer.append((sub, message))  # handled by flush() after the read
+            else:  # one at a time, or paused (delivered before a cancel took effect)
+                self.handle(sub, message)
 
         return on_message
+
+    def consume(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """kombu's loop, with the deliveries of each read handled before the next one."""
+        for item in super().consume(*args, **kwargs):
+            self.flush()
+            yield item
+
+    def flush(self) -> None:
+        """Take what the broker has already sent (up to ``batch``, without waiting), then
+        handle the buffered deliveries, a batch per queue. Deliveries left unhandled
+        when this raises (the connection lost) are redelivered by the broker."""
+        if not self._buffer or self._reading is None:
+            return
+        self._depth += 1
+        try:
+            while len(self._buffer) < self.batch:
+                try:
+                    self._reading.drain_events(timeout=0)
+                except TimeoutError:  # nothing more at hand (socket.timeout)
+                    break
+            taken, self._buffer = self._buffer, []
+            by_queue: dict[str, list[tuple[Subscription, Message]]] = {}
+            for sub, message in taken:
+                by_queue.setdefault(sub.queue, []).append((sub, message))
+            for group in by_queue.values():
+                self.handle_batch(group[0][0], [m for _, m in group])
+        except BaseException:
+            self._buffer.clear()
+            raise
+        finally:
+            self._depth -= 1
+
+    def handle_batch(self, sub: Subscription, messages: Sequence[Message]) -> list[str]:
+        """Apply ``messages`` of ``sub``'s queue in one transaction and acknowledge them
+        after its commit; when that fails, or cannot be tried, one by one (``handle``)."""
+        applied = self._apply_batch(sub, messages)
+        if applied is None:
+            return [self.handle(sub, m) for m in messages]
+        outcomes = []
+        for message, (event_type, new) in zip(messages, applied, strict=True):
+            if message.delivery_info.get("redelivered"):
+                self._outcome(sub, event_type, Outcome.REDELIVERED)
+            message.ack()
+            outcome = Outcome.APPLIED if new else Outcome.DUPLICATE
+            self._outcome(sub, event_type, outcome)
+            outcomes.append(outcome)
+        self.pause.healthy()
+        return outcomes
+
+    def _apply_batch(
+        self, sub: Subscription, messages: Sequence[Message]
+    ) -> list[tuple[str, bool]] | None:
+        """(event type, applied) per message, all committed — or None, nothing applied."""
+        if len(messages) < 2 or sub.apply_batch is None or self.pause.active:
+            return None
+        self._depth += 1
+        try:
+            events = [parse_event(m.body) for m in messages]
+            applied = sub.apply_batch(events, lambda event: self._enter(sub, event))
+        except Exception as exc:  # a poison message, a failing handler, an outage
+            log.info(
+                "a batch of %d on %s failed (%s: %s); applying them one by one",
+                len(messages),
+                sub.queue,
+                type(exc).__name__,
+                str(exc).strip()[:200],
+            )
+            return None
+        finally:
+            self._depth -= 1
+        return [(e.event_type, new) for e, new in zip(events, applied, strict=True)]
+
+    @staticmethod
+    def _enter(sub: Subscription, event: Event) -> None:
+        """The log context of ``event``'s handling (and of the events it emits)."""
+        correlation_id.set(event.correlation_id)
+        acting.set((f"service:{sub.queue.split('.')[0]}", event.actor))
 
     def _reset_publisher(self) -> None:
         if self._publisher is not None:
@@ -261,7 +359,7 @@ class EventConsumer(ConsumerMixin):
     @property
     def busy(self) -> bool:
         """A message is being handled (the embedded runner waits for it to finish)."""
-        return self._depth > 0
+        return self._depth > 0 or bool(self._buffer)
 
     def _requeue(
         self, sub: Subscription, message: Message, event_type: str, queue: str | None = None
@@ -310,8 +408,7 @@ class EventConsumer(ConsumerMixin):
             self._dead_letter(sub, message, reason, attempt)
             self._outcome(sub, event_type, Outcome.DEAD_LETTERED)
             return Outcome.DEAD_LETTERED
-        correlation_id.set(event.correlation_id)
-        acting.set((f"service:{sub.queue.split('.')[0]}", event.actor))
+        self._enter(sub, event)
         try:
             applied = sub.apply(event)
         except Exception as exc:

@@ -281,6 +281,9 @@ def _corked(sock: socket.socket) -> Iterator[None]:
 
 
 Handler = Callable[[Event], bool]
+# (events, enter) -> applied or duplicate, one per event; ``enter(event)`` is called before
+# each event's handler (the consumer sets the log context there)
+BatchHandler = Callable[[Sequence[Event], Callable[[Event], None]], list[bool]]
 
 
 @dataclass
@@ -288,13 +291,16 @@ class Subscription:
     """One durable queue, its bindings, and the function that applies an event.
 
     ``apply(event)`` returns True when applied, False for a duplicate, and
-    raises to ask for a retry.
+    raises to ask for a retry. ``apply_batch(events, enter)``, when given, applies
+    several in one transaction — all or none: it raises (having applied nothing)
+    when any of them fails, and the consumer then applies them one by one.
     """
 
     queue: str
     bindings: Sequence[tuple[str, str]]  # (producer, binding key)
     apply: Handler
     args: dict[str, Any] = field(default_factory=dict)
+    apply_batch: BatchHandler | None = None
 
     def queue_arguments(self) -> dict[str, Any]:
         return {

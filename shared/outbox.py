@@ -326,3 +326,48 @@ class Inbox:
             handler(event, uow)
             uow.commit()
         return True
+
+    def apply_batch(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        consumer: str,
+        events: Sequence[Event],
+        handler: Callable[[Event, UnitOfWork], None],
+        enter: Callable[[Event], None] = lambda event: None,
+    ) -> list[bool]:
+        """Run ``handler`` for each of ``events`` in order, and record them, in one
+        transaction: all of them or — when any handler raises — none (the exception
+        propagates and the caller retries them one by one with ``apply``).
+
+        One multi-row claim answers which are new; an event already processed, or met
+        earlier in the same batch, is a duplicate (False in the answer, in order)."""
+        now = datetime.now(UTC)
+        rows: dict[str, dict[str, Any]] = {}
+        for event in events:
+            rows.setdefault(
+                event.event_id,
+                {
+                    "consumer": consumer,
+                    "event_id": event.event_id,
+                    "event_type": event.event_type,
+                    "processed_at": now,
+                },
+            )
+        with uow_factory() as uow:
+            claimed = set(
+                uow.session.execute(
+                    insert_or_ignore(uow.db, self.table)
+                    .values(list(rows.values()))
+                    .returning(self.table.c.event_id)
+                ).scalars()
+            )
+            applied = []
+            for event in events:
+                new = event.event_id in claimed
+                claimed.discard(event.event_id)  # a second copy in the batch is a duplicate
+                if new:
+                    enter(event)
+                    handler(event, uow)
+                applied.append(new)
+            uow.commit()
+        return applied

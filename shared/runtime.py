@@ -53,7 +53,12 @@ class Service:
         def apply(event: Event) -> bool:
             return self.inbox.apply(self.uow, consumer, event, handler)
 
-        return Subscription(queue=consumer, bindings=list(bindings), apply=apply)
+        def apply_batch(events: Sequence[Event], enter: Callable[[Event], None]) -> list[bool]:
+            return self.inbox.apply_batch(self.uow, consumer, events, handler, enter)
+
+        return Subscription(
+            queue=consumer, bindings=list(bindings), apply=apply, apply_batch=apply_batch
+        )
 
     def on(self, producer: str, event_type: str, handler: EventHandler) -> Subscription:
         """Consume ``event_type`` from ``producer``, every jurisdiction, into
@@ -73,6 +78,7 @@ class Service:
             max_attempts=s.max_attempts,
             retry_backoff=s.retry_backoff,
             prefetch=s.prefetch,
+            batch=s.consumer_batch,
             heartbeat=s.heartbeat,
             on_outcome=metrics.consumed,
             dead_letter_sink=self.record_dead_letter if drain_dead_letters else None,

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import CompoundSelect, and_, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from services.scoring.domain.facts import period_arg
 from services.scoring.domain.kpis import (
     DemandTally,
     KpiFacts,
+    Tiers,
     kpis_of,
     same_day_a_year_before,
 )
@@ -30,18 +31,46 @@ from shared.scoping import require_visible, under
 dm, v, th = demand_months.c, visit_enterprises.c, tier_history.c
 
 
-def tiers_on(s: Session, prefix: str, day: date) -> dict[str, str | None]:
-    """Each enterprise's growth tier at the end of ``day`` (China time), from its dated
-    history; enterprises not registered by then are absent."""
-    out: dict[str, str | None] = {}
-    for h in s.execute(
-        select(th.credit_code, th.growth_tier)
+def _tiers(s: Session, prefix: str, day: date, period: Period | None = None) -> Tiers:
+    """The subtree's enterprises by growth tier at the end of ``day`` (China time), from
+    their dated history — an enterprise not registered by then is not counted — and, with
+    ``period``, how many of each tier were served in it. Counted in the database: one
+    sorted pass over the history (a window), the served joined as a set."""
+    ranked = (
+        select(
+            th.credit_code,
+            th.growth_tier,
+            func.row_number()
+            .over(
+                partition_by=th.credit_code,
+                order_by=(th.since.desc(), th.at.desc(), th.event_id.desc()),
+            )
+            .label("nth"),
+        )
         .join(enterprises, enterprises.c.credit_code == th.credit_code)
         .where(under(enterprises.c.jurisdiction, prefix), th.since <= day)
-        .order_by(th.since, th.at, th.event_id)
-    ):
-        out[h.credit_code] = h.growth_tier
-    return out
+        .subquery()
+    )
+    if period is None:
+        rows = s.execute(
+            select(ranked.c.growth_tier, func.count(), literal(0))
+            .where(ranked.c.nth == 1)
+            .group_by(ranked.c.growth_tier)
+        )
+    else:
+        served = _served(prefix, period).subquery()
+        rows = s.execute(
+            select(ranked.c.growth_tier, func.count(), func.count(served.c.code))
+            .select_from(ranked.outerjoin(served, served.c.code == ranked.c.credit_code))
+            .where(ranked.c.nth == 1)
+            .group_by(ranked.c.growth_tier)
+        )
+    counts, served_counts = {}, {}
+    for tier, n, n_served in rows:
+        counts[tier] = int(n)
+        if n_served:
+            served_counts[tier] = int(n_served)
+    return Tiers(counts, served_counts)
 
 
 def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
@@ -74,20 +103,16 @@ def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
     )
 
 
-def _served(s: Session, prefix: str, period: Period) -> set[str]:
-    """Enterprises served in the period: a demand accepted, or a visit."""
-    return set(
-        s.execute(
-            select(dm.accepted_by).where(
-                dm.accepted,
-                under(dm.jurisdiction, prefix),
-                dm.month.in_(period.months),
-            )
-        ).scalars()
-    ) | set(
-        s.execute(
-            select(v.credit_code).where(under(v.jurisdiction, prefix), v.period.in_(period.months))
-        ).scalars()
+def _served(prefix: str, period: Period) -> CompoundSelect[Any]:
+    """Enterprises served in the period, each once (a query): a demand accepted, or a
+    visit."""
+    return union(
+        select(dm.accepted_by.label("code")).where(
+            dm.accepted, under(dm.jurisdiction, prefix), dm.month.in_(period.months)
+        ),
+        select(v.credit_code.label("code")).where(
+            under(v.jurisdiction, prefix), v.period.in_(period.months)
+        ),
     )
 
 
@@ -156,7 +181,6 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     prefix = subtree_prefix(jurisdiction)
     _, _, body = rule_set_for(s, jurisdiction, period.start)
     demands = _demands(s, prefix, period)
-    served = _served(s, prefix, period)
     flags = s.execute(
         select(
             func.count().filter(enterprises.c.needs_named_person),
@@ -165,16 +189,13 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     ).one()
     # the tiers as they stood at the period's end (a past period stays as it was):
     # only from the dated history, so an enterprise registered later is not counted
-    tiers = tiers_on(s, prefix, period.end)
-    certified = _certified(s, prefix, period)
     return KpiFacts(
         targets=targets_of(body),
         demands=demands,
         cohort_closed=_cohort_closed(s, prefix, period),
-        served=served,
-        tiers=tiers,
-        tiers_year_before=tiers_on(s, prefix, same_day_a_year_before(period.end)),
-        certified=certified,
+        tiers=_tiers(s, prefix, period.end, period),
+        tiers_year_before=_tiers(s, prefix, same_day_a_year_before(period.end)),
+        certified=_certified(s, prefix, period),
         served_months=_served_months(s, prefix, period),
         needs_named_person=int(flags[0]),
         needs_one_plan=int(flags[1]),

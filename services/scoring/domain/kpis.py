@@ -69,6 +69,35 @@ def tally_demands(facts: Iterable[tuple[str, str, int | None]]) -> DemandTally:
 
 
 @dataclass(frozen=True)
+class Tiers:
+    """How many of the jurisdiction's enterprises stood in each growth tier (None: none) on
+    a day, and how many of those were served in the period. The queries count them in the
+    database; ``count_tiers`` is the rule over each enterprise's tier and the served."""
+
+    counts: Mapping[str | None, int] = field(default_factory=dict)
+    served: Mapping[str | None, int] = field(default_factory=dict)
+
+    def count(self, *wanted: str) -> int:
+        return sum(self.counts.get(tier, 0) for tier in wanted)
+
+    def served_in(self, *wanted: str) -> int:
+        return sum(self.served.get(tier, 0) for tier in wanted)
+
+
+def count_tiers(tiers: Mapping[str, str | None], served: Iterable[str] = ()) -> Tiers:
+    """``tiers``: each enterprise's tier on the day; ``served``: the enterprises served in
+    the period (any, registered or not: only those with a tier count)."""
+    counts: dict[str | None, int] = defaultdict(int)
+    served_counts: dict[str | None, int] = defaultdict(int)
+    for tier in tiers.values():
+        counts[tier] += 1
+    for code in set(served):
+        if code in tiers:
+            served_counts[tiers[code]] += 1
+    return Tiers(dict(counts), dict(served_counts))
+
+
+@dataclass(frozen=True)
 class KpiFacts:
     """What the KPIs are computed from."""
 
@@ -76,11 +105,10 @@ class KpiFacts:
     demands: DemandTally
     # of the demands accepted in the period, how many closed by its end
     cohort_closed: int = 0
-    # enterprises served in the period: a demand accepted, or a visit
-    served: set[str] = field(default_factory=set)
-    # each enterprise's growth tier at the period's end, and on the same day a year before
-    tiers: Mapping[str, str | None] = field(default_factory=dict)
-    tiers_year_before: Mapping[str, str | None] = field(default_factory=dict)
+    # the enterprises by growth tier at the period's end, and how many of each were served
+    # in the period (a demand accepted, or a visit); the tiers on the same day a year before
+    tiers: Tiers = field(default_factory=Tiers)
+    tiers_year_before: Tiers = field(default_factory=Tiers)
     # newly certified high-tech enterprises in the period → the day of their certification
     certified: Mapping[str, date] = field(default_factory=dict)
     # the months in which each certified enterprise was served (any time)
@@ -118,10 +146,6 @@ def incubated(certified: Mapping[str, date], served_months: Mapping[str, set[str
     }
 
 
-def with_tier(tiers: Mapping[str, str | None], *wanted: str) -> set[str]:
-    return {code for code, tier in tiers.items() if tier in wanted}
-
-
 def kpis_of(jurisdiction: str, period: str, facts: KpiFacts) -> dict[str, Any]:
     return {
         "jurisdiction": jurisdiction,
@@ -148,19 +172,21 @@ def demand_rates(facts: KpiFacts) -> dict[str, Any]:
 
 
 def station_coverage(facts: KpiFacts) -> dict[str, Any]:
-    tech = with_tier(facts.tiers, "tech_sme")
-    candidates = with_tier(facts.tiers, "hitech_candidate")
+    tiers = facts.tiers
+    tech, tech_served = tiers.count("tech_sme"), tiers.served_in("tech_sme")
+    candidates = tiers.count("hitech_candidate")
+    candidates_served = tiers.served_in("hitech_candidate")
     certified = set(facts.certified)
     incubated_ = certified & incubated(facts.certified, facts.served_months)
     t = facts.targets
     return {
-        "tech_smes": len(tech),
-        "tech_smes_served": len(facts.served & tech),
-        "tech_sme_coverage": share(len(facts.served & tech), len(tech)),
+        "tech_smes": tech,
+        "tech_smes_served": tech_served,
+        "tech_sme_coverage": share(tech_served, tech),
         "tech_sme_target": t["tech_sme_coverage"],
-        "hitech_candidates": len(candidates),
-        "hitech_candidates_served": len(facts.served & candidates),
-        "hitech_candidate_coverage": share(len(facts.served & candidates), len(candidates)),
+        "hitech_candidates": candidates,
+        "hitech_candidates_served": candidates_served,
+        "hitech_candidate_coverage": share(candidates_served, candidates),
         "hitech_candidate_target": t["hitech_candidate_coverage"],
         "newly_certified_hitech": len(certified),
         "incubated": len(incubated_),
@@ -170,10 +196,10 @@ def station_coverage(facts: KpiFacts) -> dict[str, Any]:
 
 
 def sx_targets(facts: KpiFacts) -> dict[str, Any]:
-    tech_now = len(with_tier(facts.tiers, "tech_sme"))
-    tech_then = len(with_tier(facts.tiers_year_before, "tech_sme"))
-    hitech_now = len(with_tier(facts.tiers, *HITECH_TIERS))
-    hitech_then = len(with_tier(facts.tiers_year_before, *HITECH_TIERS))
+    tech_now = facts.tiers.count("tech_sme")
+    tech_then = facts.tiers_year_before.count("tech_sme")
+    hitech_now = facts.tiers.count(*HITECH_TIERS)
+    hitech_then = facts.tiers_year_before.count(*HITECH_TIERS)
     t = facts.targets
     return {
         "tech_smes": tech_now,

@@ -768,3 +768,71 @@ def test_a_parks_kpis_count_its_demands_its_county_counts_them_a_sibling_park_ma
     assert KpiArgs().validate({"jurisdiction": "630102-P01", "period": "2026-11"}) == {
         "jurisdiction": ["not a unit code"]
     }
+
+
+# --- the tier counts, against the rule ---------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tier_counts_from_the_database_are_those_the_rule_gives(svc, seed):
+    """Random enterprises in two districts with random tier histories (same-day changes,
+    changes after the day), fed in a shuffled order and served by demands and visits: the
+    counts the database gives in one pass equal ``count_tiers`` over the stored history
+    replayed in Python (the last change by day, instant and event id)."""
+    import random
+
+    from sqlalchemy import select
+
+    from services.scoring.domain.kpis import count_tiers
+    from services.scoring.kpis import _tiers
+    from services.scoring.models import enterprises, tier_history
+    from shared.events import subtree_prefix
+    from shared.periods import parse_period
+
+    rng = random.Random(seed)
+    tiers = (None, "tech_sme", "hitech_candidate", "hitech_enterprise", "little_giant")
+    events, home = [], {}
+    for n in range(40):
+        home[n] = rng.choice((J, SIBLING))
+        for k in range(rng.randint(1, 4)):
+            when = utc(2026, rng.choice((9, 10, 11, 12)), rng.randint(1, 28), rng.randint(0, 23))
+            events.append(
+                enterprise(
+                    cc(n, home[n]), rng.choice(tiers), when, updated=k > 0, jurisdiction=home[n]
+                )
+            )
+    served: dict[str, set[str]] = {J: set(), SIBLING: set()}
+    for n in rng.sample(range(40), 15):
+        where, credit = home[n], cc(n, home[n])
+        if rng.random() < 0.5:
+            on = utc(2026, 11, rng.randint(1, 28))
+            events.append(accepted(f"D{n}", on, credit=credit, jurisdiction=where))
+        else:
+            events.append(visit(f"2026-11-{rng.randint(1, 28):02d}", credit, jurisdiction=where))
+        served[where].add(credit)
+    rng.shuffle(events)
+    feed(svc, *events)
+    nov = parse_period("2026-11")
+    th, e = tier_history.c, enterprises.c
+    with svc.db.session() as s:
+        stored = s.execute(
+            select(e.jurisdiction, th.credit_code, th.growth_tier, th.since)
+            .join(enterprises, e.credit_code == th.credit_code)
+            .order_by(th.since, th.at, th.event_id)
+        ).all()
+        for jurisdiction in (J, SIBLING, "630100"):
+            prefix = subtree_prefix(jurisdiction)
+            mine = set().union(*(v for k, v in served.items() if k.startswith(prefix)))
+            for day in (date(2026, 10, 15), nov.end):
+                last = {
+                    code: tier
+                    for where, code, tier, since in stored
+                    if where.startswith(prefix) and since <= day
+                }
+                got, want = _tiers(s, prefix, day, nov), count_tiers(last, mine)
+                assert (got.counts, got.served) == (want.counts, want.served), (
+                    seed,
+                    jurisdiction,
+                    day,
+                )
+                assert _tiers(s, prefix, day).counts == want.counts

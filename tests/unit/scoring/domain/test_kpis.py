@@ -10,6 +10,7 @@ import pytest
 from services.scoring.domain.kpis import (
     DemandTally,
     KpiFacts,
+    count_tiers,
     growth,
     incubated,
     kpis_of,
@@ -91,7 +92,8 @@ def test_the_loop_s_rates():
 
 def test_tech_sme_coverage_20_smes_3_served_meets_the_15_percent_target():
     tiers = {f"t{i}": "tech_sme" for i in range(20)} | {"c1": "hitech_candidate", "x": None}
-    k = kpis_of("630102", "2026-11", facts(tiers=tiers, served={"t0", "t1", "t2", "c1", "z"}))
+    served = {"t0", "t1", "t2", "c1", "z"}  # z: served, but no tier on record
+    k = kpis_of("630102", "2026-11", facts(tiers=count_tiers(tiers, served)))
     sc = k["station_coverage"]
     assert (sc["tech_smes"], sc["tech_smes_served"], sc["tech_sme_coverage"]) == (20, 3, 0.15)
     assert sc["tech_sme_coverage"] >= sc["tech_sme_target"]
@@ -149,8 +151,8 @@ def test_sx_counts_vs_the_base_year_and_growth_vs_a_year_before():
         "2026-11",
         facts(
             targets=targets,
-            tiers=now,
-            tiers_year_before=then,
+            tiers=count_tiers(now),
+            tiers_year_before=count_tiers(then),
             needs_named_person=2,
             needs_one_plan=1,
         ),

@@ -35,7 +35,13 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from services.scoring.attribution import sum_up
+from services.scoring.attribution import (
+    UNCOUNTED,
+    Attributed,
+    TallyKey,
+    sum_up,
+    tally_demand,
+)
 from services.scoring.domain.facts import period_of, stage_input
 
 YEAR = 2026
@@ -112,6 +118,7 @@ def build(url: str, demands: int, enterprises: int, seed: int = 7) -> dict[str, 
         ):
             owners_rows = []
             month_rows: list[tuple[Any, ...]] = []
+            unit_tallies: dict[TallyKey, tuple[int, int]] = {}
             for i in range(demands):
                 credit, j = ents[rng.randrange(len(ents))]
                 code = f"{j}-{YEAR}-{i:06d}"
@@ -159,11 +166,26 @@ def build(url: str, demands: int, enterprises: int, seed: int = 7) -> dict[str, 
                         m["closed"],
                         m["solved"],
                         m["last_close_value"],
+                        m["next_close"],
+                        m["first_close"],
                         m["rating_sum"],
                         m["ratings"],
                     )
                     for m in summed.values()
                 ]
+                attributed = [
+                    Attributed(
+                        owner,
+                        None if fact in UNCOUNTED else stage_input(fact, category),
+                        fact,
+                        period_of(when),
+                        value,
+                    )
+                    for fact, value, when in steps
+                ]
+                for key, (n, total) in tally_demand(attributed).items():
+                    had, had_total = unit_tallies.get(key, (0, 0))
+                    unit_tallies[key] = (had + n, had_total + total)
                 for fact, value, when in steps:
                     name = (
                         None
@@ -189,11 +211,17 @@ def build(url: str, demands: int, enterprises: int, seed: int = 7) -> dict[str, 
         counts["demand_facts"] = facts
         with cur.copy(
             "COPY demand_months (demand_code, month, jurisdiction, accepted_by, accepted, closed,"
-            " solved, last_close_value, rating_sum, ratings) FROM STDIN"
+            " solved, last_close_value, next_close, first_close, rating_sum, ratings) FROM STDIN"
         ) as cp:
             for row in month_rows:
                 cp.write_row(row)
         counts["demand_months"] = len(month_rows)
+        with cur.copy(
+            'COPY unit_tallies (unit_id, month, input, prev, "next", n, total) FROM STDIN'
+        ) as cp:
+            for key, (n, total) in unit_tallies.items():
+                cp.write_row((*key, n, total))
+        counts["unit_tallies"] = len(unit_tallies)
         with cur.copy(
             "COPY demand_owners (demand_code, unit_type, unit_id, unit_name, jurisdiction,"
             " category) FROM STDIN"

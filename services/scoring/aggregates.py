@@ -4,15 +4,16 @@ an item read a page at a time.
 The rules are those of ``domain.scorecard.collect`` (a visit counts for each unit it was
 tallied to; a demand's stage once per demand for the owner of its day; a demand's last close
 in the period decides whether it closed on time; ratings are averaged; manual records as
-entered), computed by grouped queries over the facts the consumers attributed as they
-arrived (``attribution``): a ranking costs a few aggregates, whatever the number of demands,
-and never binds a list of demands. ``tests/unit/scoring/test_aggregates.py`` checks both give
-the same inputs on the same facts.
+entered), added up from the units' monthly tallies the consumers keep as facts arrive
+(``attribution``): a ranking reads a few rows per unit and month, whatever the number of
+demands, and never binds a list of demands. The records behind an input are read from the
+attributed facts themselves, a page at a time. ``tests/unit/scoring/test_aggregates.py``
+checks both give the same inputs on the same facts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +25,10 @@ from services.scoring.attribution import UNCOUNTED
 from services.scoring.domain.evaluation import Inputs
 from services.scoring.domain.records import RECORD_KINDS
 from services.scoring.domain.scorecard import count_record
-from services.scoring.models import demand_facts, manual_records, tally_records
+from services.scoring.models import demand_facts, manual_records, tally_records, unit_tallies
 from shared.periods import Period
 
-f, t, m = demand_facts.c, tally_records.c, manual_records.c
+f, t, m, u = demand_facts.c, tally_records.c, manual_records.c, unit_tallies.c
 PAGE = 50  # the records shown with a unit's scorecard, per item; the rest on demand
 
 
@@ -46,7 +47,7 @@ def tally(s: Session, period: Period, unit_ids: Sequence[str] | Select[Any]) -> 
     if ids == []:
         return {}
     mine = t.unit_id.in_(ids if ids is not None else unit_ids)
-    owned = f.owner_id.in_(ids if ids is not None else unit_ids)
+    tallied = u.unit_id.in_(ids if ids is not None else unit_ids)
     months = period.months
     out: dict[str, Tallied] = {}
 
@@ -63,29 +64,27 @@ def tally(s: Session, period: Period, unit_ids: Sequence[str] | Select[Any]) -> 
         .group_by(t.unit_id)
     ):
         _count(of(unit), "visits", n)
-    # each demand once per stage (a reopened demand is not paid twice)
-    for unit, name, n in s.execute(
-        select(f.owner_id, f.input, func.count(f.demand_code.distinct()))
-        .where(owned, f.period.in_(months), f.input.is_not(None), f.fact.not_in(UNCOUNTED))
-        .group_by(f.owner_id, f.fact, f.input)
+    # the demands' inputs from the units' tallies (attribution): each demand once per stage
+    # in its first month of the period, a closed demand by its last close in the period
+    for unit, name, n, total in s.execute(
+        select(u.unit_id, u.input, func.sum(u.n), func.sum(u.total))
+        .where(
+            tallied,
+            u.month.in_(months),
+            u.prev < months[0],  # '' (none) sorts first
+            or_(u.next == "", u.next > months[-1]),
+        )
+        .group_by(u.unit_id, u.input)
     ):
+        if not n:
+            continue
+        if name == "satisfaction":
+            of(unit).inputs.rating_sums["satisfaction"] = (float(total), int(n))
+            of(unit).totals["satisfaction"] = int(n)
+            continue
         _count(of(unit), name, n)
-    for unit, total, n in s.execute(
-        select(f.owner_id, func.sum(f.value), func.count())
-        .where(owned, f.period.in_(months), f.fact == "rating")
-        .group_by(f.owner_id)
-    ):
-        of(unit).inputs.rating_sums["satisfaction"] = (float(total), int(n))
-        of(unit).totals["satisfaction"] = int(n)
-    last = _last_closes(owned, months).subquery()
-    for unit, n, on_time in s.execute(
-        select(last.c.owner_id, func.count(), func.sum(last.c.value))
-        .where(last.c.value.is_not(None))
-        .group_by(last.c.owner_id)
-    ):
-        _count(of(unit), "closed", n)
-        if on_time:
-            of(unit).inputs.counts["closed_on_time"] = int(on_time)
+        if name == "closed" and total:
+            of(unit).inputs.counts["closed_on_time"] = int(total)
     _records(s, months, ids if ids is not None else unit_ids, of)
     return out
 
@@ -132,11 +131,18 @@ def _records(s: Session, months: Sequence[str], ids: Any, of: Any) -> None:
 
 
 def records(
-    s: Session, period: Period, unit_id: str, names: Iterable[str], offset: int, limit: int
+    s: Session,
+    period: Period,
+    unit_id: str,
+    names: Iterable[str],
+    offset: int,
+    limit: int,
+    totals: Mapping[str, int] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """The records behind ``names`` (an item's inputs, in order) for one unit: the page
     ``[offset, offset + limit)`` of their concatenation, each naming its input, and the
-    total."""
+    total. ``totals``: how many records stand behind each input, when the caller knows
+    (``Tallied.totals``: nothing counted twice)."""
     page: list[dict[str, Any]] = []
     total = 0
     for name in names:
@@ -144,7 +150,10 @@ def records(
         if query is None:
             continue
         q, shape = query
-        n = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+        if totals is not None:
+            n = totals.get(name, 0)
+        else:
+            n = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
         start = max(offset - total, 0)
         room = limit - len(page)
         if room > 0 and start < n:

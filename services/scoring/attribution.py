@@ -13,6 +13,11 @@ solved, the month's last close, its ratings, and the demand's first and next mon
 close), which is what a jurisdiction's KPIs count — a row or two per demand instead of its
 every fact, and no row needs another to be counted.
 
+And it keeps each unit's tallies (``unit_tallies``): what the demand adds to each unit's
+inputs month by month (``tally_demand``) is computed from the facts as they were attributed
+before and as they are now, and the difference added — so a ranking adds up a few rows per
+unit and month, whatever the number of demands.
+
 Two consumers touching one demand at once would each miss the other's uncommitted row, so
 ``attribute`` first takes a per-demand lock for the rest of the transaction (PostgreSQL: an
 advisory lock; SQLite writes one transaction at a time anyway).
@@ -20,15 +25,22 @@ advisory lock; SQLite writes one transaction at a time anyway).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.scoring.domain.facts import stage_input
 from services.scoring.domain.scorecard import OwnerSpell, owner_at
-from services.scoring.models import demand_facts, demand_months, demand_owners, owner_history
+from services.scoring.models import (
+    demand_facts,
+    demand_months,
+    demand_owners,
+    owner_history,
+    unit_tallies,
+)
 
 UNCOUNTED = ("accepted", "rating", "closed")  # facts that feed no stage input
 
@@ -39,8 +51,10 @@ def lock_demand(s: Session, demand_code: str) -> None:
         s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(demand_code, 0))))
 
 
-def attribute(s: Session, demand_code: str) -> None:
-    """Set each of the demand's facts' owner and input from what is stored now."""
+def attribute(s: Session, demand_code: str, *, tallies: bool = True) -> None:
+    """Set each of the demand's facts' owner and input from what is stored now, sum the
+    demand up per month, and bring the units' tallies up to date (unless ``tallies`` is
+    False: a migration that runs before their table exists)."""
     lock_demand(s, demand_code)
     h, f = owner_history.c, demand_facts.c
     spells = [
@@ -69,6 +83,7 @@ def attribute(s: Session, demand_code: str) -> None:
         .where(f.demand_code == demand_code)
         .order_by(f.at, f.event_id)
     ).all()
+    before, after = [], []
     for row in rows:
         owner = owner_at(spells, row.at)
         name = None if row.fact in UNCOUNTED else stage_input(row.fact, category)
@@ -78,6 +93,10 @@ def attribute(s: Session, demand_code: str) -> None:
                 .where(f.event_id == row.event_id, f.fact == row.fact)
                 .values(owner_id=owner, input=name)
             )
+        before.append(Attributed(row.owner_id, row.input, row.fact, row.period, row.value))
+        after.append(Attributed(owner, name, row.fact, row.period, row.value))
+    if tallies:
+        add_to_tallies(s, difference(tally_demand(after), tally_demand(before)))
     s.execute(delete(demand_months).where(demand_months.c.demand_code == demand_code))
     months = sum_up(rows)
     if months:
@@ -120,3 +139,106 @@ def sum_up(rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
         m["first_close"] = closes[0] if closes else None
         m["next_close"] = next((c for c in closes if c > month), None)
     return out
+
+
+class Attributed(NamedTuple):
+    """A demand fact as attributed: its owner and input (None: none), fact, month, value."""
+
+    owner: str | None
+    input: str | None
+    fact: str
+    month: str
+    value: int | None
+
+
+TallyKey = tuple[str, str, str, str, str]  # unit, month, input, prev, next
+
+
+def tally_demand(facts: Sequence[Attributed]) -> dict[TallyKey, tuple[int, int]]:
+    """What one demand's facts (in the order they happened) add to its owners' tallies:
+    ``(unit, month, input, prev, next) → (n, total)``, by ``aggregates``' rules.
+
+    * a stage input: each (unit, fact) once per month, with the unit's previous month of
+      that fact ('' for none), so a period counts the demand once — in its first month;
+    * "closed": the unit's last close of the demand in each month when it is timed (n 1,
+      total 1 if on time), with the unit's next month with a close ('' for none), so a
+      period counts the last close in it;
+    * "satisfaction": each rating (n 1, total the rating)."""
+    out: dict[TallyKey, tuple[int, int]] = {}
+
+    def add(key: TallyKey, total: int) -> None:
+        n0, t0 = out.get(key, (0, 0))
+        out[key] = (n0 + 1, t0 + total)
+
+    stages: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    closes: dict[str, dict[str, int | None]] = defaultdict(dict)
+    for a in facts:
+        if a.owner is None:
+            continue
+        if a.fact == "rating":
+            add((a.owner, a.month, "satisfaction", "", ""), int(a.value or 0))
+        elif a.fact == "closed":
+            closes[a.owner][a.month] = a.value  # the month's last close wins
+        elif a.input is not None and a.fact not in UNCOUNTED:
+            stages[(a.owner, a.fact, a.input)].add(a.month)
+    for (owner, _, name), months in stages.items():
+        prev = ""
+        for month in sorted(months):
+            add((owner, month, name, prev, ""), 0)
+            prev = month
+    for owner, by_month in closes.items():
+        ordered = sorted(by_month)
+        for i, month in enumerate(ordered):
+            value = by_month[month]
+            if value is not None:
+                following = ordered[i + 1] if i + 1 < len(ordered) else ""
+                add((owner, month, "closed", "", following), int(value))
+    return out
+
+
+def difference(
+    new: dict[TallyKey, tuple[int, int]], old: dict[TallyKey, tuple[int, int]]
+) -> dict[TallyKey, tuple[int, int]]:
+    out = {}
+    for key in new.keys() | old.keys():
+        (n1, t1), (n0, t0) = new.get(key, (0, 0)), old.get(key, (0, 0))
+        if (n1 - n0, t1 - t0) != (0, 0):
+            out[key] = (n1 - n0, t1 - t0)
+    return out
+
+
+def add_to_tallies(s: Session, delta: dict[TallyKey, tuple[int, int]]) -> None:
+    """Add ``delta`` to the tallies: one statement, rows in key order (two transactions
+    adding to the same rows lock them in the same order)."""
+    if not delta:
+        return
+    u = unit_tallies
+    rows = [
+        {
+            "unit_id": k[0],
+            "month": k[1],
+            "input": k[2],
+            "prev": k[3],
+            "next": k[4],
+            "n": n,
+            "total": t,
+        }
+        for k, (n, t) in sorted(delta.items())
+    ]
+    stmt = _upsert(s)(u).values(rows)
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[u.c.unit_id, u.c.month, u.c.input, u.c.prev, u.c.next],
+            set_={"n": u.c.n + stmt.excluded.n, "total": u.c.total + stmt.excluded.total},
+        )
+    )
+
+
+def _upsert(s: Session) -> Any:
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert

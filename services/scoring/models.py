@@ -88,6 +88,23 @@ demand_months = Table(  # each demand's month in a row: what the KPIs count (att
     Index("ix_demand_months_month_jurisdiction", "month", "jurisdiction"),
 )
 
+# Each unit's demand inputs summed per month as the facts are attributed (attribution):
+# what scorecards and rankings add up instead of every fact. ``prev``: the previous month
+# in which the same demand reached the same stage for the unit ('' for none: the demand
+# counts once in a period); ``next``: for "closed", the unit's next month with a close of
+# the demand ('' for none: the month's last close is the period's last).
+unit_tallies = Table(
+    "unit_tallies",
+    metadata,
+    Column("unit_id", String(40), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("input", String(40), primary_key=True),
+    Column("prev", String(7), primary_key=True),
+    Column("next", String(7), primary_key=True),
+    Column("n", Integer, nullable=False),  # demands (ratings for "satisfaction")
+    Column("total", Integer, nullable=False),  # closed: on time; satisfaction: the ratings' sum
+)
+
 demand_owners = Table(
     "demand_owners",
     metadata,
@@ -194,6 +211,7 @@ REBUILT_FROM_EVENTS = [
     tally_records,
     demand_facts,
     demand_months,
+    unit_tallies,
     demand_owners,
     visit_enterprises,
     units,

@@ -117,19 +117,28 @@ def cards_for(
         got = tallied.get(u.id) or Tallied(Inputs(months=len(period.months)))
         c = card(dict(u._mapping), period.label, rule_set, got.inputs, got.totals)
         if u.id == records_of:
-            _first_records(s, period, u.id, rule_set[2], c)
+            _first_records(s, period, u.id, rule_set[2], c, got.totals)
         cards.append(c)
     return cards
 
 
 def _first_records(
-    s: Session, period: Period, unit_id: str, body: Mapping[str, Any], c: dict[str, Any]
+    s: Session,
+    period: Period,
+    unit_id: str,
+    body: Mapping[str, Any],
+    c: dict[str, Any],
+    totals: Mapping[str, int],
 ) -> None:
+    """Each item's first records (its inputs' totals are known from the tally: a query per
+    input with records, none for counting them)."""
     by_item = {i["item"]: i for p in body["parts"] for i in p["items"]}
     for part in c["parts"]:
         for item in part["items"]:
             names = item_inputs(by_item[item["item"]])
-            item["records"], item["records_total"] = records(s, period, unit_id, names, 0, PAGE)
+            item["records"], item["records_total"] = records(
+                s, period, unit_id, names, 0, PAGE, totals
+            )
 
 
 def _peers(s: Session, jurisdiction: str, unit_type: str) -> Sequence[Row[Any]]:

@@ -105,6 +105,8 @@ def test_the_aggregates_give_the_inputs_and_records_the_rule_gives(svc, seed):
                 )
                 for name, behind in expected[unit].records.items():
                     listed, total = records(s, period, unit, [name], 0, 1000)
+                    known = records(s, period, unit, [name], 0, 1000, got[unit].totals)
+                    assert known == (listed, total), (seed, unit, name)
                     assert total == len(behind)
                     assert listed == [r | {"input": name} for r in behind], (seed, unit, name)
 

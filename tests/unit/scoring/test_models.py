@@ -29,7 +29,8 @@ def test_unit_and_demand_code_columns_take_the_deepest_and_none_is_missed():
 
 
 def test_the_upgrade_attributes_and_sums_up_the_facts_already_stored(tmp_path):
-    """Migration 195fc5178ce7 runs the consumers' attribution over the facts stored before."""
+    """Migration 195fc5178ce7 runs the consumers' attribution over the facts stored before,
+    and 293b10e36729 tallies them for their units."""
     from datetime import UTC, datetime
 
     import sqlalchemy as sa
@@ -79,6 +80,9 @@ def test_the_upgrade_attributes_and_sums_up_the_facts_already_stored(tmp_path):
                 " ratings FROM demand_months"
             )
         ).all()
+        tallies = c.execute(
+            sa.text('SELECT unit_id, month, input, prev, "next", n, total FROM unit_tallies')
+        ).all()
     engine.dispose()
     assert [tuple(r) for r in facts] == [
         ("accepted", "d-a", None),
@@ -87,3 +91,8 @@ def test_the_upgrade_attributes_and_sums_up_the_facts_already_stored(tmp_path):
         ("rating", "d-a", None),
     ]
     assert [tuple(r) for r in months] == [("2026-11", "91630102MA7522T5X6", 1, 1, 1, 4, 1)]
+    assert sorted(tuple(r) for r in tallies) == [
+        ("d-a", "2026-11", "closed", "", "", 1, 1),
+        ("d-a", "2026-11", "satisfaction", "", "", 1, 4),
+        ("d-a", "2026-11", "tech_collected", "", "", 1, 0),
+    ]

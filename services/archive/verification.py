@@ -70,6 +70,8 @@ from __future__ import annotations
 
 import bisect
 import operator
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -303,7 +305,62 @@ def _batches(
     database driver hands them over (tuples): the statement is compiled once and run as
     SQLAlchemy would, without building its row objects, which would cost as much as
     checking the record (a full walk reads millions). No column may need a conversion
-    of its result type."""
+    of its result type. Read ahead (``read_ahead``): the database prepares the next
+    batch while the caller checks this one."""
+    return read_ahead(_read_batches(uow, columns, after, upto, batch))
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+def read_ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``items`` produced by a thread of their own, up to ``depth`` ahead of the caller
+    (the driver waits for the database without the GIL). The thread stops when the
+    caller stops taking them (the generator closed); what it raises is raised here."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the caller
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=produce, name="chain-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _read_batches(
+    uow: UnitOfWork, columns: list[Any], after: int, upto: int | None, batch: int
+) -> Iterator[Sequence[Any]]:
     query = select(*columns).where(t.c.seq > bindparam("after"))
     if upto is not None:
         query = query.where(t.c.seq <= bindparam("upto"))

@@ -380,3 +380,39 @@ def test_verifies_racing_extend_the_checkpoints_once(verified, append, monkeypat
     monkeypatch.undo()
     assert verify(verified, None)["checkpoint"]["length"] == 13
     assert [c.length for c in checkpoints(verified)] == [5, 10, 12, 13]
+
+
+# --- reading ahead ----------------------------------------------------------------------------
+
+
+def test_reading_ahead_keeps_the_order_and_raises_what_the_reader_raised():
+    import threading
+
+    from services.archive.verification import read_ahead
+
+    assert list(read_ahead(iter(range(100)), depth=2)) == list(range(100))
+
+    def broken():
+        yield 1
+        raise ValueError("the database went away")
+
+    got = []
+    with pytest.raises(ValueError, match="went away"):
+        for item in read_ahead(broken()):
+            got.append(item)
+    assert got == [1]
+    # a caller that stops early stops the reader: nothing keeps reading behind its back
+    read = []
+
+    def endless():
+        n = 0
+        while True:
+            read.append(n)
+            yield n
+            n += 1
+
+    it = read_ahead(endless(), depth=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()
+    assert not any(t.name == "chain-read-ahead" for t in threading.enumerate())
+    assert len(read) <= 3 + 2 + 1  # taken, queued, and the one waiting to be queued

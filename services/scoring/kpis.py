@@ -73,34 +73,35 @@ def _tiers(s: Session, prefix: str, day: date, period: Period | None = None) -> 
     return Tiers(counts, served_counts)
 
 
-def _demands(s: Session, prefix: str, period: Period) -> DemandTally:
-    """The period's demands counted from their months (``domain.kpis.tally_demands``'s
-    rule): demands accepted, closed and solved in it, the last close of each closed one,
-    the ratings."""
-    here = and_(under(dm.jurisdiction, prefix), dm.month.in_(period.months))
-    accepted, solved, rating_sum, ratings = s.execute(
+def _demands(s: Session, prefix: str, period: Period) -> tuple[DemandTally, int]:
+    """The period's demands counted from their months in one pass (``domain.kpis.
+    tally_demands``' rule): demands accepted, closed and solved in it, the last close of
+    each closed one, the ratings — and the cohort: of the demands accepted in the period,
+    how many closed by its end."""
+    last = period.months[-1]
+    final = and_(dm.closed, or_(dm.next_close.is_(None), dm.next_close > last))
+    row = s.execute(
         select(
             func.count().filter(dm.accepted),  # a demand is accepted once
             func.count(dm.demand_code.distinct()).filter(dm.solved),
             func.coalesce(func.sum(dm.rating_sum), 0),
             func.coalesce(func.sum(dm.ratings), 0),
-        ).where(here)
+            # each closed demand's last close in the period: its last month with a close
+            func.count().filter(final),
+            func.sum(dm.last_close_value).filter(final),
+            func.count(dm.last_close_value).filter(final),
+            func.count().filter(dm.accepted, dm.first_close <= last),
+        ).where(under(dm.jurisdiction, prefix), dm.month.in_(period.months))
     ).one()
-    # each closed demand's last close in the period: in its last month with a close there
-    closed, on_time, timed = s.execute(
-        select(func.count(), func.sum(dm.last_close_value), func.count(dm.last_close_value)).where(
-            here,
-            dm.closed,
-            or_(dm.next_close.is_(None), dm.next_close > period.months[-1]),
-        )
-    ).one()
-    return DemandTally(
+    accepted, solved, rating_sum, ratings, closed, on_time, timed, cohort_closed = row
+    tally = DemandTally(
         counts={"accepted": int(accepted), "closed": int(closed), "solved": int(solved)},
         on_time=int(on_time or 0),
         timed=int(timed),
         rating_sum=int(rating_sum),
         ratings=int(ratings),
     )
+    return tally, int(cohort_closed)
 
 
 def _served(prefix: str, period: Period) -> CompoundSelect[Any]:
@@ -113,20 +114,6 @@ def _served(prefix: str, period: Period) -> CompoundSelect[Any]:
         select(v.credit_code.label("code")).where(
             under(v.jurisdiction, prefix), v.period.in_(period.months)
         ),
-    )
-
-
-def _cohort_closed(s: Session, prefix: str, period: Period) -> int:
-    """Of the demands accepted in the period, how many closed by its end."""
-    return int(
-        s.execute(
-            select(func.count()).where(
-                dm.accepted,
-                under(dm.jurisdiction, prefix),
-                dm.month.in_(period.months),
-                dm.first_close <= period.months[-1],
-            )
-        ).scalar_one()
     )
 
 
@@ -180,7 +167,7 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     """The facts of ``jurisdiction``'s subtree the KPIs of ``period`` are computed from."""
     prefix = subtree_prefix(jurisdiction)
     _, _, body = rule_set_for(s, jurisdiction, period.start)
-    demands = _demands(s, prefix, period)
+    demands, cohort_closed = _demands(s, prefix, period)
     flags = s.execute(
         select(
             func.count().filter(enterprises.c.needs_named_person),
@@ -192,7 +179,7 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     return KpiFacts(
         targets=targets_of(body),
         demands=demands,
-        cohort_closed=_cohort_closed(s, prefix, period),
+        cohort_closed=cohort_closed,
         tiers=_tiers(s, prefix, period.end, period),
         tiers_year_before=_tiers(s, prefix, same_day_a_year_before(period.end)),
         certified=_certified(s, prefix, period),

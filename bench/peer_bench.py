@@ -422,6 +422,9 @@ def measure(a: argparse.Namespace, venv: Path, base: Path) -> dict[str, Any]:
         gunicorn_workers=a.workers,
         gunicorn_threads=a.threads,
         broker_node=f"peerbench-{os.getpid()}",
+        extra_env=(
+            {"ONESTOP_CONSUMER_BATCH": str(a.consumer_batch)} if a.consumer_batch else {}
+        ),
     )
     peer = Peer(venv=venv, pg=pg, base=base / "peer", workers=a.workers, threads=a.threads)
     lua_intake, lua_peer = base / "intake.lua", base / "peer.lua"
@@ -568,6 +571,7 @@ def measure(a: argparse.Namespace, venv: Path, base: Path) -> dict[str, Any]:
             "client": f"wrk -t2 -c{a.connections}; {a.seconds:g} s per P1 run and peer run, "
             f"{a.e2e_seconds:g} s per end-to-end run (+ its drain)",
             "rounds": {"P1": a.rounds, "P2": a.e2e_rounds},
+            "consumer_batch": a.consumer_batch or "default (50)",
             "consumer_queues": queues,
         },
         "P1": {
@@ -616,6 +620,11 @@ def main() -> None:
     ap.add_argument("--no-drain", dest="drain", action="store_false", help="skip P4")
     ap.add_argument(
         "--raw-cap", type=int, default=100_000, help="most messages in P4's raw pika run"
+    )
+    ap.add_argument(
+        "--consumer-batch",
+        type=int,
+        help="ONESTOP_CONSUMER_BATCH for onestop's workers (default: the platform's, 50)",
     )
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers, both sides")

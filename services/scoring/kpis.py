@@ -3,16 +3,28 @@ the rates, the coverage and the SX targets (``services.scoring.domain.kpis``).""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import CompoundSelect, and_, func, literal, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    and_,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from services.scoring.domain.facts import period_arg
 from services.scoring.domain.kpis import (
+    INCUBATION_MONTHS,
     DemandTally,
     KpiFacts,
     Tiers,
@@ -136,31 +148,39 @@ def _newly_certified(prefix: str, period: Period) -> Any:
     )
 
 
-def _certified(s: Session, prefix: str, period: Period) -> dict[str, date]:
-    """Enterprises certified high-tech in the period → the day (the first, if several)."""
-    rows = s.execute(
-        select(th.credit_code, func.min(th.since))
+def _month_number(month: ColumnElement[str]) -> ColumnElement[int]:
+    """A ``YYYY-MM`` column as a month count (year × 12 + month)."""
+    year = cast(func.substr(month, 1, 4), Integer)
+    return year * 12 + cast(func.substr(month, 6, 2), Integer)
+
+
+def _incubation(s: Session, prefix: str, period: Period) -> tuple[int, int]:
+    """How many of the subtree's enterprises were certified high-tech in the period, and
+    how many of those were served — a demand accepted or a visit, anywhere — in the 24
+    months up to their (first) certification in it, month by month
+    (``domain.kpis.incubated``' rule): one count in the database."""
+    cert = (
+        select(th.credit_code.label("code"), func.min(th.since).label("since"))
         .where(*_newly_certified(prefix, period))
         .group_by(th.credit_code)
-    ).all()
-    return {code: since for code, since in rows}
+        .subquery()
+    )
+    at = extract("year", cert.c.since) * 12 + extract("month", cert.c.since)
 
+    def within(month: ColumnElement[str]) -> ColumnElement[bool]:
+        n = _month_number(month)
+        return and_(n <= at, n >= at - INCUBATION_MONTHS)
 
-def _served_months(s: Session, prefix: str, period: Period) -> dict[str, set[str]]:
-    """The months in which each enterprise certified in the period was served, any time."""
-    certified = select(th.credit_code).where(*_newly_certified(prefix, period)).scalar_subquery()
-    out: dict[str, set[str]] = defaultdict(set)
-    for code, month in s.execute(
-        select(dm.accepted_by, dm.month)
-        .where(dm.accepted, dm.accepted_by.in_(certified))
-        .distinct()
-    ).all():
-        out[code].add(month)
-    for code, month in s.execute(
-        select(v.credit_code, v.period).where(v.credit_code.in_(certified)).distinct()
-    ).all():
-        out[code].add(month)
-    return out
+    by_demand = (
+        select(literal(1))
+        .where(dm.accepted, dm.accepted_by == cert.c.code, within(dm.month))
+        .exists()
+    )
+    by_visit = select(literal(1)).where(v.credit_code == cert.c.code, within(v.period)).exists()
+    certified, incubated = s.execute(
+        select(func.count(), func.count().filter(or_(by_demand, by_visit))).select_from(cert)
+    ).one()
+    return int(certified), int(incubated)
 
 
 def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
@@ -168,6 +188,7 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     prefix = subtree_prefix(jurisdiction)
     _, _, body = rule_set_for(s, jurisdiction, period.start)
     demands, cohort_closed = _demands(s, prefix, period)
+    certified, incubated = _incubation(s, prefix, period)
     flags = s.execute(
         select(
             func.count().filter(enterprises.c.needs_named_person),
@@ -182,8 +203,8 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
         cohort_closed=cohort_closed,
         tiers=_tiers(s, prefix, period.end, period),
         tiers_year_before=_tiers(s, prefix, same_day_a_year_before(period.end)),
-        certified=_certified(s, prefix, period),
-        served_months=_served_months(s, prefix, period),
+        certified=certified,
+        incubated=incubated,
         needs_named_person=int(flags[0]),
         needs_one_plan=int(flags[1]),
     )

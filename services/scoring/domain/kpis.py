@@ -109,10 +109,10 @@ class KpiFacts:
     # in the period (a demand accepted, or a visit); the tiers on the same day a year before
     tiers: Tiers = field(default_factory=Tiers)
     tiers_year_before: Tiers = field(default_factory=Tiers)
-    # newly certified high-tech enterprises in the period → the day of their certification
-    certified: Mapping[str, date] = field(default_factory=dict)
-    # the months in which each certified enterprise was served (any time)
-    served_months: Mapping[str, set[str]] = field(default_factory=dict)
+    # newly certified high-tech enterprises in the period, and how many of them were
+    # incubated (served in the 24 months up to their certification: ``incubated``' rule)
+    certified: int = 0
+    incubated: int = 0
     needs_named_person: int = 0
     needs_one_plan: int = 0
 
@@ -138,7 +138,9 @@ def same_day_a_year_before(day: date) -> date:
 
 
 def incubated(certified: Mapping[str, date], served_months: Mapping[str, set[str]]) -> set[str]:
-    """The certified enterprises served in the 24 months up to their certification."""
+    """The certified enterprises (→ the day of their certification) served in the 24 months
+    up to their certification (``served_months``: each one's months with a service, any
+    time). The queries count them in the database (``services.scoring.kpis``)."""
     return {
         code
         for code, since in certified.items()
@@ -176,8 +178,6 @@ def station_coverage(facts: KpiFacts) -> dict[str, Any]:
     tech, tech_served = tiers.count("tech_sme"), tiers.served_in("tech_sme")
     candidates = tiers.count("hitech_candidate")
     candidates_served = tiers.served_in("hitech_candidate")
-    certified = set(facts.certified)
-    incubated_ = certified & incubated(facts.certified, facts.served_months)
     t = facts.targets
     return {
         "tech_smes": tech,
@@ -188,9 +188,9 @@ def station_coverage(facts: KpiFacts) -> dict[str, Any]:
         "hitech_candidates_served": candidates_served,
         "hitech_candidate_coverage": share(candidates_served, candidates),
         "hitech_candidate_target": t["hitech_candidate_coverage"],
-        "newly_certified_hitech": len(certified),
-        "incubated": len(incubated_),
-        "incubated_share": share(len(incubated_), len(certified)),
+        "newly_certified_hitech": facts.certified,
+        "incubated": facts.incubated,
+        "incubated_share": share(facts.incubated, facts.certified),
         "incubated_target": t["station_incubated_share"],
     }
 

@@ -836,3 +836,65 @@ def test_tier_counts_from_the_database_are_those_the_rule_gives(svc, seed):
                     day,
                 )
                 assert _tiers(s, prefix, day).counts == want.counts
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_incubation_counted_in_the_database_is_what_the_rule_gives(svc, seed):
+    """Enterprises certified high-tech on random days (some twice, some before the
+    period), served by demands and visits in random months from 30 months before to after
+    their certification, in and out of the district: the database's counts equal
+    ``domain.kpis.incubated`` over the stored facts."""
+    import random
+
+    from sqlalchemy import select
+
+    from services.scoring.domain.kpis import incubated
+    from services.scoring.kpis import _incubation
+    from services.scoring.models import demand_months, tier_history, visit_enterprises
+    from shared.events import subtree_prefix
+    from shared.periods import parse_period
+
+    rng = random.Random(seed)
+    events, home = [], {}
+    for n in range(30):
+        home[n] = rng.choice((J, SIBLING))
+        events.append(enterprise(cc(n, home[n]), "tech_sme", utc(2023, 1, 1), jurisdiction=home[n]))
+        for _ in range(rng.randint(0, 2)):
+            when = utc(rng.choice((2025, 2026, 2026)), rng.randint(1, 12), rng.randint(1, 28))
+            tier = rng.choice(("hitech_enterprise", "hitech_enterprise", "tech_sme"))
+            events.append(
+                enterprise(cc(n, home[n]), tier, when, updated=True, jurisdiction=home[n])
+            )
+        for i in range(rng.randint(0, 3)):
+            year, month = rng.choice((2024, 2025, 2026, 2027)), rng.randint(1, 12)
+            where = rng.choice((J, SIBLING))
+            if rng.random() < 0.5:
+                on = utc(year, month, rng.randint(1, 28))
+                events.append(accepted(f"D{n}-{i}", on, credit=cc(n, home[n]), jurisdiction=where))
+            else:
+                day = f"{year}-{month:02d}-{rng.randint(1, 28):02d}"
+                events.append(visit(day, cc(n, home[n]), jurisdiction=where))
+    rng.shuffle(events)
+    feed(svc, *events)
+    th, dm, v = tier_history.c, demand_months.c, visit_enterprises.c
+    with svc.db.session() as s:
+        history = s.execute(select(th.credit_code, th.growth_tier, th.since)).all()
+        served: dict[str, set[str]] = {}
+        for code, month in s.execute(select(dm.accepted_by, dm.month).where(dm.accepted)):
+            served.setdefault(code, set()).add(month)
+        for code, month in s.execute(select(v.credit_code, v.period)):
+            served.setdefault(code, set()).add(month)
+        for jurisdiction in (J, SIBLING, "630100"):
+            prefix = subtree_prefix(jurisdiction)
+            for label in ("2026", "2026-Q2", "2026-11"):
+                period = parse_period(label)
+                certified: dict = {}
+                for code, tier, since in history:
+                    if (
+                        tier == "hitech_enterprise"
+                        and period.start <= since <= period.end
+                        and code[2:8].startswith(prefix)
+                    ):
+                        certified[code] = min(since, certified.get(code, since))
+                want = (len(certified), len(incubated(certified, served)))
+                assert _incubation(s, prefix, period) == want, (seed, jurisdiction, label)

@@ -108,9 +108,7 @@ def test_incubated_means_served_in_the_24_months_up_to_certification():
         "c": {"2026-11"},  # the month of certification: incubated
     }
     assert incubated(certified, served) == {"a", "c"}
-    sc = kpis_of("630102", "2026-11", facts(certified=certified, served_months=served))[
-        "station_coverage"
-    ]
+    sc = kpis_of("630102", "2026-11", facts(certified=3, incubated=2))["station_coverage"]
     assert (sc["newly_certified_hitech"], sc["incubated"], sc["incubated_share"]) == (3, 2, 0.6667)
 
 

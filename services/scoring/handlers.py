@@ -45,8 +45,10 @@ def _fact(
     category: str | None = None,
     credit_code: str | None = None,
     value: int | None = None,
-) -> None:
-    if claim(
+) -> bool:
+    """Store a demand fact once (True: stored now). The caller attributes the demand once
+    after storing its facts (``attribute``): a handler storing two does it once."""
+    return claim(
         uow.session,
         uow.db,
         demand_facts,
@@ -59,8 +61,7 @@ def _fact(
         period=period_of(at),
         value=value,
         at=at,
-    ):
-        attribute(uow.session, demand_code)
+    )
 
 
 def _at(p: dict[str, Any], key: str, event: Event) -> datetime:
@@ -69,7 +70,7 @@ def _at(p: dict[str, Any], key: str, event: Event) -> datetime:
 
 def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
-    _fact(
+    if _fact(
         uow,
         event,
         "accepted",
@@ -77,7 +78,8 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
         _at(p, "accepted_at", event),
         category=p["category"],
         credit_code=p["enterprise"]["credit_code"],
-    )
+    ):
+        attribute(uow.session, p["demand_code"])
 
 
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
@@ -107,13 +109,14 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         )
         _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
         attribute(uow.session, p["demand_code"])  # the new owner takes the facts of its days
-    else:
-        _fact(uow, event, "matched", p["demand_code"], at, category=p["category"])
+    elif _fact(uow, event, "matched", p["demand_code"], at, category=p["category"]):
+        attribute(uow.session, p["demand_code"])
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
-    _fact(uow, event, "analysed", p["demand_code"], _at(p, "at", event))
+    if _fact(uow, event, "analysed", p["demand_code"], _at(p, "at", event)):
+        attribute(uow.session, p["demand_code"])
 
 
 def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
@@ -121,11 +124,12 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
     A.1's stage); closed: on time or not, and *solved* when its resolution says so."""
     p = event.payload
     at = _at(p, "at", event)
+    stored = []
     if p["to_status"] == "in_progress" and p["from_status"] == "accepted":
-        _fact(uow, event, "published", p["demand_code"], at, category=p["category"])
+        stored.append(_fact(uow, event, "published", p["demand_code"], at, category=p["category"]))
     if p["to_status"] == "closed":
         on_time = p.get("on_time")
-        _fact(
+        closed = _fact(
             uow,
             event,
             "closed",
@@ -134,13 +138,17 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
             category=p["category"],
             value=None if on_time is None else int(bool(on_time)),
         )
+        stored.append(closed)
         if p.get("resolution") == "solved":
-            _fact(uow, event, "solved", p["demand_code"], at, category=p["category"])
+            stored.append(_fact(uow, event, "solved", p["demand_code"], at, category=p["category"]))
+    if any(stored):
+        attribute(uow.session, p["demand_code"])
 
 
 def on_demand_revisited(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
-    _fact(uow, event, "rating", p["demand_code"], _at(p, "at", event), value=p["rating"])
+    if _fact(uow, event, "rating", p["demand_code"], _at(p, "at", event), value=p["rating"]):
+        attribute(uow.session, p["demand_code"])
 
 
 def on_visit_logged(event: Event, uow: UnitOfWork) -> None:

@@ -19,15 +19,25 @@ from shared.events import Event
 
 t = archived_events
 CHAIN_LOCK = 7_330_001  # advisory lock id serialising chain appends on PostgreSQL
+# the session's transaction and its (length, hash) after its appends
+CHAIN_HEAD_KEY = "onestop.archive.chain_head"
 
 
 def on_any_event(event: Event, uow: UnitOfWork) -> None:
-    """Append the event to the chain and move the head (the inbox makes this exactly-once)."""
+    """Append the event to the chain and move the head (the inbox makes this exactly-once).
+
+    The first append of a transaction takes the chain's lock (held until it ends) and
+    reads the head; the next appends of the same transaction (a consumer's batch) go on
+    from the head it left in the session."""
     s = uow.session
-    if uow.db.is_postgres:
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
-    head = s.execute(select(chain_head).where(chain_head.c.id == 1)).first()
-    prev_hash = head.last_hash if head else GENESIS
+    cached = s.info.get(CHAIN_HEAD_KEY)
+    head = cached[1] if cached and cached[0] is s.get_transaction() else None
+    if head is None:
+        if uow.db.is_postgres:
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
+        row = s.execute(select(chain_head).where(chain_head.c.id == 1)).first()
+        head = (row.length, row.last_hash) if row else None
+    prev_hash = head[1] if head else GENESIS
     body = canonical(event.to_dict())
     new_hash = chain_hash(prev_hash, body)
     seq = s.execute(
@@ -55,6 +65,7 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
         s.execute(
             update(chain_head)
             .where(chain_head.c.id == 1)
-            .values(length=head.length + 1, last_seq=seq, last_hash=new_hash)
+            .values(length=head[0] + 1, last_seq=seq, last_hash=new_hash)
         )
+    s.info[CHAIN_HEAD_KEY] = (s.get_transaction(), ((head[0] if head else 0) + 1, new_hash))
     ARCHIVED.labels(event.producer, event.event_type).inc()

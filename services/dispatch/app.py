@@ -347,7 +347,7 @@ def put_menu(data: dict[str, Any], city: str, item: str) -> dict[str, Any]:
 @blp.arguments(sc.MonthCloseIn)
 @blp.response(200, sc.MonthCloseOut)
 def month_close(data: dict[str, Any], city: str) -> dict[str, Any]:
-    """Close a past month now (the worker does it on the 1st): agencies above a cap are
+    """Close a past month now (the worker does it on the 1st): agencies at a cap are
     paused for the next month. 409 when the month is already closed."""
     return sweep.close_past_month(service().uow(), current_principal(), city, data)
 

@@ -1,8 +1,10 @@
 """The alliance's calendar months and the month close (CX 第十七条).
 
 Pure Python: no Flask, SQLAlchemy or kombu. An agency whose final share of the month
-exceeds a cap is paused for the next month (enterprise orders excepted); if that would
-pause every member of a category, the one with the lowest share stays active.
+reaches a cap (达到上限: a share equal to the cap counts) is paused for the next month
+(enterprise orders excepted); if that would pause every member of a category, the one with
+the lowest share stays active. During the month the rotation only skips an agency that
+would go *above* a cap (one "may hold at most" 50 % / 30 %: ``alliance.cap_breaches``).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class MonthClose:
 def _final_excess(
     rules: AllianceRules, tally: MonthTally, agency: str
 ) -> tuple[Fraction, list[str]]:
-    """The agency's worst share relative to its cap, and the caps it ended above."""
+    """The agency's worst share relative to its cap, and the caps it ended at or above."""
     worst = Fraction(0)
     reasons: list[str] = []
     if tally.total_orders <= rules.min_monthly_volume or tally.total_orders == 0:
@@ -64,11 +66,11 @@ def _final_excess(
             continue
         share = tally.item_share(a, item)
         worst = max(worst, share / Fraction(rules.item_cap_percent, 100))
-        if share > Fraction(rules.item_cap_percent, 100):
+        if share >= Fraction(rules.item_cap_percent, 100):
             reasons.append(f"{n} of {tally.item_orders[item]} orders of {item} ({percent(share)})")
     vshare = tally.value_share(agency)
     worst = max(worst, vshare / Fraction(rules.value_cap_percent, 100))
-    if vshare > Fraction(rules.value_cap_percent, 100):
+    if vshare >= Fraction(rules.value_cap_percent, 100):
         reasons.append(f"{percent(vshare)} of the service value")
     return worst, reasons
 
@@ -95,12 +97,12 @@ def close_month(
             kept.append(
                 (
                     keep.id,
-                    f"ended {month} above a cap ({'; '.join(reasons)}) but stays active: every "
+                    f"ended {month} at a cap ({'; '.join(reasons)}) but stays active: every "
                     f"{category} member would be paused and it has the lowest share",
                 )
             )
         for _, a, reasons in over:
             pauses.append(
-                Pause(a.id, last, f"ended {month} above a cap: {'; '.join(reasons)} (第十七条)")
+                Pause(a.id, last, f"ended {month} at a cap: {'; '.join(reasons)} (第十七条)")
             )
     return MonthClose(tuple(pauses), tuple(kept))

@@ -6,7 +6,7 @@
   transaction as its event, so concurrent sweeps announce it once, and the
   breach stays recorded.
 * ``close_months``: at the start of a month each city's previous month is closed
-  once (claimed in ``month_closes``): agencies above a cap are paused for the
+  once (claimed in ``month_closes``): agencies at or above a cap are paused for the
   new month (CX 第十七条); pauses that ran out are lifted.
 """
 

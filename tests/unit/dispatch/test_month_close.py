@@ -61,12 +61,35 @@ def test_the_pause_says_which_caps_were_exceeded():
     assert "第十七条" in reason
 
 
-def test_shares_exactly_at_the_caps_are_not_paused():
+# 达到上限: a share equal to a cap reaches it. Five finance members; only A reaches a cap.
+AT_ITEM_CAP = MonthTally.of(  # A: 2 of 4 orders of X = 50 %; 200 of 1,000 = 20 %
+    [("A", "X", 100), ("A", "X", 100), ("B", "X", 100), ("C", "X", 100)]
+    + [(a, "Z", 150) for a in "BCDE"]  # Z: 25 % each
+)
+AT_VALUE_CAP = MonthTally.of(  # X: 1 of 4 each; A: 300 of 1,000 = 30 %
+    [("A", "X", 300), ("B", "X", 250), ("C", "X", 250), ("D", "X", 200)]
+)
+
+
+@pytest.mark.parametrize(
+    ("tally", "why"),
+    [(AT_ITEM_CAP, "2 of 4 orders of X (50.0%)"), (AT_VALUE_CAP, "30.0% of the service value")],
+)
+def test_a_share_exactly_at_a_cap_reaches_it_and_is_paused(tally, why):
+    agencies = [ag(a, rank) for a, rank in zip("ABCDE", (50, 40, 30, 20, 10), strict=True)]
+    close = close_month("2026-11", SEED, tally, agencies)
+    assert [p.agency_id for p in close.pauses] == ["A"]
+    assert why in close.pauses[0].reason and "at a cap" in close.pauses[0].reason
+    assert close.kept == ()
+
+
+def test_a_share_just_below_a_cap_is_not_paused():
+    # A: 2 of 5 orders of X (40 %), 290 of 1,000 (29 %)
     tally = MonthTally.of(
-        [("A", "X", 300), ("B", "X", 300), ("C", "Y", 200), ("D", "Y", 200)]
-    )  # A: 1 of 2 of X = 50 %, 300 of 1000 = 30 %
+        [("A", "X", 145), ("A", "X", 145), ("B", "X", 200), ("C", "X", 255), ("D", "X", 255)]
+    )
     agencies = [ag("A"), ag("B"), ag("C"), ag("D")]
-    assert close_month("2026-11", SEED, tally, agencies).pauses == ()
+    assert "A" not in {p.agency_id for p in close_month("2026-11", SEED, tally, agencies).pauses}
 
 
 def test_when_every_member_would_be_paused_the_lowest_share_stays_active():

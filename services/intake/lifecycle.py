@@ -71,11 +71,13 @@ def transition(
 
 
 def revisit(status: str, already_rated: bool, rating: int) -> Transition | None:
-    """Check a satisfaction revisit (满意度回访); the reopening it causes, if any."""
+    """Check a satisfaction revisit (满意度回访) of the demand's current closure
+    (``already_rated``: that closure has had its revisit); the reopening it causes, if
+    any. Each closure gets its own revisit."""
     if status != "closed":
         raise LifecycleError("only a closed demand is revisited")
     if already_rated:
-        raise LifecycleError("this demand has already been revisited")
+        raise LifecycleError("this closure of the demand has already been revisited")
     if not 1 <= rating <= 5:
         raise LifecycleError("the rating is 1 to 5")
     if rating in REOPENING_RATINGS:

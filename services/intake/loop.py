@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from services.intake import metrics
 from services.intake.calendar import Deadline
 from services.intake.feed import record_update
 from services.intake.lifecycle import FINAL, LifecycleError, Transition, revisit, transition
-from services.intake.models import demands
+from services.intake.models import demand_updates, demands
 from services.intake.reading import demand_rows, get_demand, load_demand
 from services.intake.timelimits import time_rules
 from shared.auth import Principal
@@ -236,15 +236,31 @@ def revisit_values(rating: int, comment: str, reopen: Transition | None) -> dict
     return values
 
 
+def revisited_since_closed(session: Any, code: str) -> bool:
+    """Whether the demand's current closure has had its revisit: a revisit in the updates
+    feed after its last close (a demand reopened and closed again is revisited again)."""
+    u = demand_updates.c
+    last_close = (
+        select(func.max(u.id))
+        .where(u.demand_code == code, u.kind == "transition", u.to_status == "closed")
+        .scalar_subquery()
+    )
+    revisit_after = select(u.id).where(
+        u.demand_code == code, u.kind == "revisit", u.id > last_close
+    )
+    return session.execute(revisit_after.limit(1)).first() is not None
+
+
 def rate(uow: UnitOfWork, actor: Principal, code: str, command: dict[str, Any]) -> dict[str, Any]:
-    """The satisfaction revisit (``RevisitIn``: rating, comment): once per demand; a
-    rating of 1–2 reopens follow-up."""
+    """The satisfaction revisit (``RevisitIn``: rating, comment): once per closure; a
+    rating of 1–2 reopens follow-up, and the next closure is revisited in turn."""
     rating, comment = command["rating"], command["comment"]
     now = datetime.now(UTC)
     with uow:
         row = load_demand(uow.session, code, actor, lock=uow.db.is_postgres)
         try:
-            reopen = revisit(row.status, row.satisfaction_rating is not None, rating)
+            rated = row.status == "closed" and revisited_since_closed(uow.session, code)
+            reopen = revisit(row.status, rated, rating)
         except LifecycleError as exc:
             raise Conflict(str(exc), code="revisit_refused") from None
         values = revisit_values(rating, comment, reopen)

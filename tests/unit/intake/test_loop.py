@@ -113,9 +113,33 @@ def test_closing_on_time_then_a_low_rating_reopens_follow_up(uow, accept):
     assert out["satisfaction"] == {"rating": 2, "comment": "不满意"}
     assert uow.types()[-2:] == ["demand.revisited", "demand.status_changed"]
     assert uow.committed[-2].payload["reopened"] is True
-    with pytest.raises(Conflict) as again:
+    with pytest.raises(Conflict) as again:  # reopened: not closed, nothing to revisit
         rate(uow, actor("district"), code, {"rating": 5, "comment": ""})
     assert again.value.code == "revisit_refused"
+
+
+def test_every_closure_gets_its_own_revisit_and_only_one(uow, accept):
+    """Closed, rated 2 (reopened), closed again: the second closure is revisited in turn;
+    a second revisit of the same closure is refused; so is one after a reopening by staff
+    until the demand is closed again."""
+    code = accept()["code"]
+    for to in ("in_progress", "feedback"):
+        step(uow, code, to)
+    step(uow, code, "closed", "办结", resolution="solved")
+    assert rate(uow, actor("district"), code, {"rating": 2, "comment": "不满意"})["status"] == (
+        "follow_up"
+    )
+    step(uow, code, "closed", "再次办结", resolution="solved")
+    second = rate(uow, actor("district"), code, {"rating": 5, "comment": "满意"})
+    assert second["status"] == "closed" and second["satisfaction"]["rating"] == 5
+    with pytest.raises(Conflict) as again:
+        rate(uow, actor("district"), code, {"rating": 4, "comment": ""})
+    assert again.value.code == "revisit_refused" and "already been revisited" in str(again.value)
+    step(uow, code, "follow_up", "仍需跟踪")  # reopened by staff, then closed a third time
+    step(uow, code, "closed", "第三次办结", resolution="solved")
+    assert rate(uow, actor("district"), code, {"rating": 4, "comment": ""})["status"] == "closed"
+    revisits = [e for e in uow.committed if e.event_type == "demand.revisited"]
+    assert [e.payload["rating"] for e in revisits] == [2, 5, 4]
 
 
 def test_screening_moves_the_deadline_and_ends_with_the_loop(uow, accept):

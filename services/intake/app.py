@@ -160,8 +160,8 @@ def screening(data: dict[str, Any], code: str) -> dict[str, Any]:
 @blp.arguments(RevisitIn)
 @blp.response(200, DemandOut)
 def revisit(data: dict[str, Any], code: str) -> dict[str, Any]:
-    """The satisfaction revisit (满意度回访) of a closed demand: once, rated 1–5; a rating
-    of 1 or 2 reopens follow-up. Emits ``demand.revisited``."""
+    """The satisfaction revisit (满意度回访) of a closed demand: once per closure, rated
+    1–5; a rating of 1 or 2 reopens follow-up. Emits ``demand.revisited``."""
     return loop.rate(service().uow(), current_principal(), code, data)
 
 

@@ -53,12 +53,18 @@ class WorkingCalendar:
     def deadline(self, start: datetime, working_days: int) -> Deadline:
         """End of the ``working_days``-th working day after ``start`` (China time).
 
-        With 0 the deadline is the end of the same working day — or of the next
-        working day when ``start`` falls on a day off.
+        With 0 the deadline is the end of the same working day (即日办). A demand that
+        arrives on a day off, or after the working day's end (18:00) on a working day,
+        counts from the next working morning — so a simple demand received at 19:00 is due
+        the next working day at 18:00, never overdue the moment it is accepted.
         """
         if working_days < 0:
             raise ValueError("a time limit cannot be negative")
-        day, provisional = self._due_day(start.astimezone(CHINA).date(), working_days)
+        local = start.astimezone(CHINA)
+        day = local.date()
+        if local.time() >= END_OF_WORKING_DAY:  # after hours: from the next day's morning
+            day += timedelta(days=1)
+        day, provisional = self._due_day(day, working_days)
         return Deadline(datetime.combine(day, END_OF_WORKING_DAY, CHINA), working_days, provisional)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - calendars are values, kept while they are used

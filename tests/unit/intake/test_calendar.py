@@ -18,6 +18,26 @@ def test_simple_demands_are_due_the_same_working_day():
     assert d.due.date() == date(2026, 11, 30)
 
 
+def test_after_hours_counts_from_the_next_working_morning():
+    """即日办 counts from the next working morning when a demand arrives after 18:00."""
+    wed = CAL.deadline(at(2026, 11, 25, 17), 0)  # Wednesday 17:00: the same day
+    assert wed.due == datetime(2026, 11, 25, 18, 0, tzinfo=CHINA)
+    late = CAL.deadline(datetime(2026, 11, 25, 18, 0, tzinfo=CHINA), 0)  # 18:00 sharp
+    assert late.due == datetime(2026, 11, 26, 18, 0, tzinfo=CHINA)
+    friday_night = CAL.deadline(at(2026, 11, 27, 21), 0)  # Friday 21:00 → Monday
+    assert friday_night.due == datetime(2026, 11, 30, 18, 0, tzinfo=CHINA)
+    # the eve of the National Day holiday (30 Sep 2026, 20:00) → 8 Oct
+    assert CAL.deadline(at(2026, 9, 30, 20), 0).due.date() == date(2026, 10, 8)
+    # a general demand received after hours counts its five days from the next morning
+    assert CAL.deadline(at(2026, 11, 25, 19), 5).due.date() == date(2026, 12, 3)
+    assert CAL.deadline(at(2026, 11, 25, 10), 5).due.date() == date(2026, 12, 2)
+    # in UTC, 2026-11-25 10:30Z is 18:30 in China: after hours
+    from datetime import UTC
+
+    utc_evening = CAL.deadline(datetime(2026, 11, 25, 10, 30, tzinfo=UTC), 0)
+    assert utc_evening.due == datetime(2026, 11, 26, 18, 0, tzinfo=CHINA)
+
+
 def test_national_day_holiday_and_its_make_up_workday():
     # 2026: 1–7 Oct off; Sat 10 Oct is a make-up working day (State Council).
     d = CAL.deadline(at(2026, 9, 30), 5)

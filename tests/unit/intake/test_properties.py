@@ -68,10 +68,14 @@ def test_any_json_body_is_either_loaded_or_refused_field_by_field(body):
 def test_a_deadline_is_the_nth_working_day_end(start, n):
     cal = WorkingCalendar()
     d = cal.deadline(start, n)
-    day = start.astimezone(CHINA).date()
+    local = start.astimezone(CHINA)
+    # the counting starts on the day of receipt, or the next one after hours (18:00)
+    first = local.date() + timedelta(days=1 if local.hour >= 18 else 0)
+    day = first
     due = d.due.astimezone(CHINA).date()
     assert due >= day and cal.is_workday(due)[0]
-    # exactly n working days after the first working day on or after the start day
+    assert d.due > start  # never overdue the moment it is received
+    # exactly n working days after the first working day on or after the counting day
     while not cal.is_workday(day)[0]:
         day += timedelta(days=1)
     between = sum(
@@ -79,8 +83,7 @@ def test_a_deadline_is_the_nth_working_day_end(start, n):
     )
     assert between == n
     assert d.provisional == any(
-        cal.is_workday(start.astimezone(CHINA).date() + timedelta(days=i))[1]
-        for i in range((due - start.astimezone(CHINA).date()).days + 1)
+        cal.is_workday(first + timedelta(days=i))[1] for i in range((due - first).days + 1)
     )
 
 

@@ -17,7 +17,7 @@ from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
 from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
 from services.dispatch.metrics import OWNERS
 from services.dispatch.models import assignments, departments, enterprises, staff
-from services.dispatch.order_life import OPEN_STATUSES
+from services.dispatch.order_life import withdrawn_when
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork, upsert
 from shared.events import Event, jurisdiction_path
@@ -171,8 +171,10 @@ def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
 
 
 def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
-    """A closed or rejected demand ends its owner assignment and withdraws open agency
-    orders (a rejected demand is never left with an agency)."""
+    """A closed or rejected demand ends its owner assignment; a rejected one withdraws
+    every open agency order, a closed one only those the agency has not taken up — an
+    order acknowledged or in progress keeps its own life to completion and settlement
+    (``order_life.withdrawn_when``)."""
     p = event.payload
     if p["to_status"] not in ("closed", "rejected"):
         if p["from_status"] == "closed":  # reopened by a poor revisit: the owner follows up
@@ -197,7 +199,7 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
             select(assignments).where(
                 assignments.c.demand_code == p["demand_code"],
                 assignments.c.kind == "agency",
-                assignments.c.status.in_(OPEN_STATUSES),
+                assignments.c.status.in_(withdrawn_when(p["to_status"])),
             )
         )
         .mappings()

@@ -22,6 +22,23 @@ ORDER_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# Orders the agency has not taken up: withdrawn when their demand is closed. An order the
+# agency acknowledged or is working on keeps its own life after the demand closes — it is
+# completed and settled (CX 第十九条) whatever the loop did; a rejected demand withdraws every
+# open order (it is never left with an agency).
+NOT_TAKEN_UP = ("dispatched", "refused")
+
+
+def withdrawn_when(demand_status: str) -> tuple[str, ...]:
+    """The statuses of the open agency orders withdrawn when their demand becomes
+    ``demand_status`` (none while the loop goes on)."""
+    if demand_status == "rejected":
+        return OPEN_STATUSES
+    if demand_status == "closed":
+        return NOT_TAKEN_UP
+    return ()
+
+
 class IllegalAction(ValueError):
     def __init__(self, action: str, status: str) -> None:
         allowed = [a for a, (froms, _) in ORDER_ACTIONS.items() if status in froms]

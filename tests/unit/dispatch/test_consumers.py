@@ -73,6 +73,54 @@ def test_a_rejected_demand_withdraws_its_order_and_tells_the_agency(
     assert owner == "done"
 
 
+def _closed(deliver, code, frm="follow_up"):
+    deliver(
+        "demand.status_changed",
+        on_demand_status_changed,
+        demand_code=code,
+        from_status=frm,
+        to_status="closed",
+        note="办结",
+        resolution="solved",
+        actor="k",
+        at=datetime.now(UTC).isoformat(),
+        category="ip",
+        on_time=True,
+    )
+
+
+def test_an_order_the_agency_took_up_outlives_its_closed_demand(
+    alliance, events, deliver, accept, orders_of
+):
+    """CX 第十九条: the agency completes and settles its order after the demand closed;
+    an order nobody took up is withdrawn with the demand."""
+    from datetime import timedelta
+
+    from services.dispatch import agency_orders as orders
+    from shared.timezone import china_today
+    from tests.fakes import actor
+
+    agency = actor("agency", "630100", agency_id="pat-a")
+    taken, untaken = accept(), accept()
+    [taken_order] = orders_of(taken)
+    orders.act(alliance, agency, taken_order["id"], "acknowledge", {"note": ""}, correlation_id="c")
+    for code in (taken, untaken):
+        _closed(deliver, code)
+    assert orders_of(taken)[0]["status"] == "acknowledged"  # keeps its own life
+    assert orders_of(untaken)[0]["status"] == "withdrawn"
+    assert [m["payload"]["demand_code"] for m, _ in events("agency.order_withdrawn")] == [untaken]
+    funds = china_today() - timedelta(days=1)
+    done = orders.act(
+        alliance,
+        agency,
+        taken_order["id"],
+        "complete",
+        {"goal_reached": True, "funds_received_on": funds, "note": "完成"},
+        correlation_id="c",
+    )
+    assert done["status"] == "completed" and done["settlement_due"] == funds + timedelta(days=7)
+
+
 def test_a_reopened_demand_reopens_its_owner_assignment(alliance, deliver, accept):
     code = accept(item="policy_consulting", agency_category=None)
     change = {"demand_code": code, "note": "", "actor": "k", "category": "ip"}

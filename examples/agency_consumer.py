@@ -11,8 +11,10 @@ Each message is a JSON event envelope (see docs/asyncapi.yaml):
 
 * ``agency.order_dispatched`` — a new order: service item, enterprise, terms (price,
   performance bond, settlement rule), deadline, the dispatch decision, and the demand's
-  content and contact **only if the enterprise consented** (``details`` is null otherwise);
-* ``agency.order_withdrawn`` — an order taken back (demand rejected or closed, reassigned).
+  content and contact (``details``: the agency handles the demand; ``consent_to_share``
+  says whether the enterprise allows sharing them beyond the handling parties);
+* ``agency.order_withdrawn`` — an order taken back (demand rejected, or closed before the
+  order was taken up, or reassigned).
 
 Messages are persistent; acknowledge only after you have stored the order, so a crash
 means redelivery, never loss. The same ``event_id`` may arrive twice: deduplicate on it.

@@ -16,7 +16,12 @@ from sqlalchemy import insert, select, update
 
 from services.dispatch.city_alliance import current_rules, lock_city
 from services.dispatch.models import assignments, complaints, decisions, order_events
-from services.dispatch.order_life import OPEN_STATUSES, IllegalAction, order_step
+from services.dispatch.order_life import (
+    NO_LONGER_HANDLING,
+    OPEN_STATUSES,
+    IllegalAction,
+    order_step,
+)
 from services.dispatch.terms import settlement_due
 from shared.auth import Principal
 from shared.contracts import dispatch as contract
@@ -104,6 +109,8 @@ def step(
     values: dict[str, Any] = {"status": to, **extra}
     if to in ("completed", "reassigned", "withdrawn"):
         values["closed_at"] = now
+    if to in NO_LONGER_HANDLING and not order["consent_to_share"]:
+        values["brief"] = None  # the agency no longer handles the demand
     uow.session.execute(update(assignments).where(assignments.c.id == order["id"]).values(**values))
     uow.session.execute(
         insert(order_events).values(

@@ -44,7 +44,8 @@ def assignments(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, sc.AssignmentDetail)
 def assignment(assignment_id: str) -> dict[str, Any]:
     """One assignment with its dispatch decision (who was chosen, who was skipped and why),
-    history and complaints. The demand's content only with the enterprise's consent."""
+    history and complaints, with the demand's content and contact (the agency and the office
+    handle it; an agency that no longer does keeps them only with consent)."""
     return agency_orders.get_order(service().uow(), current_principal(), assignment_id)
 
 

@@ -8,8 +8,9 @@ import json
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.dispatch.agency_orders import step
@@ -17,7 +18,7 @@ from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
 from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
 from services.dispatch.metrics import OWNERS
 from services.dispatch.models import assignments, departments, enterprises, staff
-from services.dispatch.order_life import withdrawn_when
+from services.dispatch.order_life import NO_LONGER_HANDLING, withdrawn_when
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork, upsert
 from shared.events import Event, jurisdiction_path
@@ -217,15 +218,19 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
 
 
 def on_demand_consent_changed(event: Event, uow: UnitOfWork) -> None:
-    """The enterprise granted or withdrew consent: the demand's agency orders show its
-    content (the brief that came with the grant) or hide it from now on."""
+    """The enterprise granted or withdrew consent. The agency handling the demand keeps its
+    content either way (a grant brings the brief as it stands now); without consent, the
+    orders of agencies that no longer handle it (reassigned, withdrawn) lose it."""
     p = event.payload
-    granted = p["consent_to_share"] and p.get("brief")
-    uow.session.execute(
-        update(assignments)
-        .where(assignments.c.demand_code == p["demand_code"], assignments.c.kind == "agency")
-        .values(
-            consent_to_share=bool(p["consent_to_share"]),
-            brief=json.dumps(p["brief"], ensure_ascii=False) if granted else None,
+    consent = bool(p["consent_to_share"])
+    values: dict[str, Any] = {"consent_to_share": consent}
+    if consent and p.get("brief"):
+        values["brief"] = json.dumps(p["brief"], ensure_ascii=False)
+    orders = and_(assignments.c.demand_code == p["demand_code"], assignments.c.kind == "agency")
+    uow.session.execute(update(assignments).where(orders).values(**values))
+    if not consent:
+        uow.session.execute(
+            update(assignments)
+            .where(orders, assignments.c.status.in_(NO_LONGER_HANDLING))
+            .values(brief=None)
         )
-    )

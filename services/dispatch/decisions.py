@@ -232,7 +232,9 @@ def order_row(
     city: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """The ``assignments`` row of an agency order (its brief only with consent)."""
+    """The ``assignments`` row of an agency order, with the demand's brief: the assigned
+    agency is a handling party and reads the content and contact whatever the consent
+    (which governs everyone else: other agencies, other jurisdictions, public reads)."""
     return {
         "id": str(uuid.uuid4()),
         "demand_code": request.demand_code,
@@ -254,11 +256,7 @@ def order_row(
         "decision_id": decision_id,
         "replaces": request.replaces,
         "consent_to_share": request.consent,
-        "brief": (
-            json.dumps(request.brief, ensure_ascii=False)
-            if request.consent and request.brief
-            else None
-        ),
+        "brief": json.dumps(request.brief, ensure_ascii=False) if request.brief else None,
         "bond": terms.bond,
         "bond_reason": terms.bond_reason,
     }
@@ -295,8 +293,9 @@ def dispatched_payload(
     facts: CityFacts,
     terms: Terms,
 ) -> dict[str, Any]:
-    """``agency.order_dispatched``: what the agency reads in its own queue (the demand's
-    content only with the enterprise's consent)."""
+    """``agency.order_dispatched``: what the assigned agency reads in its own queue — the
+    demand's content and contact (it handles the demand), and whether the enterprise
+    consented to share them beyond the parties handling it."""
     return {
         "assignment_id": row["id"],
         "demand_code": request.demand_code,
@@ -308,7 +307,7 @@ def dispatched_payload(
             "name": request.enterprise["name"],
         },
         "consent_to_share": request.consent,
-        "details": request.brief if request.consent and request.brief else None,
+        "details": request.brief,
         "terms": {
             "price": facts.price,
             "bond": terms.bond,

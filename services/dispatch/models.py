@@ -174,7 +174,9 @@ assignments = Table(
     Column("decision_id", Integer, nullable=True),
     Column("replaces", String(36), nullable=True),
     Column("consent_to_share", Boolean, nullable=False, default=False),
-    Column("brief", Text, nullable=True),  # title/description/contact, only with consent
+    # title/description/contact: for the agency handling the demand (kept after it stops
+    # handling it only with the enterprise's consent)
+    Column("brief", Text, nullable=True),
     Column("bond", Integer, nullable=True),
     Column("bond_reason", String(300), nullable=True),
     Column("goal_reached", Boolean, nullable=True),

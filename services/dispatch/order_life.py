@@ -27,6 +27,9 @@ ORDER_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 # completed and settled (CX 第十九条) whatever the loop did; a rejected demand withdraws every
 # open order (it is never left with an agency).
 NOT_TAKEN_UP = ("dispatched", "refused")
+# An order's agency no longer handles the demand: without the enterprise's consent the
+# order keeps no brief of it (the agency handling it reads the content and contact).
+NO_LONGER_HANDLING = ("reassigned", "withdrawn")
 
 
 def withdrawn_when(demand_status: str) -> tuple[str, ...]:

@@ -84,7 +84,10 @@ class ComplaintOut(Schema):
 class AssignmentDetail(AssignmentOut):
     details = fields.Dict(
         allow_none=True,
-        metadata={"description": "title, description, contact: only with the enterprise's consent"},
+        metadata={
+            "description": "title, description, contact: the agency handling the demand reads "
+            "them; after it stops, only with the enterprise's consent"
+        },
     )
     decision = fields.Dict(
         allow_none=True,

@@ -125,8 +125,9 @@ enterprise_updated = event(ENTERPRISE_UPDATED, 1, EnterpriseV1())
 
 class DemandConsentChangedV1(Schema):
     """``demand.consent_changed`` v1 — the enterprise granted or withdrew its consent to
-    share the demand's content with the agency serving it (XN 保密). ``brief`` (title,
-    description, contact) travels only with a grant, for the handling parties."""
+    share the demand's content beyond the parties handling it (XN 保密: the assigned agency
+    reads it either way). ``brief`` (title, description, contact) travels only with a grant,
+    for the handling parties."""
 
     demand_code = fields.String(required=True)
     consent_to_share = fields.Boolean(required=True)

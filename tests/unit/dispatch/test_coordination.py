@@ -116,6 +116,40 @@ def test_reassignment_needs_an_overdue_order_with_a_complaint_and_twice_means_ex
     assert sum(e.event_type == "agency.order_withdrawn" for e in alliance.committed) == 2
 
 
+def test_an_agency_that_no_longer_handles_a_demand_keeps_no_content_without_consent(
+    alliance, accept, orders_of, deliver
+):
+    """Reassigned (调单): the new agency reads the brief, the old order keeps none; with
+    consent granted later, every order carries it; consent withdrawn again, only the
+    agency handling the demand keeps it."""
+    from services.dispatch.consumers import on_demand_consent_changed
+
+    code = accept(ordered_agency="pat-a")
+    [order] = orders_of(code)
+    orders.complain(
+        alliance, CITY, order["id"], {"source": "enterprise", "text": "滞后"}, correlation_id="c"
+    )
+    overdue(alliance, order["id"])
+    reassign(alliance, CITY, order["id"], {"note": "调单"}, correlation_id="c")
+    by_id = {o["id"]: o for o in orders_of(code)}
+    [new] = [o for o in by_id.values() if o["id"] != order["id"]]
+    assert by_id[order["id"]]["brief"] is None and new["brief"] is not None
+    brief = {"title": "新标题", "description": "说明", "contact": None}
+    consent = {
+        "demand_code": code,
+        "consent_to_share": True,
+        "brief": brief,
+        "actor": "k",
+        "at": datetime.now(UTC).isoformat(),
+    }
+    deliver("demand.consent_changed", on_demand_consent_changed, **consent)
+    assert all(o["brief"] and "新标题" in o["brief"] for o in orders_of(code))
+    withdrawn = {**consent, "consent_to_share": False, "brief": None}
+    deliver("demand.consent_changed", on_demand_consent_changed, **withdrawn)
+    by_id = {o["id"]: o for o in orders_of(code)}
+    assert by_id[order["id"]]["brief"] is None and "新标题" in by_id[new["id"]]["brief"]
+
+
 def test_a_replacement_gets_the_span_the_replaced_order_had_at_least_a_day():
     assigned = datetime(2026, 11, 1, tzinfo=UTC)
     now = datetime(2026, 11, 20, tzinfo=UTC)

@@ -39,9 +39,9 @@ def test_a_market_demand_gets_an_owner_and_an_agency_in_rank_order(
     [(msg, key)] = events("agency.order_dispatched")
     assert key == "agency.order_dispatched.630000.630100.630102.pat-a"
     assert msg["payload"]["terms"]["price"] == 3000
-    # no consent: the agency gets no content
-    assert msg["payload"]["consent_to_share"] is False and msg["payload"]["details"] is None
-    assert order["brief"] is None
+    # no consent: the assigned agency still gets the content (it handles the demand)
+    assert msg["payload"]["consent_to_share"] is False
+    assert msg["payload"]["details"]["title"] and json.loads(order["brief"])["title"]
     with alliance.read() as s:
         [d] = s.execute(select(decisions)).mappings().all()
     # literal caps: the month's first order holds 100 % of its item, so it overrides
@@ -212,15 +212,21 @@ def test_the_order_row_and_its_messages_carry_the_terms_and_the_decision():
     assert sent["decision"] == {"outcome": "rotation", "reason": "next in rotation"}
 
 
-def test_without_consent_no_brief_is_kept_or_sent():
+def test_without_consent_the_assigned_agency_still_gets_the_brief():
+    """XN 保密: consent governs everyone but the parties handling the demand — the assigned
+    agency reads the content and contact either way."""
     d = Decision("ordered", "pat-a", "enterprise order")
     f = facts(price=None, coverage=None, settlement_months=None)
     terms = contract_terms(0, None, None, f.rules)
-    row = order_row(request(), d, 1, PATENT[0], terms, "630100", NOW)
-    assert row["brief"] is None and row["value"] == 0 and row["bond"] == 0
+    req = request()
+    row = order_row(req, d, 1, PATENT[0], terms, "630100", NOW)
+    assert json.loads(row["brief"]) == req.brief and row["consent_to_share"] is False
+    assert row["value"] == 0 and row["bond"] == 0
     assert "replaces" not in made_payload(row, d)
-    sent = dispatched_payload(request(), row, d, f, terms)
-    assert sent["details"] is None and sent["terms"]["price"] is None
+    sent = dispatched_payload(req, row, d, f, terms)
+    assert sent["details"] == req.brief and sent["consent_to_share"] is False
+    assert sent["terms"]["price"] is None
+    assert "details" not in made_payload(row, d) and "brief" not in made_payload(row, d)
 
 
 def test_skip_reasons_are_metric_labels():

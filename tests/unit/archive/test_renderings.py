@@ -28,24 +28,24 @@ REPORT = {
 }
 
 
-def test_a_report_is_a_summary_then_a_table_per_count_or_listing():
+def test_a_report_is_a_summary_then_a_table_per_count_or_listing_headed_in_chinese():
     assert tables(REPORT) == [
         (
             "概要",
             ["项目", "数值"],
             [
-                ["title", "服务档案"],
-                ["jurisdiction", "630102"],
-                ["period", "2026-11"],
-                ["from", date(2026, 11, 1)],
-                ["closure_rate", None],
+                ["标题", "服务档案"],
+                ["辖区", "630102"],
+                ["期间", "2026-11"],
+                ["起始日期", date(2026, 11, 1)],
+                ["办结率", None],
             ],
         ),
-        ("by_category", ["分类", "数量"], [["technology", 2], ["ip", 1]]),
-        ("empty_counts", ["分类", "数量"], []),
-        ("contact_list.departments", ["id", "name"], [["d1", "<b>科技局</b>"]]),
+        ("按需求类别", ["分类", "数量"], [["technology", 2], ["ip", 1]]),
+        ("empty_counts", ["分类", "数量"], []),  # a key without a heading shows as it is
+        ("联络名单·部门", ["编号", "名称"], [["d1", "<b>科技局</b>"]]),
         # columns are the first record's; lists and objects as JSON
-        ("service_ledger", ["visit_id", "enterprises"], [["v1", '["甲", "乙"]'], ["v2", None]]),
+        ("服务台账", ["走访编号", "服务企业"], [["v1", '["甲", "乙"]'], ["v2", None]]),
     ]
 
 
@@ -55,15 +55,9 @@ def test_a_cell_holds_lists_and_objects_as_json():
 
 def test_the_workbook_has_a_sheet_per_table_with_dates_as_text():
     wb = load_workbook(io.BytesIO(to_xlsx({**REPORT, "contact_list": {"a/b": [{"x": 1}]}})))
-    assert wb.sheetnames == [
-        "概要",
-        "by_category",
-        "empty_counts",
-        "contact_list.a_b",
-        "service_ledger",
-    ]
+    assert wb.sheetnames == ["概要", "按需求类别", "empty_counts", "联络名单·a_b", "服务台账"]
     summary = [list(r) for r in wb["概要"].iter_rows(values_only=True)]
-    assert summary[0] == ["项目", "数值"] and ["from", "2026-11-01"] in summary
+    assert summary[0] == ["项目", "数值"] and ["起始日期", "2026-11-01"] in summary
 
 
 def test_the_page_is_escaped_and_has_no_script():
@@ -71,4 +65,4 @@ def test_the_page_is_escaped_and_has_no_script():
     assert page.startswith("<!doctype html>") and "<script" not in page
     assert "<h1>服务档案 — 630102 2026-11</h1>" in page
     assert "&lt;b&gt;科技局&lt;/b&gt;" in page and "<b>" not in page
-    assert "<td>closure_rate</td><td></td>" in page  # None as an empty cell
+    assert "<td>办结率</td><td></td>" in page  # None as an empty cell

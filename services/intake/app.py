@@ -34,9 +34,11 @@ from services.intake.sheets import SheetError
 from shared.config import Settings
 from shared.contracts.catalogue import CATEGORY_NAMES, ITEMS
 from shared.errors import ApiError
+from shared.timezone import china_today
 from shared.views import (
     OnestopBlueprint,
     current_principal,
+    download,
     file_body,
     idempotency_key,
     permit,
@@ -116,12 +118,18 @@ def create_demand(data: dict[str, Any]) -> Any:
 @permit("intake.list_demands")
 @blp.arguments(DemandListArgs, location="query")
 @blp.response(200, DemandList)
-def list_demands(args: dict[str, Any]) -> dict[str, Any]:
-    """Demands in your jurisdiction subtree, newest first.
+def list_demands(args: dict[str, Any]) -> Any:
+    """Demands in your jurisdiction subtree, newest first; ``format=xlsx``: the demand
+    ledger (需求台账) of every demand the filters select, headed in Chinese (content and
+    contact only with the enterprise's consent).
 
     Agencies are not handling parties of a demand until it is dispatched to
     them, so agency keys cannot read the demand ledger (confidentiality, XN).
     """
+    if args["format"] == "xlsx":
+        book = reading.ledger(service().uow(), current_principal(), args)
+        today = china_today().isoformat()
+        return download(book, f"demand-ledger-{current_principal().jurisdiction}-{today}.xlsx")
     return reading.list_demands(service().uow(), current_principal(), args)
 
 

@@ -4,11 +4,11 @@ and how a stored demand is shown (its answer, its service notice)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.intake.calendar import service_notice_of
@@ -19,7 +19,7 @@ from shared.db import UnitOfWork
 from shared.events import subtree_prefix
 from shared.pagination import cursor_key, encode_cursor
 from shared.scoping import query_root
-from shared.usecases import NotFound
+from shared.usecases import Invalid, NotFound
 
 
 def demand_rows() -> Select[Any]:
@@ -138,9 +138,9 @@ def demand_filters(args: Mapping[str, Any], now: datetime) -> list[ColumnElement
     return found
 
 
-def list_demands(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dict[str, Any]:
-    """Demands in the subtree (an enterprise user's: its own enterprises'), newest first,
-    filtered, a page at a time (keyset cursor)."""
+def _listing(actor: Principal, args: dict[str, Any]) -> Select[Any]:
+    """The demands a listing selects: the subtree's (an enterprise user's: its own
+    enterprises'), filtered."""
     d = demands
     if actor.is_enterprise:
         q = demand_rows().where(d.c.enterprise_credit_code.in_(actor.credit_codes))
@@ -149,6 +149,47 @@ def list_demands(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dic
         q = demand_rows().where(d.c.jurisdiction.startswith(subtree_prefix(root)))
     for condition in demand_filters(args, datetime.now(UTC)):
         q = q.where(condition)
+    return q
+
+
+def ledger(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> bytes:
+    """The demand ledger (需求台账) of what the listing's filters select, newest first, as
+    an XLSX workbook (``services.intake.ledger``); refused above ``ledger.LIMIT`` demands."""
+    from services.intake import ledger as sheet
+
+    d = demands
+    q = _listing(actor, args)
+    with uow.read() as s:
+        n = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    if n > sheet.LIMIT:
+        raise Invalid.field(
+            "accepted_from",
+            f"the ledger holds at most {sheet.LIMIT:,} demands and these filters select "
+            f"{n:,}: narrow them (a period, a jurisdiction, a status)",
+            where="query",
+        )
+
+    def rows() -> Iterator[Any]:
+        key: tuple[Any, str] | None = None
+        while True:
+            page = q if key is None else q.where(tuple_(d.c.accepted_at, d.c.code) < key)
+            with uow.read() as s:
+                batch = s.execute(
+                    page.order_by(d.c.accepted_at.desc(), d.c.code.desc()).limit(1000)
+                ).all()
+            yield from batch
+            if len(batch) < 1000:
+                return
+            key = (batch[-1].accepted_at, batch[-1].code)
+
+    return sheet.workbook(rows())
+
+
+def list_demands(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dict[str, Any]:
+    """Demands in the subtree (an enterprise user's: its own enterprises'), newest first,
+    filtered, a page at a time (keyset cursor)."""
+    d = demands
+    q = _listing(actor, args)
     key = cursor_key(args.get("cursor"), 2, lambda k: [_cursor_time(k[0]), str(k[1])])
     if key is not None:
         q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(key[0], key[1]))

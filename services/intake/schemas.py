@@ -158,6 +158,11 @@ class DemandListArgs(Strict):
     overdue = fields.Boolean(metadata={"description": "open and past the promised deadline"})
     cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "xlsx")),
+        metadata={"description": "xlsx: the demand ledger (需求台账) of every demand selected"},
+    )
 
     @validates_schema
     def _ranges(self, data: dict[str, object], **_: object) -> None:

@@ -249,6 +249,40 @@ def test_demand_queries_filter_and_page(platform):
     assert c.get("/intake/api/v1/demands?jurisdiction=620100", headers=h).status_code == 403
 
 
+def test_the_demand_ledger_is_an_xlsx_of_what_the_filters_select(platform, monkeypatch):
+    """需求台账: every demand the filters select (no page), headed in Chinese, newest first;
+    without consent no title, description or contact; the filters' 422s stand."""
+    import io
+
+    from openpyxl import load_workbook
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    shared = post(c, h, consent_to_share=True, title="烧结工艺改进", category="technology")
+    private = post(c, h, consent_to_share=False, title="保密的需求", category="technology")
+    other = post(c, h, category="talent")
+    r = c.get("/intake/api/v1/demands?format=xlsx&category=technology", headers=h)
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in r.headers["Content-Disposition"]
+    rows = list(load_workbook(io.BytesIO(r.get_data())).active.iter_rows(values_only=True))
+    head, lines = rows[0], rows[1:]
+    assert head[:3] == ("需求编码", "受理时间", "辖区") and "办理状态" in head
+    by_code = {line[0]: dict(zip(head, line, strict=True)) for line in lines}
+    assert set(by_code) >= {shared["code"], private["code"]} and other["code"] not in by_code
+    assert by_code[shared["code"]]["需求标题"] == "烧结工艺改进"
+    assert by_code[shared["code"]]["办理状态"] == "已受理"
+    assert by_code[shared["code"]]["需求类别"] == "技术需求"
+    assert "不予导出" in by_code[private["code"]]["需求标题"]
+    assert "保密的需求" not in str(rows)
+    assert c.get("/intake/api/v1/demands?format=pdf", headers=h).status_code == 422
+    bad = c.get("/intake/api/v1/demands?format=xlsx&status=pending", headers=h)
+    assert bad.status_code == 422 and "status" in str(bad.get_json())
+    monkeypatch.setattr("services.intake.ledger.LIMIT", 1)  # too many: narrow the filters
+    big = c.get("/intake/api/v1/demands?format=xlsx", headers=h)
+    assert big.status_code == 422
+    assert "narrow them" in big.get_json()["error"]["fields"]["query"]["accepted_from"][0]
+
+
 def test_content_type_size_and_docs(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")

@@ -46,6 +46,8 @@ class Dossier:
             "name": p["name"],
             "jurisdiction": p["jurisdiction"],
             "leader": p.get("leader_staff_id"),
+            "phone": p.get("phone"),
+            "service_hours": p.get("service_hours"),
         }
 
     def staff_member(self, envelope: dict[str, Any]) -> None:
@@ -55,6 +57,7 @@ class Dossier:
             "name": p["name"],
             "title": p.get("title"),
             "department": p["department_id"],
+            "phone": p.get("phone"),
         }
 
     def assignment(self, envelope: dict[str, Any]) -> None:

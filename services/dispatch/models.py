@@ -39,6 +39,9 @@ departments = Table(
     Column("segments", String(200), nullable=False, default=""),
     Column("is_default", Boolean, nullable=False, default=False),
     Column("leader_staff_id", String(40), nullable=True),
+    # the contact list of the service dossier (XN 服务档案): how enterprises reach it
+    Column("phone", String(40), nullable=True),
+    Column("service_hours", String(100), nullable=True),
 )
 
 staff = Table(
@@ -48,6 +51,7 @@ staff = Table(
     Column("department_id", String(40), nullable=False, index=True),
     Column("name", String(100), nullable=False),
     Column("title", String(100), nullable=True),
+    Column("phone", String(40), nullable=True),
 )
 
 # Enterprise profiles as intake announces them (the SX flags pick named owners),

@@ -50,6 +50,8 @@ def put_department(
         "segments": ",".join(sorted(set(data["segments"]))),
         "is_default": data["is_default"],
         "leader_staff_id": data.get("leader_staff_id"),
+        "phone": data.get("phone"),
+        "service_hours": data.get("service_hours"),
     }
     with uow:
         s = uow.session
@@ -86,6 +88,8 @@ def emit_department(uow: UnitOfWork, dept_id: str, values: dict[str, Any]) -> No
                 else sorted(segments),
                 "is_default": values["is_default"],
                 "leader_staff_id": values.get("leader_staff_id"),
+                "phone": values.get("phone"),
+                "service_hours": values.get("service_hours"),
             },
         )
     )
@@ -101,6 +105,7 @@ def emit_staff(uow: UnitOfWork, staff_id: str, values: dict[str, Any], jurisdict
                 "jurisdiction": jurisdiction,
                 "name": values["name"],
                 "title": values.get("title"),
+                "phone": values.get("phone"),
             },
         )
     )
@@ -129,6 +134,7 @@ def put_staff(
             "department_id": data["department_id"],
             "name": data["name"],
             "title": data.get("title"),
+            "phone": data.get("phone"),
         }
         upsert(uow.session, staff, {"id": staff_id}, values)
         emit_staff(uow, staff_id, values, dept.jurisdiction)

@@ -151,6 +151,14 @@ class DepartmentIn(Strict):
     )
     is_default = fields.Boolean(load_default=False)
     leader_staff_id = fields.String(allow_none=True, validate=ID)
+    phone = fields.String(
+        allow_none=True, validate=validate.Length(max=40), metadata={"example": "0971-6123456"}
+    )
+    service_hours = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={"example": "工作日 9:00–12:00，14:30–18:00"},
+    )
 
 
 class DepartmentOut(Schema):
@@ -160,6 +168,8 @@ class DepartmentOut(Schema):
     segments = fields.List(fields.String())
     is_default = fields.Boolean()
     leader_staff_id = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    service_hours = fields.String(allow_none=True)
 
 
 class DepartmentList(Schema):
@@ -170,6 +180,7 @@ class StaffIn(Strict):
     department_id = fields.String(required=True, validate=ID)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     title = fields.String(allow_none=True, validate=validate.Length(max=100))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
 
 
 class StaffOut(Schema):
@@ -177,6 +188,7 @@ class StaffOut(Schema):
     department_id = fields.String()
     name = fields.String()
     title = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
     jurisdiction = fields.String()
 
 

@@ -1,5 +1,6 @@
 """The demand ledger (需求台账): the demands a listing selects, as an XLSX workbook headed in
-Chinese, written in constant memory (openpyxl's write-only mode) from keyset batches.
+Chinese. The rows are read in keyset batches and written one by one (openpyxl's write-only
+mode): they are never all in memory, only the finished (compressed) file is.
 
 Without the enterprise's consent a ledger row carries no title, description or contact (XN
 保密: a ledger is an export; the office reads the demand itself in the API).

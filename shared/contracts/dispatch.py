@@ -219,6 +219,9 @@ class DepartmentUpdatedV1(Schema):
     segments = fields.List(fields.String(), required=True)
     is_default = fields.Boolean(required=True)
     leader_staff_id = fields.String(allow_none=True)
+    # how enterprises reach it (the dossier's contact list); absent in earlier events
+    phone = fields.String(allow_none=True, load_default=None)
+    service_hours = fields.String(allow_none=True, load_default=None)
 
 
 class StaffUpdatedV1(Schema):
@@ -229,6 +232,7 @@ class StaffUpdatedV1(Schema):
     jurisdiction = fields.String(required=True)
     name = fields.String(required=True)
     title = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, load_default=None)  # absent in earlier events
 
 
 DEPARTMENT_UPDATED = "department.updated"

@@ -39,7 +39,11 @@ def dossier(events):
 def test_the_contact_list_is_the_latest_known_whenever_it_was_set():
     events = [
         env("department.updated", {"id": "d1", "name": "科技局", "jurisdiction": "630102"}, -90),
-        env("staff.updated", {"id": "s1", "name": "陈静", "department_id": "d1"}, -90),
+        env(
+            "staff.updated",
+            {"id": "s1", "name": "陈静", "department_id": "d1", "phone": "13800971000"},
+            -90,
+        ),
         env(
             "department.updated",
             {
@@ -47,6 +51,8 @@ def test_the_contact_list_is_the_latest_known_whenever_it_was_set():
                 "name": "城东区科学技术局",
                 "jurisdiction": "630102",
                 "leader_staff_id": "s1",
+                "phone": "0971-6123456",
+                "service_hours": "工作日 9:00–18:00",
             },
             3,
         ),
@@ -74,9 +80,18 @@ def test_the_contact_list_is_the_latest_known_whenever_it_was_set():
     contacts = dossier(events)["contact_list"]
     assert contacts == {
         "departments": [
-            {"id": "d1", "name": "城东区科学技术局", "jurisdiction": "630102", "leader": "s1"}
+            {
+                "id": "d1",
+                "name": "城东区科学技术局",
+                "jurisdiction": "630102",
+                "leader": "s1",
+                "phone": "0971-6123456",
+                "service_hours": "工作日 9:00–18:00",
+            }
         ],
-        "staff": [{"id": "s1", "name": "陈静", "title": None, "department": "d1"}],
+        "staff": [
+            {"id": "s1", "name": "陈静", "title": None, "department": "d1", "phone": "13800971000"}
+        ],
         "enterprise_owners": [
             {"enterprise": ENT["credit_code"], "owner": "陈静", "owner_id": "s1"}
         ],  # an agency's assignment is not an owner

@@ -25,15 +25,20 @@ DEPT = {
 
 
 def test_a_department_is_stored_and_announced_with_its_segments(alliance):
-    out = put_department(alliance, COUNTY, "cd-gxj", {**DEPT, "leader_staff_id": "s-1"})
+    contact = {"phone": "0971-6123456", "service_hours": "工作日 9:00–18:00"}
+    out = put_department(alliance, COUNTY, "cd-gxj", {**DEPT, "leader_staff_id": "s-1", **contact})
     assert out["segments"] == ["finance", "ip"] and out["leader_staff_id"] == "s-1"
+    assert (out["phone"], out["service_hours"]) == (contact["phone"], contact["service_hours"])
     changed = alliance.committed[-1]
+    assert changed.payload["phone"] == "0971-6123456"
+    assert changed.payload["service_hours"] == "工作日 9:00–18:00"
     assert changed.event_type == "department.updated" and changed.payload["segments"] == [
         "finance",
         "ip",
     ]
     listed = {d["id"]: d for d in list_departments(alliance, COUNTY)}
     assert set(listed) == {"cd-kjj", "cd-gxj"} and listed["cd-gxj"]["segments"] == ["finance", "ip"]
+    assert listed["cd-gxj"]["phone"] == "0971-6123456"
 
 
 def test_the_map_stays_in_the_actors_subtree(alliance, refusal):
@@ -60,12 +65,12 @@ def test_the_map_stays_in_the_actors_subtree(alliance, refusal):
 
 
 def test_staff_are_stored_announced_and_listed_in_the_subtree(alliance):
-    out = put_staff(
-        alliance, COUNTY, "s-9", {"department_id": "cd-kjj", "name": "李明", "title": "科员"}
-    )
-    assert out == {"id": "s-9", "department_id": "cd-kjj", "name": "李明", "title": "科员"}
+    data = {"department_id": "cd-kjj", "name": "李明", "title": "科员", "phone": "13800971000"}
+    out = put_staff(alliance, COUNTY, "s-9", data)
+    assert out == {"id": "s-9", **data}
     changed = alliance.committed[-1]
     assert changed.event_type == "staff.updated" and changed.payload["jurisdiction"] == "630102"
+    assert changed.payload["phone"] == "13800971000"
     assert [p["id"] for p in list_staff(alliance, COUNTY)] == ["s-1", "s-9", "s-lead"]
     assert list_staff(alliance, actor("district", "630103")) == []
 

@@ -422,9 +422,7 @@ def measure(a: argparse.Namespace, venv: Path, base: Path) -> dict[str, Any]:
         gunicorn_workers=a.workers,
         gunicorn_threads=a.threads,
         broker_node=f"peerbench-{os.getpid()}",
-        extra_env=(
-            {"ONESTOP_CONSUMER_BATCH": str(a.consumer_batch)} if a.consumer_batch else {}
-        ),
+        extra_env=({"ONESTOP_CONSUMER_BATCH": str(a.consumer_batch)} if a.consumer_batch else {}),
     )
     peer = Peer(venv=venv, pg=pg, base=base / "peer", workers=a.workers, threads=a.threads)
     lua_intake, lua_peer = base / "intake.lua", base / "peer.lua"

@@ -38,9 +38,7 @@ def test_the_aggregates_give_what_the_rule_gives(svc, seed):
 
 @pytest.mark.parametrize("seed", range(2))
 def test_the_kpis_demand_counts(svc, seed):
-    test_aggregates.test_the_kpis_demand_counts_from_the_months_are_those_the_rule_gives(
-        svc, seed
-    )
+    test_aggregates.test_the_kpis_demand_counts_from_the_months_are_those_the_rule_gives(svc, seed)
 
 
 @pytest.mark.parametrize("seed", range(2))

@@ -391,7 +391,8 @@ def test_an_agency_reads_its_own_queue_with_pika_and_nothing_else(stack):
     msg = json.loads(line)
     assert msg["event_type"] == "agency.order_dispatched"
     assert msg["payload"]["demand_code"] == code and msg["payload"]["agency_id"] == "ag-pat-mq1"
-    assert msg["payload"]["details"] is None  # no consent: no content, no contact
+    # no consent to share further, but the assigned agency handles the demand: it reads it
+    assert msg["payload"]["consent_to_share"] is False and msg["payload"]["details"]["title"]
     assert msg["acknowledged"] == 200
     # another agency's broker credentials are refused on this queue by RabbitMQ itself
     denied = _consumer(stack, other["broker"], "agency.ag-pat-mq1")

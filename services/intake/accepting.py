@@ -245,6 +245,7 @@ def demand_values(
         "complexity": data["complexity"],
         "expected_at": deadline.due.astimezone(UTC),
         "deadline_provisional": deadline.provisional,
+        "received_at": data.get("received_at"),
     }
 
 
@@ -265,6 +266,8 @@ def accepted_payload(demand: Demand, data: dict[str, Any], deadline: Deadline) -
         payload["contact"] = data["contact"]
     if data.get("visit_id"):  # raised on a visit (服务进企): visits links it back
         payload["visit_id"] = data["visit_id"]
+    if data.get("received_at"):  # collected offline, entered later
+        payload["received_at"] = data["received_at"].isoformat()
     return payload
 
 
@@ -306,7 +309,8 @@ def store_demand(
         _register_enterprise(uow, ent, jurisdiction, correlation_id, now)
         name = ent["name"]
     _, limits, calendar = rules_for_new_demand(uow.session, uow.db, jurisdiction)
-    deadline = calendar.deadline(now, limits[data["complexity"]])
+    received = min(data.get("received_at") or now, now)  # counted from receipt
+    deadline = calendar.deadline(received, limits[data["complexity"]])
     year = demand_year(now)
     demand = Demand(
         code=unified_code(jurisdiction, year, take_number(uow, jurisdiction, year)),

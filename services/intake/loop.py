@@ -173,7 +173,7 @@ def _rescreen(
     feed and ``demand.screened``. With ``only_if_moved`` nothing happens unless the
     deadline or its provisional flag changes; returns whether anything was written."""
     _, limits, calendar = time_rules(uow.session, row.jurisdiction)
-    deadline = calendar.deadline(row.accepted_at, limits[complexity])
+    deadline = calendar.deadline(row.received_at or row.accepted_at, limits[complexity])
     if only_if_moved and not deadline_moved(
         deadline, row.expected_at, bool(row.deadline_provisional)
     ):

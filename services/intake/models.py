@@ -97,6 +97,8 @@ demands = Table(
     Column("expected_at", UtcDateTime(), nullable=True),
     Column("deadline_provisional", Boolean, nullable=False, server_default=false()),
     # the end of the loop
+    # when the enterprise raised it (collected offline, entered later); None: when accepted
+    Column("received_at", UtcDateTime(), nullable=True),
     Column("closed_at", UtcDateTime(), nullable=True),
     Column("resolution", String(20), nullable=True),
     Column("satisfaction_rating", Integer, nullable=True),

@@ -86,6 +86,7 @@ def as_demand(row: Any) -> dict[str, Any]:
         "status": row.status,
         "owner": owner,
         "accepted_at": row.accepted_at,
+        "received_at": row.received_at or row.accepted_at,
         "correlation_id": row.correlation_id,
         "complexity": row.complexity,
         "urgency": row.urgency,

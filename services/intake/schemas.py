@@ -1,6 +1,6 @@
 """Intake's request/response schemas (the OpenAPI document is generated from them)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from marshmallow import (
     RAISE,
@@ -28,6 +28,11 @@ SANE_TIME = validate.Range(
     max=datetime(2200, 1, 1, tzinfo=UTC),
     error="must be a time between 1900 and 2200",
 )
+
+# A demand collected offline (at the window, a forum, a visit, by phone) is often entered
+# later: when it was received may lie up to this far back; a little ahead is clock skew.
+RECEIPT_MAX_AGE = timedelta(days=30)
+RECEIPT_SKEW = timedelta(minutes=5)
 
 
 class Strict(Schema):
@@ -101,6 +106,24 @@ class DemandIn(Strict):
         metadata={"description": "simple: same working day; general: 5; complex: 20 (defaults)"},
     )
 
+    received_at = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": "when the enterprise raised it, if earlier than now (collected "
+            "offline, entered later): at most 30 days back; every time limit counts from it"
+        },
+    )
+
+    @validates("received_at")
+    def _receipt(self, value: datetime, **_: object) -> None:
+        now = datetime.now(UTC)
+        if value > now + RECEIPT_SKEW:
+            raise ValidationError("must not be in the future")
+        if value < now - RECEIPT_MAX_AGE:
+            raise ValidationError(
+                "must be within the last 30 days (older demands are entered as new ones)"
+            )
+
     @validates_schema
     def _service_item(self, data: dict[str, object], **_: object) -> None:
         item = data.get("service_item")
@@ -128,6 +151,9 @@ class DemandOut(Schema):
     status = fields.String()
     owner = fields.Dict(allow_none=True)
     accepted_at = fields.DateTime()
+    received_at = fields.DateTime(
+        metadata={"description": "when the enterprise raised it; time limits count from it"}
+    )
     correlation_id = fields.String()
     complexity = fields.String()
     urgency = fields.String(allow_none=True)

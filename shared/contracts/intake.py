@@ -48,6 +48,10 @@ class DemandAcceptedV1(Schema):
     deadline_provisional = fields.Boolean()
     contact = fields.Dict(metadata={"description": "name, phone, email: handling parties only"})
     visit_id = fields.String(metadata={"description": "the visit (服务进企) it was raised on"})
+    received_at = fields.AwareDateTime(
+        format="iso",
+        metadata={"description": "when the enterprise raised it, when collected offline"},
+    )
 
 
 DEMAND_ACCEPTED = "demand.accepted"

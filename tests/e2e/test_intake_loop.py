@@ -283,6 +283,38 @@ def test_the_demand_ledger_is_an_xlsx_of_what_the_filters_select(platform, monke
     assert "narrow them" in big.get_json()["error"]["fields"]["query"]["accepted_from"][0]
 
 
+def test_a_demand_collected_offline_counts_its_time_limits_from_its_receipt(platform):
+    """Received at the window last week and entered today: its deadline counts from the
+    receipt (and may already have passed); a receipt in the future or over 30 days back is
+    a 422 naming the field; none given means received as accepted."""
+    from datetime import timedelta
+
+    from services.intake.calendar import WorkingCalendar
+    from shared.timezone import CHINA
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    received = datetime.now(UTC) - timedelta(days=8)
+    d = post(c, h, complexity="general", source="window", received_at=received.isoformat())
+    assert abs(datetime.fromisoformat(d["received_at"]) - received) < timedelta(seconds=1)
+    due = datetime.fromisoformat(d["expected_datetime"])
+    assert due == WorkingCalendar().deadline(received, 5).due.astimezone(CHINA)
+    assert due < datetime.fromisoformat(d["accepted_at"]) + timedelta(days=5)
+    events = wait_for(lambda: trace(c, h, d["code"]))
+    accepted = next(e for e in events if e["event_type"] == "demand.accepted")
+    assert accepted["payload"]["received_at"]  # archived with the demand
+    plain = post(c, h)
+    assert plain["received_at"] == plain["accepted_at"]
+    for when, why in [
+        (datetime.now(UTC) + timedelta(hours=1), "future"),
+        (datetime.now(UTC) - timedelta(days=31), "30 days"),
+    ]:
+        r = post_raw(c, h, received_at=when.isoformat())
+        assert r.status_code == 422
+        assert why in r.get_json()["error"]["fields"]["json"]["received_at"][0]
+    assert post_raw(c, h, received_at="2026-11-30T10:00:00").status_code == 422  # no zone
+
+
 def test_content_type_size_and_docs(platform):
     c = Client(platform.wsgi)
     h = auth(platform, "district")

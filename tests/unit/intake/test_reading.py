@@ -47,6 +47,7 @@ def stored(**over):
         "owner_id": None,
         "owner_name": None,
         "accepted_at": datetime(2026, 11, 25, 8, tzinfo=UTC),
+        "received_at": None,
         "correlation_id": "c",
         "complexity": "general",
         "urgency": None,
@@ -65,6 +66,9 @@ def test_a_demand_shows_contact_location_owner_and_rating_only_when_it_has_them(
     bare = as_demand(stored())
     assert bare["contact"] is None and bare["location"] is None and bare["owner"] is None
     assert bare["satisfaction"] is None and bare["service_notice"] is None
+    assert bare["received_at"] == bare["accepted_at"]  # received as accepted
+    earlier = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    assert as_demand(stored(received_at=earlier))["received_at"] == earlier
     full = as_demand(
         stored(
             contact_phone="0971-1234567",

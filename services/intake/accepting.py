@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +31,7 @@ from shared.db import UnitOfWork, insert_or_ignore
 from shared.directory import LocalDirectory
 from shared.events import Event, in_subtree
 from shared.scoping import filing_jurisdiction
+from shared.timezone import CHINA
 from shared.usecases import DomainError, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
@@ -341,9 +342,25 @@ def store_demand(
 
 
 # -- raised on a visit ---------------------------------------------------------------
-def raised_demand(raised: dict[str, Any], enterprise_name: str, visit_id: Any) -> dict[str, Any]:
-    """A demand raised on a visit, as the fields of an accepted demand."""
+def received_on_visit(visited_on: str | None, now: datetime) -> datetime | None:
+    """A demand raised on a visit was received on the visit's day — from its start, China
+    time (never later than now): its time limits count from then, however late the visit
+    is logged."""
+    if not visited_on:
+        return None
+    return min(datetime.combine(date.fromisoformat(visited_on), time(0), CHINA), now)
+
+
+def raised_demand(
+    raised: dict[str, Any],
+    enterprise_name: str,
+    visit_id: Any,
+    received_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A demand raised on a visit, as the fields of an accepted demand (received on the
+    visit, ``received_at``, when known)."""
     return {
+        "received_at": received_at,
         "enterprise": {"credit_code": raised["credit_code"], "name": enterprise_name},
         "category": raised["category"],
         "service_item": raised.get("service_item"),
@@ -362,6 +379,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
     ``field_visit``), filed where their enterprise is registered."""
     p = event.payload
     now = datetime.now(UTC)
+    received = received_on_visit(p.get("visited_on"), now)
     for raised in p.get("demands_raised") or []:
         ent = uow.session.execute(
             select(enterprises.c.name, enterprises.c.jurisdiction).where(
@@ -370,7 +388,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
         ).first()
         if ent is None:  # visits checks enterprises against intake's own announcements
             raise LookupError(f"visit {p['visit_id']}: unknown enterprise {raised['credit_code']}")
-        data = raised_demand(raised, ent.name, p["visit_id"])
+        data = raised_demand(raised, ent.name, p["visit_id"], received)
         filing = Filing(ent.jurisdiction, ent.name)
         _, demand = store_demand(uow, data, filing, p["logged_by"], event.correlation_id, now)
         log.info("demand %s raised on visit %s", demand.code, p["visit_id"])

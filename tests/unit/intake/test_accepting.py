@@ -17,6 +17,7 @@ from services.intake.accepting import (
     filing_of,
     on_visit_logged,
     raised_demand,
+    received_on_visit,
     store_demand,
     take_number,
 )
@@ -268,6 +269,28 @@ def test_demands_raised_on_a_visit_enter_the_loop_where_the_enterprise_is(uow):
     with uow.read() as s:
         rows = s.execute(select(demands.c.source, demands.c.accepted_by)).all()
     assert rows == [("field_visit", "s-1")] * 2
+
+
+def test_a_demand_raised_on_a_visit_counts_from_the_visits_day(uow):
+    """Visited on Monday 2026-11-23, logged later: received that day (China time), so a
+    simple demand was due that day at 18:00 — logged late, it is overdue, truthfully."""
+    from datetime import datetime
+
+    from shared.timezone import CHINA
+
+    seed_enterprises(uow, [(CODE, "青海高原新材料科技有限公司", "630102")])
+    raised = {"credit_code": CODE, "category": "talent", "title": "t", "description": "d"}
+    event = visit_logged(raised | {"complexity": "simple"})
+    event.payload["visited_on"] = "2026-11-23"
+    with uow:
+        on_visit_logged(event, uow)
+        uow.commit()
+    [accepted] = [e for e in uow.committed if e.event_type == "demand.accepted"]
+    day = datetime(2026, 11, 23, tzinfo=CHINA)
+    assert datetime.fromisoformat(accepted.payload["received_at"]) == day
+    assert datetime.fromisoformat(accepted.payload["expected_at"]) == day.replace(hour=18)
+    assert received_on_visit(None, day) is None
+    assert received_on_visit("2099-01-01", day) == day  # never later than now
 
 
 def test_a_demand_raised_for_an_unknown_enterprise_is_an_error_of_the_event(uow):

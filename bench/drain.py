@@ -9,7 +9,8 @@ same broker.
   assignment made by dispatch while it works off ``demand.accepted`` is delivered to
   scoring, visits and the archive within the same drain).
 * ``raw_pika(url, n, body)``: ``n`` persistent messages of ``body`` into one durable
-  queue by a publisher with asynchronous confirms (a window of 200 in flight), consumed
+  queue by a publisher with asynchronous confirms (``relay_bench``'s, a window of 200 in
+  flight), consumed
   at the same time by a consumer with manual acknowledgements (prefetch 50, one ack per
   message) on its own connection; messages/s from the first publish to the last ack.
 """
@@ -22,6 +23,8 @@ import threading
 import time
 import urllib.request
 from typing import Any
+
+from bench.relay_bench import pika_async_confirms
 
 QUEUE = "bench.drain"
 
@@ -73,45 +76,11 @@ def raw_pika(url: str, n: int, body: bytes, window: int = 200, prefetch: int = 5
     t.start()
     ready.wait(30)
 
-    props = pika.BasicProperties(
-        content_type="application/json", content_encoding="utf-8", delivery_mode=2
-    )
-    state: dict[str, Any] = {"sent": 0, "acked": 0}
-
-    def send_window() -> None:
-        end = min(state["sent"] + window, n)
-        for _ in range(state["sent"], end):
-            state["channel"].basic_publish("", QUEUE, body, props)
-        state["sent"] = end
-
-    def on_confirm(frame: Any) -> None:
-        method = frame.method
-        if isinstance(method, pika.spec.Basic.Nack):
-            raise RuntimeError("the broker refused a message")
-        state["acked"] = max(state["acked"], method.delivery_tag)  # one channel: in order
-        if state["acked"] >= state["sent"]:
-            if state["sent"] >= n:
-                state["connection"].close()
-            else:
-                send_window()
-
-    def on_channel(ch: Any) -> None:
-        state["channel"] = ch
-
-        def start(_: Any) -> None:
-            state["t0"] = time.perf_counter()
-            send_window()
-
-        ch.confirm_delivery(on_confirm, callback=start)
-
-    conn = pika.SelectConnection(
-        pika.URLParameters(url),
-        on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
-        on_close_callback=lambda c, reason: c.ioloop.stop(),
-    )
-    state["connection"] = conn
-    conn.ioloop.start()
+    # the relay bench's publisher: a window in flight, its confirms awaited, the next sent
+    messages = [("", QUEUE, body, {"event_id": str(i)}) for i in range(n)]
+    t0 = time.perf_counter()
+    pika_async_confirms(url, messages, window)
     if not done.wait(600):
         raise RuntimeError("the raw consumer did not finish")
-    seconds = consumed["at"] - state["t0"]
+    seconds = consumed["at"] - t0
     return {"messages": n, "seconds": round(seconds, 2), "per_second": round(n / seconds, 1)}

@@ -39,6 +39,7 @@ from services.scoring.attribution import (
     UNCOUNTED,
     Attributed,
     TallyKey,
+    accumulate,
     sum_up,
     tally_demand,
 )
@@ -183,9 +184,7 @@ def build(url: str, demands: int, enterprises: int, seed: int = 7) -> dict[str, 
                     )
                     for fact, value, when in steps
                 ]
-                for key, (n, total) in tally_demand(attributed).items():
-                    had, had_total = unit_tallies.get(key, (0, 0))
-                    unit_tallies[key] = (had + n, had_total + total)
+                accumulate(unit_tallies, tally_demand(attributed))
                 for fact, value, when in steps:
                     name = (
                         None

@@ -132,15 +132,18 @@ class Database:
             self._sessions = None
 
 
+def dialect_insert(dialect: str) -> Callable[[Any], Any]:
+    """The ``insert`` of a dialect (``postgresql`` or ``sqlite``): one with ``ON CONFLICT``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def insert_or_ignore(db: Database, table: Any) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` in the database's own dialect."""
-    if db.is_postgres:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
+    return dialect_insert("postgresql" if db.is_postgres else "sqlite")(
+        table
+    ).on_conflict_do_nothing()
 
 
 def upsert(session: Session, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:

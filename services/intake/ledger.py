@@ -62,10 +62,6 @@ def _contact(r: Any) -> Any:
     return " ".join(x for x in (r.contact_name, r.contact_phone) if x) or None
 
 
-def _rating(r: Any) -> Any:
-    return r.satisfaction_rating
-
-
 COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("需求编码", lambda r: r.code),
     ("受理时间", lambda r: _when(r.accepted_at)),
@@ -84,7 +80,7 @@ COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("承诺办结时间", lambda r: _when(r.expected_at)),
     ("办结时间", lambda r: _when(r.closed_at)),
     ("办结结果", lambda r: RESOLUTION.get(r.resolution or "", r.resolution)),
-    ("满意度", _rating),
+    ("满意度", lambda r: r.satisfaction_rating),
     ("同意共享", lambda r: "是" if r.consent_to_share else "否"),
 )
 

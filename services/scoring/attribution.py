@@ -41,6 +41,7 @@ from services.scoring.models import (
     owner_history,
     unit_tallies,
 )
+from shared.db import dialect_insert
 
 UNCOUNTED = ("accepted", "rating", "closed")  # facts that feed no stage input
 
@@ -199,21 +200,26 @@ def tally_demand(facts: Sequence[Attributed]) -> dict[TallyKey, tuple[int, int]]
 def difference(
     new: dict[TallyKey, tuple[int, int]], old: dict[TallyKey, tuple[int, int]]
 ) -> dict[TallyKey, tuple[int, int]]:
+    """``new`` less ``old``, key by key."""
     out = {}
     for key in new.keys() | old.keys():
         (n1, t1), (n0, t0) = new.get(key, (0, 0)), old.get(key, (0, 0))
-        if (n1 - n0, t1 - t0) != (0, 0):
-            out[key] = (n1 - n0, t1 - t0)
+        out[key] = (n1 - n0, t1 - t0)
     return out
 
 
-def add_to_tallies(s: Session, delta: dict[TallyKey, tuple[int, int]]) -> None:
-    """Add ``delta`` to the tallies: one statement, rows in key order (two transactions
-    adding to the same rows lock them in the same order)."""
-    if not delta:
-        return
-    u = unit_tallies
-    rows = [
+def accumulate(
+    into: dict[TallyKey, tuple[int, int]], more: dict[TallyKey, tuple[int, int]]
+) -> None:
+    """Add the tallies ``more`` (another demand's) to ``into``."""
+    for key, (n, total) in more.items():
+        had, had_total = into.get(key, (0, 0))
+        into[key] = (had + n, had_total + total)
+
+
+def tally_rows(tallies: dict[TallyKey, tuple[int, int]]) -> list[dict[str, Any]]:
+    """``unit_tallies`` rows of ``tallies``, in key order, leaving out what adds nothing."""
+    return [
         {
             "unit_id": k[0],
             "month": k[1],
@@ -223,22 +229,22 @@ def add_to_tallies(s: Session, delta: dict[TallyKey, tuple[int, int]]) -> None:
             "n": n,
             "total": t,
         }
-        for k, (n, t) in sorted(delta.items())
+        for k, (n, t) in sorted(tallies.items())
+        if (n, t) != (0, 0)
     ]
-    stmt = _upsert(s)(u).values(rows)
+
+
+def add_to_tallies(s: Session, delta: dict[TallyKey, tuple[int, int]]) -> None:
+    """Add ``delta`` to the tallies: one statement, rows in key order (two transactions
+    adding to the same rows lock them in the same order)."""
+    rows = tally_rows(delta)
+    if not rows:
+        return
+    u = unit_tallies
+    stmt = dialect_insert(s.get_bind().dialect.name)(u).values(rows)
     s.execute(
         stmt.on_conflict_do_update(
             index_elements=[u.c.unit_id, u.c.month, u.c.input, u.c.prev, u.c.next],
             set_={"n": u.c.n + stmt.excluded.n, "total": u.c.total + stmt.excluded.total},
         )
     )
-
-
-def _upsert(s: Session) -> Any:
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert

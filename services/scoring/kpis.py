@@ -63,20 +63,18 @@ def _tiers(s: Session, prefix: str, day: date, period: Period | None = None) -> 
         .where(under(enterprises.c.jurisdiction, prefix), th.since <= day)
         .subquery()
     )
-    if period is None:
-        rows = s.execute(
-            select(ranked.c.growth_tier, func.count(), literal(0))
-            .where(ranked.c.nth == 1)
-            .group_by(ranked.c.growth_tier)
-        )
-    else:
+    source: Any = ranked
+    served_count: Any = literal(0)
+    if period is not None:
         served = _served(prefix, period).subquery()
-        rows = s.execute(
-            select(ranked.c.growth_tier, func.count(), func.count(served.c.code))
-            .select_from(ranked.outerjoin(served, served.c.code == ranked.c.credit_code))
-            .where(ranked.c.nth == 1)
-            .group_by(ranked.c.growth_tier)
-        )
+        source = ranked.outerjoin(served, served.c.code == ranked.c.credit_code)
+        served_count = func.count(served.c.code)
+    rows = s.execute(
+        select(ranked.c.growth_tier, func.count(), served_count)
+        .select_from(source)
+        .where(ranked.c.nth == 1)
+        .group_by(ranked.c.growth_tier)
+    )
     counts, served_counts = {}, {}
     for tier, n, n_served in rows:
         counts[tier] = int(n)

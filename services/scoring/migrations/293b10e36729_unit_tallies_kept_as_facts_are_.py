@@ -36,7 +36,7 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     from itertools import groupby
 
-    from services.scoring.attribution import Attributed, difference, tally_demand
+    from services.scoring.attribution import Attributed, accumulate, tally_demand, tally_rows
 
     bind = op.get_bind()
     facts = bind.execute(
@@ -48,21 +48,8 @@ def upgrade() -> None:
     totals: dict = {}
     for _, rows in groupby(facts, key=lambda r: r.demand_code):
         demand = [Attributed(r.owner_id, r.input, r.fact, r.period, r.value) for r in rows]
-        for key, (n, t) in tally_demand(demand).items():
-            n0, t0 = totals.get(key, (0, 0))
-            totals[key] = (n0 + n, t0 + t)
-    tallies = [
-        {
-            "unit_id": k[0],
-            "month": k[1],
-            "input": k[2],
-            "prev": k[3],
-            "next": k[4],
-            "n": n,
-            "total": t,
-        }
-        for k, (n, t) in sorted(difference(totals, {}).items())
-    ]
+        accumulate(totals, tally_demand(demand))
+    tallies = tally_rows(totals)
     table = sa.table(
         "unit_tallies",
         *(sa.column(c) for c in ("unit_id", "month", "input", "prev", "next", "n", "total")),

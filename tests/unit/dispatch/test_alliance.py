@@ -10,6 +10,7 @@ test_terms.py and test_order_life.py.
 from __future__ import annotations
 
 import copy
+import operator
 from collections import Counter
 from datetime import date, timedelta
 from fractions import Fraction
@@ -615,23 +616,21 @@ def cycle_from(agencies, category, pointer):
     return order[i:] + order[:i]
 
 
-def above_a_cap(tally: MonthTally, agency_id: str) -> bool:
-    """The seed's caps recomputed from scratch: > 50 % of an item's orders or > 30 % of value."""
-    value_over = tally.value_share(agency_id) > Fraction(3, 10)
+def above_a_cap(tally: MonthTally, agency_id: str, *, reaching: bool = False) -> bool:
+    """The seed's caps recomputed from scratch: > 50 % of an item's orders or > 30 % of the
+    value — or, ``reaching`` (达到上限, the month close's test), ≥."""
+    over = operator.ge if reaching else operator.gt
+    value_over = over(tally.value_share(agency_id), Fraction(3, 10))
     item_over = any(
-        n * 2 > tally.item_orders[item] for (a, item), n in tally.orders.items() if a == agency_id
+        over(n * 2, tally.item_orders[item])
+        for (a, item), n in tally.orders.items()
+        if a == agency_id
     )
     return value_over or item_over
 
 
 def at_a_cap(tally: MonthTally, agency_id: str) -> bool:
-    """Reaching a cap (达到上限, the month close's test): ≥ 50 % of an item's orders or
-    ≥ 30 % of the value."""
-    value_at = tally.value_share(agency_id) >= Fraction(3, 10)
-    item_at = any(
-        n * 2 >= tally.item_orders[item] for (a, item), n in tally.orders.items() if a == agency_id
-    )
-    return value_at or item_at
+    return above_a_cap(tally, agency_id, reaching=True)
 
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

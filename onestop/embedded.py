@@ -114,7 +114,7 @@ class Platform:
                 on_start(svc)
             periodic = getattr(module, "periodic", None)
             if periodic is not None:
-                job = Periodic(svc, periodic, self.settings.periodic_interval)
+                job = Periodic(svc, periodic)
                 job.start()
                 self.periodic.append(job)
             w = WorkerThread(svc, svc.consumer(subscriptions[name]))

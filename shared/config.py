@@ -29,6 +29,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -70,6 +81,15 @@ class Settings:
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_redirect_uri: str | None = None  # default: the callback's URL as the request reached it
+    # callbacks to the systems that filed demands (services.intake.callbacks): the delivery
+    # job's interval, the retry schedule (base doubling up to the cap, then dead-lettered
+    # after the attempts), each request's timeout, and whether http://localhost is allowed
+    callback_interval: float = 1.0
+    callback_backoff: float = 5.0
+    callback_backoff_cap: float = 300.0
+    callback_attempts: int = 30
+    callback_timeout: float = 10.0
+    callback_loopback_http: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -110,6 +130,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             k.strip() for k in env.get("ONESTOP_SECRET_KEYS", "").split(",") if k.strip()
         ),
         topology_file=Path(env.get("ONESTOP_TOPOLOGY_FILE") or TOPOLOGY_FILE),
+        callback_interval=_float(env, "ONESTOP_CALLBACK_INTERVAL", 1.0),
+        callback_backoff=_float(env, "ONESTOP_CALLBACK_BACKOFF", 5.0),
+        callback_backoff_cap=_float(env, "ONESTOP_CALLBACK_BACKOFF_CAP", 300.0),
+        callback_attempts=_int(env, "ONESTOP_CALLBACK_ATTEMPTS", 30),
+        callback_timeout=_float(env, "ONESTOP_CALLBACK_TIMEOUT", 10.0),
+        # plain http to a loopback address: the embedded default, tests and benchmarks only
+        callback_loopback_http=_bool(
+            env,
+            "ONESTOP_CALLBACK_LOOPBACK_HTTP",
+            env.get("ONESTOP_BROKER_URL", "memory://").startswith("memory://"),
+        ),
         **_oidc(env),
     )
 

@@ -60,6 +60,8 @@ SCOPES: dict[str, str] = {
     "administrator's API key (a system administrator manages none: 三员分立)",
     "trail": "the security trail of the caller's subtree only: `person.*`, `apikey.*`, "
     "`signing_key.*`, `access.*` and `dead_letter.*` events",
+    "own key": "the callback of the caller's own key and the deliveries to it (the status "
+    "changes of the demands that key filed)",
     "public": "anyone, without a credential",
 }
 
@@ -124,6 +126,7 @@ EVERYONE = API_ROLES
 OFFICE_SUBTREE = _each("subtree", *OFFICE)
 MANAGERS_SUBTREE = _each("subtree", *MANAGERS)
 ORDERS = {**OFFICE_SUBTREE, "agency": "own agency"}  # agency orders and members
+OWN_KEY = _each("own key", *OFFICE)  # a system's callback: whoever files demands
 ARCHIVE_SEARCH = {**OFFICE_SUBTREE, "auditor": "trail"}
 # an enterprise user files, follows, rates and consents for its own enterprises only
 SELF_SERVICE = {**OFFICE_SUBTREE, "enterprise": "own enterprises"}
@@ -299,6 +302,11 @@ ACTIONS: tuple[Action, ...] = (
         ("import_enterprises", "POST", "/enterprises/import", OFFICE_SUBTREE),
         ("get_time_limits", "GET", "/time-limits/<jurisdiction>", OFFICE_SUBTREE),
         ("set_time_limits", "PUT", "/time-limits/<jurisdiction>", _each("subtree", "admin")),
+        ("register_callback", "PUT", "/callback", OWN_KEY),
+        ("get_callback", "GET", "/callback", OWN_KEY),
+        ("remove_callback", "DELETE", "/callback", OWN_KEY),
+        ("callback_deliveries", "GET", "/callback/deliveries", OWN_KEY),
+        ("resend_delivery", "POST", "/callback/deliveries/<delivery_id>/resend", OWN_KEY),
     ),
     _public("intake", "service_list", "GET", f"{O311}/services.<fmt>"),
     _public("intake", "service_definition", "GET", f"{O311}/services/<code>.<fmt>"),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import FrameType
 
 import shared.contracts  # noqa: F401  (registers the event schemas)
+from shared.config import Settings
 from shared.consumer import EventConsumer
 from shared.faults import unavailable
 from shared.logs import setup_logging
@@ -19,6 +20,13 @@ from shared.runtime import Service
 log = logging.getLogger(__name__)
 
 
+def interval_of(job: Callable[[Service], object], settings: Settings) -> float:
+    """Seconds between a periodic job's runs: ``settings.periodic_interval``, or the job's
+    own ``every(settings)`` when it names one (intake's callback deliveries: every second)."""
+    every = getattr(job, "every", None)
+    return float(every(settings)) if callable(every) else settings.periodic_interval
+
+
 class Periodic:
     """A service's periodic job (a deadline sweep, a month close) on its own thread.
 
@@ -26,10 +34,12 @@ class Periodic:
     database); a failing run is logged and tried again at the next interval.
     """
 
-    def __init__(self, svc: Service, job: Callable[[Service], object], interval: float) -> None:
+    def __init__(
+        self, svc: Service, job: Callable[[Service], object], interval: float | None = None
+    ) -> None:
         self.svc = svc
         self.job = job
-        self.interval = interval
+        self.interval = interval_of(job, svc.settings) if interval is None else interval
         self._stop = threading.Event()
         self.thread = threading.Thread(
             target=self._loop, name=f"periodic-{svc.name}-{job.__name__}", daemon=True
@@ -102,7 +112,7 @@ def run_worker(
         start_http_server(svc.settings.metrics_port)
     consumer = svc.consumer(subscriptions(svc))
     svc.relay.ensure_started()  # sweeps leftovers of the API processes too
-    job = Periodic(svc, periodic, svc.settings.periodic_interval) if periodic else None
+    job = Periodic(svc, periodic) if periodic else None
     if job is not None:
         job.start()
 

@@ -1,66 +1,16 @@
-"""Secrets the directory must read back — a person's TOTP seed, a signing key's private
-half — sealed at rest (Fernet: AES-128-CBC with HMAC-SHA256, from ``cryptography``).
-
-Passwords, API keys and refresh tokens are only ever hashed; these two cannot be, so they
-are encrypted under keys that never enter the database: ``ONESTOP_SECRET_KEYS`` (Fernet
-keys, comma-separated: the first seals, all open — a new key is added first, then the old
-one dropped once nothing sealed with it remains), else a key the directory makes once in its
-data directory (``directory-secret.key``, mode 0600: the embedded default and run-stack).
-A value stored before sealing existed opens as it is.
-"""
+"""The directory's sealer: a person's TOTP seed and a signing key's private half are sealed
+at rest (``shared.sealing``) under ``ONESTOP_SECRET_KEYS``, else a key the directory makes
+once in its data directory (``directory-secret.key``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
+from shared import sealing
 from shared.config import Settings
+from shared.sealing import PREFIX, Sealer
 
-PREFIX = "sealed:v1:"
+__all__ = ["KEY_FILE", "PREFIX", "Sealer", "configure", "current"]
+
 KEY_FILE = "directory-secret.key"
-
-
-class Sealer:
-    def __init__(self, keys: list[str]) -> None:
-        if not keys:
-            raise ValueError("a sealer needs at least one key")
-        self._box = MultiFernet([Fernet(k.encode()) for k in keys])
-
-    def seal(self, text: str) -> str:
-        return PREFIX + self._box.encrypt(text.encode()).decode()
-
-    def open(self, stored: str) -> str:
-        """The secret; a value from before sealing as it is; ``ValueError`` for one sealed
-        under a key this sealer does not hold."""
-        if not stored.startswith(PREFIX):
-            return stored
-        try:
-            return self._box.decrypt(stored.removeprefix(PREFIX).encode()).decode()
-        except InvalidToken:
-            raise ValueError("a sealed secret no configured key opens") from None
-
-
-def key_file(data_dir: Path) -> str:
-    """The directory's own key in its data directory, made once (0600). Several processes
-    may start at once (an API's workers and the worker): the first link wins, the others
-    read what it wrote."""
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{KEY_FILE}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(Fernet.generate_key().decode())
-        try:
-            os.link(tmp, path)  # atomic, and never over another process's key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
-
 
 _current: Sealer | None = None
 
@@ -68,8 +18,7 @@ _current: Sealer | None = None
 def configure(settings: Settings) -> Sealer:
     """The directory's sealer, from the settings (``services.directory.build`` calls it)."""
     global _current
-    keys = list(settings.secret_keys) or [key_file(settings.data_dir)]
-    _current = Sealer(keys)
+    _current = sealing.sealer(settings, "directory")
     return _current
 
 
@@ -77,5 +26,5 @@ def current() -> Sealer:
     """The configured sealer (a process-local key when none was configured: tests)."""
     global _current
     if _current is None:
-        _current = Sealer([Fernet.generate_key().decode()])
+        _current = sealing.throwaway()
     return _current

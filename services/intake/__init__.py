@@ -7,6 +7,9 @@ NAME = "intake"
 
 
 def build(settings: Settings | None = None) -> Service:
+    from services.intake import subscribing
     from services.intake.models import metadata
 
-    return bootstrap(NAME, metadata, settings)
+    svc = bootstrap(NAME, metadata, settings)
+    subscribing.configure(svc.settings)  # the callbacks' secrets are sealed
+    return svc

@@ -6,13 +6,28 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from services.intake import build, feed, loop, metrics, open311, reading, registry, timelimits
+from services.intake import (
+    build,
+    feed,
+    loop,
+    metrics,
+    open311,
+    reading,
+    registry,
+    subscribing,
+    timelimits,
+)
 from services.intake.accepting import AcceptDemand, accept_demand
 from services.intake.consent import set_consent
 from services.intake.idempotency import IdempotencyKey, Replayed
 from services.intake.schemas import (
+    CallbackIn,
+    CallbackOut,
     Catalogue,
     ConsentIn,
+    DeliveryList,
+    DeliveryListArgs,
+    DeliveryOut,
     DemandIn,
     DemandList,
     DemandListArgs,
@@ -268,6 +283,110 @@ def get_time_limits(jurisdiction: str) -> dict[str, Any]:
 def set_time_limits(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
     """Set a jurisdiction's own time limits and closure days (admin)."""
     return timelimits.set_time_limits(service().uow(), current_principal(), jurisdiction, data)
+
+
+# -- callbacks to the system that filed a demand (services.intake.callbacks) ----------------
+STATUS_CHANGE_CALLBACK = {
+    "statusChanged": {
+        "{$request.body#/url}": {
+            "post": {
+                "summary": "A status change of a demand this key filed",
+                "description": "The body is the demand.status_changed event's envelope, as on "
+                "the bus (docs/asyncapi.yaml); one change per request, in order per demand, "
+                "at least once (drop a webhook-id seen before). Signed the Standard Webhooks "
+                "way: verify webhook-signature (v1,base64 HMAC-SHA256 of "
+                "'{webhook-id}.{webhook-timestamp}.{body}' under the secret's base64 after "
+                "whsec_) and refuse a timestamp more than 5 minutes from your clock. Any 2xx "
+                "acknowledges; anything else is retried with back-off, then dead-lettered. "
+                "See examples/callback_receiver.py.",
+                "parameters": [
+                    {"in": "header", "name": n, "required": True, "schema": {"type": "string"}}
+                    for n in ("webhook-id", "webhook-timestamp", "webhook-signature")
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["event_id", "event_type", "payload"],
+                                "properties": {
+                                    "event_id": {"type": "string", "format": "uuid"},
+                                    "event_type": {
+                                        "type": "string",
+                                        "enum": ["demand.status_changed"],
+                                    },
+                                    "event_version": {"type": "integer"},
+                                    "occurred_at": {"type": "string", "format": "date-time"},
+                                    "producer": {"type": "string"},
+                                    "correlation_id": {"type": "string"},
+                                    "jurisdiction": {"type": "string"},
+                                    "payload": {
+                                        "type": "object",
+                                        "description": "demand_code, from_status, to_status, "
+                                        "note, resolution, actor, at, category, on_time",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"2XX": {"description": "received"}},
+            }
+        }
+    }
+}
+
+
+@blp.put("/callback")
+@permit("intake.register_callback")
+@blp.arguments(CallbackIn)
+@blp.response(200, CallbackOut)
+@blp.doc(callbacks=STATUS_CHANGE_CALLBACK)
+def register_callback(data: dict[str, Any]) -> dict[str, Any]:
+    """Register (or replace) your key's callback URL: every status change of the demands
+    your key files is POSTed there, signed with the secret answered now, once. A URL that
+    is not https is a 422 naming the field."""
+    svc = service()
+    return subscribing.register(
+        svc.uow(), current_principal(), data, loopback_http=svc.settings.callback_loopback_http
+    )
+
+
+@blp.get("/callback")
+@permit("intake.get_callback")
+@blp.response(200, CallbackOut)
+def get_callback() -> dict[str, Any]:
+    """Your key's callback URL (its secret is shown only when registering)."""
+    return subscribing.get(service().uow(), current_principal())
+
+
+@blp.delete("/callback")
+@permit("intake.remove_callback")
+@blp.response(204)
+def remove_callback() -> None:
+    """Remove your key's callback; deliveries still pending are dead-lettered."""
+    subscribing.unregister(service().uow(), current_principal())
+
+
+@blp.get("/callback/deliveries")
+@permit("intake.callback_deliveries")
+@blp.arguments(DeliveryListArgs, location="query")
+@blp.response(200, DeliveryList)
+def callback_deliveries(args: dict[str, Any]) -> dict[str, Any]:
+    """Your key's delivery log, newest first: each change, its attempts, the receiver's
+    last answer, and whether it is pending, delivered or dead-lettered."""
+    return subscribing.log(service().uow(), current_principal(), args)
+
+
+@blp.post("/callback/deliveries/<int:delivery_id>/resend")
+@permit("intake.resend_delivery")
+@blp.response(202, DeliveryOut)
+@blp.alt_response(409, description="still pending, or already being re-sent")
+def resend_delivery(delivery_id: int) -> dict[str, Any]:
+    """Send a delivered or dead-lettered change again (a new delivery in the log, queued
+    behind what is pending for that demand, with the same webhook-id)."""
+    return subscribing.resend(service().uow(), current_principal(), delivery_id)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

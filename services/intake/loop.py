@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from services.intake import metrics
+from services.intake import metrics, subscribing
 from services.intake.calendar import Deadline
 from services.intake.feed import record_update
 from services.intake.lifecycle import FINAL, LifecycleError, Transition, revisit, transition
@@ -34,23 +34,23 @@ def _conflict(exc: LifecycleError) -> Conflict:
 def _emit_status(
     uow: UnitOfWork, row: Any, t: Transition, actor: str, at: datetime, on_time: bool | None
 ) -> None:
-    uow.emit(
-        contract.demand_status_changed(
-            jurisdiction=row.jurisdiction,
-            correlation_id=row.correlation_id,
-            payload={
-                "demand_code": row.code,
-                "from_status": t.from_status,
-                "to_status": t.to_status,
-                "note": t.note,
-                "resolution": t.resolution,
-                "actor": actor,
-                "at": at.isoformat(),
-                "category": row.category,
-                "on_time": on_time,
-            },
-        )
+    event = contract.demand_status_changed(
+        jurisdiction=row.jurisdiction,
+        correlation_id=row.correlation_id,
+        payload={
+            "demand_code": row.code,
+            "from_status": t.from_status,
+            "to_status": t.to_status,
+            "note": t.note,
+            "resolution": t.resolution,
+            "actor": actor,
+            "at": at.isoformat(),
+            "category": row.category,
+            "on_time": on_time,
+        },
     )
+    uow.emit(event)
+    subscribing.enqueue(uow, row.accepted_by, row.code, event)  # the filer's callback
 
 
 def step_values(

@@ -5,6 +5,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -144,4 +145,38 @@ time_limit_rules = Table(
     Column("closures", Text, nullable=False, server_default="[]"),  # JSON list of ISO dates
     Column("updated_by", String(100), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Callbacks (services.intake.callbacks): one URL per key that files demands, and the
+# status changes of its demands to deliver there, written in the change's transaction.
+callback_subscriptions = Table(
+    "callback_subscriptions",
+    metadata,
+    Column("key_id", String(100), primary_key=True),  # a demand's accepted_by
+    Column("url", String(2000), nullable=False),
+    Column("secret", Text, nullable=False),  # sealed (shared.sealing): it must sign
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+callback_deliveries = Table(
+    "callback_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("key_id", String(100), nullable=False),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("body", Text, nullable=False),  # the event's envelope, as on the bus
+    Column("status", String(12), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_until", UtcDateTime(), nullable=True),  # a delivery job is trying it
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("settled_at", UtcDateTime(), nullable=True),  # delivered or dead-lettered
+    Column("last_status", Integer, nullable=True),  # the receiver's last HTTP status
+    Column("last_error", String(500), nullable=True),
+    Column("resend_of", BigInteger, nullable=True),
+    Index("ix_callback_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_callback_deliveries_queue", "key_id", "demand_code", "id"),
 )

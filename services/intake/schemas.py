@@ -379,3 +379,61 @@ class CategoryOut(Schema):
 
 class Catalogue(Schema):
     categories = fields.List(fields.Nested(CategoryOut))
+
+
+# -- callbacks to the system that filed a demand (services.intake.callbacks) ---------------
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+
+
+class CallbackIn(Strict):
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={
+            "description": "https URL that receives every status change of the demands "
+            "this key files (plain http only to a loopback address, in tests)",
+            "example": "https://district.example.gov.cn/onestop/callbacks",
+        },
+    )
+
+
+class CallbackOut(Schema):
+    url = fields.String()
+    secret = fields.String(
+        metadata={
+            "description": "the signing secret (whsec_…), answered once, when registering: "
+            "keep it to verify webhook-signature"
+        }
+    )
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class DeliveryListArgs(Strict):
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    demand_code = fields.String(validate=validate.Length(max=40))
+    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    demand_code = fields.String()
+    event_id = fields.String(metadata={"description": "the webhook-id header"})
+    event_type = fields.String()
+    status = fields.String(metadata={"description": "pending, delivered or dead (dead-lettered)"})
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    settled_at = fields.DateTime(allow_none=True)
+    last_status = fields.Integer(
+        allow_none=True, metadata={"description": "receiver's HTTP status"}
+    )
+    last_error = fields.String(allow_none=True)
+    resend_of = fields.Integer(allow_none=True)
+    event = fields.Dict(metadata={"description": "the body delivered: the event's envelope"})
+
+
+class DeliveryList(Schema):
+    items = fields.List(fields.Nested(DeliveryOut))
+    next_cursor = fields.String(allow_none=True)

@@ -1,8 +1,8 @@
-"""Intake's consumers: ``python -m services.intake.worker``."""
+"""Intake's consumers and callback deliveries: ``python -m services.intake.worker``."""
 
 from __future__ import annotations
 
-from services.intake import accepting, build, loop
+from services.intake import accepting, build, delivery, loop
 from shared.contracts.dispatch import ASSIGNMENT_MADE, PROGRESS_REPORTED
 from shared.contracts.visits import VISIT_LOGGED
 from shared.messaging import Subscription
@@ -24,5 +24,15 @@ def on_start(svc: Service) -> None:
     loop.recompute_provisional(svc.uow())
 
 
+def periodic(svc: Service) -> None:
+    """The intake worker's periodic job, every ``ONESTOP_CALLBACK_INTERVAL`` seconds (not
+    the workers' common interval): deliver the callbacks that are due."""
+    delivery.run(svc)
+
+
+# its own interval (shared.worker.interval_of)
+periodic.every = delivery.every  # type: ignore[attr-defined]
+
+
 if __name__ == "__main__":
-    run_worker(build(), subscriptions, on_start)
+    run_worker(build(), subscriptions, on_start, periodic)

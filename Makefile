@@ -57,6 +57,9 @@ bench-peer: $(STAMP) ## P1/P2 against django-helpdesk 2.6.1 (installed into a ve
 	@$(WRK)
 	$(PY) -m bench.peer_bench
 
+bench-callbacks: $(STAMP) ## callbacks on the stack: delivery rate, p99 change → receipt, a receiver down 10 minutes
+	$(PY) -m bench.callback_bench
+
 bench-province: $(STAMP) ## a province-year (1M demands, 100k enterprises): every scorecard, ranking and KPI, timed
 	$(PY) -m bench.province_bench
 

@@ -217,7 +217,9 @@ def replay(data: dict[str, Any]) -> dict[str, Any]:
 
 class ReportArgs(Strict):
     jurisdiction = fields.String(required=True, validate=UNIT)
-    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(
+        required=True, metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"}
+    )
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx", "html")))
 
 

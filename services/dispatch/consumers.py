@@ -19,7 +19,9 @@ from services.dispatch.domain import Department, OwnerDecision, Person, choose_o
 from services.dispatch.metrics import OWNERS
 from services.dispatch.models import assignments, departments, enterprises, staff
 from services.dispatch.order_life import NO_LONGER_HANDLING, withdrawn_when
+from services.dispatch.progress import owner_responded
 from shared.contracts import dispatch as contract
+from shared.contracts import intake as intake_contract
 from shared.db import UnitOfWork, upsert
 from shared.events import Event, jurisdiction_path
 
@@ -131,10 +133,12 @@ def _assign_owner(
         "assigned_at": now,
         "status": "open",
         "due_at": due_at,
+        "respond_by": datetime.fromisoformat(p["respond_by"]) if p.get("respond_by") else None,
     }
     uow.session.execute(insert(assignments).values(**row))
     log.info("demand %s owned by %s (%s)", p["demand_code"], assignee[1], decision.reason)
-    payload = {k: v for k, v in row.items() if k not in ("jurisdiction", "status", "due_at")}
+    kept = ("jurisdiction", "status", "due_at", "respond_by")
+    payload = {k: v for k, v in row.items() if k not in kept}
     payload["assignment_id"] = payload.pop("id")
     payload["assigned_at"] = now.isoformat()
     payload["due_at"] = due_at.isoformat() if due_at else None
@@ -162,8 +166,11 @@ def on_enterprise(event: Event, uow: UnitOfWork) -> None:
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
-    """Screening recomputed the deadline: the open assignments' time limit follows it."""
+    """Screening recomputed the deadline: the open assignments' time limit follows it;
+    an owner's screening is its first response (not the calendar's recomputation)."""
     p = event.payload
+    if p["actor"] != intake_contract.CALENDAR_ACTOR:
+        owner_responded(uow, p["demand_code"], datetime.fromisoformat(p["at"]))
     uow.session.execute(
         update(assignments)
         .where(assignments.c.demand_code == p["demand_code"], assignments.c.closed_at.is_(None))
@@ -175,8 +182,9 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
     """A closed or rejected demand ends its owner assignment; a rejected one withdraws
     every open agency order, a closed one only those the agency has not taken up — an
     order acknowledged or in progress keeps its own life to completion and settlement
-    (``order_life.withdrawn_when``)."""
+    (``order_life.withdrawn_when``). Any move is the owner's first response."""
     p = event.payload
+    owner_responded(uow, p["demand_code"], datetime.fromisoformat(p["at"]))
     if p["to_status"] not in ("closed", "rejected"):
         if p["from_status"] == "closed":  # reopened by a poor revisit: the owner follows up
             uow.session.execute(

@@ -170,6 +170,9 @@ assignments = Table(
     Column("status", String(20), nullable=False, default="open"),
     Column("due_at", UtcDateTime(), nullable=True),
     Column("closed_at", UtcDateTime(), nullable=True),
+    # owners: the first response (首次响应) due, and given (screened, moved or reported)
+    Column("respond_by", UtcDateTime(), nullable=True),
+    Column("responded_at", UtcDateTime(), nullable=True),
     # agency orders
     Column("city", String(CODE_LENGTH), nullable=True),
     Column("month", String(7), nullable=True),

@@ -6,11 +6,23 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from services.intake import build, feed, loop, metrics, open311, reading, registry, timelimits
+from services.intake import (
+    board,
+    build,
+    feed,
+    loop,
+    metrics,
+    open311,
+    reading,
+    registry,
+    timelimits,
+)
 from services.intake.accepting import AcceptDemand, accept_demand
 from services.intake.consent import set_consent
 from services.intake.idempotency import IdempotencyKey, Replayed
 from services.intake.schemas import (
+    BoardArgs,
+    BoardOut,
     Catalogue,
     ConsentIn,
     DemandIn,
@@ -268,6 +280,22 @@ def get_time_limits(jurisdiction: str) -> dict[str, Any]:
 def set_time_limits(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
     """Set a jurisdiction's own time limits and closure days (admin)."""
     return timelimits.set_time_limits(service().uow(), current_principal(), jurisdiction, data)
+
+
+@blp.get("/board/<jurisdiction>")
+@permit("intake.board")
+@blp.arguments(BoardArgs, location="query")
+@blp.response(200, BoardOut)
+def daily_board(args: dict[str, Any], jurisdiction: str) -> Any:
+    """The daily board (日调度) of a jurisdiction's subtree: new that day, due that day,
+    overdue, escalated to a leader, awaiting the first response — counts and the demands
+    (at most 200 per section; ``format=xlsx``: every one, a sheet per section)."""
+    if args["format"] == "xlsx":
+        book, m = board.board_workbook(
+            service().uow(), current_principal(), jurisdiction, args.get("date")
+        )
+        return download(book, f"daily-board-{jurisdiction}-{m.day.isoformat()}.xlsx")
+    return board.daily_board(service().uow(), current_principal(), jurisdiction, args.get("date"))
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -96,9 +96,15 @@ demands = Table(
     Column("feasibility", String(20), nullable=True),
     Column("expected_at", UtcDateTime(), nullable=True),
     Column("deadline_provisional", Boolean, nullable=False, server_default=false()),
-    # the end of the loop
     # when the enterprise raised it (collected offline, entered later); None: when accepted
     Column("received_at", UtcDateTime(), nullable=True),
+    # the first response (首次响应) promised, and given: the owner's first screening or move
+    Column("respond_by", UtcDateTime(), nullable=True),
+    Column("responded_at", UtcDateTime(), nullable=True),
+    # escalated to the responsible leader (dispatch's deadline sweep): when, to whom
+    Column("escalated_at", UtcDateTime(), nullable=True),
+    Column("escalated_to", String(200), nullable=True),
+    # the end of the loop
     Column("closed_at", UtcDateTime(), nullable=True),
     Column("resolution", String(20), nullable=True),
     Column("satisfaction_rating", Integer, nullable=True),
@@ -141,6 +147,7 @@ time_limit_rules = Table(
     Column("simple", Integer, nullable=False),
     Column("general", Integer, nullable=False),
     Column("complex", Integer, nullable=False),
+    Column("response_hours", Integer, nullable=True),  # None: DEFAULT_RESPONSE_HOURS
     Column("closures", Text, nullable=False, server_default="[]"),  # JSON list of ISO dates
     Column("updated_by", String(100), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),

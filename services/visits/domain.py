@@ -59,11 +59,12 @@ def link_owner(existing: EnterpriseLink | None, new: EnterpriseLink) -> Enterpri
 
 # --- periods: shared.periods (weeks, months, quarters in China time) -----------------
 
-VISIT_PERIODS = ("week", "month", "quarter")
+VISIT_PERIODS = ("day", "week", "month", "quarter")
 
 
 def parse_period(text: str) -> Period:
-    """``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``; ``ValueError`` otherwise."""
+    """``2026-12-01`` (a day), ``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``;
+    ``ValueError`` otherwise. No visit rule counts days: a day's compliance has no items."""
     return periods.parse_period(text, VISIT_PERIODS)
 
 

@@ -133,7 +133,7 @@ class VisitArgs(Strict):
     enterprise = fields.String()
     jurisdiction = fields.String(validate=UNIT)
     kind = fields.String(validate=validate.OneOf(KINDS))
-    period = fields.String(metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"})
     from_ = fields.Date(data_key="from")
     to = fields.Date()
     cursor = fields.String()
@@ -150,7 +150,9 @@ class VersionList(Schema):
 
 
 class PeriodArgs(Strict):
-    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(
+        required=True, metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"}
+    )
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx")))
 
 
@@ -174,7 +176,9 @@ class ReportOut(Schema):
 
 
 class ComplianceArgs(Strict):
-    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(
+        required=True, metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"}
+    )
     jurisdiction = fields.String(validate=UNIT)
 
 

@@ -111,13 +111,17 @@ class ComplaintFiledV1(Schema):
 
 class DeadlineV1(Schema):
     """``assignment.deadline`` v1 — a warning before an assignment's time limit, or the
-    overdue breach after it, escalated to the responsible leader."""
+    overdue breach after it, escalated to the responsible leader; or ``unanswered``: the
+    owner has not responded by the demand's first-response limit (``due_at``), escalated
+    the same way."""
 
     assignment_id = fields.String(required=True)
     demand_code = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(("owner", "agency")))
     assignee_id = fields.String(required=True)
-    level = fields.String(required=True, validate=validate.OneOf(("warning", "overdue")))
+    level = fields.String(
+        required=True, validate=validate.OneOf(("warning", "overdue", "unanswered"))
+    )
     due_at = fields.AwareDateTime(required=True, format="iso")
     escalate_to = fields.Dict(allow_none=True, metadata={"description": "{staff_id, name, title}"})
     at = fields.AwareDateTime(required=True, format="iso")

@@ -44,10 +44,25 @@ def stage_input(fact: str, category: str | None) -> str | None:
 
 
 def parse_period(text: str) -> Period:
-    """``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise."""
-    return periods.parse_period(text, SCORING_PERIODS)
+    """``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise — a day too: the
+    100-point table and the KPIs are assessed by month at the finest (facts are kept by
+    month), and a day's figures are on intake's daily board."""
+    try:
+        return periods.parse_period(text, SCORING_PERIODS)
+    except ValueError:
+        if periods.PERIOD_RE.fullmatch(text) and text.count("-") == 2:
+            raise ValueError(
+                "scoring is assessed by month, quarter or year (YYYY-MM, YYYY-Qn, YYYY); "
+                "a day's figures are on the daily board (/intake/api/v1/board)"
+            ) from None
+        raise
 
 
 def period_arg(text: str) -> Period:
     """``parse_period`` for a query parameter: ``Invalid`` naming ``period`` otherwise."""
-    return periods.period_arg(text, SCORING_PERIODS)
+    from shared.errors import invalid
+
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise invalid("query", "period", str(exc)) from None

@@ -298,7 +298,7 @@ ACTIONS: tuple[Action, ...] = (
         ("update_enterprise", "PATCH", "/enterprises/<credit_code>", OFFICE_SUBTREE),
         ("import_enterprises", "POST", "/enterprises/import", OFFICE_SUBTREE),
         ("get_time_limits", "GET", "/time-limits/<jurisdiction>", OFFICE_SUBTREE),
-        ("board", "GET", "/board/<jurisdiction>", OFFICE_SUBTREE),
+        ("daily_board", "GET", "/board/<jurisdiction>", OFFICE_SUBTREE),
         ("set_time_limits", "PUT", "/time-limits/<jurisdiction>", _each("subtree", "admin")),
     ),
     _public("intake", "service_list", "GET", f"{O311}/services.<fmt>"),

@@ -283,7 +283,7 @@ def set_time_limits(data: dict[str, Any], jurisdiction: str) -> dict[str, Any]:
 
 
 @blp.get("/board/<jurisdiction>")
-@permit("intake.board")
+@permit("intake.daily_board")
 @blp.arguments(BoardArgs, location="query")
 @blp.response(200, BoardOut)
 def daily_board(args: dict[str, Any], jurisdiction: str) -> Any:

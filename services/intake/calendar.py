@@ -87,8 +87,10 @@ class WorkingCalendar:
         left = timedelta(hours=hours)
         provisional = False
         while True:
-            day, unsure = self._due_day(day, 0)  # this day if it works, else the next that does
+            works, unsure = self._due_day(day, 0)  # this day if it works, else the next
             provisional |= unsure
+            if works != day:  # a day off: from the next working morning
+                day, at = works, START_OF_WORKING_DAY
             today = datetime.combine(day, END_OF_WORKING_DAY) - datetime.combine(day, at)
             if left <= today:
                 return Deadline(datetime.combine(day, at, CHINA) + left, 0, provisional)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from werkzeug.test import Client
 
+from shared.timezone import CHINA
 from tests.e2e.support import auth, trace
 from tests.factories import DEMO_DEMAND
 from tests.support import wait_for
@@ -434,3 +435,93 @@ def test_provisional_deadlines_are_recomputed_and_flagged(platform):
     assert recompute_provisional(intake.uow()) == 0  # idempotent
     feed = c.get(f"/intake/api/v1/demands/{d['code']}/updates", headers=h).get_json()["items"]
     assert feed[-1]["actor"] == "system" and "recomputed" in feed[-1]["note"]
+
+
+def test_an_unanswered_demand_is_escalated_and_the_daily_board_shows_it(platform):
+    """The first-response limit travels with demand.accepted to the owner assignment; the
+    dispatch sweep escalates an owner that has not responded; intake shows the escalation
+    and the daily board (JSON and XLSX) lists it; a day is a period of the reports."""
+    import io
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select, update
+
+    from services.dispatch import sweep
+    from services.dispatch.models import assignments
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    r = c.put(
+        "/intake/api/v1/time-limits/630102",
+        json={"simple": 0, "general": 5, "complex": 20, "response_hours": 1},
+        headers=auth(platform, "admin"),
+    )
+    assert r.status_code == 200 and r.get_json()["response_hours"] == 1
+    bad = c.put(
+        "/intake/api/v1/time-limits/630102",
+        json={"simple": 0, "general": 5, "complex": 20, "response_hours": 0},
+        headers=auth(platform, "admin"),
+    )
+    assert bad.status_code == 422 and "response_hours" in bad.get_json()["error"]["fields"]["json"]
+    silent, answered = post(c, h), post(c, h)
+    assert silent["respond_by"] and silent["responded_at"] is None
+    owner = (assignments.c.kind == "owner") & assignments.c.demand_code.in_(
+        (silent["code"], answered["code"])
+    )
+    dispatch = platform.services["dispatch"]
+
+    def owned():
+        with dispatch.db.session() as s:
+            return len(s.execute(select(assignments.c.respond_by).where(owner)).all()) == 2
+
+    wait_for(owned)
+    assert (
+        c.patch(
+            f"/intake/api/v1/demands/{answered['code']}/screening",
+            json={"complexity": "general"},
+            headers=h,
+        ).status_code
+        == 200
+    )
+    wait_for(
+        lambda: c.get(f"/intake/api/v1/demands/{answered['code']}", headers=h).get_json()[
+            "responded_at"
+        ]
+    )
+    assert platform.quiesce()
+    with dispatch.uow() as uow:  # the limit has passed for both
+        uow.session.execute(update(assignments).where(owner).values(respond_by=datetime.now(UTC)))
+        uow.commit()
+    counts = sweep.sweep_deadlines(dispatch.uow())
+    assert counts["unanswered"] == 1  # the screened one had responded
+    shown = wait_for(
+        lambda: c.get(f"/intake/api/v1/demands/{silent['code']}", headers=h).get_json()[
+            "escalated_at"
+        ]
+    )
+    assert shown
+    board = c.get("/intake/api/v1/board/630102", headers=h)
+    assert board.status_code == 200, board.get_data(as_text=True)
+    body = board.get_json()
+    escalated = {i["code"] for i in body["sections"]["escalated"]}
+    waiting = {i["code"] for i in body["sections"]["awaiting_response"]}
+    assert silent["code"] in escalated and silent["code"] in waiting
+    assert answered["code"] not in escalated | waiting
+    assert body["counts"]["new"] >= 2
+    book = c.get("/intake/api/v1/board/630102?format=xlsx", headers=h)
+    assert book.status_code == 200
+    sheets = load_workbook(io.BytesIO(book.data), read_only=True).sheetnames
+    assert sheets == ["总览", "新受理", "今日到期", "已超期", "已督办", "待响应"]
+    assert c.get("/intake/api/v1/board/630102?date=2026-13-01", headers=h).status_code == 422
+    assert c.get("/intake/api/v1/board/630200", headers=h).status_code == 404
+    assert c.get("/intake/api/v1/board/630102", headers=auth(platform, "agency")).status_code == 403
+    feed = c.get(f"/intake/api/v1/demands/{silent['code']}/updates", headers=h).get_json()
+    assert "escalation" in [u["kind"] for u in feed["items"]]
+    today = datetime.now(UTC).astimezone(CHINA).date().isoformat()
+    report = c.get(
+        f"/archive/api/v1/reports/progress?jurisdiction=630102&period={today}", headers=h
+    )
+    assert report.status_code == 200 and report.get_json()["title"].startswith("日调度")
+    kpis = c.get(f"/scoring/api/v1/kpis?jurisdiction=630102&period={today}", headers=h)
+    assert kpis.status_code == 422
+    assert "daily board" in kpis.get_json()["error"]["fields"]["query"]["period"][0]

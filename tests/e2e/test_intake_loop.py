@@ -135,6 +135,7 @@ def test_screening_moves_the_deadline_and_time_limits_are_data(platform):
         "simple": 0,
         "general": 5,
         "complex": 20,
+        "response_hours": 4,
         "closures": [],
     }
     admin = auth(platform, "admin")

@@ -286,6 +286,7 @@ ACTIONS: tuple[Action, ...] = (
         ("services", "GET", "/services", _each("all", *EVERYONE)),
         ("create_demand", "POST", "/demands", SELF_SERVICE),
         ("list_demands", "GET", "/demands", SELF_SERVICE),
+        ("import_demands", "POST", "/demands/import", OFFICE_SUBTREE),
         ("demand", "GET", "/demands/<code>", SELF_SERVICE),
         ("transitions", "POST", "/demands/<code>/transitions", OFFICE_SUBTREE),
         ("screening", "PATCH", "/demands/<code>/screening", OFFICE_SUBTREE),

@@ -138,6 +138,17 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# The demands a survey sheet (科技体检) yielded, by the digest of the row's demand in the
+# jurisdiction it was filed in: importing the same row again finds its demand here.
+demand_imports = Table(
+    "demand_imports",
+    metadata,
+    Column("row_sha256", String(64), primary_key=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False),
+    Column("imported_by", String(100), nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+)
+
 # Per-jurisdiction time limits (working days) and closure days; the nearest
 # jurisdiction on the path that has rules wins, else the defaults.
 time_limit_rules = Table(

@@ -383,6 +383,22 @@ class ImportReport(Schema):
     rejected = fields.List(fields.Nested(ImportRowError))
 
 
+class ImportedDemand(Schema):
+    row = fields.Integer()
+    code = fields.String()
+    outcome = fields.String(
+        metadata={"description": "accepted now, or unchanged: imported before (its demand)"}
+    )
+
+
+class DemandImportReport(Schema):
+    rows = fields.Integer()
+    accepted = fields.Integer()
+    unchanged = fields.Integer()
+    demands = fields.List(fields.Nested(ImportedDemand))
+    rejected = fields.List(fields.Nested(ImportRowError))
+
+
 class ServiceItemOut(Schema):
     code = fields.String()
     name = fields.String()

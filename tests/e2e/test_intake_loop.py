@@ -526,3 +526,59 @@ def test_an_unanswered_demand_is_escalated_and_the_daily_board_shows_it(platform
     kpis = c.get(f"/scoring/api/v1/kpis?jurisdiction=630102&period={today}", headers=h)
     assert kpis.status_code == 422
     assert "daily board" in kpis.get_json()["error"]["fields"]["query"]["period"][0]
+
+
+def test_a_survey_sheet_yields_demands_once_each_through_the_loop(platform):
+    """科技体检: the survey sheet's demands enter the loop (owners assigned by dispatch,
+    archived), each received when the sheet says; a bad row is reported by number; the
+    same sheet again accepts nothing twice; an agency may not import."""
+    import io
+    from datetime import timedelta
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "staff")
+    ent = DEMO_DEMAND["enterprise"]["credit_code"]
+    received = (datetime.now(UTC).astimezone(CHINA) - timedelta(days=2)).date()
+    sheet = (
+        "统一社会信用代码,企业名称,需求类别,需求名称,需求内容,接收时间,同意共享\n"
+        f"{ent},,技术需求,烧结能耗,降低烧结能耗,{received},是\n"
+        f"{ent},,知识产权,专利布局,申请发明专利,{received},否\n"
+        f"{ent},,未知类别,坏行,,{received},\n"
+    ).encode()
+
+    def upload(who):
+        return c.post(
+            "/intake/api/v1/demands/import",
+            headers=who,
+            data={"file": (io.BytesIO(sheet), "体检.csv")},
+            content_type="multipart/form-data",
+        )
+
+    r = upload(h)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    report = r.get_json()
+    assert (report["rows"], report["accepted"], report["unchanged"]) == (3, 2, 0)
+    [bad] = report["rejected"]
+    assert bad["row"] == 4 and {"category", "description"} <= set(bad["errors"])
+    codes = [d["code"] for d in report["demands"]]
+    for code in codes:
+        d = wait_for(
+            lambda code=code: (
+                c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()["owner"]
+                and c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()
+            )
+        )
+        assert d["source"] == "field_visit"
+        assert datetime.fromisoformat(d["received_at"]).astimezone(CHINA).date() == received
+    assert wait_for(lambda: trace(c, h, codes[0]))
+    again = upload(h).get_json()
+    assert (again["accepted"], again["unchanged"]) == (0, 2)
+    assert [d["code"] for d in again["demands"]] == codes
+    assert upload(auth(platform, "agency")).status_code == 403
+    empty = c.post(
+        "/intake/api/v1/demands/import",
+        headers=h,
+        data={"file": (io.BytesIO(b"name\nx\n"), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert empty.status_code == 422 and "credit_code" in empty.get_json()["error"]["message"]

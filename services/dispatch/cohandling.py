@@ -232,14 +232,14 @@ def report(
     now = datetime.now(UTC)
     with uow:
         s = uow.session
-        row = (
+        found = (
             s.execute(select(cotasks).where(cotasks.c.id == cotask_id).with_for_update())
             .mappings()
             .first()
         )
-        if row is None or row["demand_code"] != code or not _visible(actor, row):
+        if found is None or found["demand_code"] != code or not _visible(actor, found):
             raise NotFound(f"No co-task {cotask_id} of demand {code}.")
-        row = dict(row)
+        row = dict(found)
         reporter = (
             office(s, row["cohandler_id"])
             if row["kind"] == "department"

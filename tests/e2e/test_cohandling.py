@@ -5,11 +5,14 @@ department's scorecard showing its work."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from werkzeug.test import Client
 
+from services.dispatch.cohandling import sweep_overdue
+from services.dispatch.models import cotasks
 from shared.timezone import china_today
 from tests.e2e.support import auth, trace
 from tests.factories import DEMO_DEMAND
@@ -126,6 +129,21 @@ def test_a_complex_demand_is_co_handled_and_the_cohandlers_work_counts(platform)
     )
     assert r.status_code == 200, r.get_data(as_text=True)
     assert c.post(fb, json={"outcome": "maybe", "feedback": "x"}, headers=staff).status_code == 422
+
+    # an open co-task past its due day is a breach, escalated to the lead's leader, once
+    svc = platform.services["dispatch"]
+    with svc.uow() as uow:
+        uow.session.execute(
+            update(cotasks)
+            .where(cotasks.c.id == inst["id"])
+            .values(due_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        uow.commit()
+    assert sweep_overdue(svc.uow()) == 1 and sweep_overdue(svc.uow()) == 0
+    breaches = c.get(f"{API}/breaches", headers=district).get_json()["items"]
+    assert [(b["assignment_id"], b["level"], b["escalated_to"]) for b in breaches] == [
+        (inst["id"], "overdue", "staff-004")  # cd-kjj's leader
+    ]
 
     # the lead closes the demand: the institute's open co-task ends with it
     for to, extra in (

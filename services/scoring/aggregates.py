@@ -236,23 +236,20 @@ def _source(name: str, unit_id: str, months: Sequence[str]) -> tuple[Select[Any]
     # input, the demands the unit helped solve as a co-handler)
     earlier = demand_facts.alias("earlier")
     ec = earlier.c
-    q = (
-        select(literal(0).label("src"), f.fact, f.demand_code, f.event_id, f.at)
+    q = select(literal(0).label("src"), f.fact, f.demand_code, f.event_id, f.at).where(
+        owned,
+        f.input == name,
+        f.period.in_(months),
+        f.fact.not_in(UNCOUNTED),
+        ~select(literal(1))
         .where(
-            owned,
-            f.input == name,
-            f.period.in_(months),
-            f.fact.not_in(UNCOUNTED),
-            ~select(literal(1))
-            .where(
-                ec.demand_code == f.demand_code,
-                ec.owner_id == f.owner_id,
-                ec.fact == f.fact,
-                ec.period.in_(months),
-                or_(ec.at < f.at, and_(ec.at == f.at, ec.event_id < f.event_id)),
-            )
-            .exists(),
+            ec.demand_code == f.demand_code,
+            ec.owner_id == f.owner_id,
+            ec.fact == f.fact,
+            ec.period.in_(months),
+            or_(ec.at < f.at, and_(ec.at == f.at, ec.event_id < f.event_id)),
         )
+        .exists(),
     )
     if name in CO_HANDLED_INPUTS:
         co = select(

@@ -61,6 +61,10 @@ SCOPES: dict[str, str] = {
     "trail": "the security trail of the caller's subtree only: `person.*`, `apikey.*`, "
     "`signing_key.*`, `access.*` and `dead_letter.*` events",
     "public": "anyone, without a credential",
+    "lead": "the office of a complex demand's lead owner: its department's unit or one above "
+    "it (a person who is staff of the map, without a manager's role: their own department)",
+    "co-handler": "a department's co-task: that department's office (as for `lead`); an "
+    "expert's or an institute's: the lead owner's office, which records it",
 }
 
 # How the credential reaches the view: the Authorization header (checked by
@@ -378,6 +382,18 @@ ACTIONS: tuple[Action, ...] = (
         ("put_menu", "PUT", "/alliances/<city>/menu/<item>", _each("alliance", *MANAGERS)),
         # the operator closes the month's tallies (CX 第十七条: 全市服务站月度累计数据)
         ("month_close", "POST", "/alliances/<city>/month-close", _each("alliance", *OFFICE)),
+        # co-handling a complex demand (XN 联合处置): the expert pool, co-handlers, feedback
+        ("expert_pool", "GET", "/experts", OFFICE_SUBTREE),
+        ("expert", "GET", "/experts/<expert_id>", OFFICE_SUBTREE),
+        ("put_expert", "PUT", "/experts/<expert_id>", MANAGERS_SUBTREE),
+        ("cohandlers", "GET", "/demands/<code>/co-handlers", OFFICE_SUBTREE),
+        ("add_cohandler", "POST", "/demands/<code>/co-handlers", _each("lead", *OFFICE)),
+        (
+            "cohandler_feedback",
+            "POST",
+            "/demands/<code>/co-handlers/<cotask_id>/feedback",
+            _each("co-handler", *OFFICE),
+        ),
     ),
     # --- visits: the visit log, plans, frequency rules, teams and stations --------------
     *_rows(

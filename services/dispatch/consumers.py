@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
+from services.dispatch import cohandling
 from services.dispatch.agency_orders import step
 from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
 from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
@@ -69,6 +70,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     when its service item needs a market service, dispatch it to a member agency."""
     p = event.payload
     due_at = datetime.fromisoformat(p["expected_at"]) if p.get("expected_at") else None
+    cohandling.note_complexity(uow, p["demand_code"], p.get("complexity"))
     decision = owner_decision(uow.session, event)
     if decision is None:
         log.warning("no responsible department for %s", p["demand_code"])
@@ -176,6 +178,7 @@ def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
         .where(assignments.c.demand_code == p["demand_code"], assignments.c.closed_at.is_(None))
         .values(due_at=datetime.fromisoformat(p["expected_at"]))
     )
+    cohandling.note_complexity(uow, p["demand_code"], p["complexity"])
 
 
 def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
@@ -185,6 +188,7 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
     (``order_life.withdrawn_when``). Any move is the owner's first response."""
     p = event.payload
     owner_responded(uow, p["demand_code"], datetime.fromisoformat(p["at"]))
+    cohandling.end_with_demand(uow, event)  # open co-tasks end with their demand
     if p["to_status"] not in ("closed", "rejected"):
         if p["from_status"] == "closed":  # reopened by a poor revisit: the owner follows up
             uow.session.execute(

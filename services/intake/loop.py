@@ -147,6 +147,8 @@ def on_deadline(event: Event, uow: UnitOfWork) -> None:
         .values(escalated_at=at, escalated_to=to)
     )
     note = {"overdue": "超期督办 overdue", "unanswered": "未及时响应督办 unanswered"}[p["level"]]
+    if p["kind"] == "cohandler":
+        note = "协办超期督办 co-task overdue"
     record_update(
         uow,
         p["demand_code"],

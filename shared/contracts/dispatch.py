@@ -18,6 +18,8 @@ ORDER_STATUSES = (
     "reassigned",
     "withdrawn",
 )
+COHANDLER_KINDS = ("department", "expert", "institute")
+COTASK_STATUSES = ("open", "reported", "ended_with_demand")
 
 
 class AssignmentMadeV1(Schema):
@@ -117,7 +119,11 @@ class DeadlineV1(Schema):
 
     assignment_id = fields.String(required=True)
     demand_code = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(("owner", "agency")))
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(("owner", "agency", "cohandler")),
+        metadata={"description": "cohandler: a co-task (assignment_id is its id)"},
+    )
     assignee_id = fields.String(required=True)
     level = fields.String(
         required=True, validate=validate.OneOf(("warning", "overdue", "unanswered"))
@@ -261,3 +267,36 @@ class AgencyKeyIssuedV1(Schema):
 
 AGENCY_KEY_ISSUED = "agency.key_issued"
 agency_key_issued = event(AGENCY_KEY_ISSUED, 1, AgencyKeyIssuedV1())
+
+
+class CoTaskV1(Schema):
+    """``cohandling.assigned`` / ``cohandling.reported`` / ``cohandling.ended`` v1 — a
+    co-handler's task on a complex demand (XN 联合处置) as it stands after the change: given
+    by the lead owner's office, reported on by the co-handler (its outcome and feedback),
+    or ended with its demand (closed or rejected before the co-handler reported)."""
+
+    cotask_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    category = fields.String(required=True)
+    lead_department_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(COHANDLER_KINDS))
+    cohandler_id = fields.String(
+        required=True, metadata={"description": "department or expert id; '' for an institute"}
+    )
+    cohandler_name = fields.String(required=True)
+    cohandler_jurisdiction = fields.String(allow_none=True)
+    task = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(COTASK_STATUSES))
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(("done", "unable")))
+    feedback = fields.String(allow_none=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+COHANDLING_ASSIGNED = "cohandling.assigned"
+COHANDLING_REPORTED = "cohandling.reported"
+COHANDLING_ENDED = "cohandling.ended"
+cohandling_assigned = event(COHANDLING_ASSIGNED, 1, CoTaskV1())
+cohandling_reported = event(COHANDLING_REPORTED, 1, CoTaskV1())
+cohandling_ended = event(COHANDLING_ENDED, 1, CoTaskV1())

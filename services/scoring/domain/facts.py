@@ -23,6 +23,12 @@ TECH_STAGES = ("collected", "analysed", "published", "matched", "solved")
 
 SCORING_PERIODS = ("month", "quarter", "year")
 
+# A co-handler's reported work on a complex demand (XN 联合处置: cohandling.reported, outcome
+# done) counts for the co-handling department as a demand it helped solve (A.1 解决企业需求:
+# 帮助企业解决…的数量): the demand category's solving input, once per demand, in the month
+# of its feedback. It is tallied per unit like a visit (``tally_records``, stage below).
+CO_HANDLED = "co_handled"
+
 
 def period_of(at: datetime) -> str:
     """The scoring month of an instant: ``YYYY-MM`` in China time."""
@@ -41,6 +47,14 @@ def stage_input(fact: str, category: str | None) -> str | None:
     if fact == "solved":
         return "general_solved"
     return None
+
+
+def co_handled_input(item: str) -> str:
+    """The input a co-handled demand of A.1 item ``item`` feeds: its solving."""
+    return "tech_solved" if item == TECHNOLOGY_ITEM else "general_solved"
+
+
+CO_HANDLED_INPUTS = ("general_solved", "tech_solved")
 
 
 def parse_period(text: str) -> Period:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from shared.contracts.intake import DEMAND_CODE_LENGTH
@@ -40,7 +41,7 @@ enterprise_links = Table(
     Column("last_demand_code", String(DEMAND_CODE_LENGTH), nullable=True),  # None: standing only
     Column("demand_count", Integer, nullable=False),
     # the standing 包保 link dispatch announces (``responsibility.linked``), before any demand
-    Column("standing", Boolean, nullable=False, default=False, server_default="0"),
+    Column("standing", Boolean, nullable=False, default=False, server_default=false()),
     Column("basis", String(160), nullable=True),
 )
 

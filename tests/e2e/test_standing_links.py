@@ -14,7 +14,7 @@ from tests.e2e.support import auth, ready
 from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
-D, V, I, S = "/dispatch/api/v1", "/visits/api/v1", "/intake/api/v1", "/scoring/api/v1"
+D, V, IN, S = "/dispatch/api/v1", "/visits/api/v1", "/intake/api/v1", "/scoring/api/v1"
 
 
 def code(n: int) -> str:
@@ -27,7 +27,7 @@ KEY, PLAIN, HITECH = code(1), code(2), code(3)
 
 def register(c, h, credit_code, **profile):
     body = {"credit_code": credit_code, "name": f"企业{credit_code[-4:]}", "jurisdiction": "630102"}
-    r = c.post(f"{I}/enterprises", json={**body, **profile}, headers=h)
+    r = c.post(f"{IN}/enterprises", json={**body, **profile}, headers=h)
     assert r.status_code == 201, r.get_data(as_text=True)
 
 
@@ -52,17 +52,18 @@ def demand(c, h, credit_code, category):
         "description": "说明",
         "source": "online",
     }
-    r = c.post(f"{I}/demands", json=body, headers=h)
+    r = c.post(f"{IN}/demands", json=body, headers=h)
     assert r.status_code == 201, r.get_data(as_text=True)
     number = r.get_json()["code"]
-    return number, wait_for(lambda: c.get(f"{I}/demands/{number}", headers=h).get_json()["owner"])
+    return number, wait_for(lambda: c.get(f"{IN}/demands/{number}", headers=h).get_json()["owner"])
 
 
 def test_standing_links_explicit_links_transfers_and_scorecards(platform):
     c = Client(platform.wsgi)
     h, admin = auth(platform, "district"), auth(platform, "admin")  # 城东区 630102; province
     ready(c, h)
-    dept = {"jurisdiction": "630102", "name": "重点企业服务科", "segments": ["key", "hitech_enterprise"]}
+    segments = ["key", "hitech_enterprise"]
+    dept = {"jurisdiction": "630102", "name": "重点企业服务科", "segments": segments}
     assert c.put(f"{D}/departments/cd-key", json=dept, headers=h).status_code == 200
     for sid, name in (("cd-key-1", "刘洋"), ("cd-key-2", "孙丽")):
         body = {"department_id": "cd-key", "name": name}
@@ -107,10 +108,13 @@ def test_standing_links_explicit_links_transfers_and_scorecards(platform):
     assert got["history"][0]["until"] == got["history"][1]["since"]
     want = {("department", "cd-key"): "explicit", ("staff", "cd-key-2"): "explicit"}
     assert wait_for(lambda: standing(c, h, PLAIN) == want)
-    assert not [  # cd-kjj was linked by the rule only: the row is gone
-        x for x in c.get(f"{V}/links?enterprise={PLAIN}", headers=h).get_json()["items"]
-        if x["unit_id"] == "cd-kjj"
-    ]
+    assert (
+        not [  # cd-kjj was linked by the rule only: the row is gone
+            x
+            for x in c.get(f"{V}/links?enterprise={PLAIN}", headers=h).get_json()["items"]
+            if x["unit_id"] == "cd-kjj"
+        ]
+    )
     # a department change relinks by the rules, but the explicit link holds
     dept["segments"] = ["key", "hitech_enterprise", "tech_sme"]
     assert c.put(f"{D}/departments/cd-key", json=dept, headers=h).status_code == 200
@@ -136,9 +140,8 @@ def test_standing_links_explicit_links_transfers_and_scorecards(platform):
     def collected(unit):
         r = c.get(f"{S}/scorecards?unit={unit}&period={month}", headers=h)
         assert r.status_code == 200, r.get_data(as_text=True)
-        card = r.get_json()
-        tech = next(i for p in card["parts"] for i in p["items"] if i["item"] == "technology_demands")
-        return tech["basis"]
+        items = [i for p in r.get_json()["parts"] for i in p["items"]]
+        return next(i for i in items if i["item"] == "technology_demands")["basis"]
 
     assert wait_for(lambda: collected("cd-key-1").get("tech_collected") == 1)
 
@@ -161,7 +164,7 @@ def test_standing_links_explicit_links_transfers_and_scorecards(platform):
     want = {("department", "cd-key"): "rule:key", ("staff", "cd-key-2"): "rule:key"}
     assert wait_for(lambda: standing(c, h, KEY) == want)
     assert wait_for(
-        lambda: c.get(f"{I}/demands/{number}", headers=h).get_json()["owner"]["id"] == "cd-key-2"
+        lambda: c.get(f"{IN}/demands/{number}", headers=h).get_json()["owner"]["id"] == "cd-key-2"
     )
     old = c.get(f"{D}/assignments?demand_code={number}&kind=owner", headers=h).get_json()["items"]
     assert sorted(a["status"] for a in old) == ["open", "reassigned"]
@@ -171,7 +174,7 @@ def test_standing_links_explicit_links_transfers_and_scorecards(platform):
     # scoring: the facts before the transfer stay the old person's; the new one did not
     # collect the moved demand (and the screening after the transfer counts for them)
     r = c.patch(
-        f"{I}/demands/{number}/screening",
+        f"{IN}/demands/{number}/screening",
         json={"complexity": "general", "urgency": "high", "feasibility": "high"},
         headers=h,
     )

@@ -1,12 +1,20 @@
 """Visits follows dispatch's standing 包保 links (``responsibility.linked``): once each,
 the newest version wins whatever the order, demand links survive a change."""
 
+import pytest
 from sqlalchemy import select
 
-from services.visits.handlers import on_assignment_made, on_responsibility_linked
-from services.visits.models import enterprise_links
+from services.visits.handlers import on_responsibility_linked
+from services.visits.models import enterprise_links, metadata
 from shared.events import make_event
-from tests.unit.visits.test_handlers import apply, assignment, empty  # noqa: F401
+from tests.fakes import FakeUnitOfWork
+from tests.unit.visits.test_handlers import apply, assignment
+
+
+@pytest.fixture
+def empty(tmp_path):
+    return FakeUnitOfWork(metadata, tmp_path / "standing.db")
+
 
 ENT = "91630102MA7522T5X6"
 

@@ -394,6 +394,11 @@ ACTIONS: tuple[Action, ...] = (
             "/demands/<code>/co-handlers/<cotask_id>/feedback",
             _each("co-handler", *OFFICE),
         ),
+        # standing 包保 links (XN 固定包保责任区域; XM 挂钩联系; SX 专人包保)
+        ("responsibility_map", "GET", "/responsibility-map", OFFICE_SUBTREE),
+        ("enterprise_owner", "GET", "/enterprises/<credit_code>/owner", OFFICE_SUBTREE),
+        ("put_enterprise_owner", "PUT", "/enterprises/<credit_code>/owner", MANAGERS_SUBTREE),
+        ("transfer", "POST", "/staff/<staff_id>/transfer", MANAGERS_SUBTREE),
     ),
     # --- visits: the visit log, plans, frequency rules, teams and stations --------------
     *_rows(

@@ -16,10 +16,12 @@ from services.dispatch import (
     membership,
     metrics,
     responsibility,
+    standing,
     sweep,
 )
 from services.dispatch import cohandling_schemas as csc
 from services.dispatch import schemas as sc
+from services.dispatch import standing_schemas as ssc
 from services.dispatch.broker import AgencyBroker
 from services.dispatch.coordination import coordinate
 from services.dispatch.coordination import reassign as reassign_order
@@ -423,6 +425,50 @@ def cohandler_feedback(data: dict[str, Any], code: str, cotask_id: str) -> dict[
         cotask_id,
         data,
         correlation_id=g.correlation_id,
+    )
+
+
+# --- standing 包保 links (``standing``) -------------------------------------------------------
+@blp.get("/responsibility-map")
+@permit("dispatch.responsibility_map")
+@blp.arguments(ssc.MapArgs, location="query")
+@blp.response(200, ssc.MapPage)
+def responsibility_map(args: dict[str, Any]) -> dict[str, Any]:
+    """Every enterprise's standing 包保 link in your subtree, by credit code: its
+    department, named person and basis (``rule:<segment>``, ``rule:default``,
+    ``explicit``); filters by department, staff and segment; cursor pages."""
+    return standing.responsibility_map(service().uow(), current_principal(), args)
+
+
+@blp.get("/enterprises/<credit_code>/owner")
+@permit("dispatch.enterprise_owner")
+@blp.response(200, ssc.EnterpriseLinkOut)
+def enterprise_owner(credit_code: str) -> dict[str, Any]:
+    """An enterprise's standing link and every version before it (with ``until``)."""
+    return standing.link_of(service().uow(), current_principal(), credit_code)
+
+
+@blp.put("/enterprises/<credit_code>/owner")
+@permit("dispatch.put_enterprise_owner")
+@blp.arguments(ssc.OwnerIn)
+@blp.response(200, ssc.EnterpriseLinkOut)
+def put_enterprise_owner(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
+    """Link an enterprise explicitly to a department (and one of its staff); it beats the
+    segment rules until removed (both null). Emits ``responsibility.linked``."""
+    return standing.set_owner(service().uow(), current_principal(), credit_code, data)
+
+
+@blp.post("/staff/<staff_id>/transfer")
+@permit("dispatch.transfer")
+@blp.arguments(ssc.TransferIn)
+@blp.response(200, ssc.TransferOut)
+def transfer(data: dict[str, Any], staff_id: str) -> dict[str, Any]:
+    """A staff member leaves: every enterprise linked to them and (unless
+    ``open_assignments`` is false) their open owner assignments move to another person of
+    the same unit or a unit below (else 422 on ``to_staff_id``); history kept, each move
+    announced."""
+    return standing.transfer(
+        service().uow(), current_principal(), staff_id, data, correlation_id=g.correlation_id
     )
 
 

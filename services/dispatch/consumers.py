@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
-from services.dispatch import cohandling
+from services.dispatch import cohandling, standing
 from services.dispatch.agency_orders import step
 from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
 from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
@@ -48,6 +48,9 @@ def candidate_departments(session: Session, jurisdiction: str) -> list[Departmen
 def owner_decision(session: Session, event: Event) -> OwnerDecision | None:
     """The facts of the map and the enterprise's profile, and the pure rule on them."""
     p = event.payload
+    linked = standing.demand_owner(session, p["enterprise"]["credit_code"])
+    if linked is not None:  # the standing 包保 link first
+        return linked
     ent = session.execute(
         select(enterprises).where(enterprises.c.credit_code == p["enterprise"]["credit_code"])
     ).first()
@@ -163,8 +166,12 @@ def on_enterprise(event: Event, uow: UnitOfWork) -> None:
         "is_key": p["is_key"],
         "needs_named_person": p["needs_named_person"],
         "needs_one_plan": p["needs_one_plan"],
+        "technology_field": p.get("technology_field"),
     }
     upsert(uow.session, enterprises, {"credit_code": p["credit_code"]}, values)
+    standing.relink(
+        uow, codes=[p["credit_code"]], actor="dispatch", reason=f"{event.event_type}: the rules"
+    )
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
@@ -193,7 +200,11 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
         if p["from_status"] == "closed":  # reopened by a poor revisit: the owner follows up
             uow.session.execute(
                 update(assignments)
-                .where(assignments.c.demand_code == p["demand_code"], assignments.c.kind == "owner")
+                .where(
+                    assignments.c.demand_code == p["demand_code"],
+                    assignments.c.kind == "owner",
+                    assignments.c.status == "done",  # not one a transfer replaced
+                )
                 .values(status="open", closed_at=None)
             )
         return

@@ -67,6 +67,7 @@ enterprises = Table(
     Column("needs_named_person", Boolean, nullable=False, default=False),
     Column("needs_one_plan", Boolean, nullable=False, default=False),
     Column("named_staff_id", String(40), nullable=True),
+    Column("technology_field", String(100), nullable=True),  # a segment (standing links)
 )
 
 # --- the agency alliance (CX) ------------------------------------------------------
@@ -287,4 +288,34 @@ cotasks = Table(  # a co-handler's task on a complex demand (the lead owner keep
     Column("reported_at", UtcDateTime(), nullable=True),
     Column("ended_at", UtcDateTime(), nullable=True),
     Index("ix_cotasks_open_due", "status", "due_at"),
+)
+
+
+# --- standing 包保 links (``standing``): who owns each enterprise before any demand --------
+standing_links = Table(  # the current link of each enterprise
+    "standing_links",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
+    Column("department_id", String(40), nullable=True, index=True),  # None: unowned
+    Column("staff_id", String(40), nullable=True, index=True),
+    Column("basis", String(160), nullable=False),  # rule:<segment> | explicit | none
+    Column("version", Integer, nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("by", String(120), nullable=False),
+    Column("reason", String(500), nullable=False),
+)
+
+standing_link_history = Table(  # every version of every link, kept forever
+    "standing_link_history",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("department_id", String(40), nullable=True),
+    Column("staff_id", String(40), nullable=True),
+    Column("basis", String(160), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("until", UtcDateTime(), nullable=True),
+    Column("by", String(120), nullable=False),
+    Column("reason", String(500), nullable=False),
 )

@@ -107,7 +107,8 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
             unit_id=p["assignee_id"],
             unit_name=p["assignee_name"],
         )
-        _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
+        if not p.get("replaces"):  # a transfer's new owner did not collect the demand
+            _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
         attribute(uow.session, p["demand_code"])  # the new owner takes the facts of its days
     elif _fact(uow, event, "matched", p["demand_code"], at, category=p["category"]):
         attribute(uow.session, p["demand_code"])

@@ -16,6 +16,7 @@ class LinkArgs(Schema):
 
     enterprise = fields.String(metadata={"description": "unified social credit code"})
     unit_id = fields.String()
+    standing = fields.Boolean(metadata={"description": "only the standing 包保 links"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
@@ -26,8 +27,10 @@ class LinkOut(Schema):
     unit_name = fields.String()
     jurisdiction = fields.String()
     since = fields.DateTime()
-    last_demand_code = fields.String()
+    last_demand_code = fields.String(allow_none=True)
     demand_count = fields.Integer()
+    standing = fields.Boolean(metadata={"description": "the enterprise's standing 包保 link"})
+    basis = fields.String(allow_none=True)
 
 
 class LinkList(Schema):

@@ -300,3 +300,30 @@ COHANDLING_ENDED = "cohandling.ended"
 cohandling_assigned = event(COHANDLING_ASSIGNED, 1, CoTaskV1())
 cohandling_reported = event(COHANDLING_REPORTED, 1, CoTaskV1())
 cohandling_ended = event(COHANDLING_ENDED, 1, CoTaskV1())
+
+
+class ResponsibilityLinkedV1(Schema):
+    """``responsibility.linked`` v1 — an enterprise's standing 包保 link was made or changed
+    (XN 固定包保责任区域; XM 挂钩联系; SX 专人包保), before any demand: by the segment rules
+    (``rule:<segment>``), an office's explicit assignment (``explicit``) or a transfer;
+    ``none`` (department null) when nothing owns it any more. ``version`` counts the
+    enterprise's links from 1: the highest wins, in whatever order they arrive."""
+
+    credit_code = fields.String(required=True)
+    department_id = fields.String(required=True, allow_none=True)
+    department_name = fields.String(required=True, allow_none=True)
+    staff_id = fields.String(required=True, allow_none=True)
+    staff_name = fields.String(required=True, allow_none=True)
+    basis = fields.String(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    since = fields.AwareDateTime(required=True, format="iso")
+    previous = fields.Dict(
+        allow_none=True,
+        metadata={"description": "{department_id, staff_id, basis} of the link it replaces"},
+    )
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+RESPONSIBILITY_LINKED = "responsibility.linked"
+responsibility_linked = event(RESPONSIBILITY_LINKED, 1, ResponsibilityLinkedV1())

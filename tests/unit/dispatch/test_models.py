@@ -22,6 +22,7 @@ UNIT_CODES = [
     "menu_items.city",
     "month_closes.city",
     "rotation_pointers.city",
+    "standing_links.jurisdiction",
 ]
 DEMAND_CODES = [
     "assignments.demand_code",

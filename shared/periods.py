@@ -1,6 +1,7 @@
-"""Reporting periods in China time: ISO weeks, months, quarters, years.
+"""Reporting periods in China time: days, ISO weeks, months, quarters, years.
 
-``2026-W48`` (an ISO week), ``2026-11``, ``2026-Q4``, ``2026``. Each use names the
+``2026-12-01`` (a day: the daily rhythm, 日调度), ``2026-W48`` (an ISO week),
+``2026-11``, ``2026-Q4``, ``2026``. Each use names the
 kinds it accepts; anything else is a ``ValueError`` (``period_arg``: a 422).
 """
 
@@ -10,14 +11,20 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-PERIOD_RE = re.compile(r"([0-9]{4})(?:-W([0-9]{2})|-([0-9]{2})|-Q([1-4]))?")
-FORMS = {"week": "YYYY-Www (ISO week)", "month": "YYYY-MM", "quarter": "YYYY-Qn", "year": "YYYY"}
-ALL = ("week", "month", "quarter", "year")
+PERIOD_RE = re.compile(r"([0-9]{4})(?:-W([0-9]{2})|-([0-9]{2})(?:-([0-9]{2}))?|-Q([1-4]))?")
+FORMS = {
+    "day": "YYYY-MM-DD",
+    "week": "YYYY-Www (ISO week)",
+    "month": "YYYY-MM",
+    "quarter": "YYYY-Qn",
+    "year": "YYYY",
+}
+ALL = ("day", "week", "month", "quarter", "year")
 
 
 @dataclass(frozen=True)
 class Period:
-    kind: str  # week | month | quarter | year
+    kind: str  # day | week | month | quarter | year
     label: str
     start: date
     end: date  # inclusive
@@ -49,7 +56,15 @@ def parse_period(text: str, kinds: tuple[str, ...] = ALL) -> Period:
     kind = None
     if m:
         kind = (
-            "week" if m.group(2) else "month" if m.group(3) else "quarter" if m.group(4) else "year"
+            "week"
+            if m.group(2)
+            else "day"
+            if m.group(4)
+            else "month"
+            if m.group(3)
+            else "quarter"
+            if m.group(5)
+            else "year"
         )
     if m is None or kind not in kinds or not 1900 <= int(m.group(1)) <= 2200:
         raise ValueError("a period is " + ", ".join(FORMS[k] for k in kinds))
@@ -61,6 +76,12 @@ def parse_period(text: str, kinds: tuple[str, ...] = ALL) -> Period:
         except ValueError as exc:
             raise ValueError(f"{year} has no ISO week {week}") from exc
         return Period(kind, text, start, start + timedelta(days=6))
+    if kind == "day":
+        try:
+            day = date(year, int(m.group(3)), int(m.group(4)))
+        except ValueError as exc:
+            raise ValueError(f"{text} is not a date of the calendar") from exc
+        return Period(kind, text, day, day)
     if kind == "month":
         month = int(m.group(3))
         if not 1 <= month <= 12:
@@ -68,13 +89,15 @@ def parse_period(text: str, kinds: tuple[str, ...] = ALL) -> Period:
         start = date(year, month, 1)
         return Period(kind, text, start, _month_end(start))
     if kind == "quarter":
-        q = int(m.group(4))
+        q = int(m.group(5))
         return Period(kind, text, date(year, 3 * q - 2, 1), _month_end(date(year, 3 * q, 1)))
     return Period(kind, text, date(year, 1, 1), date(year, 12, 31))
 
 
 def period_of(day: date, kind: str) -> Period:
-    """The week, month, quarter or year containing ``day``."""
+    """The day, week, month, quarter or year containing ``day``."""
+    if kind == "day":
+        return parse_period(day.isoformat())
     if kind == "week":
         y, w, _ = day.isocalendar()
         return parse_period(f"{y}-W{w:02d}")

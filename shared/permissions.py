@@ -63,6 +63,10 @@ SCOPES: dict[str, str] = {
     "own key": "the callback of the caller's own key and the deliveries to it (the status "
     "changes of the demands that key filed)",
     "public": "anyone, without a credential",
+    "lead": "the office of a complex demand's lead owner: its department's unit or one above "
+    "it (a person who is staff of the map, without a manager's role: their own department)",
+    "co-handler": "a department's co-task: that department's office (as for `lead`); an "
+    "expert's or an institute's: the lead owner's office, which records it",
 }
 
 # How the credential reaches the view: the Authorization header (checked by
@@ -289,6 +293,7 @@ ACTIONS: tuple[Action, ...] = (
         ("services", "GET", "/services", _each("all", *EVERYONE)),
         ("create_demand", "POST", "/demands", SELF_SERVICE),
         ("list_demands", "GET", "/demands", SELF_SERVICE),
+        ("import_demands", "POST", "/demands/import", OFFICE_SUBTREE),
         ("demand", "GET", "/demands/<code>", SELF_SERVICE),
         ("transitions", "POST", "/demands/<code>/transitions", OFFICE_SUBTREE),
         ("screening", "PATCH", "/demands/<code>/screening", OFFICE_SUBTREE),
@@ -301,6 +306,7 @@ ACTIONS: tuple[Action, ...] = (
         ("update_enterprise", "PATCH", "/enterprises/<credit_code>", OFFICE_SUBTREE),
         ("import_enterprises", "POST", "/enterprises/import", OFFICE_SUBTREE),
         ("get_time_limits", "GET", "/time-limits/<jurisdiction>", OFFICE_SUBTREE),
+        ("daily_board", "GET", "/board/<jurisdiction>", OFFICE_SUBTREE),
         ("set_time_limits", "PUT", "/time-limits/<jurisdiction>", _each("subtree", "admin")),
         ("register_callback", "PUT", "/callback", OWN_KEY),
         ("get_callback", "GET", "/callback", OWN_KEY),
@@ -384,6 +390,23 @@ ACTIONS: tuple[Action, ...] = (
         ("put_menu", "PUT", "/alliances/<city>/menu/<item>", _each("alliance", *MANAGERS)),
         # the operator closes the month's tallies (CX 第十七条: 全市服务站月度累计数据)
         ("month_close", "POST", "/alliances/<city>/month-close", _each("alliance", *OFFICE)),
+        # co-handling a complex demand (XN 联合处置): the expert pool, co-handlers, feedback
+        ("expert_pool", "GET", "/experts", OFFICE_SUBTREE),
+        ("expert", "GET", "/experts/<expert_id>", OFFICE_SUBTREE),
+        ("put_expert", "PUT", "/experts/<expert_id>", MANAGERS_SUBTREE),
+        ("cohandlers", "GET", "/demands/<code>/co-handlers", OFFICE_SUBTREE),
+        ("add_cohandler", "POST", "/demands/<code>/co-handlers", _each("lead", *OFFICE)),
+        (
+            "cohandler_feedback",
+            "POST",
+            "/demands/<code>/co-handlers/<cotask_id>/feedback",
+            _each("co-handler", *OFFICE),
+        ),
+        # standing 包保 links (XN 固定包保责任区域; XM 挂钩联系; SX 专人包保)
+        ("responsibility_map", "GET", "/responsibility-map", OFFICE_SUBTREE),
+        ("enterprise_owner", "GET", "/enterprises/<credit_code>/owner", OFFICE_SUBTREE),
+        ("put_enterprise_owner", "PUT", "/enterprises/<credit_code>/owner", MANAGERS_SUBTREE),
+        ("transfer", "POST", "/staff/<staff_id>/transfer", MANAGERS_SUBTREE),
     ),
     # --- visits: the visit log, plans, frequency rules, teams and stations --------------
     *_rows(

@@ -22,7 +22,7 @@ STOP = {
 WORD = re.compile(r"[\u4e00-\u9fff]{2,}|[A-Za-z]{3,}")
 SETTLED = ("closed", "rejected")  # no longer waiting: never overdue
 OVERDUE_FIELDS = ("code", "category", "jurisdiction", "status", "expected_at", "enterprise")
-PROGRESS_TITLES = {"week": "周推进", "month": "月总结"}
+PROGRESS_TITLES = {"day": "日调度", "week": "周推进", "month": "月总结"}
 
 
 @dataclass
@@ -172,7 +172,7 @@ class Tally:
 
 
 def progress_title(kind: str) -> str:
-    """周推进 for a week, 月总结 for a month, 季度小结 for a quarter."""
+    """日调度 for a day, 周推进 for a week, 月总结 for a month, 季度小结 for a quarter."""
     return PROGRESS_TITLES.get(kind, "季度小结")
 
 

@@ -217,7 +217,9 @@ def replay(data: dict[str, Any]) -> dict[str, Any]:
 
 class ReportArgs(Strict):
     jurisdiction = fields.String(required=True, validate=UNIT)
-    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(
+        required=True, metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"}
+    )
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx", "html")))
 
 
@@ -242,11 +244,12 @@ def _render(report: dict[str, Any], fmt: str, name: str) -> Any:
 @permit("archive.report")
 @blp.arguments(ReportArgs, location="query")
 def report(args: dict[str, Any], kind: str) -> Any:
-    """Reports read from the archive for a subtree and a period (week, month, quarter):
+    """Reports read from the archive for a subtree and a period (day, week, month, quarter):
     ``demand-analysis`` (XN 需求分析报告: by category, source, jurisdiction, status; closure
     and on-time rates; overdue list; satisfaction; recurring themes), ``progress`` (QCY
-    周推进 for a week, 月总结 for a month), ``dossier`` (XN 服务档案: contact list, demand
-    list, service ledger, assessment records). JSON, XLSX or a printable HTML page."""
+    日调度 for a day, 周推进 for a week, 月总结 for a month), ``dossier`` (XN 服务档案:
+    contact list, demand list, service ledger, assessment records). JSON, XLSX or a
+    printable HTML page."""
     build_report = REPORTS.get(kind)
     if build_report is None:
         raise ApiError(404, f"No report {kind!r}; one of {', '.join(REPORTS)}.")

@@ -24,7 +24,7 @@ from shared.periods import Period, period_arg
 from shared.timezone import CHINA
 from shared.usecases import Forbidden
 
-REPORT_PERIODS = ("week", "month", "quarter")
+REPORT_PERIODS = ("day", "week", "month", "quarter")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class Span:
 
 
 def span_of(text: str) -> Span:
-    """The period a report covers (``YYYY-Www``, ``YYYY-MM`` or ``YYYY-Qn``; Invalid else)."""
+    """The period a report covers (``YYYY-MM-DD``, ``YYYY-Www``, ``YYYY-MM`` or
+    ``YYYY-Qn``; Invalid else)."""
     period = period_arg(text, REPORT_PERIODS)
     return Span(
         period,

@@ -11,18 +11,24 @@ from services.dispatch import (
     blacklisting,
     build,
     city_rules,
+    cohandling,
+    experts,
     membership,
     metrics,
     responsibility,
+    standing,
     sweep,
 )
+from services.dispatch import cohandling_schemas as csc
 from services.dispatch import schemas as sc
+from services.dispatch import standing_schemas as ssc
 from services.dispatch.broker import AgencyBroker
 from services.dispatch.coordination import coordinate
 from services.dispatch.coordination import reassign as reassign_order
 from services.dispatch.decisions import list_decisions
 from services.dispatch.progress import report_progress
 from shared.config import Settings
+from shared.usecases import NotFound
 from shared.views import OnestopBlueprint, current_principal, permit, service
 from shared.web import make_app
 
@@ -351,6 +357,119 @@ def month_close(data: dict[str, Any], city: str) -> dict[str, Any]:
     """Close a past month now (the worker does it on the 1st): agencies at a cap are
     paused for the next month. 409 when the month is already closed."""
     return sweep.close_past_month(service().uow(), current_principal(), city, data)
+
+
+# --- co-handling: the expert pool and co-handlers of a complex demand ---------------------
+@blp.get("/experts")
+@permit("dispatch.expert_pool")
+@blp.arguments(csc.ExpertArgs, location="query")
+@blp.response(200, csc.ExpertList)
+def expert_pool(args: dict[str, Any]) -> dict[str, Any]:
+    """The expert pool (专家库) of your subtree; ``field`` and ``available`` (today) filter."""
+    return {"items": experts.list_experts(service().uow(), current_principal(), args)}
+
+
+@blp.get("/experts/<expert_id>")
+@permit("dispatch.expert")
+@blp.response(200, csc.ExpertOut)
+def expert(expert_id: str) -> dict[str, Any]:
+    found = experts.get_expert(service().uow(), current_principal(), expert_id)
+    if found is None:
+        raise NotFound(f"No expert {expert_id} in your subtree.")
+    return found
+
+
+@blp.put("/experts/<expert_id>")
+@permit("dispatch.put_expert")
+@blp.arguments(csc.ExpertIn)
+@blp.response(200, csc.ExpertOut)
+def put_expert(data: dict[str, Any], expert_id: str) -> dict[str, Any]:
+    """Create or replace an expert of a unit's pool: fields, institution, phone and
+    availability (unavailable, optionally until a day)."""
+    return experts.put_expert(service().uow(), current_principal(), expert_id, data)
+
+
+@blp.get("/demands/<code>/co-handlers")
+@permit("dispatch.cohandlers")
+@blp.response(200, csc.CoTaskList)
+def cohandlers(code: str) -> dict[str, Any]:
+    """A complex demand's co-handlers and their tasks (a co-handling department sees its
+    own)."""
+    return {"items": cohandling.list_cohandlers(service().uow(), current_principal(), code)}
+
+
+@blp.post("/demands/<code>/co-handlers")
+@permit("dispatch.add_cohandler")
+@blp.arguments(csc.CoHandlerIn)
+@blp.response(201, csc.CoTaskOut)
+def add_cohandler(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """联合处置: the lead owner's office gives a department, an expert of the pool or a
+    research institute a task with a due date on a complex, open demand. Emits
+    ``cohandling.assigned``."""
+    return cohandling.add_cohandler(
+        service().uow(), current_principal(), code, data, correlation_id=g.correlation_id
+    )
+
+
+@blp.post("/demands/<code>/co-handlers/<cotask_id>/feedback")
+@permit("dispatch.cohandler_feedback")
+@blp.arguments(csc.FeedbackIn)
+@blp.response(200, csc.CoTaskOut)
+def cohandler_feedback(data: dict[str, Any], code: str, cotask_id: str) -> dict[str, Any]:
+    """The co-handler's feedback, once: a department's by its office, an expert's or an
+    institute's recorded by the lead's. Emits ``cohandling.reported``."""
+    return cohandling.report(
+        service().uow(),
+        current_principal(),
+        code,
+        cotask_id,
+        data,
+        correlation_id=g.correlation_id,
+    )
+
+
+# --- standing 包保 links (``standing``) -------------------------------------------------------
+@blp.get("/responsibility-map")
+@permit("dispatch.responsibility_map")
+@blp.arguments(ssc.MapArgs, location="query")
+@blp.response(200, ssc.MapPage)
+def responsibility_map(args: dict[str, Any]) -> dict[str, Any]:
+    """Every enterprise's standing 包保 link in your subtree, by credit code: its
+    department, named person and basis (``rule:<segment>``, ``rule:default``,
+    ``explicit``); filters by department, staff and segment; cursor pages."""
+    return standing.responsibility_map(service().uow(), current_principal(), args)
+
+
+@blp.get("/enterprises/<credit_code>/owner")
+@permit("dispatch.enterprise_owner")
+@blp.response(200, ssc.EnterpriseLinkOut)
+def enterprise_owner(credit_code: str) -> dict[str, Any]:
+    """An enterprise's standing link and every version before it (with ``until``)."""
+    return standing.link_of(service().uow(), current_principal(), credit_code)
+
+
+@blp.put("/enterprises/<credit_code>/owner")
+@permit("dispatch.put_enterprise_owner")
+@blp.arguments(ssc.OwnerIn)
+@blp.response(200, ssc.EnterpriseLinkOut)
+def put_enterprise_owner(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
+    """Link an enterprise explicitly to a department (and one of its staff); it beats the
+    segment rules until removed (both null). Emits ``responsibility.linked``."""
+    return standing.set_owner(service().uow(), current_principal(), credit_code, data)
+
+
+@blp.post("/staff/<staff_id>/transfer")
+@permit("dispatch.transfer")
+@blp.arguments(ssc.TransferIn)
+@blp.response(200, ssc.TransferOut)
+def transfer(data: dict[str, Any], staff_id: str) -> dict[str, Any]:
+    """A staff member leaves: every enterprise linked to them and (unless
+    ``open_assignments`` is false) their open owner assignments move to another person of
+    the same unit or a unit below (else 422 on ``to_staff_id``); history kept, each move
+    announced."""
+    return standing.transfer(
+        service().uow(), current_principal(), staff_id, data, correlation_id=g.correlation_id
+    )
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -13,13 +13,16 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
+from services.dispatch import cohandling, standing
 from services.dispatch.agency_orders import step
 from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
 from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
 from services.dispatch.metrics import OWNERS
 from services.dispatch.models import assignments, departments, enterprises, staff
 from services.dispatch.order_life import NO_LONGER_HANDLING, withdrawn_when
+from services.dispatch.progress import owner_responded
 from shared.contracts import dispatch as contract
+from shared.contracts import intake as intake_contract
 from shared.db import UnitOfWork, upsert
 from shared.events import Event, jurisdiction_path
 
@@ -45,6 +48,9 @@ def candidate_departments(session: Session, jurisdiction: str) -> list[Departmen
 def owner_decision(session: Session, event: Event) -> OwnerDecision | None:
     """The facts of the map and the enterprise's profile, and the pure rule on them."""
     p = event.payload
+    linked = standing.demand_owner(session, p["enterprise"]["credit_code"])
+    if linked is not None:  # the standing 包保 link first
+        return linked
     ent = session.execute(
         select(enterprises).where(enterprises.c.credit_code == p["enterprise"]["credit_code"])
     ).first()
@@ -67,6 +73,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     when its service item needs a market service, dispatch it to a member agency."""
     p = event.payload
     due_at = datetime.fromisoformat(p["expected_at"]) if p.get("expected_at") else None
+    cohandling.note_complexity(uow, p["demand_code"], p.get("complexity"))
     decision = owner_decision(uow.session, event)
     if decision is None:
         log.warning("no responsible department for %s", p["demand_code"])
@@ -131,10 +138,12 @@ def _assign_owner(
         "assigned_at": now,
         "status": "open",
         "due_at": due_at,
+        "respond_by": datetime.fromisoformat(p["respond_by"]) if p.get("respond_by") else None,
     }
     uow.session.execute(insert(assignments).values(**row))
     log.info("demand %s owned by %s (%s)", p["demand_code"], assignee[1], decision.reason)
-    payload = {k: v for k, v in row.items() if k not in ("jurisdiction", "status", "due_at")}
+    kept = ("jurisdiction", "status", "due_at", "respond_by")
+    payload = {k: v for k, v in row.items() if k not in kept}
     payload["assignment_id"] = payload.pop("id")
     payload["assigned_at"] = now.isoformat()
     payload["due_at"] = due_at.isoformat() if due_at else None
@@ -157,31 +166,45 @@ def on_enterprise(event: Event, uow: UnitOfWork) -> None:
         "is_key": p["is_key"],
         "needs_named_person": p["needs_named_person"],
         "needs_one_plan": p["needs_one_plan"],
+        "technology_field": p.get("technology_field"),
     }
     upsert(uow.session, enterprises, {"credit_code": p["credit_code"]}, values)
+    standing.relink(
+        uow, codes=[p["credit_code"]], actor="dispatch", reason=f"{event.event_type}: the rules"
+    )
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
-    """Screening recomputed the deadline: the open assignments' time limit follows it."""
+    """Screening recomputed the deadline: the open assignments' time limit follows it;
+    an owner's screening is its first response (not the calendar's recomputation)."""
     p = event.payload
+    if p["actor"] != intake_contract.CALENDAR_ACTOR:
+        owner_responded(uow, p["demand_code"], datetime.fromisoformat(p["at"]))
     uow.session.execute(
         update(assignments)
         .where(assignments.c.demand_code == p["demand_code"], assignments.c.closed_at.is_(None))
         .values(due_at=datetime.fromisoformat(p["expected_at"]))
     )
+    cohandling.note_complexity(uow, p["demand_code"], p["complexity"])
 
 
 def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
     """A closed or rejected demand ends its owner assignment; a rejected one withdraws
     every open agency order, a closed one only those the agency has not taken up — an
     order acknowledged or in progress keeps its own life to completion and settlement
-    (``order_life.withdrawn_when``)."""
+    (``order_life.withdrawn_when``). Any move is the owner's first response."""
     p = event.payload
+    owner_responded(uow, p["demand_code"], datetime.fromisoformat(p["at"]))
+    cohandling.end_with_demand(uow, event)  # open co-tasks end with their demand
     if p["to_status"] not in ("closed", "rejected"):
         if p["from_status"] == "closed":  # reopened by a poor revisit: the owner follows up
             uow.session.execute(
                 update(assignments)
-                .where(assignments.c.demand_code == p["demand_code"], assignments.c.kind == "owner")
+                .where(
+                    assignments.c.demand_code == p["demand_code"],
+                    assignments.c.kind == "owner",
+                    assignments.c.status == "done",  # not one a transfer replaced
+                )
                 .values(status="open", closed_at=None)
             )
         return

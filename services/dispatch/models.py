@@ -67,6 +67,7 @@ enterprises = Table(
     Column("needs_named_person", Boolean, nullable=False, default=False),
     Column("needs_one_plan", Boolean, nullable=False, default=False),
     Column("named_staff_id", String(40), nullable=True),
+    Column("technology_field", String(100), nullable=True),  # a segment (standing links)
 )
 
 # --- the agency alliance (CX) ------------------------------------------------------
@@ -170,6 +171,9 @@ assignments = Table(
     Column("status", String(20), nullable=False, default="open"),
     Column("due_at", UtcDateTime(), nullable=True),
     Column("closed_at", UtcDateTime(), nullable=True),
+    # owners: the first response (首次响应) due, and given (screened, moved or reported)
+    Column("respond_by", UtcDateTime(), nullable=True),
+    Column("responded_at", UtcDateTime(), nullable=True),
     # agency orders
     Column("city", String(CODE_LENGTH), nullable=True),
     Column("month", String(7), nullable=True),
@@ -233,4 +237,85 @@ month_closes = Table(
     Column("month", String(7), primary_key=True),
     Column("summary", Text, nullable=False),
     Column("closed_at", UtcDateTime(), nullable=False),
+)
+
+# --- co-handling (XN 复杂问题应协调多部门、科研单位、专家资源联合处置) --------------------
+experts = Table(  # the expert pool (专家库) of a unit
+    "experts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("fields", String(400), nullable=False, default=""),  # technology fields, ","-joined
+    Column("institution", String(200), nullable=True),
+    Column("phone", String(40), nullable=True),
+    Column("availability", String(20), nullable=False, default="available"),
+    Column("unavailable_until", Date, nullable=True),  # the last day away (None: open-ended)
+    Column("updated_by", String(100), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+demand_complexity = Table(  # each demand's complexity, as accepted and screened
+    "demand_complexity",
+    metadata,
+    Column("demand_code", String(DEMAND_CODE_LENGTH), primary_key=True),
+    Column("complexity", String(20), nullable=False),
+)
+
+cotasks = Table(  # a co-handler's task on a complex demand (the lead owner keeps the demand)
+    "cotasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False, index=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),  # the demand's
+    Column("lead_assignment_id", String(36), nullable=False),
+    Column("lead_department_id", String(40), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),  # department, expert, institute
+    Column("cohandler_id", String(40), nullable=False),  # department or expert id; institute: ""
+    Column("cohandler_name", String(200), nullable=False),
+    Column("cohandler_jurisdiction", String(CODE_LENGTH), nullable=True),
+    Column("contact", String(200), nullable=True),
+    Column("task", String(2000), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("status", String(20), nullable=False, default="open"),
+    Column("assigned_by", String(100), nullable=False),
+    Column("assigned_at", UtcDateTime(), nullable=False),
+    Column("outcome", String(20), nullable=True),
+    Column("feedback", String(2000), nullable=True),
+    Column("reported_by", String(100), nullable=True),
+    Column("reported_at", UtcDateTime(), nullable=True),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Index("ix_cotasks_open_due", "status", "due_at"),
+)
+
+
+# --- standing 包保 links (``standing``): who owns each enterprise before any demand --------
+standing_links = Table(  # the current link of each enterprise
+    "standing_links",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
+    Column("department_id", String(40), nullable=True, index=True),  # None: unowned
+    Column("staff_id", String(40), nullable=True, index=True),
+    Column("basis", String(160), nullable=False),  # rule:<segment> | explicit | none
+    Column("version", Integer, nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("by", String(120), nullable=False),
+    Column("reason", String(500), nullable=False),
+)
+
+standing_link_history = Table(  # every version of every link, kept forever
+    "standing_link_history",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("department_id", String(40), nullable=True),
+    Column("staff_id", String(40), nullable=True),
+    Column("basis", String(160), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("until", UtcDateTime(), nullable=True),
+    Column("by", String(120), nullable=False),
+    Column("reason", String(500), nullable=False),
 )

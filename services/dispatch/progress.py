@@ -6,11 +6,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
+
 from services.dispatch.agency_orders import OF_YOURS, load_order, step
+from services.dispatch.models import assignments
 from shared.auth import Principal
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork
 from shared.usecases import Conflict
+
+
+def owner_responded(uow: UnitOfWork, demand_code: str, at: datetime) -> None:
+    """The owner's first screening, move or progress report answers the first-response
+    limit (the sweep then never announces it as ``unanswered``)."""
+    uow.session.execute(
+        update(assignments)
+        .where(
+            assignments.c.demand_code == demand_code,
+            assignments.c.kind == "owner",
+            assignments.c.responded_at.is_(None),
+        )
+        .values(responded_at=at)
+    )
 
 
 def report_progress(
@@ -35,6 +52,8 @@ def report_progress(
         elif row["status"] != "open":
             raise Conflict(f"The assignment is {row['status']}: its demand is closed.")
         now = datetime.now(UTC)
+        if row["kind"] == "owner":
+            owner_responded(uow, row["demand_code"], now)
         uow.emit(
             contract.progress_reported(
                 jurisdiction=row["jurisdiction"],

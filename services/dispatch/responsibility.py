@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
+from services.dispatch import standing
 from services.dispatch.models import blacklist, departments, enterprises, staff
 from shared.auth import Principal
 from shared.contracts import dispatch as contract
@@ -70,6 +71,8 @@ def put_department(
         else:
             s.execute(update(departments).where(departments.c.id == dept_id).values(**values))
         emit_department(uow, dept_id, values)
+        for area in sorted({values["jurisdiction"], old.jurisdiction if old else ""} - {""}):
+            standing.relink(uow, within=area, actor=actor.key_id, reason=f"department {dept_id}")
         uow.commit()
     return {"id": dept_id, **values, "segments": sorted(set(data["segments"]))}
 
@@ -180,6 +183,7 @@ def name_owner(
             .where(enterprises.c.credit_code == credit_code)
             .values(named_staff_id=staff_id)
         )
+        standing.relink(uow, codes=[credit_code], actor=actor.key_id, reason="named person")
         uow.commit()
     return get_enterprise(uow, actor, credit_code)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Table, insert, select
 
+from services.dispatch import standing
 from services.dispatch.models import agencies, departments, menu_items, staff
 from services.dispatch.responsibility import department_of, emit_department, emit_staff
 from shared.db import UnitOfWork
@@ -57,6 +58,8 @@ def seed_responsibility(
             added += _add(uow, agencies, _member(id_, name, category, rank, city, now))
         for item, price, coverage, months in menu:
             added += _add_menu_entry(uow, city, item, price, coverage, months, now)
+        for area in sorted({j for _, j, _, _, _ in depts}):
+            standing.relink(uow, within=area, actor="seed", reason="responsibility map loaded")
         uow.commit()
     return added
 

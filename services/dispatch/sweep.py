@@ -1,10 +1,11 @@
 """Periodic jobs of the dispatch worker; each is safe when several workers run it.
 
 * ``sweep_deadlines``: a warning before an open assignment's time limit and the
-  overdue breach after it, escalated to the responsible leader. Each (assignment,
-  level) is claimed by a primary key in the ``breaches`` table in the same
-  transaction as its event, so concurrent sweeps announce it once, and the
-  breach stays recorded.
+  overdue breach after it, escalated to the responsible leader; and an owner that has
+  not responded (screened, moved or reported) by its first-response limit is
+  ``unanswered``, escalated the same way. Each (assignment, level) is claimed by a
+  primary key in the ``breaches`` table in the same transaction as its event, so
+  concurrent sweeps announce it once, and the breach stays recorded.
 * ``close_months``: at the start of a month each city's previous month is closed
   once (claimed in ``month_closes``): agencies at or above a cap are paused for the
   new month (CX 第十七条); pauses that ran out are lifted.
@@ -87,10 +88,47 @@ def deadline_level(due_at: datetime, warn: timedelta, now: datetime) -> str | No
     return None
 
 
+def _announce(uow: UnitOfWork, r: Any, level: str, due_at: datetime, now: datetime) -> int:
+    """Claim one (assignment, level) and announce it, escalated to the responsible leader
+    unless it is a warning; 0 when another sweep claimed it first."""
+    s = uow.session
+    leader = _leader(s, r.demand_code) if level != "warning" else None
+    claimed = claim(
+        s,
+        uow.db,
+        breaches,
+        assignment_id=r.id,
+        level=level,
+        demand_code=r.demand_code,
+        jurisdiction=r.jurisdiction,
+        due_at=due_at,
+        escalated_to=leader["staff_id"] if leader else None,
+        at=now,
+    )
+    if not claimed:
+        return 0
+    uow.emit(
+        contract.deadline(
+            jurisdiction=r.jurisdiction,
+            payload={
+                "assignment_id": r.id,
+                "demand_code": r.demand_code,
+                "kind": r.kind,
+                "assignee_id": r.assignee_id,
+                "level": level,
+                "due_at": due_at.isoformat(),
+                "escalate_to": leader,
+                "at": now.isoformat(),
+            },
+        )
+    )
+    return 1
+
+
 def sweep_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, int]:
     """Announce warnings and overdue breaches not announced yet; returns the counts."""
     now = now or datetime.now(UTC)
-    counts = {"warning": 0, "overdue": 0}
+    counts = {"warning": 0, "overdue": 0, "unanswered": 0}
     a = assignments.c
     with uow:
         s = uow.session
@@ -123,41 +161,24 @@ def sweep_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
                 )
                 warn[r.city] = timedelta(hours=hours)
             level = deadline_level(r.due_at, warn[r.city], now)
-            if level is None:
-                continue
-            leader = _leader(s, r.demand_code) if level == "overdue" else None
-            claimed = claim(
-                s,
-                uow.db,
-                breaches,
-                assignment_id=r.id,
-                level=level,
-                demand_code=r.demand_code,
-                jurisdiction=r.jurisdiction,
-                due_at=r.due_at,
-                escalated_to=leader["staff_id"] if leader else None,
-                at=now,
+            if level is not None:
+                counts[level] += _announce(uow, r, level, r.due_at, now)
+        unanswered = s.execute(
+            select(assignments)
+            .where(
+                a.kind == "owner",
+                a.status == "open",
+                a.responded_at.is_(None),
+                a.respond_by < now,
+                ~announced("unanswered"),
             )
-            if not claimed:
-                continue
-            counts[level] += 1
-            uow.emit(
-                contract.deadline(
-                    jurisdiction=r.jurisdiction,
-                    payload={
-                        "assignment_id": r.id,
-                        "demand_code": r.demand_code,
-                        "kind": r.kind,
-                        "assignee_id": r.assignee_id,
-                        "level": level,
-                        "due_at": r.due_at.isoformat(),
-                        "escalate_to": leader,
-                        "at": now.isoformat(),
-                    },
-                )
-            )
+            .order_by(a.respond_by, a.id)
+            .limit(BATCH)
+        ).all()
+        for r in unanswered:
+            counts["unanswered"] += _announce(uow, r, "unanswered", r.respond_by, now)
         uow.commit()
-    if counts["overdue"] or counts["warning"]:
+    if any(counts.values()):
         log.info("deadline sweep: %s", counts)
     return counts
 

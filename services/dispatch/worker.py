@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.dispatch import broker, build, consumers, sweep
+from services.dispatch import broker, build, cohandling, consumers, sweep
 from services.dispatch.models import agencies
 from shared.contracts.intake import (
     DEMAND_ACCEPTED,
@@ -40,7 +40,10 @@ def on_start(svc: Service) -> None:
         broker.declare_agency_queues(conn.default_channel, ids)
 
 
-periodic = sweep.run
+def periodic(svc: Service) -> None:
+    """The deadline sweep and month close, then the overdue co-tasks."""
+    sweep.run(svc)
+    cohandling.sweep_overdue(svc.uow())
 
 
 if __name__ == "__main__":

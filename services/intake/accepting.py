@@ -146,6 +146,9 @@ UNSET_AT_ACCEPTANCE = {
     "owner_name": None,
     "urgency": None,
     "feasibility": None,
+    "responded_at": None,
+    "escalated_at": None,
+    "escalated_to": None,
     "closed_at": None,
     "resolution": None,
     "satisfaction_rating": None,
@@ -214,7 +217,11 @@ class Filing:
 
 
 def demand_values(
-    demand: Demand, data: dict[str, Any], deadline: Deadline, correlation_id: str
+    demand: Demand,
+    data: dict[str, Any],
+    deadline: Deadline,
+    correlation_id: str,
+    respond_by: datetime | None = None,
 ) -> dict[str, Any]:
     """The ``demands`` row of an accepted demand."""
     contact = data.get("contact") or {}
@@ -247,17 +254,23 @@ def demand_values(
         "expected_at": deadline.due.astimezone(UTC),
         "deadline_provisional": deadline.provisional,
         "received_at": data.get("received_at"),
+        "respond_by": respond_by,
     }
 
 
-def accepted_payload(demand: Demand, data: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
-    """The ``demand.accepted`` payload: the demand, its promise, and what the handling
-    parties need (the service item's agency category, the contact, the visit)."""
+def accepted_payload(
+    demand: Demand, data: dict[str, Any], deadline: Deadline, respond_by: datetime | None = None
+) -> dict[str, Any]:
+    """The ``demand.accepted`` payload: the demand, its promises (the closure deadline and
+    the first response), and what the handling parties need (the service item's agency
+    category, the contact, the visit)."""
     payload = demand.accepted_payload() | {
         "complexity": data["complexity"],
         "expected_at": deadline.due.isoformat(),
         "deadline_provisional": deadline.provisional,
     }
+    if respond_by is not None:
+        payload["respond_by"] = respond_by.isoformat()
     item = BY_CODE.get(data.get("service_item") or "")
     if item is not None:
         payload |= {"service_item": item.code, "agency_category": item.agency_category}
@@ -312,6 +325,7 @@ def store_demand(
     _, limits, calendar = rules_for_new_demand(uow.session, uow.db, jurisdiction)
     received = min(data.get("received_at") or now, now)  # counted from receipt
     deadline = calendar.deadline(received, limits[data["complexity"]])
+    respond_by = calendar.after_working_hours(received, limits["response_hours"]).due
     year = demand_year(now)
     demand = Demand(
         code=unified_code(jurisdiction, year, take_number(uow, jurisdiction, year)),
@@ -326,7 +340,7 @@ def store_demand(
         accepted_at=now,
         accepted_by=actor,
     )
-    values = demand_values(demand, data, deadline, correlation_id)
+    values = demand_values(demand, data, deadline, correlation_id, respond_by)
     uow.session.execute(INSERT_DEMAND, values)
     record_update(
         uow, demand.code, "transition", actor, now, to_status="accepted", note="受理 accepted"
@@ -334,7 +348,7 @@ def store_demand(
     uow.emit(
         contract.demand_accepted(
             jurisdiction=jurisdiction,
-            payload=accepted_payload(demand, data, deadline),
+            payload=accepted_payload(demand, data, deadline, respond_by),
             correlation_id=correlation_id,
         )
     )

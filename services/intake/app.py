@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from services.intake import (
+    board,
     build,
     feed,
     loop,
@@ -15,12 +16,15 @@ from services.intake import (
     reading,
     registry,
     subscribing,
+    survey,
     timelimits,
 )
 from services.intake.accepting import AcceptDemand, accept_demand
 from services.intake.consent import set_consent
 from services.intake.idempotency import IdempotencyKey, Replayed
 from services.intake.schemas import (
+    BoardArgs,
+    BoardOut,
     CallbackIn,
     CallbackOut,
     Catalogue,
@@ -28,6 +32,7 @@ from services.intake.schemas import (
     DeliveryList,
     DeliveryListArgs,
     DeliveryOut,
+    DemandImportReport,
     DemandIn,
     DemandList,
     DemandListArgs,
@@ -146,6 +151,32 @@ def list_demands(args: dict[str, Any]) -> Any:
         today = china_today().isoformat()
         return download(book, f"demand-ledger-{current_principal().jurisdiction}-{today}.xlsx")
     return reading.list_demands(service().uow(), current_principal(), args)
+
+
+@blp.post("/demands/import")
+@permit("intake.import_demands")
+@blp.response(200, DemandImportReport)
+@blp.doc(requestBody=file_body(".csv (UTF-8 or GB18030) or .xlsx, ≤ 20 MiB, ≤ 5,000 rows"))
+def import_demands() -> dict[str, Any]:
+    """The demands a 科技体检 survey sheet collected, one per row (Chinese or field-name
+    headers: 统一社会信用代码, 企业名称, 需求类别, 需求名称, 需求内容, 服务事项, 复杂程度, 联系人,
+    联系电话, 接收时间, 同意共享, 来源 — 走访收集 by default). Each valid row is accepted as a
+    demand received at its 接收时间 (its time limits count from it; at most 30 days back);
+    each invalid row is reported by number with its fields' reasons. Importing the same
+    sheet again accepts nothing twice: a known row answers its demand (``unchanged``)."""
+    svc = service()
+    if not svc.accepting.is_set():
+        raise ApiError(503, "Intake is shutting down; retry shortly.", headers={"Retry-After": "5"})
+    upload = uploaded_file("sheet")
+    try:
+        return survey.import_demands(
+            svc.uow(),
+            current_principal(),
+            registry.Sheet(upload.filename, upload.read()),
+            correlation_id=g.correlation_id,
+        )
+    except SheetError as exc:
+        raise ApiError(422, str(exc), fields={"files": {"file": [str(exc)]}}) from None
 
 
 @blp.get("/demands/<code>")
@@ -387,6 +418,22 @@ def resend_delivery(delivery_id: int) -> dict[str, Any]:
     """Send a delivered or dead-lettered change again (a new delivery in the log, queued
     behind what is pending for that demand, with the same webhook-id)."""
     return subscribing.resend(service().uow(), current_principal(), delivery_id)
+
+
+@blp.get("/board/<jurisdiction>")
+@permit("intake.daily_board")
+@blp.arguments(BoardArgs, location="query")
+@blp.response(200, BoardOut)
+def daily_board(args: dict[str, Any], jurisdiction: str) -> Any:
+    """The daily board (日调度) of a jurisdiction's subtree: new that day, due that day,
+    overdue, escalated to a leader, awaiting the first response — counts and the demands
+    (at most 200 per section; ``format=xlsx``: every one, a sheet per section)."""
+    if args["format"] == "xlsx":
+        book, m = board.board_workbook(
+            service().uow(), current_principal(), jurisdiction, args.get("date")
+        )
+        return download(book, f"daily-board-{jurisdiction}-{m.day.isoformat()}.xlsx")
+    return board.daily_board(service().uow(), current_principal(), jurisdiction, args.get("date"))
 
 
 def create_app(settings: Settings | None = None) -> Flask:

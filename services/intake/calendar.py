@@ -18,10 +18,16 @@ import chinese_calendar
 
 from shared.timezone import CHINA
 
+START_OF_WORKING_DAY = time(9, 0)
 END_OF_WORKING_DAY = time(18, 0)
+WORKING_DAY = timedelta(hours=9)  # office hours 09:00–18:00 China time (our default)
 # XN 服务实施 / SX 限时闭环 / QCY 即日办: simple = the same working day; general and
 # complex are our defaults (DOMAIN.md), configurable per jurisdiction.
 DEFAULT_TIME_LIMITS: dict[str, int] = {"simple": 0, "general": 5, "complex": 20}
+# The first response (首次响应: the owner screens the demand or moves it on) is due
+# within these working hours of receipt — XN "及时响应企业需求", QCY 即日办 name no
+# figure: half a working day is our default, configurable per jurisdiction (1–72).
+DEFAULT_RESPONSE_HOURS = 4
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,30 @@ class WorkingCalendar:
             day += timedelta(days=1)
         day, provisional = self._due_day(day, working_days)
         return Deadline(datetime.combine(day, END_OF_WORKING_DAY, CHINA), working_days, provisional)
+
+    def after_working_hours(self, start: datetime, hours: int) -> Deadline:
+        """The instant ``hours`` office hours (09:00–18:00 of working days, China time)
+        after ``start``: received before 09:00 counts from 09:00, after 18:00 or on a
+        day off from the next working morning. ``working_days`` of the answer is 0."""
+        if hours < 0:
+            raise ValueError("a time limit cannot be negative")
+        local = start.astimezone(CHINA)
+        day, at = local.date(), local.time().replace(tzinfo=None)
+        if at >= END_OF_WORKING_DAY:
+            day, at = day + timedelta(days=1), START_OF_WORKING_DAY
+        at = max(at, START_OF_WORKING_DAY)
+        left = timedelta(hours=hours)
+        provisional = False
+        while True:
+            works, unsure = self._due_day(day, 0)  # this day if it works, else the next
+            provisional |= unsure
+            if works != day:  # a day off: from the next working morning
+                day, at = works, START_OF_WORKING_DAY
+            today = datetime.combine(day, END_OF_WORKING_DAY) - datetime.combine(day, at)
+            if left <= today:
+                return Deadline(datetime.combine(day, at, CHINA) + left, 0, provisional)
+            left -= today
+            day, at = day + timedelta(days=1), START_OF_WORKING_DAY
 
     @lru_cache(maxsize=4096)  # noqa: B019 - calendars are values, kept while they are used
     def _due_day(self, day: date, working_days: int) -> tuple[date, bool]:

@@ -48,7 +48,7 @@ COMPLEXITY = {"simple": "简单", "general": "一般", "complex": "复杂"}
 RESOLUTION = {"solved": "已解决", "unsolvable": "无法解决"}
 
 
-def _when(value: datetime | None) -> str | None:
+def when(value: datetime | None) -> str | None:
     return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if value else None
 
 
@@ -64,7 +64,7 @@ def _contact(r: Any) -> Any:
 
 COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("需求编码", lambda r: r.code),
-    ("受理时间", lambda r: _when(r.accepted_at)),
+    ("受理时间", lambda r: when(r.accepted_at)),
     ("辖区", lambda r: r.jurisdiction),
     ("企业名称", lambda r: r.enterprise_name),
     ("统一社会信用代码", lambda r: r.enterprise_credit_code),
@@ -77,8 +77,8 @@ COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("复杂程度", lambda r: COMPLEXITY.get(r.complexity or "", r.complexity)),
     ("责任单位", lambda r: r.owner_name),
     ("办理状态", lambda r: STATUS.get(r.status, r.status)),
-    ("承诺办结时间", lambda r: _when(r.expected_at)),
-    ("办结时间", lambda r: _when(r.closed_at)),
+    ("承诺办结时间", lambda r: when(r.expected_at)),
+    ("办结时间", lambda r: when(r.closed_at)),
     ("办结结果", lambda r: RESOLUTION.get(r.resolution or "", r.resolution)),
     ("满意度", lambda r: r.satisfaction_rating),
     ("同意共享", lambda r: "是" if r.consent_to_share else "否"),

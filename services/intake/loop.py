@@ -23,6 +23,16 @@ from shared.events import Event
 from shared.usecases import Conflict
 
 
+def _responded(uow: UnitOfWork, code: str, at: datetime) -> None:
+    """The owner's first screening, move or progress report is the first response
+    (首次响应); later ones leave it as it was."""
+    uow.session.execute(
+        update(demands)
+        .where(demands.c.code == code, demands.c.responded_at.is_(None))
+        .values(responded_at=at)
+    )
+
+
 def _conflict(exc: LifecycleError) -> Conflict:
     return Conflict(
         str(exc),
@@ -100,6 +110,7 @@ def change_status(
         except LifecycleError as exc:
             raise _conflict(exc) from None
         _apply(uow, row, t, actor.key_id, now)
+        _responded(uow, code, now)
         uow.commit()
     if t.to_status in FINAL:
         metrics.counted(t.to_status, row.category, row.jurisdiction)
@@ -120,6 +131,35 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
     )
 
 
+def on_deadline(event: Event, uow: UnitOfWork) -> None:
+    """An overdue or unanswered breach of one of the demand's assignments was escalated
+    to the responsible leader (督办): the demand shows it from the first escalation on, and
+    the updates feed keeps each (warnings are not escalations)."""
+    p = event.payload
+    if p["level"] == "warning":
+        return
+    leader = p.get("escalate_to") or {}
+    to = leader.get("name")
+    at = datetime.fromisoformat(p["at"])
+    uow.session.execute(
+        update(demands)
+        .where(demands.c.code == p["demand_code"], demands.c.escalated_at.is_(None))
+        .values(escalated_at=at, escalated_to=to)
+    )
+    note = {"overdue": "超期督办 overdue", "unanswered": "未及时响应督办 unanswered"}[p["level"]]
+    if p["kind"] == "cohandler":
+        note = "协办超期督办 co-task overdue"
+    record_update(
+        uow,
+        p["demand_code"],
+        "escalation",
+        "dispatch",
+        at,
+        note=f"{note} → {to}" if to else note,
+        details={"level": p["level"], "kind": p["kind"], "due_at": p["due_at"]},
+    )
+
+
 STAGE_TARGETS = {"started": "in_progress", "feedback": "feedback"}
 
 
@@ -136,6 +176,8 @@ def on_progress_reported(event: Event, uow: UnitOfWork) -> None:
     actor = f"{p['assignee_type']}:{p['assignee_name']}"
     now = datetime.fromisoformat(p["at"])
     note = p["note"] or f"{p['assignee_name']} reported {p['stage']}"
+    if p["assignee_type"] != "agency":  # the owner's report is its response
+        _responded(uow, row.code, now)
     try:
         t = transition(row.status, STAGE_TARGETS[p["stage"]], note)
     except LifecycleError as exc:
@@ -224,6 +266,7 @@ def screen(uow: UnitOfWork, actor: Principal, code: str, command: dict[str, Any]
             urgency=command.get("urgency", row.urgency),
             feasibility=command.get("feasibility", row.feasibility),
         )
+        _responded(uow, code, now)
         uow.commit()
     return get_demand(uow, actor, code)
 
@@ -315,7 +358,7 @@ def recompute_provisional(uow: UnitOfWork) -> int:
             moved += _rescreen(
                 uow,
                 row,
-                "system",
+                contract.CALENDAR_ACTOR,
                 now,
                 "deadline recomputed on the published holiday calendar",
                 complexity=row.complexity,

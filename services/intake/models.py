@@ -97,9 +97,15 @@ demands = Table(
     Column("feasibility", String(20), nullable=True),
     Column("expected_at", UtcDateTime(), nullable=True),
     Column("deadline_provisional", Boolean, nullable=False, server_default=false()),
-    # the end of the loop
     # when the enterprise raised it (collected offline, entered later); None: when accepted
     Column("received_at", UtcDateTime(), nullable=True),
+    # the first response (首次响应) promised, and given: the owner's first screening or move
+    Column("respond_by", UtcDateTime(), nullable=True),
+    Column("responded_at", UtcDateTime(), nullable=True),
+    # escalated to the responsible leader (dispatch's deadline sweep): when, to whom
+    Column("escalated_at", UtcDateTime(), nullable=True),
+    Column("escalated_to", String(200), nullable=True),
+    # the end of the loop
     Column("closed_at", UtcDateTime(), nullable=True),
     Column("resolution", String(20), nullable=True),
     Column("satisfaction_rating", Integer, nullable=True),
@@ -133,6 +139,17 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# The demands a survey sheet (科技体检) yielded, by the digest of the row's demand in the
+# jurisdiction it was filed in: importing the same row again finds its demand here.
+demand_imports = Table(
+    "demand_imports",
+    metadata,
+    Column("row_sha256", String(64), primary_key=True),
+    Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=False),
+    Column("imported_by", String(100), nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+)
+
 # Per-jurisdiction time limits (working days) and closure days; the nearest
 # jurisdiction on the path that has rules wins, else the defaults.
 time_limit_rules = Table(
@@ -142,6 +159,7 @@ time_limit_rules = Table(
     Column("simple", Integer, nullable=False),
     Column("general", Integer, nullable=False),
     Column("complex", Integer, nullable=False),
+    Column("response_hours", Integer, nullable=True),  # None: DEFAULT_RESPONSE_HOURS
     Column("closures", Text, nullable=False, server_default="[]"),  # JSON list of ISO dates
     Column("updated_by", String(100), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),

@@ -165,6 +165,18 @@ class DemandOut(Schema):
         metadata={"description": "true while the holiday calendar of that year is unpublished"}
     )
     service_notice = fields.String()
+    respond_by = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "the first response (the owner screens or moves the demand) is due "
+            "by: working hours from receipt (null for demands from before the limit existed)"
+        },
+    )
+    responded_at = fields.DateTime(allow_none=True)
+    escalated_at = fields.DateTime(
+        allow_none=True, metadata={"description": "escalated to the responsible leader"}
+    )
+    escalated_to = fields.String(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
     resolution = fields.String(allow_none=True)
     satisfaction = fields.Dict(allow_none=True)
@@ -250,6 +262,14 @@ class TimeLimitsIn(Strict):
     simple = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=60))
     general = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=120))
     complex = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=250))
+    response_hours = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=72),
+        metadata={
+            "description": "first-response limit in working hours (09:00–18:00 of working "
+            "days); the default (4) when not sent"
+        },
+    )
     closures = fields.List(fields.Date(), load_default=list)
 
 
@@ -261,6 +281,7 @@ class TimeLimitsOut(Schema):
     simple = fields.Integer()
     general = fields.Integer()
     complex = fields.Integer()
+    response_hours = fields.Integer(metadata={"description": "first-response limit, working hours"})
     closures = fields.List(fields.Date())
 
 
@@ -362,6 +383,22 @@ class ImportReport(Schema):
     rejected = fields.List(fields.Nested(ImportRowError))
 
 
+class ImportedDemand(Schema):
+    row = fields.Integer()
+    code = fields.String()
+    outcome = fields.String(
+        metadata={"description": "accepted now, or unchanged: imported before (its demand)"}
+    )
+
+
+class DemandImportReport(Schema):
+    rows = fields.Integer()
+    accepted = fields.Integer()
+    unchanged = fields.Integer()
+    demands = fields.List(fields.Nested(ImportedDemand))
+    rejected = fields.List(fields.Nested(ImportRowError))
+
+
 class ServiceItemOut(Schema):
     code = fields.String()
     name = fields.String()
@@ -437,3 +474,61 @@ class DeliveryOut(Schema):
 class DeliveryList(Schema):
     items = fields.List(fields.Nested(DeliveryOut))
     next_cursor = fields.String(allow_none=True)
+
+
+class BoardArgs(Strict):
+    date = fields.Date(
+        metadata={"description": "YYYY-MM-DD: the day (China time); today when not sent"}
+    )
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "xlsx")),
+        metadata={"description": "xlsx: a summary sheet and a sheet per section (Chinese)"},
+    )
+
+
+class BoardItem(Schema):
+    code = fields.String()
+    jurisdiction = fields.String()
+    enterprise = fields.Dict()
+    category = fields.String()
+    status = fields.String()
+    owner = fields.String(allow_none=True)
+    received_at = fields.DateTime()
+    expected_at = fields.DateTime(allow_none=True)
+    respond_by = fields.DateTime(allow_none=True)
+    responded_at = fields.DateTime(allow_none=True)
+    response_late = fields.Boolean(
+        metadata={"description": "the first response came (or is still missing) after its limit"}
+    )
+    escalated_at = fields.DateTime(allow_none=True)
+    escalated_to = fields.String(allow_none=True)
+
+
+class BoardSections(Schema):
+    new = fields.List(
+        fields.Nested(BoardItem), metadata={"description": "新受理: accepted that day"}
+    )
+    due_today = fields.List(
+        fields.Nested(BoardItem), metadata={"description": "今日到期: open, due later that day"}
+    )
+    overdue = fields.List(
+        fields.Nested(BoardItem), metadata={"description": "已超期: open, past the deadline"}
+    )
+    escalated = fields.List(
+        fields.Nested(BoardItem), metadata={"description": "已督办: open, escalated to a leader"}
+    )
+    awaiting_response = fields.List(
+        fields.Nested(BoardItem),
+        metadata={"description": "待响应: open, no first response yet (late or not)"},
+    )
+
+
+class BoardOut(Schema):
+    jurisdiction = fields.String()
+    date = fields.Date()
+    as_of = fields.DateTime(metadata={"description": "the end of the day, or now for today"})
+    counts = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "per section"}
+    )
+    sections = fields.Nested(BoardSections)

@@ -1,6 +1,6 @@
 """Intake use cases of the time limits (办理时限): each jurisdiction may set its own
-working-day limits and closure days; the nearest jurisdiction on the path that has
-rules wins, else the defaults (DOMAIN.md).
+working-day limits, first-response hours (working hours) and closure days; the nearest
+jurisdiction on the path that has rules wins, else the defaults (DOMAIN.md).
 
 A new demand takes its rules from this process's copy of the (small) rules table
 (``rules_for_new_demand``): a PUT drops that copy at once in the process that made it,
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.intake.calendar import DEFAULT_TIME_LIMITS, WorkingCalendar
+from services.intake.calendar import DEFAULT_RESPONSE_HOURS, DEFAULT_TIME_LIMITS, WorkingCalendar
 from services.intake.models import time_limit_rules
 from shared.auth import Principal
 from shared.db import Database, UnitOfWork, insert_or_ignore
@@ -33,15 +33,24 @@ TimeRules = tuple[str, dict[str, int], WorkingCalendar]
 
 def rules_in_force(path: list[str], own: Mapping[str, Any]) -> TimeRules:
     """The rules of the nearest jurisdiction on ``path`` (root first) that has its own
-    (``own`` by code: rows with simple, general, complex and JSON closures), else the
-    defaults; with the code they come from, or ``default``."""
+    (``own`` by code: rows with simple, general, complex, response_hours and JSON
+    closures), else the defaults; with the code they come from, or ``default``. The
+    limits are working days by complexity, and ``response_hours``: working hours."""
     for code in reversed(path):
         r = own.get(code)
         if r is not None:
-            limits = {"simple": r.simple, "general": r.general, "complex": r.complex}
+            limits = {
+                "simple": r.simple,
+                "general": r.general,
+                "complex": r.complex,
+                "response_hours": DEFAULT_RESPONSE_HOURS
+                if r.response_hours is None
+                else r.response_hours,
+            }
             closures = [date.fromisoformat(d) for d in json.loads(r.closures)]
             return code, limits, WorkingCalendar.with_closures(closures)
-    return "default", dict(DEFAULT_TIME_LIMITS), WorkingCalendar()
+    limits = {**DEFAULT_TIME_LIMITS, "response_hours": DEFAULT_RESPONSE_HOURS}
+    return "default", limits, WorkingCalendar()
 
 
 def time_rules(session: Session, jurisdiction: str) -> TimeRules:
@@ -131,6 +140,7 @@ def set_time_limits(
         "simple": command["simple"],
         "general": command["general"],
         "complex": command["complex"],
+        "response_hours": command.get("response_hours"),
         "closures": json.dumps([d.isoformat() for d in closures]),
         "updated_by": actor.key_id,
         "updated_at": datetime.now(UTC),

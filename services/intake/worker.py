@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.intake import accepting, build, delivery, loop
-from shared.contracts.dispatch import ASSIGNMENT_MADE, PROGRESS_REPORTED
+from shared.contracts.dispatch import ASSIGNMENT_MADE, DEADLINE, PROGRESS_REPORTED
 from shared.contracts.visits import VISIT_LOGGED
 from shared.messaging import Subscription
 from shared.runtime import Service
@@ -15,6 +15,7 @@ def subscriptions(svc: Service) -> list[Subscription]:
         svc.directory_copy(),
         svc.on("dispatch", ASSIGNMENT_MADE, loop.on_assignment_made),
         svc.on("dispatch", PROGRESS_REPORTED, loop.on_progress_reported),
+        svc.on("dispatch", DEADLINE, loop.on_deadline),
         svc.on("visits", VISIT_LOGGED, accepting.on_visit_logged),
     ]
 

@@ -17,12 +17,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from services.scoring.attribution import UNCOUNTED
 from services.scoring.domain.evaluation import Inputs
+from services.scoring.domain.facts import (
+    CO_HANDLED,
+    CO_HANDLED_INPUTS,
+    GENERAL_ITEM,
+    TECHNOLOGY_ITEM,
+    co_handled_input,
+)
 from services.scoring.domain.records import RECORD_KINDS
 from services.scoring.domain.scorecard import count_record
 from services.scoring.models import demand_facts, manual_records, tally_records, unit_tallies
@@ -64,6 +71,13 @@ def tally(s: Session, period: Period, unit_ids: Sequence[str] | Select[Any]) -> 
         .group_by(t.unit_id)
     ):
         _count(of(unit), "visits", n)
+    # a co-handling department's reported work: a demand it helped solve (facts.CO_HANDLED)
+    for unit, item, n in s.execute(
+        select(t.unit_id, t.item, func.count())
+        .where(mine, t.stage == CO_HANDLED, t.period.in_(months))
+        .group_by(t.unit_id, t.item)
+    ):
+        _count(of(unit), co_handled_input(item), n)
     # the demands' inputs from the units' tallies (attribution): each demand once per stage
     # in its first month of the period, a closed demand by its last close in the period
     for unit, name, n, total in s.execute(
@@ -218,26 +232,41 @@ def _source(name: str, unit_id: str, months: Sequence[str]) -> tuple[Select[Any]
         }
     if name == "closed_on_time":
         return None
-    # a stage input: the first fact of each demand that reached it
+    # a stage input: the first fact of each demand that reached it (then, for a solving
+    # input, the demands the unit helped solve as a co-handler)
     earlier = demand_facts.alias("earlier")
     ec = earlier.c
-    q = (
-        select(f.fact, f.demand_code, f.event_id)
+    q = select(literal(0).label("src"), f.fact, f.demand_code, f.event_id, f.at).where(
+        owned,
+        f.input == name,
+        f.period.in_(months),
+        f.fact.not_in(UNCOUNTED),
+        ~select(literal(1))
         .where(
-            owned,
-            f.input == name,
-            f.period.in_(months),
-            f.fact.not_in(UNCOUNTED),
-            ~select(literal(1))
-            .where(
-                ec.demand_code == f.demand_code,
-                ec.owner_id == f.owner_id,
-                ec.fact == f.fact,
-                ec.period.in_(months),
-                or_(ec.at < f.at, and_(ec.at == f.at, ec.event_id < f.event_id)),
-            )
-            .exists(),
+            ec.demand_code == f.demand_code,
+            ec.owner_id == f.owner_id,
+            ec.fact == f.fact,
+            ec.period.in_(months),
+            or_(ec.at < f.at, and_(ec.at == f.at, ec.event_id < f.event_id)),
         )
-        .order_by(f.at, f.event_id)
+        .exists(),
     )
+    if name in CO_HANDLED_INPUTS:
+        co = select(
+            literal(1).label("src"),
+            literal(CO_HANDLED).label("fact"),
+            t.demand_code,
+            t.event_id,
+            t.recorded_at.label("at"),
+        ).where(
+            t.unit_id == unit_id,
+            t.stage == CO_HANDLED,
+            t.item == (TECHNOLOGY_ITEM if name == "tech_solved" else GENERAL_ITEM),
+            t.period.in_(months),
+        )
+        both = union_all(q, co).subquery()
+        b = both.c
+        q = select(b.fact, b.demand_code, b.event_id).order_by(b.src, b.at, b.event_id)
+    else:
+        q = q.order_by(f.at, f.event_id)
     return q, lambda r: {"source": r.fact, "demand_code": r.demand_code, "event_id": r.event_id}

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from services.scoring.attribution import attribute
-from services.scoring.domain.facts import period_of
+from services.scoring.domain.facts import CO_HANDLED, demand_item, period_of
 from services.scoring.models import (
     demand_facts,
     demand_owners,
@@ -107,7 +107,8 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
             unit_id=p["assignee_id"],
             unit_name=p["assignee_name"],
         )
-        _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
+        if not p.get("replaces"):  # a transfer's new owner did not collect the demand
+            _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
         attribute(uow.session, p["demand_code"])  # the new owner takes the facts of its days
     elif _fact(uow, event, "matched", p["demand_code"], at, category=p["category"]):
         attribute(uow.session, p["demand_code"])
@@ -210,6 +211,33 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
             period=month,
             visit_id=p["visit_id"],
         )
+
+
+def on_cohandling_reported(event: Event, uow: UnitOfWork) -> None:
+    """A co-handling department reported its task on a complex demand done (XN 联合处置):
+    its fact, in the month of its feedback — a demand it helped solve
+    (``facts.CO_HANDLED``). An expert's or an institute's work is kept by the archive and
+    the demand's co-handlers, but scores no unit (A.1 scores departments and staff), and a
+    task the co-handler could not do scores nothing."""
+    p = event.payload
+    if p["kind"] != "department" or p.get("outcome") != "done":
+        return
+    at = _at(p, "at", event)
+    uow.session.execute(
+        insert(t).values(
+            event_id=event.event_id,
+            unit_type="department",
+            unit_id=p["cohandler_id"],
+            unit_name=p["cohandler_name"],
+            jurisdiction=p.get("cohandler_jurisdiction") or event.jurisdiction,
+            period=period_of(at),
+            item=demand_item(p["category"]),
+            stage=CO_HANDLED,
+            demand_code=p["demand_code"],
+            visit_id=None,
+            recorded_at=at,
+        )
+    )
 
 
 def on_unit(event: Event, uow: UnitOfWork) -> None:

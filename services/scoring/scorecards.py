@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from services.scoring.aggregates import PAGE, Tallied, records, tally
 from services.scoring.domain.evaluation import Inputs, evaluate
-from services.scoring.domain.facts import period_arg
+from services.scoring.domain.facts import CO_HANDLED, period_arg
 from services.scoring.domain.scorecard import (
+    CoHandled,
     Collected,
     DemandFact,
     ManualRecord,
@@ -91,7 +92,15 @@ def gather(s: Session, period: Period, unit_ids: list[str]) -> ScoringFacts:
             .order_by(m.at, m.id)
         )
     ]
-    return ScoringFacts(visits, owners, categories, demands, records)
+    cohandled = [
+        CoHandled(row.unit_id, row.event_id, row.demand_code, row.item)
+        for row in s.execute(
+            select(t.unit_id, t.event_id, t.demand_code, t.item)
+            .where(t.unit_id.in_(unit_ids), t.stage == CO_HANDLED, t.period.in_(period.months))
+            .order_by(t.recorded_at, t.event_id)
+        )
+    ]
+    return ScoringFacts(visits, owners, categories, demands, records, cohandled)
 
 
 def collect(s: Session, period: Period, unit_ids: list[str]) -> dict[str, Collected]:

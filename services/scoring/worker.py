@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from services.scoring import build, handlers
-from shared.contracts.dispatch import ASSIGNMENT_MADE, DEPARTMENT_UPDATED, STAFF_UPDATED
+from shared.contracts.dispatch import (
+    ASSIGNMENT_MADE,
+    COHANDLING_REPORTED,
+    DEPARTMENT_UPDATED,
+    STAFF_UPDATED,
+)
 from shared.contracts.intake import (
     DEMAND_ACCEPTED,
     DEMAND_REVISITED,
@@ -23,6 +28,7 @@ def subscriptions(svc: Service) -> list[Subscription]:
     return [
         svc.directory_copy(),
         svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
+        svc.on("dispatch", COHANDLING_REPORTED, handlers.on_cohandling_reported),
         svc.subscription(
             "on_visit",
             [("visits", f"{VISIT_LOGGED}.#"), ("visits", f"{VISIT_REVISED}.#")],

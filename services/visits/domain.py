@@ -28,15 +28,18 @@ class EnterpriseLink:
     unit_name: str
     jurisdiction: str
     since: datetime
-    last_demand_code: str
+    last_demand_code: str | None  # None: a standing link no demand has used yet
     demand_count: int = 1
+    standing: bool = False  # the enterprise's standing 包保 link names this unit
+    basis: str | None = None  # how that link was made (rule:<segment>, explicit)
 
 
 def link_owner(existing: EnterpriseLink | None, new: EnterpriseLink) -> EnterpriseLink:
     """Fold one more owner assignment into the enterprise–unit link.
 
     The link keeps its first date (the unit has been responsible since then) and
-    counts the demands that made the unit responsible.
+    counts the demands that made the unit responsible; a standing link (``standing``)
+    stays one.
     """
     if existing is None:
         return new
@@ -50,7 +53,7 @@ def link_owner(existing: EnterpriseLink | None, new: EnterpriseLink) -> Enterpri
         existing,
         since=min(existing.since, new.since),
         last_demand_code=new.last_demand_code
-        if new.since >= existing.since
+        if existing.last_demand_code is None or new.since >= existing.since
         else existing.last_demand_code,
         demand_count=existing.demand_count + new.demand_count,
         unit_name=new.unit_name,
@@ -59,11 +62,12 @@ def link_owner(existing: EnterpriseLink | None, new: EnterpriseLink) -> Enterpri
 
 # --- periods: shared.periods (weeks, months, quarters in China time) -----------------
 
-VISIT_PERIODS = ("week", "month", "quarter")
+VISIT_PERIODS = ("day", "week", "month", "quarter")
 
 
 def parse_period(text: str) -> Period:
-    """``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``; ``ValueError`` otherwise."""
+    """``2026-12-01`` (a day), ``2026-W48`` (ISO week), ``2026-11`` or ``2026-Q4``;
+    ``ValueError`` otherwise. No visit rule counts days: a day's compliance has no items."""
     return periods.parse_period(text, VISIT_PERIODS)
 
 

@@ -9,10 +9,17 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from services.visits.domain import EnterpriseLink, link_owner
-from services.visits.models import demands, enterprise_links, enterprises, units, visit_demands
+from services.visits.models import (
+    demands,
+    enterprise_links,
+    enterprises,
+    standing_versions,
+    units,
+    visit_demands,
+)
 from shared.contracts import visits as contract
 from shared.db import UnitOfWork, claim, upsert
 from shared.events import Event
@@ -46,6 +53,61 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         uow.session.execute(insert(t).values(**merged))
     else:
         uow.session.execute(update(t).where(key).values(**merged))
+
+
+def on_responsibility_linked(event: Event, uow: UnitOfWork) -> None:
+    """The enterprise's standing 包保 link (dispatch's map): its department and named person
+    are responsible for visiting it from now on, before any demand; the units it named
+    before lose the standing (their demand links stay). A version older than the one
+    applied changes nothing, whatever order the events arrive in."""
+    p = event.payload
+    code = p["credit_code"]
+    sv = standing_versions.c
+    seen = uow.session.execute(select(sv.version).where(sv.enterprise_credit_code == code)).scalar()
+    if seen is not None and seen >= p["version"]:
+        return
+    since = datetime.fromisoformat(p["since"])
+    upsert(
+        uow.session,
+        standing_versions,
+        {"enterprise_credit_code": code},
+        {
+            "version": p["version"],
+            "department_id": p["department_id"],
+            "staff_id": p["staff_id"],
+            "basis": p["basis"],
+            "since": since,
+        },
+    )
+    mine = t.c.enterprise_credit_code == code
+    uow.session.execute(
+        update(t).where(mine, t.c.standing.is_(True)).values(standing=False, basis=None)
+    )
+    uow.session.execute(delete(t).where(mine, t.c.demand_count == 0, t.c.standing.is_(False)))
+    for unit_type, unit_id, name in (
+        ("department", p["department_id"], p["department_name"]),
+        ("staff", p["staff_id"], p["staff_name"]),
+    ):
+        if unit_id is None:
+            continue
+        key = mine & (t.c.unit_type == unit_type) & (t.c.unit_id == unit_id)
+        values = {"standing": True, "basis": p["basis"], "unit_name": name or unit_id}
+        if uow.session.execute(select(t.c.unit_id).where(key)).first() is None:
+            link = EnterpriseLink(
+                enterprise_credit_code=code,
+                unit_type=unit_type,
+                unit_id=unit_id,
+                unit_name=values["unit_name"],
+                jurisdiction=event.jurisdiction,
+                since=since,
+                last_demand_code=None,
+                demand_count=0,
+                standing=True,
+                basis=p["basis"],
+            )
+            uow.session.execute(insert(t).values(**asdict(link)))
+        else:
+            uow.session.execute(update(t).where(key).values(**values))
 
 
 def on_department(event: Event, uow: UnitOfWork) -> None:

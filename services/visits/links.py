@@ -1,5 +1,6 @@
-"""Which unit is responsible for visiting which enterprise (包保): the links the owner
-assignments made (``handlers.on_assignment_made``), read in the actor's subtree."""
+"""Which unit is responsible for visiting which enterprise (包保): the standing links
+dispatch announces before any demand (``handlers.on_responsibility_linked``) and the links
+the owner assignments made (``handlers.on_assignment_made``), read in the actor's subtree."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def list_links(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> list[
         q = q.where(t.c.enterprise_credit_code == args["enterprise"])
     if args.get("unit_id"):
         q = q.where(t.c.unit_id == args["unit_id"])
+    if args.get("standing") is not None:
+        q = q.where(t.c.standing.is_(args["standing"]))
     with uow.read() as s:
         rows = s.execute(q.order_by(t.c.since.desc()).limit(args["limit"])).mappings()
         return [dict(r) for r in rows]

@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from shared.contracts.intake import DEMAND_CODE_LENGTH
@@ -37,8 +38,22 @@ enterprise_links = Table(
     Column("unit_name", String(200), nullable=False),
     Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("since", UtcDateTime(), nullable=False),
-    Column("last_demand_code", String(DEMAND_CODE_LENGTH), nullable=False),
+    Column("last_demand_code", String(DEMAND_CODE_LENGTH), nullable=True),  # None: standing only
     Column("demand_count", Integer, nullable=False),
+    # the standing 包保 link dispatch announces (``responsibility.linked``), before any demand
+    Column("standing", Boolean, nullable=False, default=False, server_default=false()),
+    Column("basis", String(160), nullable=True),
+)
+
+standing_versions = Table(  # the newest standing link applied per enterprise (order guard)
+    "standing_versions",
+    metadata,
+    Column("enterprise_credit_code", String(18), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("department_id", String(40), nullable=True),
+    Column("staff_id", String(40), nullable=True),
+    Column("basis", String(160), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
 )
 
 # Departments and staff as dispatch's responsibility map announces them.

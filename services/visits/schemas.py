@@ -16,6 +16,7 @@ class LinkArgs(Schema):
 
     enterprise = fields.String(metadata={"description": "unified social credit code"})
     unit_id = fields.String()
+    standing = fields.Boolean(metadata={"description": "only the standing 包保 links"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
@@ -26,8 +27,10 @@ class LinkOut(Schema):
     unit_name = fields.String()
     jurisdiction = fields.String()
     since = fields.DateTime()
-    last_demand_code = fields.String()
+    last_demand_code = fields.String(allow_none=True)
     demand_count = fields.Integer()
+    standing = fields.Boolean(metadata={"description": "the enterprise's standing 包保 link"})
+    basis = fields.String(allow_none=True)
 
 
 class LinkList(Schema):
@@ -133,7 +136,7 @@ class VisitArgs(Strict):
     enterprise = fields.String()
     jurisdiction = fields.String(validate=UNIT)
     kind = fields.String(validate=validate.OneOf(KINDS))
-    period = fields.String(metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"})
     from_ = fields.Date(data_key="from")
     to = fields.Date()
     cursor = fields.String()
@@ -150,7 +153,9 @@ class VersionList(Schema):
 
 
 class PeriodArgs(Strict):
-    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(
+        required=True, metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"}
+    )
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx")))
 
 
@@ -174,7 +179,9 @@ class ReportOut(Schema):
 
 
 class ComplianceArgs(Strict):
-    period = fields.String(required=True, metadata={"description": "YYYY-Www, YYYY-MM or YYYY-Qn"})
+    period = fields.String(
+        required=True, metadata={"description": "YYYY-MM-DD, YYYY-Www, YYYY-MM or YYYY-Qn"}
+    )
     jurisdiction = fields.String(validate=UNIT)
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from services.visits import build, compliance, handlers, plans
-from shared.contracts.dispatch import ASSIGNMENT_MADE, DEPARTMENT_UPDATED, STAFF_UPDATED
+from shared.contracts.dispatch import (
+    ASSIGNMENT_MADE,
+    DEPARTMENT_UPDATED,
+    RESPONSIBILITY_LINKED,
+    STAFF_UPDATED,
+)
 from shared.contracts.intake import DEMAND_ACCEPTED, ENTERPRISE_REGISTERED, ENTERPRISE_UPDATED
 from shared.messaging import Subscription
 from shared.runtime import Service
@@ -17,6 +22,7 @@ def subscriptions(svc: Service) -> list[Subscription]:
         svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
         svc.on("dispatch", DEPARTMENT_UPDATED, handlers.on_department),
         svc.on("dispatch", STAFF_UPDATED, handlers.on_staff),
+        svc.on("dispatch", RESPONSIBILITY_LINKED, handlers.on_responsibility_linked),
         svc.on("intake", DEMAND_ACCEPTED, handlers.on_demand_accepted),
         svc.subscription(
             "on_enterprise",

@@ -18,6 +18,8 @@ ORDER_STATUSES = (
     "reassigned",
     "withdrawn",
 )
+COHANDLER_KINDS = ("department", "expert", "institute")
+COTASK_STATUSES = ("open", "reported", "ended_with_demand")
 
 
 class AssignmentMadeV1(Schema):
@@ -111,13 +113,21 @@ class ComplaintFiledV1(Schema):
 
 class DeadlineV1(Schema):
     """``assignment.deadline`` v1 — a warning before an assignment's time limit, or the
-    overdue breach after it, escalated to the responsible leader."""
+    overdue breach after it, escalated to the responsible leader; or ``unanswered``: the
+    owner has not responded by the demand's first-response limit (``due_at``), escalated
+    the same way."""
 
     assignment_id = fields.String(required=True)
     demand_code = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(("owner", "agency")))
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(("owner", "agency", "cohandler")),
+        metadata={"description": "cohandler: a co-task (assignment_id is its id)"},
+    )
     assignee_id = fields.String(required=True)
-    level = fields.String(required=True, validate=validate.OneOf(("warning", "overdue")))
+    level = fields.String(
+        required=True, validate=validate.OneOf(("warning", "overdue", "unanswered"))
+    )
     due_at = fields.AwareDateTime(required=True, format="iso")
     escalate_to = fields.Dict(allow_none=True, metadata={"description": "{staff_id, name, title}"})
     at = fields.AwareDateTime(required=True, format="iso")
@@ -257,3 +267,63 @@ class AgencyKeyIssuedV1(Schema):
 
 AGENCY_KEY_ISSUED = "agency.key_issued"
 agency_key_issued = event(AGENCY_KEY_ISSUED, 1, AgencyKeyIssuedV1())
+
+
+class CoTaskV1(Schema):
+    """``cohandling.assigned`` / ``cohandling.reported`` / ``cohandling.ended`` v1 — a
+    co-handler's task on a complex demand (XN 联合处置) as it stands after the change: given
+    by the lead owner's office, reported on by the co-handler (its outcome and feedback),
+    or ended with its demand (closed or rejected before the co-handler reported)."""
+
+    cotask_id = fields.String(required=True)
+    demand_code = fields.String(required=True)
+    category = fields.String(required=True)
+    lead_department_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(COHANDLER_KINDS))
+    cohandler_id = fields.String(
+        required=True, metadata={"description": "department or expert id; '' for an institute"}
+    )
+    cohandler_name = fields.String(required=True)
+    cohandler_jurisdiction = fields.String(allow_none=True)
+    task = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(COTASK_STATUSES))
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(("done", "unable")))
+    feedback = fields.String(allow_none=True)
+    actor = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, format="iso")
+
+
+COHANDLING_ASSIGNED = "cohandling.assigned"
+COHANDLING_REPORTED = "cohandling.reported"
+COHANDLING_ENDED = "cohandling.ended"
+cohandling_assigned = event(COHANDLING_ASSIGNED, 1, CoTaskV1())
+cohandling_reported = event(COHANDLING_REPORTED, 1, CoTaskV1())
+cohandling_ended = event(COHANDLING_ENDED, 1, CoTaskV1())
+
+
+class ResponsibilityLinkedV1(Schema):
+    """``responsibility.linked`` v1 — an enterprise's standing 包保 link was made or changed
+    (XN 固定包保责任区域; XM 挂钩联系; SX 专人包保), before any demand: by the segment rules
+    (``rule:<segment>``), an office's explicit assignment (``explicit``) or a transfer;
+    ``none`` (department null) when nothing owns it any more. ``version`` counts the
+    enterprise's links from 1: the highest wins, in whatever order they arrive."""
+
+    credit_code = fields.String(required=True)
+    department_id = fields.String(required=True, allow_none=True)
+    department_name = fields.String(required=True, allow_none=True)
+    staff_id = fields.String(required=True, allow_none=True)
+    staff_name = fields.String(required=True, allow_none=True)
+    basis = fields.String(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    since = fields.AwareDateTime(required=True, format="iso")
+    previous = fields.Dict(
+        allow_none=True,
+        metadata={"description": "{department_id, staff_id, basis} of the link it replaces"},
+    )
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+RESPONSIBILITY_LINKED = "responsibility.linked"
+responsibility_linked = event(RESPONSIBILITY_LINKED, 1, ResponsibilityLinkedV1())

@@ -52,6 +52,10 @@ class DemandAcceptedV1(Schema):
         format="iso",
         metadata={"description": "when the enterprise raised it, when collected offline"},
     )
+    respond_by = fields.AwareDateTime(
+        format="iso",
+        metadata={"description": "the first response is due by (working hours from receipt)"},
+    )
 
 
 DEMAND_ACCEPTED = "demand.accepted"
@@ -72,8 +76,14 @@ class DemandStatusChangedV1(Schema):
     on_time = fields.Boolean(allow_none=True, metadata={"description": "set when closing"})
 
 
+# The actor of a screening the platform made itself (deadlines recomputed on a newly
+# published holiday calendar): not the owner's response.
+CALENDAR_ACTOR = "system"
+
+
 class DemandScreenedV1(Schema):
-    """``demand.screened`` v1 — complexity, urgency, feasibility set; the deadline recomputed."""
+    """``demand.screened`` v1 — complexity, urgency, feasibility set; the deadline
+    recomputed (by the owner, or by the platform: ``actor`` = ``CALENDAR_ACTOR``)."""
 
     demand_code = fields.String(required=True)
     complexity = fields.String(required=True, validate=validate.OneOf(COMPLEXITIES))

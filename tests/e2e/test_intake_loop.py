@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from werkzeug.test import Client
 
+from shared.timezone import CHINA
 from tests.e2e.support import auth, trace
 from tests.factories import DEMO_DEMAND
 from tests.support import wait_for
@@ -134,6 +135,7 @@ def test_screening_moves_the_deadline_and_time_limits_are_data(platform):
         "simple": 0,
         "general": 5,
         "complex": 20,
+        "response_hours": 4,
         "closures": [],
     }
     admin = auth(platform, "admin")
@@ -434,3 +436,149 @@ def test_provisional_deadlines_are_recomputed_and_flagged(platform):
     assert recompute_provisional(intake.uow()) == 0  # idempotent
     feed = c.get(f"/intake/api/v1/demands/{d['code']}/updates", headers=h).get_json()["items"]
     assert feed[-1]["actor"] == "system" and "recomputed" in feed[-1]["note"]
+
+
+def test_an_unanswered_demand_is_escalated_and_the_daily_board_shows_it(platform):
+    """The first-response limit travels with demand.accepted to the owner assignment; the
+    dispatch sweep escalates an owner that has not responded; intake shows the escalation
+    and the daily board (JSON and XLSX) lists it; a day is a period of the reports."""
+    import io
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select, update
+
+    from services.dispatch import sweep
+    from services.dispatch.models import assignments
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "district")
+    r = c.put(
+        "/intake/api/v1/time-limits/630102",
+        json={"simple": 0, "general": 5, "complex": 20, "response_hours": 1},
+        headers=auth(platform, "admin"),
+    )
+    assert r.status_code == 200 and r.get_json()["response_hours"] == 1
+    bad = c.put(
+        "/intake/api/v1/time-limits/630102",
+        json={"simple": 0, "general": 5, "complex": 20, "response_hours": 0},
+        headers=auth(platform, "admin"),
+    )
+    assert bad.status_code == 422 and "response_hours" in bad.get_json()["error"]["fields"]["json"]
+    silent, answered = post(c, h), post(c, h)
+    assert silent["respond_by"] and silent["responded_at"] is None
+    owner = (assignments.c.kind == "owner") & assignments.c.demand_code.in_(
+        (silent["code"], answered["code"])
+    )
+    dispatch = platform.services["dispatch"]
+
+    def owned():
+        with dispatch.db.session() as s:
+            return len(s.execute(select(assignments.c.respond_by).where(owner)).all()) == 2
+
+    wait_for(owned)
+    assert (
+        c.patch(
+            f"/intake/api/v1/demands/{answered['code']}/screening",
+            json={"complexity": "general"},
+            headers=h,
+        ).status_code
+        == 200
+    )
+    wait_for(
+        lambda: c.get(f"/intake/api/v1/demands/{answered['code']}", headers=h).get_json()[
+            "responded_at"
+        ]
+    )
+    assert platform.quiesce()
+    with dispatch.uow() as uow:  # the limit has passed for both
+        uow.session.execute(update(assignments).where(owner).values(respond_by=datetime.now(UTC)))
+        uow.commit()
+    counts = sweep.sweep_deadlines(dispatch.uow())
+    assert counts["unanswered"] == 1  # the screened one had responded
+    shown = wait_for(
+        lambda: c.get(f"/intake/api/v1/demands/{silent['code']}", headers=h).get_json()[
+            "escalated_at"
+        ]
+    )
+    assert shown
+    board = c.get("/intake/api/v1/board/630102", headers=h)
+    assert board.status_code == 200, board.get_data(as_text=True)
+    body = board.get_json()
+    escalated = {i["code"] for i in body["sections"]["escalated"]}
+    waiting = {i["code"] for i in body["sections"]["awaiting_response"]}
+    assert silent["code"] in escalated and silent["code"] in waiting
+    assert answered["code"] not in escalated | waiting
+    assert body["counts"]["new"] >= 2
+    book = c.get("/intake/api/v1/board/630102?format=xlsx", headers=h)
+    assert book.status_code == 200
+    sheets = load_workbook(io.BytesIO(book.data), read_only=True).sheetnames
+    assert sheets == ["总览", "新受理", "今日到期", "已超期", "已督办", "待响应"]
+    assert c.get("/intake/api/v1/board/630102?date=2026-13-01", headers=h).status_code == 422
+    assert c.get("/intake/api/v1/board/630200", headers=h).status_code == 404
+    assert c.get("/intake/api/v1/board/630102", headers=auth(platform, "agency")).status_code == 403
+    feed = c.get(f"/intake/api/v1/demands/{silent['code']}/updates", headers=h).get_json()
+    assert "escalation" in [u["kind"] for u in feed["items"]]
+    today = datetime.now(UTC).astimezone(CHINA).date().isoformat()
+    report = c.get(
+        f"/archive/api/v1/reports/progress?jurisdiction=630102&period={today}", headers=h
+    )
+    assert report.status_code == 200 and report.get_json()["title"].startswith("日调度")
+    kpis = c.get(f"/scoring/api/v1/kpis?jurisdiction=630102&period={today}", headers=h)
+    assert kpis.status_code == 422
+    assert "daily board" in kpis.get_json()["error"]["fields"]["query"]["period"][0]
+
+
+def test_a_survey_sheet_yields_demands_once_each_through_the_loop(platform):
+    """科技体检: the survey sheet's demands enter the loop (owners assigned by dispatch,
+    archived), each received when the sheet says; a bad row is reported by number; the
+    same sheet again accepts nothing twice; an agency may not import."""
+    import io
+    from datetime import timedelta
+
+    c = Client(platform.wsgi)
+    h = auth(platform, "staff")
+    ent = DEMO_DEMAND["enterprise"]["credit_code"]
+    received = (datetime.now(UTC).astimezone(CHINA) - timedelta(days=2)).date()
+    sheet = (
+        "统一社会信用代码,企业名称,需求类别,需求名称,需求内容,接收时间,同意共享\n"
+        f"{ent},,技术需求,烧结能耗,降低烧结能耗,{received},是\n"
+        f"{ent},,知识产权,专利布局,申请发明专利,{received},否\n"
+        f"{ent},,未知类别,坏行,,{received},\n"
+    ).encode()
+
+    def upload(who):
+        return c.post(
+            "/intake/api/v1/demands/import",
+            headers=who,
+            data={"file": (io.BytesIO(sheet), "体检.csv")},
+            content_type="multipart/form-data",
+        )
+
+    r = upload(h)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    report = r.get_json()
+    assert (report["rows"], report["accepted"], report["unchanged"]) == (3, 2, 0)
+    [bad] = report["rejected"]
+    assert bad["row"] == 4 and {"category", "description"} <= set(bad["errors"])
+    codes = [d["code"] for d in report["demands"]]
+    for code in codes:
+        d = wait_for(
+            lambda code=code: (
+                c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()["owner"]
+                and c.get(f"/intake/api/v1/demands/{code}", headers=h).get_json()
+            )
+        )
+        assert d["source"] == "field_visit"
+        assert datetime.fromisoformat(d["received_at"]).astimezone(CHINA).date() == received
+    assert wait_for(lambda: trace(c, h, codes[0]))
+    again = upload(h).get_json()
+    assert (again["accepted"], again["unchanged"]) == (0, 2)
+    assert [d["code"] for d in again["demands"]] == codes
+    assert upload(auth(platform, "agency")).status_code == 403
+    empty = c.post(
+        "/intake/api/v1/demands/import",
+        headers=h,
+        data={"file": (io.BytesIO(b"name\nx\n"), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert empty.status_code == 422 and "credit_code" in empty.get_json()["error"]["message"]

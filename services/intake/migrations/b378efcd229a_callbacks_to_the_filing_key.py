@@ -2,7 +2,7 @@
 deliveries of each status change (pending, delivered or dead-lettered), written with the change
 
 Revision ID: b378efcd229a
-Revises: 7cd8013667fd
+Revises: 3486239530c4
 Create Date: 2026-12-01 17:53:02.762470
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b378efcd229a"
-down_revision: str | None = "7cd8013667fd"
+down_revision: str | None = "3486239530c4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

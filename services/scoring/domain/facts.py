@@ -23,6 +23,12 @@ TECH_STAGES = ("collected", "analysed", "published", "matched", "solved")
 
 SCORING_PERIODS = ("month", "quarter", "year")
 
+# A co-handler's reported work on a complex demand (XN 联合处置: cohandling.reported, outcome
+# done) counts for the co-handling department as a demand it helped solve (A.1 解决企业需求:
+# 帮助企业解决…的数量): the demand category's solving input, once per demand, in the month
+# of its feedback. It is tallied per unit like a visit (``tally_records``, stage below).
+CO_HANDLED = "co_handled"
+
 
 def period_of(at: datetime) -> str:
     """The scoring month of an instant: ``YYYY-MM`` in China time."""
@@ -43,11 +49,34 @@ def stage_input(fact: str, category: str | None) -> str | None:
     return None
 
 
+def co_handled_input(item: str) -> str:
+    """The input a co-handled demand of A.1 item ``item`` feeds: its solving."""
+    return "tech_solved" if item == TECHNOLOGY_ITEM else "general_solved"
+
+
+CO_HANDLED_INPUTS = ("general_solved", "tech_solved")
+
+
 def parse_period(text: str) -> Period:
-    """``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise."""
-    return periods.parse_period(text, SCORING_PERIODS)
+    """``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise — a day too: the
+    100-point table and the KPIs are assessed by month at the finest (facts are kept by
+    month), and a day's figures are on intake's daily board."""
+    try:
+        return periods.parse_period(text, SCORING_PERIODS)
+    except ValueError:
+        if periods.PERIOD_RE.fullmatch(text) and text.count("-") == 2:
+            raise ValueError(
+                "scoring is assessed by month, quarter or year (YYYY-MM, YYYY-Qn, YYYY); "
+                "a day's figures are on the daily board (/intake/api/v1/board)"
+            ) from None
+        raise
 
 
 def period_arg(text: str) -> Period:
     """``parse_period`` for a query parameter: ``Invalid`` naming ``period`` otherwise."""
-    return periods.period_arg(text, SCORING_PERIODS)
+    from shared.errors import invalid
+
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise invalid("query", "period", str(exc)) from None

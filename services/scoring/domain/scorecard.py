@@ -9,7 +9,10 @@ units over some months; ``collect`` attributes and counts them:
   owner for earlier facts), once per demand and stage (a reopened demand is not paid
   twice); a revisit's rating goes into satisfaction;
 * a demand's last close in the period decides whether it closed on time;
-* manual records: ratings are averaged, the latest override wins, counts add up.
+* manual records: ratings are averaged, the latest override wins, counts add up;
+* a co-handling department's reported work counts as a demand it helped solve (the
+  demand category's solving input, ``facts.co_handled_input``), listed after the unit's
+  own demand records.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from services.scoring.domain.evaluation import Inputs, competition_ranks, evaluate
-from services.scoring.domain.facts import stage_input
+from services.scoring.domain.facts import co_handled_input, stage_input
 from services.scoring.domain.records import OVERRIDE_KINDS, RATING_KINDS
 
 
@@ -32,6 +35,16 @@ class VisitTally:
     unit_id: str
     event_id: str
     month: str
+
+
+@dataclass(frozen=True)
+class CoHandled:
+    """A co-handling department's reported work on a demand (of A.1 item ``item``)."""
+
+    unit_id: str
+    event_id: str
+    demand_code: str
+    item: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class ScoringFacts:
     categories: Mapping[str, str] = field(default_factory=dict)  # demand code → category
     demands: Sequence[DemandFact] = ()  # by at, event id; never "accepted"
     records: Sequence[ManualRecord] = ()  # not retracted; by at, id
+    cohandled: Sequence[CoHandled] = ()  # by recorded_at, event id
 
 
 @dataclass
@@ -92,6 +106,7 @@ def collect(unit_ids: Collection[str], months: int, facts: ScoringFacts) -> dict
     out = {u: Collected(Inputs(months=months), defaultdict(list)) for u in unit_ids}
     _count_visits(out, facts.visits)
     _count_demands(out, facts)
+    _count_cohandled(out, facts.cohandled)
     _count_records(out, facts.records)
     return out
 
@@ -107,6 +122,17 @@ def _count_visits(out: dict[str, Collected], visits: Sequence[VisitTally]) -> No
         _add(c, "visits")
         c.records["visits"].append(
             {"source": "visit.logged", "event_id": v.event_id, "month": v.month}
+        )
+
+
+def _count_cohandled(out: dict[str, Collected], cohandled: Sequence[CoHandled]) -> None:
+    for co in cohandled:
+        if (c := out.get(co.unit_id)) is None:
+            continue
+        name = co_handled_input(co.item)
+        _add(c, name)
+        c.records[name].append(
+            {"source": "co_handled", "demand_code": co.demand_code, "event_id": co.event_id}
         )
 
 

@@ -58,10 +58,16 @@ def test_a_period_is_a_week_a_month_or_a_quarter_of_china_days():
     assert (span.period.start, span.period.end) == (date(2026, 11, 2), date(2026, 11, 8))
     assert span.start == datetime(2026, 11, 1, 16, 0, tzinfo=UTC)
     assert span.end == datetime(2026, 11, 8, 16, 0, tzinfo=UTC)
+    day = span_of("2026-12-01")  # a day: the daily rhythm (日调度)
+    assert (day.period.kind, day.start, day.end) == (
+        "day",
+        datetime(2026, 11, 30, 16, 0, tzinfo=UTC),
+        datetime(2026, 12, 1, 16, 0, tzinfo=UTC),
+    )
     with pytest.raises(Invalid) as bad:
-        span_of("2026-12-01")
+        span_of("2026")
     assert bad.value.fields == {
-        "query": {"period": ["a period is YYYY-Www (ISO week), YYYY-MM, YYYY-Qn"]}
+        "query": {"period": ["a period is YYYY-MM-DD, YYYY-Www (ISO week), YYYY-MM, YYYY-Qn"]}
     }
 
 

@@ -12,15 +12,25 @@ UNIT_CODES = [
     "assignments.jurisdiction",
     "blacklist.city",
     "breaches.jurisdiction",
+    "cotasks.cohandler_jurisdiction",
+    "cotasks.jurisdiction",
     "decisions.city",
     "decisions.jurisdiction",
     "departments.jurisdiction",
     "enterprises.jurisdiction",
+    "experts.jurisdiction",
     "menu_items.city",
     "month_closes.city",
     "rotation_pointers.city",
+    "standing_links.jurisdiction",
 ]
-DEMAND_CODES = ["assignments.demand_code", "breaches.demand_code", "decisions.demand_code"]
+DEMAND_CODES = [
+    "assignments.demand_code",
+    "breaches.demand_code",
+    "cotasks.demand_code",
+    "decisions.demand_code",
+    "demand_complexity.demand_code",
+]
 
 
 def test_unit_and_demand_code_columns_take_the_deepest_and_none_is_missed():

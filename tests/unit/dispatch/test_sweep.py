@@ -23,11 +23,11 @@ def test_deadline_sweep_warns_once_then_escalates_once_to_the_leader(alliance, e
             .values(due_at=now + timedelta(hours=3))
         )
         alliance.commit()
-    assert sweep.sweep_deadlines(alliance, now) == {"warning": 2, "overdue": 0}
-    assert sweep.sweep_deadlines(alliance, now) == {"warning": 0, "overdue": 0}
+    assert sweep.sweep_deadlines(alliance, now) == {"warning": 2, "overdue": 0, "unanswered": 0}
+    assert sweep.sweep_deadlines(alliance, now) == {"warning": 0, "overdue": 0, "unanswered": 0}
     later = now + timedelta(hours=4)
-    assert sweep.sweep_deadlines(alliance, later) == {"warning": 0, "overdue": 2}
-    assert sweep.sweep_deadlines(alliance, later) == {"warning": 0, "overdue": 0}
+    assert sweep.sweep_deadlines(alliance, later) == {"warning": 0, "overdue": 2, "unanswered": 0}
+    assert sweep.sweep_deadlines(alliance, later) == {"warning": 0, "overdue": 0, "unanswered": 0}
     overdue = [e["payload"] for e, _ in events("assignment.deadline")]
     assert {p["level"] for p in overdue} == {"warning", "overdue"}
     escalated = [p for p in overdue if p["level"] == "overdue"]
@@ -37,6 +37,39 @@ def test_deadline_sweep_warns_once_then_escalates_once_to_the_leader(alliance, e
     listed = sweep.list_breaches(alliance, actor("staff", "630102"), {"limit": 3})
     assert len(listed) == 3 and {b["demand_code"] for b in listed} == {code}
     assert sweep.list_breaches(alliance, actor("staff", "630103"), {"limit": 10}) == []
+
+
+def test_an_owner_that_has_not_responded_in_time_is_escalated_once(alliance, events, accept):
+    code, answered = accept(), accept()
+    now = datetime.now(UTC)
+    owner = (assignments.c.kind == "owner") & assignments.c.demand_code.in_((code, answered))
+    with alliance:
+        alliance.session.execute(
+            update(assignments).where(owner).values(respond_by=now + timedelta(hours=1))
+        )
+        alliance.session.execute(  # the other owner screened it in time
+            update(assignments)
+            .where(owner, assignments.c.demand_code == answered)
+            .values(responded_at=now)
+        )
+        alliance.commit()
+    assert sweep.sweep_deadlines(alliance, now)["unanswered"] == 0  # not due yet
+    later = now + timedelta(hours=2)
+    assert sweep.sweep_deadlines(alliance, later)["unanswered"] == 1
+    assert sweep.sweep_deadlines(alliance, later)["unanswered"] == 0  # announced once
+    [p] = [
+        e["payload"]
+        for e, _ in events("assignment.deadline")
+        if e["payload"]["level"] == "unanswered"
+    ]
+    assert p["demand_code"] == code and p["kind"] == "owner"
+    assert p["escalate_to"]["staff_id"] == "s-lead"
+    assert datetime.fromisoformat(p["due_at"]) == now + timedelta(hours=1)
+    with alliance.read() as s:
+        levels = set(
+            s.execute(select(breaches.c.level).where(breaches.c.demand_code == code)).scalars()
+        )
+    assert "unanswered" in levels
 
 
 def test_month_close_pauses_an_agency_above_a_cap_once(alliance, accept):

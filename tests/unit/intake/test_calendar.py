@@ -77,3 +77,25 @@ def test_notice_states_the_promise():
     assert "630102-2026-000009" in text and "一般需求" in text and "2026年12月02日 18:00" in text
     with pytest.raises(ValueError):
         CAL.deadline(at(2026, 11, 25), -1)
+
+
+def test_the_first_response_counts_office_hours_from_receipt():
+    """Office hours are 09:00–18:00 of working days: the hours left in the day count,
+    the rest from the next working morning."""
+    assert CAL.after_working_hours(at(2026, 11, 25, 10), 4).due == at(2026, 11, 25, 14)
+    # 16:00 + 4 h: 2 h that day, 2 h from 09:00 the next
+    assert CAL.after_working_hours(at(2026, 11, 25, 16), 4).due == at(2026, 11, 26, 11)
+    # before the office opens: from 09:00; after it closes or on a day off: next morning
+    assert CAL.after_working_hours(at(2026, 11, 25, 7), 4).due == at(2026, 11, 25, 13)
+    assert CAL.after_working_hours(at(2026, 11, 25, 19), 4).due == at(2026, 11, 26, 13)
+    assert CAL.after_working_hours(at(2026, 11, 28, 10), 4).due == at(2026, 11, 30, 13)
+    # Friday 17:00 + 4 h → Monday 12:00; the holiday eve → after the National Day week
+    assert CAL.after_working_hours(at(2026, 11, 27, 17), 4).due == at(2026, 11, 30, 12)
+    assert CAL.after_working_hours(at(2026, 9, 30, 15), 4).due == at(2026, 10, 8, 10)
+    # a whole working day is nine hours; a closure day is skipped
+    assert CAL.after_working_hours(at(2026, 11, 25, 9), 9).due == at(2026, 11, 25, 18)
+    closed = WorkingCalendar.with_closures([date(2026, 11, 26)])
+    assert closed.after_working_hours(at(2026, 11, 25, 16), 4).due == at(2026, 11, 27, 11)
+    assert CAL.after_working_hours(at(2026, 12, 31, 17), 4).provisional  # into 2027
+    with pytest.raises(ValueError):
+        CAL.after_working_hours(at(2026, 11, 25), -1)

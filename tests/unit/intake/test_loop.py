@@ -219,3 +219,84 @@ def test_the_owner_dispatch_assigns_is_recorded_and_other_assignments_ignored(uo
     with uow.read() as s:
         row = s.execute(select(demands.c.owner_type, demands.c.owner_id)).one()
     assert tuple(row) == ("department", "cd-kjj")
+
+
+# -- the first response (首次响应) and escalation ------------------------------------------
+def _response(uow, code):
+    with uow.read() as s:
+        return s.execute(
+            select(demands.c.respond_by, demands.c.responded_at).where(demands.c.code == code)
+        ).one()
+
+
+def test_a_demand_promises_a_first_response_in_office_hours_from_receipt(uow, accept):
+    from services.intake.calendar import DEFAULT_RESPONSE_HOURS, WorkingCalendar
+
+    received = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    out = accept(received_at=received.isoformat())
+    due = WorkingCalendar().after_working_hours(received, DEFAULT_RESPONSE_HOURS).due
+    assert out["respond_by"] == due.astimezone(UTC)  # from receipt (the hours: test_calendar)
+    assert out["responded_at"] is None and out["escalated_at"] is None
+    assert _response(uow, out["code"]).respond_by == due.astimezone(UTC)
+
+
+def test_the_owners_first_screening_move_or_report_is_the_response_an_agencys_is_not(uow, accept):
+    screened, moved, reported = (accept()["code"] for _ in range(3))
+    screen(uow, actor("staff"), screened, {"complexity": "general"})
+    first = _response(uow, screened).responded_at
+    assert first is not None
+    screen(uow, actor("staff"), screened, {"complexity": "complex"})
+    assert _response(uow, screened).responded_at == first  # the first one stays
+    change_status(uow, actor("staff"), moved, {"to": "in_progress", "note": "on it"})
+    assert _response(uow, moved).responded_at is not None
+    with uow:
+        on_progress_reported(progress(reported, "started"), uow)  # the agency: not it
+        uow.commit()
+    assert _response(uow, reported).responded_at is None
+    owner = progress(reported, "feedback")
+    owner.payload["assignee_type"] = "department"
+    with uow:
+        on_progress_reported(owner, uow)
+        uow.commit()
+    assert _response(uow, reported).responded_at == datetime(2026, 12, 1, 2, tzinfo=UTC)
+
+
+def deadline(code, level, at="2026-12-01T06:00:00+00:00", leader="王科长"):
+    payload = {
+        "assignment_id": "a-1",
+        "demand_code": code,
+        "kind": "owner",
+        "assignee_id": "cd-kjj",
+        "level": level,
+        "due_at": "2026-12-01T04:00:00+00:00",
+        "escalate_to": {"staff_id": "s-lead", "name": leader, "title": "科长"} if leader else None,
+        "at": at,
+    }
+    return Event("assignment.deadline", 1, "dispatch", "630102", payload, "c")
+
+
+def test_an_escalation_shows_on_the_demand_from_the_first_and_each_is_in_the_feed(uow, accept):
+    from services.intake.loop import on_deadline
+
+    code = accept()["code"]
+    with uow:
+        on_deadline(deadline(code, "warning"), uow)  # a warning is no escalation
+        uow.commit()
+    with uow.read() as s:
+        assert (
+            s.execute(select(demands.c.escalated_at).where(demands.c.code == code)).scalar() is None
+        )
+    with uow:
+        on_deadline(deadline(code, "unanswered"), uow)
+        on_deadline(deadline(code, "overdue", at="2026-12-02T06:00:00+00:00", leader=None), uow)
+        uow.commit()
+    with uow.read() as s:
+        row = s.execute(select(demands).where(demands.c.code == code)).one()
+        feed = s.execute(
+            select(demand_updates.c.kind, demand_updates.c.note)
+            .where(demand_updates.c.kind == "escalation")
+            .order_by(demand_updates.c.id)
+        ).all()
+    assert row.escalated_at == datetime(2026, 12, 1, 6, tzinfo=UTC)  # the first
+    assert row.escalated_to == "王科长"
+    assert [n for _, n in feed] == ["未及时响应督办 unanswered → 王科长", "超期督办 overdue"]

@@ -10,7 +10,12 @@ UNIT_CODES = [
     "enterprises.jurisdiction",
     "time_limit_rules.jurisdiction",
 ]
-DEMAND_CODES = ["callback_deliveries.demand_code", "demand_updates.demand_code", "demands.code"]
+DEMAND_CODES = [
+    "callback_deliveries.demand_code",
+    "demand_imports.demand_code",
+    "demand_updates.demand_code",
+    "demands.code",
+]
 
 
 def test_unit_and_demand_code_columns_take_the_deepest_and_none_is_missed():

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert
 
 from services.intake import timelimits
-from services.intake.calendar import DEFAULT_TIME_LIMITS, WorkingCalendar
+from services.intake.calendar import DEFAULT_RESPONSE_HOURS, DEFAULT_TIME_LIMITS, WorkingCalendar
 from services.intake.models import time_limit_rules
 from services.intake.timelimits import get_time_limits, rules_in_force, set_time_limits
 from shared.errors import status_of
@@ -21,15 +21,28 @@ from tests.fakes import actor
 PATH = ["630000", "630100", "630102"]
 
 
-def own(simple, general, complex, closures="[]"):
-    return SimpleNamespace(simple=simple, general=general, complex=complex, closures=closures)
+def own(simple, general, complex, closures="[]", response_hours=None):
+    return SimpleNamespace(
+        simple=simple,
+        general=general,
+        complex=complex,
+        closures=closures,
+        response_hours=response_hours,
+    )
 
 
 def test_the_nearest_jurisdiction_with_rules_wins_else_the_defaults():
-    assert rules_in_force(PATH, {})[:2] == ("default", DEFAULT_TIME_LIMITS)
-    rules = {"630000": own(0, 7, 30), "630100": own(1, 4, 15, '["2026-12-24"]')}
+    assert rules_in_force(PATH, {})[:2] == (
+        "default",
+        {**DEFAULT_TIME_LIMITS, "response_hours": DEFAULT_RESPONSE_HOURS},
+    )
+    rules = {"630000": own(0, 7, 30, response_hours=2), "630100": own(1, 4, 15, '["2026-12-24"]')}
     source, limits, calendar = rules_in_force(PATH, rules)
-    assert (source, limits) == ("630100", {"simple": 1, "general": 4, "complex": 15})
+    assert (source, limits) == (  # a jurisdiction without its own response hours: the default
+        "630100",
+        {"simple": 1, "general": 4, "complex": 15, "response_hours": DEFAULT_RESPONSE_HOURS},
+    )
+    assert rules_in_force(PATH[:1], rules)[1]["response_hours"] == 2
     assert calendar.closures == frozenset({date(2026, 12, 24)})
     assert rules_in_force(PATH[:1], rules)[0] == "630000"
 
@@ -45,6 +58,10 @@ def test_a_city_sets_its_rules_and_its_districts_inherit_them(uow):
         3,
     )
     assert get_time_limits(uow, actor("district", "630200"), "630200")["source"] == "default"
+    assert inherited["response_hours"] == DEFAULT_RESPONSE_HOURS  # not sent: the default
+    faster = set_time_limits(uow, actor("admin", "630100"), "630100", body | {"response_hours": 2})
+    assert faster["response_hours"] == 2
+    assert get_time_limits(uow, actor("district"), "630102")["response_hours"] == 2
 
 
 def test_rules_outside_the_subtree_or_of_no_division_are_not_found(uow):

@@ -21,6 +21,7 @@ from services.scoring.scorecards import collect
 from tests.unit.scoring.test_scorecards import (
     accepted,
     agency,
+    cohandled,
     feed,
     owner,
     record,
@@ -70,6 +71,11 @@ def world(rng: random.Random) -> list:
             )
             if rng.random() < 0.6:
                 events.append(revisited(code, rng.randint(1, 5), when=when(rng)))
+        for unit in rng.sample(UNITS, rng.randint(0, 2)):  # co-handlers, one report each
+            outcome = rng.choice(("done", "done", "unable"))
+            events.append(
+                cohandled(code, unit=unit, category=category, outcome=outcome, when=when(rng))
+            )
     for _ in range(rng.randint(0, 6)):
         on = f"2026-{rng.choice((10, 11, 12))}-{rng.randint(1, 28):02d}"
         staff = rng.choice([*STAFF, None])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import select
@@ -166,7 +167,35 @@ def visit(*, staff=STAFF, dept=DEPT, on="2026-11-12"):
     )
 
 
+def cohandled(
+    code, *, unit=DEPT, kind="department", outcome="done", category="technology", when=None
+):
+    """A co-handler's feedback on its task (dispatch's ``cohandling.reported``)."""
+    return ev(
+        "cohandling.reported",
+        "dispatch",
+        {
+            "cotask_id": str(uuid.uuid4()),
+            "demand_code": code,
+            "category": category,
+            "lead_department_id": "lead",
+            "kind": kind,
+            "cohandler_id": unit[0],
+            "cohandler_name": unit[1],
+            "cohandler_jurisdiction": J,
+            "task": "联合攻关",
+            "due_on": "2026-12-31",
+            "status": "reported",
+            "outcome": outcome,
+            "feedback": "完成",
+            "actor": "k",
+            "at": when or at(12),
+        },
+    )
+
+
 HANDLER = {
+    "cohandling.reported": h.on_cohandling_reported,
     "assignment.made": h.on_assignment_made,
     "demand.accepted": h.on_demand_accepted,
     "demand.screened": h.on_demand_screened,
@@ -239,6 +268,30 @@ def test_a_demand_closed_unsolved_counts_for_efficiency_only(svc):
         status("D1", "in_progress", "closed", resolution="unsolvable", on_time=False),
     )
     assert inputs_of(svc).inputs.counts == {"tech_collected": 1, "closed": 1}
+
+
+def test_a_cohandling_departments_work_done_counts_as_a_demand_it_helped_solve(svc):
+    """XN 联合处置: the lead (d-lead) owns and solves the demand; cd-kjj co-handled it."""
+    feed(svc, *pipeline("D1", unit=("d-lead", "牵头部室")), cohandled("D1"))
+    feed(svc, *pipeline("G1", category="ip", unit=("d-lead", "牵头部室")))
+    feed(svc, cohandled("G1", category="ip", when=at(3, month=12)))  # next month's
+    assert inputs_of(svc).inputs.counts == {"tech_solved": 1}
+    assert inputs_of(svc).records["tech_solved"] == [
+        {"source": "co_handled", "demand_code": "D1", "event_id": ANY}
+    ]
+    lead = inputs_of(svc, "d-lead").inputs.counts
+    assert lead["tech_solved"] == 1 and lead["general_solved"] == 1  # the lead keeps its own
+
+
+def test_an_experts_work_or_a_task_not_done_scores_no_unit(svc):
+    feed(
+        svc,
+        cohandled("D1", outcome="unable"),
+        cohandled("D2", kind="expert", unit=("exp-1", "专家")),
+        cohandled("D3", kind="institute", unit=("", "研究所")),
+    )
+    assert inputs_of(svc).inputs.counts == {}
+    assert inputs_of(svc, "exp-1").inputs.counts == {}
 
 
 def test_another_units_demand_does_not_count(svc):

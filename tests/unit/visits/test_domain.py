@@ -45,5 +45,5 @@ def test_a_period_in_a_query_is_a_week_a_month_or_a_quarter():
     with pytest.raises(Invalid) as caught:
         period_arg("2026")
     assert caught.value.fields == {
-        "query": {"period": ["a period is YYYY-Www (ISO week), YYYY-MM, YYYY-Qn"]}
+        "query": {"period": ["a period is YYYY-MM-DD, YYYY-Www (ISO week), YYYY-MM, YYYY-Qn"]}
     }

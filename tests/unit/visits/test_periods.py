@@ -79,7 +79,8 @@ def test_months_and_quarters_end_on_their_last_day():
         "",
         "last week",
         "2026/11",
-        "2026-11-01",
+        "2026-02-30",  # not a date of the calendar
+        "2026-11-1",
     ],
 )
 def test_invalid_periods_raise_value_error(text):

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.dispatch.domain import Department, OwnerDecision, Person
@@ -203,6 +204,39 @@ def relink(
         now = current.get(ent.credit_code)
         changed += apply(uow, ent, computed(ent, depts, now), now, actor=actor, reason=reason)
     return changed
+
+
+BACKFILL_CHUNK = 500  # enterprises linked per transaction when the worker starts
+
+
+def link_unlinked(uow_of: Any) -> int:
+    """Link every enterprise that has no standing link yet (those known before links
+    existed), a chunk per transaction in credit-code order; run when the dispatch worker
+    starts. Idempotent (an enterprise no department owns stays without a link); a chunk
+    another worker linked at the same moment is left to it. ``uow_of``: a callable
+    giving a fresh unit of work."""
+    linked, after = 0, ""
+    while True:
+        with uow_of() as uow:
+            unlinked = select(enterprises.c.credit_code).where(
+                enterprises.c.credit_code > after,
+                ~select(L.credit_code).where(L.credit_code == enterprises.c.credit_code).exists(),
+            )
+            codes = list(
+                uow.session.execute(
+                    unlinked.order_by(enterprises.c.credit_code).limit(BACKFILL_CHUNK)
+                ).scalars()
+            )
+            if not codes:
+                return linked
+            try:
+                linked += relink(
+                    uow, codes=codes, actor="dispatch", reason="linked by the rules on start"
+                )
+                uow.commit()
+            except IntegrityError:  # another worker linked them first
+                uow.rollback()
+        after = codes[-1]
 
 
 # --- the offices' commands --------------------------------------------------------------------

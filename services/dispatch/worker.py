@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.dispatch import broker, build, cohandling, consumers, sweep
+from services.dispatch import broker, build, cohandling, consumers, standing, sweep
 from services.dispatch.models import agencies
 from shared.contracts.intake import (
     DEMAND_ACCEPTED,
@@ -33,7 +33,9 @@ def subscriptions(svc: Service) -> list[Subscription]:
 
 
 def on_start(svc: Service) -> None:
-    """Every member agency's queue exists before anything is dispatched to it."""
+    """Every member agency's queue exists before anything is dispatched to it; every
+    enterprise known before standing links existed gets its link."""
+    standing.link_unlinked(svc.uow)
     with svc.db.session() as s:
         ids = list(s.execute(agencies.select().with_only_columns(agencies.c.id)).scalars())
     with connect(svc.settings.broker_url) as conn:

@@ -1,8 +1,8 @@
 """Standing 包保 links: every enterprise's current link (``standing_links``: department,
 named person, basis rule:<segment>/explicit, version) and every version kept
 (``standing_link_history``, with ``until``); the enterprise copy keeps its technology
-field (a segment). Enterprises already known get their link at their next
-``enterprise.updated`` or when a department of their area is saved.
+field (a segment). Enterprises already known get their link when the dispatch worker
+starts (``standing.link_unlinked``).
 
 Revision ID: 2c267ae7de8a
 Revises: 294d07106dfd

@@ -73,9 +73,17 @@ def test_dispatch_sweep_and_month_close(settings):
         )
     now = datetime.now(UTC)
     jobs = svc.uow()
-    assert sweep.sweep_deadlines(jobs, now) == {"warning": 6, "overdue": 0}
-    assert sweep.sweep_deadlines(jobs, now + timedelta(hours=3)) == {"warning": 0, "overdue": 6}
-    assert sweep.sweep_deadlines(jobs, now + timedelta(hours=3)) == {"warning": 0, "overdue": 0}
+    assert sweep.sweep_deadlines(jobs, now) == {"warning": 6, "overdue": 0, "unanswered": 0}
+    assert sweep.sweep_deadlines(jobs, now + timedelta(hours=3)) == {
+        "warning": 0,
+        "overdue": 6,
+        "unanswered": 0,
+    }
+    assert sweep.sweep_deadlines(jobs, now + timedelta(hours=3)) == {
+        "warning": 0,
+        "overdue": 0,
+        "unanswered": 0,
+    }
     today = china_today()
     first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     [closed] = sweep.close_months(jobs, first_next)

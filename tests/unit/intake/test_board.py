@@ -16,8 +16,6 @@ from shared.timezone import CHINA
 from shared.usecases import Invalid, NotFound
 from tests.fakes import actor
 
-NOW = datetime.now(UTC)
-
 
 def _set(uow, code, **values):
     with uow:
@@ -43,23 +41,24 @@ def test_a_board_is_of_today_or_a_past_day_taken_at_its_end():
 
 
 def test_each_section_holds_its_demands(uow, accept):
+    now = datetime.now(UTC)
     staff = actor("staff")
     new, due, late, escalated, closed = (accept()["code"] for _ in range(5))
-    end_of_today = datetime.combine(NOW.astimezone(CHINA).date(), datetime.max.time(), CHINA)
-    _set(uow, due, expected_at=min(NOW + timedelta(minutes=5), end_of_today), responded_at=NOW)
-    _set(uow, late, expected_at=NOW - timedelta(hours=1), respond_by=NOW - timedelta(hours=2))
-    _set(uow, escalated, escalated_at=NOW - timedelta(minutes=1), escalated_to="王科长")
-    _set(uow, closed, status="closed", closed_at=NOW, expected_at=NOW - timedelta(days=1))
-    _set(uow, new, responded_at=NOW)
+    end_of_today = datetime.combine(now.astimezone(CHINA).date(), datetime.max.time(), CHINA)
+    _set(uow, due, expected_at=min(now + timedelta(minutes=30), end_of_today), responded_at=now)
+    _set(uow, late, expected_at=now - timedelta(hours=1), respond_by=now - timedelta(hours=2))
+    _set(uow, escalated, escalated_at=now - timedelta(minutes=1), escalated_to="王科长")
+    _set(uow, closed, status="closed", closed_at=now, expected_at=now - timedelta(days=1))
+    _set(uow, new, responded_at=now)
     board = daily_board(uow, staff, "630102")
-    assert board["date"] == NOW.astimezone(CHINA).date()
+    assert board["date"] == now.astimezone(CHINA).date()
     assert _codes(board, "new") == {new, due, late, escalated, closed}  # all accepted today
     assert _codes(board, "due_today") == {due}
     assert _codes(board, "overdue") == {late}  # the closed one is no longer overdue
     assert _codes(board, "escalated") == {escalated}
     assert _codes(board, "awaiting_response") == {late, escalated}
     [item] = board["sections"]["overdue"]
-    assert item["response_late"] is True and item["respond_by"] == NOW - timedelta(hours=2)
+    assert item["response_late"] is True and item["respond_by"] == now - timedelta(hours=2)
     assert board["counts"] == {
         "new": 5,
         "due_today": 1,
@@ -71,8 +70,9 @@ def test_each_section_holds_its_demands(uow, accept):
 
 
 def test_a_past_days_board_is_as_it_stood_at_that_days_end(uow, accept):
+    now = datetime.now(UTC)
     code = accept()["code"]
-    yesterday = NOW.astimezone(CHINA).date() - timedelta(days=1)
+    yesterday = now.astimezone(CHINA).date() - timedelta(days=1)
     end = datetime.combine(yesterday + timedelta(days=1), datetime.min.time(), CHINA)
     _set(  # accepted yesterday, overdue by its end, closed since
         uow,
@@ -80,7 +80,7 @@ def test_a_past_days_board_is_as_it_stood_at_that_days_end(uow, accept):
         accepted_at=end - timedelta(hours=5),
         expected_at=end - timedelta(hours=1),
         status="closed",
-        closed_at=NOW,
+        closed_at=now,
     )
     board = daily_board(uow, actor("staff"), "630102", yesterday)
     assert _codes(board, "new") == _codes(board, "overdue") == {code}
@@ -89,6 +89,7 @@ def test_a_past_days_board_is_as_it_stood_at_that_days_end(uow, accept):
 
 
 def test_only_a_jurisdiction_of_the_subtree_and_never_a_future_day(uow, accept):
+    now = datetime.now(UTC)
     accept()
     with pytest.raises(NotFound):
         daily_board(uow, actor("staff", "630103"), "630102")
@@ -96,13 +97,14 @@ def test_only_a_jurisdiction_of_the_subtree_and_never_a_future_day(uow, accept):
         daily_board(uow, actor("staff"), "630199")  # no such unit
     assert daily_board(uow, actor("staff", "630103"), "630103")["counts"]["new"] == 0
     with pytest.raises(Invalid) as bad:
-        daily_board(uow, actor("staff"), "630102", NOW.date() + timedelta(days=2))
+        daily_board(uow, actor("staff"), "630102", now.date() + timedelta(days=2))
     assert bad.value.fields == {"query": {"date": ["a daily board is of today or a past day"]}}
 
 
 def test_the_workbook_has_a_summary_and_a_sheet_per_section(uow, accept):
+    now = datetime.now(UTC)
     code = accept(consent_to_share=False)["code"]
-    _set(uow, code, expected_at=NOW - timedelta(hours=1))
+    _set(uow, code, expected_at=now - timedelta(hours=1))
     content, m = board_workbook(uow, actor("staff"), "630102")
     book = load_workbook(io.BytesIO(content), read_only=True)
     assert book.sheetnames == ["总览", "新受理", "今日到期", "已超期", "已督办", "待响应"]

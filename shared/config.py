@@ -40,6 +40,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of networks (CIDR), each checked."""
+    import ipaddress
+
+    out = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
+    for n in out:
+        try:
+            ipaddress.ip_network(n, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{name} must list networks such as 10.20.0.0/16, got {n!r}") from exc
+    return out
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -83,13 +96,15 @@ class Settings:
     oidc_redirect_uri: str | None = None  # default: the callback's URL as the request reached it
     # callbacks to the systems that filed demands (services.intake.callbacks): the delivery
     # job's interval, the retry schedule (base doubling up to the cap, then dead-lettered
-    # after the attempts), each request's timeout, and whether http://localhost is allowed
+    # after the attempts), each request's timeout, whether http://localhost is allowed, and
+    # the private networks callbacks may reach (a government network's receivers)
     callback_interval: float = 1.0
     callback_backoff: float = 5.0
     callback_backoff_cap: float = 300.0
     callback_attempts: int = 30
     callback_timeout: float = 10.0
     callback_loopback_http: bool = False
+    callback_private_networks: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -141,6 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "ONESTOP_CALLBACK_LOOPBACK_HTTP",
             env.get("ONESTOP_BROKER_URL", "memory://").startswith("memory://"),
         ),
+        callback_private_networks=_networks(env, "ONESTOP_CALLBACK_PRIVATE_NETWORKS"),
         **_oidc(env),
     )
 

@@ -20,6 +20,7 @@ from services.intake import (
     timelimits,
 )
 from services.intake.accepting import AcceptDemand, accept_demand
+from services.intake.callbacks import Reach
 from services.intake.consent import set_consent
 from services.intake.idempotency import IdempotencyKey, Replayed
 from services.intake.schemas import (
@@ -379,8 +380,13 @@ def register_callback(data: dict[str, Any]) -> dict[str, Any]:
     your key files is POSTed there, signed with the secret answered now, once. A URL that
     is not https is a 422 naming the field."""
     svc = service()
+    s = svc.settings
     return subscribing.register(
-        svc.uow(), current_principal(), data, loopback_http=svc.settings.callback_loopback_http
+        svc.uow(),
+        current_principal(),
+        data,
+        loopback_http=s.callback_loopback_http,
+        reach=Reach.of(s.callback_loopback_http, s.callback_private_networks),
     )
 
 

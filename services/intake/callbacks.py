@@ -18,6 +18,14 @@ dead-lettered (the log shows it, ``resend`` tries again). The defaults (5 s doub
 5 min, 30 attempts) keep trying for about two hours: a receiver down for ten minutes
 gets everything at most five minutes after it is back.
 
+Where a callback may go (``Reach``): never to the platform's own side of the network
+— loopback, link-local (cloud metadata at 169.254.169.254), unspecified, multicast or
+reserved addresses — and to a private network (10/8, 172.16/12, 192.168/16, fc00::/7, as
+many government networks are) only when it is listed
+(``ONESTOP_CALLBACK_PRIVATE_NETWORKS``). A literal address is checked when the URL is
+registered; a host name's addresses at every attempt (an attempt to a refused address
+fails and is retried like any other).
+
 Pure Python: no Flask, SQLAlchemy or HTTP.
 """
 
@@ -111,6 +119,44 @@ def outcome(http_status: int | None, attempts: int, schedule: Schedule) -> Outco
     return Outcome("dead") if retry_in is None else Outcome("pending", retry_in)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Which addresses callbacks may reach: public ones, the ``private`` networks listed,
+    and loopback only where ``loopback`` (the embedded default, tests, benchmarks)."""
+
+    loopback: bool = False
+    private: tuple[Network, ...] = ()
+
+    @classmethod
+    def of(cls, loopback: bool, networks: tuple[str, ...] = ()) -> Reach:
+        """From settings; ``ValueError`` for a network that is not a CIDR."""
+        return cls(loopback, tuple(ipaddress.ip_network(n, strict=False) for n in networks))
+
+    def address_error(self, address: str) -> str | None:
+        """Why a callback may not go to ``address``, or None."""
+        ip: Address = ipaddress.ip_address(address)
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_loopback:
+            return None if self.loopback else f"{ip} is a loopback address"
+        if ip.is_link_local or ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+            return f"{ip} is not an address callbacks may reach"
+        if ip.is_private and not any(ip in n for n in self.private if n.version == ip.version):
+            return f"{ip} is a private address not listed in ONESTOP_CALLBACK_PRIVATE_NETWORKS"
+        return None
+
+
+def _literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -120,10 +166,11 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def url_error(url: str, *, loopback_http: bool = False) -> str | None:
+def url_error(url: str, *, loopback_http: bool = False, reach: Reach | None = None) -> str | None:
     """Why ``url`` cannot receive callbacks, or None: https with a host, no credentials in
     it; plain http only to a loopback address and only where ``loopback_http`` (the
-    embedded default, tests, benchmarks: ``ONESTOP_CALLBACK_LOOPBACK_HTTP``)."""
+    embedded default, tests, benchmarks: ``ONESTOP_CALLBACK_LOOPBACK_HTTP``); a literal
+    address only one ``reach`` allows (by default: public ones, loopback as above)."""
     if len(url) > MAX_URL:
         return f"at most {MAX_URL} characters"
     try:
@@ -140,4 +187,7 @@ def url_error(url: str, *, loopback_http: bool = False) -> str | None:
         return "must not have a fragment"
     if parts.scheme == "http" and not (loopback_http and _loopback(host)):
         return "must be https (plain http only to a loopback address in tests)"
+    literal = _literal(host)
+    if literal is not None:
+        return (reach or Reach(loopback_http)).address_error(literal)
     return None

@@ -20,20 +20,22 @@ their outcomes are written back in one transaction per round.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from services.intake import subscribing
-from services.intake.callbacks import Schedule, outcome, signed_headers
-from services.intake.models import callback_deliveries, callback_subscriptions
+from services.intake.callbacks import Reach, Schedule, outcome, signed_headers
+from services.intake.models import api_keys, callback_deliveries, callback_subscriptions
 from shared.config import Settings
 from shared.db import UnitOfWork
 from shared.runtime import Service
@@ -55,6 +57,7 @@ class Claimed:
     attempts: int
     url: str | None
     secret: str | None
+    gone: str = "callback removed"  # why there is nowhere to send it (url None)
 
 
 @dataclass(frozen=True)
@@ -104,19 +107,29 @@ def claim(uow: UnitOfWork, now: datetime, lease: datetime, limit: int = BATCH) -
                 select(S.key_id, S.url, S.secret).where(S.key_id.in_(keys))
             )
         }
+        revoked = set(
+            # a revoked key hears nothing more (a rotated one goes on hearing of the
+            # demands it filed, at its URL, after its overlap ends)
+            uow.session.execute(
+                select(api_keys.c.key_id).where(
+                    api_keys.c.key_id.in_(keys), api_keys.c.revoked_at.is_not(None)
+                )
+            ).scalars()
+        )
         uow.commit()
     out = []
     for r in sorted(rows, key=lambda r: r.id):
-        sub = subs.get(r.key_id)
+        sub = None if r.key_id in revoked else subs.get(r.key_id)
         secret = subscribing.sealer().open(sub.secret) if sub else None
-        out.append(Claimed(r.id, r.event_id, r.body, r.attempts, sub and sub.url, secret))
+        why = "the key is revoked" if r.key_id in revoked else "callback removed"
+        out.append(Claimed(r.id, r.event_id, r.body, r.attempts, sub and sub.url, secret, why))
     return out
 
 
 def send(post: Post, c: Claimed, timeout: float, now: datetime) -> Attempt:
     """One signed request; never raises."""
     if c.url is None or c.secret is None:
-        return Attempt(None, "callback removed")
+        return Attempt(None, c.gone)
     body = c.body.encode()
     headers = signed_headers(c.secret, c.event_id, int(now.timestamp()), body)
     try:
@@ -159,6 +172,27 @@ def record(
 
 
 _local = threading.local()
+
+
+class Unreachable(Exception):
+    """The receiver's host resolves to an address callbacks may not reach."""
+
+
+def guarded(reach: Reach, post: Post) -> Post:
+    """``post``, after checking every address the URL's host resolves to against
+    ``reach`` (an attempt to a refused one fails: ``Unreachable``, retried like any
+    other). A host that no longer resolves fails the same way."""
+
+    def checked(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        for *_, sockaddr in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM):
+            problem = reach.address_error(str(sockaddr[0]).split("%", 1)[0])
+            if problem is not None:
+                raise Unreachable(f"{parts.hostname}: {problem}")
+        return post(url, body, headers, timeout)
+
+    return checked
 
 
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
@@ -206,7 +240,13 @@ def deliver_due(
 def run(svc: Service) -> int:
     """The worker's periodic job: deliver the callbacks that are due."""
     s = svc.settings
-    return deliver_due(svc.uow, schedule=schedule_of(s), timeout=s.callback_timeout)
+    reach = Reach.of(s.callback_loopback_http, s.callback_private_networks)
+    return deliver_due(
+        svc.uow,
+        schedule=schedule_of(s),
+        timeout=s.callback_timeout,
+        post=guarded(reach, http_post),
+    )
 
 
 def every(settings: Settings) -> float:

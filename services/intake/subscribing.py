@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from services.intake.callbacks import new_secret, url_error
+from services.intake.callbacks import Reach, new_secret, url_error
 from services.intake.models import callback_deliveries, callback_subscriptions
 from shared import sealing
 from shared.auth import Principal
@@ -55,13 +55,19 @@ def _subscription(row: Any, secret: str | None = None) -> dict[str, Any]:
 
 
 def register(
-    uow: UnitOfWork, actor: Principal, command: dict[str, Any], *, loopback_http: bool = False
+    uow: UnitOfWork,
+    actor: Principal,
+    command: dict[str, Any],
+    *,
+    loopback_http: bool = False,
+    reach: Reach | None = None,
 ) -> dict[str, Any]:
     """Register (or replace) the caller's callback URL (``CallbackIn``); a new signing
-    secret is made and answered this once. A URL that is not https is refused, naming
-    the field (plain http to a loopback address only where ``loopback_http``)."""
+    secret is made and answered this once. A URL that is not https, or names an address
+    ``reach`` refuses, is refused, naming the field (plain http to a loopback address only
+    where ``loopback_http``)."""
     url = command["url"].strip()
-    problem = url_error(url, loopback_http=loopback_http)
+    problem = url_error(url, loopback_http=loopback_http, reach=reach)
     if problem is not None:
         raise Invalid.field("url", problem)
     secret = new_secret()

@@ -13,6 +13,7 @@ import pytest
 from services.intake.callbacks import (
     SECRET_PREFIX,
     Outcome,
+    Reach,
     Schedule,
     new_secret,
     outcome,
@@ -110,12 +111,63 @@ def test_any_2xx_delivers_anything_else_is_retried_then_dead():
     "url",
     [
         "https://district.example.gov.cn/onestop/cb",
+        "https://202.100.1.1:8443/cb?system=xn",
+        "https://[2400:da00::1]/cb",
+        # a government network's receivers, on the private networks listed
         "https://10.2.3.4:8443/cb?system=xn",
-        "https://[2001:db8::1]/cb",
+        "https://[fd00:1::1]/cb",
     ],
 )
 def test_https_urls_receive(url):
-    assert url_error(url) is None
+    assert url_error(url, reach=Reach.of(False, ("10.2.0.0/16", "fd00:1::/32"))) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("10.9.9.9", "not listed"),  # private, not listed
+        ("192.168.1.10", "not listed"),
+        ("::ffff:10.2.3.4", None),  # an IPv4-mapped address is its IPv4 one
+        ("169.254.169.254", "not an address"),  # cloud metadata
+        ("fe80::1", "not an address"),
+        ("0.0.0.0", "not an address"),
+        ("224.0.0.1", "not an address"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("8.8.8.8", None),
+    ],
+)
+def test_callbacks_never_reach_the_platforms_side_of_the_network(address, why):
+    reach = Reach.of(False, ("10.2.0.0/16",))
+    problem = reach.address_error(address)
+    assert (problem is None) if why is None else (why in (problem or ""))
+    assert Reach.of(True).address_error("127.0.0.1") is None  # tests, the embedded default
+    with pytest.raises(ValueError):
+        Reach.of(False, ("not-a-network",))
+    assert why is None or why in (
+        url_error(
+            f"https://[{address}]/cb" if ":" in address else f"https://{address}/cb", reach=reach
+        )
+        or ""
+    )
+
+
+def test_a_host_is_checked_at_every_attempt_by_what_it_resolves_to():
+    from services.intake.delivery import Unreachable, guarded
+
+    sent = []
+
+    def post(url, body, headers, timeout):
+        sent.append(url)
+        return 204
+
+    refusing = guarded(Reach.of(False), post)
+    with pytest.raises(Unreachable, match="loopback"):
+        refusing("https://localhost:8443/cb", b"{}", {}, 1.0)
+    assert sent == []
+    allowing = guarded(Reach.of(True), post)
+    assert allowing("http://localhost:8443/cb", b"{}", {}, 1.0) == 204
+    assert sent == ["http://localhost:8443/cb"]
 
 
 @pytest.mark.parametrize(
@@ -141,6 +193,7 @@ def test_plain_http_to_a_loopback_address_only_where_allowed():
         assert url_error(url, loopback_http=True) is None
         assert url_error(url, loopback_http=False) is not None
     assert url_error("http://10.0.0.1/cb", loopback_http=True) is not None
+    assert "private" in url_error("https://10.0.0.1/cb")  # not listed: refused
 
 
 # -- the example receiver -----------------------------------------------------------------

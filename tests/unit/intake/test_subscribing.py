@@ -207,6 +207,35 @@ def test_a_removed_callback_dead_letters_what_was_waiting(uow, accept):
     assert (dead.status, dead.last_error) == ("dead", "callback removed")
 
 
+def test_a_revoked_key_hears_nothing_more(uow, accept):
+    from sqlalchemy import insert
+
+    from services.intake.models import api_keys
+
+    secret = register(uow)["secret"]
+    code = accept(by=FILER)["code"]
+    step(uow, code, "in_progress")
+    with uow:
+        uow.session.execute(
+            insert(api_keys).values(
+                key_id="k-district",
+                secret_sha256="0" * 64,
+                name="district system",
+                role="district",
+                jurisdiction="630102",
+                created_at=datetime.now(UTC),
+                revoked_at=datetime.now(UTC),
+            )
+        )
+        uow.commit()
+    clock = Clock()
+    post = Receiver(secret, clock)
+    deliver(uow, post, clock)
+    (dead,) = rows(uow)
+    assert (dead.status, dead.last_error) == ("dead", "the key is revoked")
+    assert post.calls == 0
+
+
 # -- the log and re-sending ---------------------------------------------------------------
 def _delivered_and_dead(uow, accept):
     secret = register(uow)["secret"]

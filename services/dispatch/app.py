@@ -19,9 +19,7 @@ from services.dispatch import (
     standing,
     sweep,
 )
-from services.dispatch import cohandling_schemas as csc
 from services.dispatch import schemas as sc
-from services.dispatch import standing_schemas as ssc
 from services.dispatch.broker import AgencyBroker
 from services.dispatch.coordination import coordinate
 from services.dispatch.coordination import reassign as reassign_order
@@ -362,8 +360,8 @@ def month_close(data: dict[str, Any], city: str) -> dict[str, Any]:
 # --- co-handling: the expert pool and co-handlers of a complex demand ---------------------
 @blp.get("/experts")
 @permit("dispatch.expert_pool")
-@blp.arguments(csc.ExpertArgs, location="query")
-@blp.response(200, csc.ExpertList)
+@blp.arguments(sc.ExpertArgs, location="query")
+@blp.response(200, sc.ExpertList)
 def expert_pool(args: dict[str, Any]) -> dict[str, Any]:
     """The expert pool (专家库) of your subtree; ``field`` and ``available`` (today) filter."""
     return {"items": experts.list_experts(service().uow(), current_principal(), args)}
@@ -371,7 +369,7 @@ def expert_pool(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.get("/experts/<expert_id>")
 @permit("dispatch.expert")
-@blp.response(200, csc.ExpertOut)
+@blp.response(200, sc.ExpertOut)
 def expert(expert_id: str) -> dict[str, Any]:
     found = experts.get_expert(service().uow(), current_principal(), expert_id)
     if found is None:
@@ -381,8 +379,8 @@ def expert(expert_id: str) -> dict[str, Any]:
 
 @blp.put("/experts/<expert_id>")
 @permit("dispatch.put_expert")
-@blp.arguments(csc.ExpertIn)
-@blp.response(200, csc.ExpertOut)
+@blp.arguments(sc.ExpertIn)
+@blp.response(200, sc.ExpertOut)
 def put_expert(data: dict[str, Any], expert_id: str) -> dict[str, Any]:
     """Create or replace an expert of a unit's pool: fields, institution, phone and
     availability (unavailable, optionally until a day)."""
@@ -391,7 +389,7 @@ def put_expert(data: dict[str, Any], expert_id: str) -> dict[str, Any]:
 
 @blp.get("/demands/<code>/co-handlers")
 @permit("dispatch.cohandlers")
-@blp.response(200, csc.CoTaskList)
+@blp.response(200, sc.CoTaskList)
 def cohandlers(code: str) -> dict[str, Any]:
     """A complex demand's co-handlers and their tasks (a co-handling department sees its
     own)."""
@@ -400,8 +398,8 @@ def cohandlers(code: str) -> dict[str, Any]:
 
 @blp.post("/demands/<code>/co-handlers")
 @permit("dispatch.add_cohandler")
-@blp.arguments(csc.CoHandlerIn)
-@blp.response(201, csc.CoTaskOut)
+@blp.arguments(sc.CoHandlerIn)
+@blp.response(201, sc.CoTaskOut)
 def add_cohandler(data: dict[str, Any], code: str) -> dict[str, Any]:
     """联合处置: the lead owner's office gives a department, an expert of the pool or a
     research institute a task with a due date on a complex, open demand. Emits
@@ -413,8 +411,8 @@ def add_cohandler(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 @blp.post("/demands/<code>/co-handlers/<cotask_id>/feedback")
 @permit("dispatch.cohandler_feedback")
-@blp.arguments(csc.FeedbackIn)
-@blp.response(200, csc.CoTaskOut)
+@blp.arguments(sc.FeedbackIn)
+@blp.response(200, sc.CoTaskOut)
 def cohandler_feedback(data: dict[str, Any], code: str, cotask_id: str) -> dict[str, Any]:
     """The co-handler's feedback, once: a department's by its office, an expert's or an
     institute's recorded by the lead's. Emits ``cohandling.reported``."""
@@ -431,8 +429,8 @@ def cohandler_feedback(data: dict[str, Any], code: str, cotask_id: str) -> dict[
 # --- standing 包保 links (``standing``) -------------------------------------------------------
 @blp.get("/responsibility-map")
 @permit("dispatch.responsibility_map")
-@blp.arguments(ssc.MapArgs, location="query")
-@blp.response(200, ssc.MapPage)
+@blp.arguments(sc.MapArgs, location="query")
+@blp.response(200, sc.MapPage)
 def responsibility_map(args: dict[str, Any]) -> dict[str, Any]:
     """Every enterprise's standing 包保 link in your subtree, by credit code: its
     department, named person and basis (``rule:<segment>``, ``rule:default``,
@@ -442,7 +440,7 @@ def responsibility_map(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.get("/enterprises/<credit_code>/owner")
 @permit("dispatch.enterprise_owner")
-@blp.response(200, ssc.EnterpriseLinkOut)
+@blp.response(200, sc.EnterpriseLinkOut)
 def enterprise_owner(credit_code: str) -> dict[str, Any]:
     """An enterprise's standing link and every version before it (with ``until``)."""
     return standing.link_of(service().uow(), current_principal(), credit_code)
@@ -450,8 +448,8 @@ def enterprise_owner(credit_code: str) -> dict[str, Any]:
 
 @blp.put("/enterprises/<credit_code>/owner")
 @permit("dispatch.put_enterprise_owner")
-@blp.arguments(ssc.OwnerIn)
-@blp.response(200, ssc.EnterpriseLinkOut)
+@blp.arguments(sc.OwnerIn)
+@blp.response(200, sc.EnterpriseLinkOut)
 def put_enterprise_owner(data: dict[str, Any], credit_code: str) -> dict[str, Any]:
     """Link an enterprise explicitly to a department (and one of its staff); it beats the
     segment rules until removed (both null). Emits ``responsibility.linked``."""
@@ -460,8 +458,8 @@ def put_enterprise_owner(data: dict[str, Any], credit_code: str) -> dict[str, An
 
 @blp.post("/staff/<staff_id>/transfer")
 @permit("dispatch.transfer")
-@blp.arguments(ssc.TransferIn)
-@blp.response(200, ssc.TransferOut)
+@blp.arguments(sc.TransferIn)
+@blp.response(200, sc.TransferOut)
 def transfer(data: dict[str, Any], staff_id: str) -> dict[str, Any]:
     """A staff member leaves: every enterprise linked to them and (unless
     ``open_assignments`` is false) their open owner assignments move to another person of

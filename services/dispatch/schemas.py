@@ -2,6 +2,7 @@
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.dispatch import cotasks
 from services.dispatch.alliance import CATEGORIES, EXIT_GROUNDS, OUTCOMES
 from services.dispatch.broker import AGENCY_ID_RE
 from shared.contracts.dispatch import ORDER_STATUSES
@@ -411,3 +412,181 @@ class CoordinationIn(Strict):
 class ComplaintIn(Strict):
     source = fields.String(required=True, validate=validate.OneOf(("enterprise", "owner")))
     text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# --- the expert pool and co-handling (``cohandling``) ------------------------------------
+class ExpertIn(Strict):
+    jurisdiction = fields.String(
+        required=True, validate=UNIT, metadata={"description": "the unit whose pool it is in"}
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    fields_ = fields.List(  # ``fields`` would shadow marshmallow's module in the class body
+        fields.String(validate=validate.Length(min=1, max=40)),
+        data_key="fields",
+        attribute="fields",
+        required=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "technology fields", "example": ["新材料", "锂电池"]},
+    )
+    institution = fields.String(allow_none=True, validate=validate.Length(max=200))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    availability = fields.String(
+        load_default="available", validate=validate.OneOf(cotasks.AVAILABILITY)
+    )
+    unavailable_until = fields.Date(
+        allow_none=True,
+        metadata={"description": "the last day away (unavailable only; null: open-ended)"},
+    )
+
+
+class ExpertOut(Schema):
+    id = fields.String()
+    jurisdiction = fields.String()
+    name = fields.String()
+    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields")
+    institution = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    availability = fields.String()
+    unavailable_until = fields.Date(allow_none=True)
+    available_today = fields.Boolean()
+    updated_by = fields.String()
+    updated_at = fields.DateTime()
+
+
+class ExpertArgs(Strict):
+    field = fields.String(validate=validate.Length(min=1, max=40))
+    available = fields.Boolean(metadata={"description": "available today (or not)"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ExpertList(Schema):
+    items = fields.List(fields.Nested(ExpertOut))
+
+
+class CoHandlerIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(cotasks.KINDS))
+    id = fields.String(validate=ID, metadata={"description": "the department's or the expert's id"})
+    name = fields.String(
+        validate=validate.Length(min=1, max=200), metadata={"description": "an institute's name"}
+    )
+    contact = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "an institute's contact person and phone"},
+    )
+    task = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    due_on = fields.Date(required=True, metadata={"description": "due by the end of this day"})
+
+
+class CoTaskOut(Schema):
+    id = fields.String()
+    demand_code = fields.String()
+    jurisdiction = fields.String()
+    lead_assignment_id = fields.String()
+    lead_department_id = fields.String()
+    category = fields.String()
+    kind = fields.String(validate=validate.OneOf(cotasks.KINDS))
+    cohandler_id = fields.String()
+    cohandler_name = fields.String()
+    cohandler_jurisdiction = fields.String(allow_none=True)
+    contact = fields.String(allow_none=True)
+    task = fields.String()
+    due_on = fields.Date()
+    due_at = fields.DateTime()
+    status = fields.String(validate=validate.OneOf(cotasks.STATUSES))
+    assigned_by = fields.String()
+    assigned_at = fields.DateTime()
+    outcome = fields.String(allow_none=True)
+    feedback = fields.String(allow_none=True)
+    reported_by = fields.String(allow_none=True)
+    reported_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+
+
+class CoTaskList(Schema):
+    items = fields.List(fields.Nested(CoTaskOut))
+
+
+class FeedbackIn(Strict):
+    outcome = fields.String(required=True, validate=validate.OneOf(cotasks.OUTCOMES))
+    feedback = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# --- standing 包保 links (``standing``) ----------------------------------------------------
+class OwnerIn(Strict):
+    department_id = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=ID,
+        metadata={"description": "omitted with a staff id: the staff member's department"},
+    )
+    staff_id = fields.String(allow_none=True, load_default=None, validate=ID)
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class LinkOut(Schema):
+    credit_code = fields.String()
+    jurisdiction = fields.String()
+    enterprise_name = fields.String()
+    department_id = fields.String(allow_none=True)
+    department_name = fields.String(allow_none=True)
+    staff_id = fields.String(allow_none=True)
+    staff_name = fields.String(allow_none=True)
+    basis = fields.String(metadata={"description": "rule:<segment>, rule:default or explicit"})
+    version = fields.Integer()
+    since = fields.DateTime()
+    by = fields.String()
+    reason = fields.String()
+
+
+class LinkVersion(Schema):
+    version = fields.Integer()
+    department_id = fields.String(allow_none=True)
+    staff_id = fields.String(allow_none=True)
+    basis = fields.String()
+    since = fields.DateTime()
+    until = fields.DateTime(allow_none=True)
+    by = fields.String()
+    reason = fields.String()
+
+
+class EnterpriseLinkOut(Schema):
+    credit_code = fields.String()
+    enterprise_name = fields.String()
+    jurisdiction = fields.String()
+    link = fields.Nested(LinkOut, allow_none=True)
+    history = fields.List(fields.Nested(LinkVersion))
+
+
+class MapArgs(Strict):
+    jurisdiction = fields.String(validate=UNIT)
+    department_id = fields.String(validate=ID)
+    staff_id = fields.String(validate=ID)
+    segment = fields.String(
+        validate=validate.Length(min=1, max=150),
+        metadata={"description": "key, park:<code>, field:<x>, a growth tier, default, explicit"},
+    )
+    cursor = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class MapPage(Schema):
+    items = fields.List(fields.Nested(LinkOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TransferIn(Strict):
+    to_staff_id = fields.String(required=True, validate=ID)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    open_assignments = fields.Boolean(
+        load_default=True,
+        metadata={"description": "also move the person's open owner assignments (default)"},
+    )
+
+
+class TransferOut(Schema):
+    from_staff_id = fields.String()
+    to_staff_id = fields.String()
+    enterprises = fields.List(fields.String())
+    assignments = fields.List(fields.String(), metadata={"description": "the new assignments"})
+    reason = fields.String()

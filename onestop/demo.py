@@ -93,6 +93,13 @@ ENTERPRISES: list[tuple[str, str, str]] = [
     ("91630100MA752UF1XB", "西宁数智软件有限公司", "630100"),
 ]
 
+# the expert pool (专家库) of Xining: (id, unit, name, technology fields, institution)
+EXPERTS: list[tuple[str, str, str, tuple[str, ...], str]] = [
+    ("ex-lithium", "630100", "马建国", ("新材料", "锂电池"), "青海大学化工学院"),
+    ("ex-pv", "630100", "李文华", ("光伏", "新能源"), "中国科学院青海盐湖研究所"),
+    ("ex-tibetan-med", "630100", "才让多杰", ("生物医药", "藏医药"), "青海省藏医药研究院"),
+]
+
 # role → (jurisdiction, agency id)
 DEMO_KEYS: dict[str, tuple[str, str | None]] = {
     "admin": ("630000", None),

@@ -24,6 +24,7 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
     from onestop import demo
     from services import directory, dispatch, intake
     from services.directory import imports, keys
+    from services.dispatch.experts import seed_experts
     from services.dispatch.seed import seed_responsibility
     from services.intake.registry import seed_enterprises
 
@@ -55,6 +56,7 @@ def seed_demo(settings: Settings) -> dict[str, dict[str, Any]]:
         leaders=demo.LEADERS,
         menu=demo.MENU,
     )
+    seed_experts(dispatch_svc.uow(), demo.EXPERTS)
     path = settings.data_dir / "demo-credentials.json"
     creds: dict[str, dict[str, Any]] = {}
     if path.exists():

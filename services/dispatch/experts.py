@@ -79,3 +79,29 @@ def get_expert(uow: UnitOfWork, actor: Principal, expert_id: str) -> dict[str, A
     if row is None or not actor.can_see(row["jurisdiction"]):
         return None
     return _out(row, china_today())
+
+
+def seed_experts(uow: UnitOfWork, rows: list[tuple[str, str, str, tuple[str, ...], str]]) -> int:
+    """Add the experts not yet in the pool (``(id, unit, name, fields, institution)``, all
+    available; idempotent: a known id is left as it is); how many were new."""
+    added = 0
+    with uow:
+        known = set(uow.session.execute(select(experts.c.id)).scalars())
+        for expert_id, jurisdiction, name, fields_, institution in rows:
+            if expert_id in known:
+                continue
+            uow.session.execute(
+                experts.insert().values(
+                    id=expert_id,
+                    jurisdiction=jurisdiction,
+                    name=name,
+                    fields=",".join(sorted(fields_)),
+                    institution=institution,
+                    availability="available",
+                    updated_by="seed",
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            added += 1
+        uow.commit()
+    return added

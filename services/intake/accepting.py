@@ -325,7 +325,9 @@ def store_demand(
     _, limits, calendar = rules_for_new_demand(uow.session, uow.db, jurisdiction)
     received = min(data.get("received_at") or now, now)  # counted from receipt
     deadline = calendar.deadline(received, limits[data["complexity"]])
-    respond_by = calendar.after_working_hours(received, limits["response_hours"]).due
+    respond_by = calendar.after_working_hours(received, limits["response_hours"]).due.astimezone(
+        UTC
+    )
     year = demand_year(now)
     demand = Demand(
         code=unified_code(jurisdiction, year, take_number(uow, jurisdiction, year)),

@@ -51,9 +51,12 @@ def test_a_complex_demand_is_co_handled_and_the_cohandlers_work_counts(platform)
     assert expert(c, district, "exp-zhao", jurisdiction="630100").status_code == 403
     r = expert(c, admin, "exp-x", availability="available", unavailable_until="2099-01-01")
     assert "unavailable_until" in r.get_json()["error"]["fields"]["json"]
+    # (the demo's own pool holds ex-lithium, ex-pv and ex-tibetan-med)
     pool = c.get(f"{API}/experts?field=锂电池&available=true", headers=staff).get_json()
-    assert [e["id"] for e in pool["items"]] == ["exp-li"]
-    assert c.get(f"{API}/experts?field=生物医药", headers=staff).get_json()["items"] == []
+    assert [e["id"] for e in pool["items"]] == ["ex-lithium", "exp-li"]
+    away = c.get(f"{API}/experts?available=false", headers=staff).get_json()["items"]
+    assert [e["id"] for e in away] == ["exp-wang"]
+    assert c.get(f"{API}/experts?field=航空航天", headers=staff).get_json()["items"] == []
     assert c.get(f"{API}/experts/exp-li", headers=district).status_code == 404  # 630100's pool
 
     # a complex technology demand of 630102: cd-kjj leads it

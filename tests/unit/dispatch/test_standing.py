@@ -29,3 +29,19 @@ def test_enterprises_known_before_links_existed_are_linked_when_the_worker_start
     assert {r.department_id for r in links.values()} == {"cd-kjj"}  # the district's default
     linked = [e for e in alliance.committed if e.event_type == "responsibility.linked"]
     assert len(linked) == 7
+
+
+def test_the_demo_expert_pool_is_seeded_once(uow):
+    from services.dispatch.experts import list_experts, seed_experts
+    from tests.fakes import actor
+
+    rows = [
+        ("ex-a", "630100", "甲", ("新材料",), "青海大学"),
+        ("ex-b", "630102", "乙", ("光伏", "新能源"), "研究所"),
+    ]
+    assert seed_experts(uow, rows) == 2
+    assert seed_experts(uow, rows) == 0
+    pool = list_experts(uow, actor("staff", "630102"), {"limit": 50})
+    assert [(e["id"], e["fields"], e["available_today"]) for e in pool] == [
+        ("ex-b", ["光伏", "新能源"], True)
+    ]

@@ -28,7 +28,7 @@ from services.dispatch.models import (
     experts,
     staff,
 )
-from services.dispatch.sweep import _leader as responsible_leader  # the overdue escalation
+from services.dispatch.sweep import responsible_leader  # the overdue escalation
 from shared.auth import Principal
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork, claim, upsert

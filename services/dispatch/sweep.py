@@ -54,7 +54,7 @@ BATCH = 500
 LOOKAHEAD = timedelta(days=7)  # no city warns earlier than this
 
 
-def _leader(s: Session, demand_code: str) -> dict[str, Any] | None:
+def responsible_leader(s: Session, demand_code: str) -> dict[str, Any] | None:
     """The responsible leader: the leader of the department owning the demand."""
     owner = s.execute(
         select(assignments.c.assignee_type, assignments.c.assignee_id).where(
@@ -92,7 +92,7 @@ def _announce(uow: UnitOfWork, r: Any, level: str, due_at: datetime, now: dateti
     """Claim one (assignment, level) and announce it, escalated to the responsible leader
     unless it is a warning; 0 when another sweep claimed it first."""
     s = uow.session
-    leader = _leader(s, r.demand_code) if level != "warning" else None
+    leader = responsible_leader(s, r.demand_code) if level != "warning" else None
     claimed = claim(
         s,
         uow.db,

@@ -55,11 +55,12 @@ LOOKAHEAD = timedelta(days=7)  # no city warns earlier than this
 
 
 def responsible_leader(s: Session, demand_code: str) -> dict[str, Any] | None:
-    """The responsible leader: the leader of the department owning the demand."""
+    """The responsible leader: the leader of the department owning the demand (its newest
+    owner assignment: a transfer replaces the old one)."""
     owner = s.execute(
-        select(assignments.c.assignee_type, assignments.c.assignee_id).where(
-            assignments.c.demand_code == demand_code, assignments.c.kind == "owner"
-        )
+        select(assignments.c.assignee_type, assignments.c.assignee_id)
+        .where(assignments.c.demand_code == demand_code, assignments.c.kind == "owner")
+        .order_by(assignments.c.assigned_at.desc(), assignments.c.id)
     ).first()
     if owner is None:
         return None

@@ -154,7 +154,8 @@ def decisions(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(sc.LimitArgs, location="query")
 @blp.response(200, sc.BreachList)
 def breaches(args: dict[str, Any]) -> dict[str, Any]:
-    """Time-limit warnings and overdue breaches (kept forever), newest first."""
+    """Time-limit warnings, overdue and unanswered (first-response) breaches (kept forever),
+    newest first."""
     return {"items": sweep.list_breaches(service().uow(), current_principal(), args)}
 
 

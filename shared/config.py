@@ -8,6 +8,7 @@ service and one broker URL.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,8 +43,6 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of networks (CIDR), each checked."""
-    import ipaddress
-
     out = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
     for n in out:
         try:

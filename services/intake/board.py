@@ -23,12 +23,13 @@ from services.intake import ledger
 from services.intake.lifecycle import FINAL
 from services.intake.models import demands
 from services.intake.reading import demand_rows
+from services.intake.timelimits import require_known
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import subtree_prefix
 from shared.sheets import row as sheet_row
 from shared.timezone import CHINA, china_today
-from shared.usecases import Invalid, NotFound
+from shared.usecases import Invalid
 
 ITEMS = 200  # demands listed per section (the count is always complete)
 
@@ -106,8 +107,7 @@ def _item(r: Any, m: Moment) -> dict[str, Any]:
 
 
 def _parsed(actor: Principal, uow: UnitOfWork, jurisdiction: str, day: date | None) -> Moment:
-    if not actor.can_see(jurisdiction) or uow.directory.jurisdiction(jurisdiction) is None:
-        raise NotFound(f"No jurisdiction {jurisdiction} in your subtree.")
+    require_known(uow, actor, jurisdiction)
     try:
         return moment(day or china_today(), datetime.now(UTC))
     except ValueError as exc:

@@ -226,7 +226,8 @@ class Sheet:
     content: bytes
 
 
-def _rejected(number: int, credit_code: Any, errors: Any) -> dict[str, Any]:
+def rejected_row(number: int, credit_code: Any, errors: Any) -> dict[str, Any]:
+    """A sheet row refused: its number, its credit code (when it has one), why."""
     return {"row": number, "credit_code": credit_code, "errors": errors}
 
 
@@ -259,18 +260,18 @@ def screen_rows(
         nul = [k for k, v in record.items() if isinstance(v, str) and "\x00" in v]
         if nul:
             errors = {k: ["contains a NUL character"] for k in nul}
-            report["rejected"].append(_rejected(number, None, errors))
+            report["rejected"].append(rejected_row(number, None, errors))
             continue
         try:
             # fields of columns the sheet has (no defaults for the others)
             row = {k: v for k, v in schema.load(record).items() if k in record}
         except ValidationError as exc:
-            report["rejected"].append(_rejected(number, record.get("credit_code"), exc.messages))
+            report["rejected"].append(rejected_row(number, record.get("credit_code"), exc.messages))
             continue
         row["jurisdiction"] = row.get("jurisdiction") or actor.jurisdiction
         problem = _row_problem(row, actor, directory, seen)
         if problem:
-            report["rejected"].append(_rejected(number, row["credit_code"], problem))
+            report["rejected"].append(rejected_row(number, row["credit_code"], problem))
             continue
         seen[row["credit_code"]] = number
         valid.append((number, row))
@@ -301,7 +302,7 @@ def import_sheet(
             except (ValueError, Conflict) as exc:  # registered elsewhere, or meanwhile
                 field = "jurisdiction" if isinstance(exc, ValueError) else "credit_code"
                 report["rejected"].append(
-                    _rejected(number, row["credit_code"], {field: [str(exc)]})
+                    rejected_row(number, row["credit_code"], {field: [str(exc)]})
                 )
                 continue
             report[outcome] += 1

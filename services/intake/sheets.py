@@ -155,6 +155,12 @@ def _number(text: str) -> Decimal | None:
     return number
 
 
+def yes_no(value: Any) -> bool | str:
+    """是/否 (and yes/no, 1/0, 有/无) as a boolean; other text as it is, for the schema."""
+    text = str(value).strip().lower()
+    return True if text in TRUE else False if text in FALSE else text
+
+
 def cell_value(field: str, multiplier: int, value: Any) -> Any:
     """A cell as the value of ``field`` (amounts times ``multiplier``; yes/no as booleans;
     tier titles as codes); what it cannot read is left as text for the schema to refuse."""
@@ -171,12 +177,7 @@ def cell_value(field: str, multiplier: int, value: Any) -> Any:
         number *= multiplier
         return int(number) if number == number.to_integral_value() else str(value)
     if field in FLAGS:
-        text = str(value).strip().lower()
-        if text in TRUE:
-            return True
-        if text in FALSE:
-            return False
-        return text
+        return yes_no(value)
     if field == "growth_tier":
         return TIERS.get(str(value), str(value))
     return str(value)
@@ -212,8 +213,7 @@ def demand_cell_value(field: str, multiplier: int, value: Any) -> Any:
     if field == "received_at":
         return received_value(value)
     if field == "consent_to_share":
-        text = str(value).strip().lower()
-        return True if text in TRUE else False if text in FALSE else text
+        return yes_no(value)
     if field in NAMED:
         return NAMED[field].get(str(value), str(value))
     return str(value)

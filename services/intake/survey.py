@@ -26,6 +26,7 @@ from services.intake import metrics
 from services.intake.accepting import REGISTERED, Filing, filing_of, store_demand
 from services.intake.models import demand_imports
 from services.intake.registry import Sheet
+from services.intake.registry import rejected_row as rejected
 from services.intake.schemas import DemandIn
 from services.intake.sheets import DEMAND_HEADERS, demand_cell_value, read_sheet
 from shared.auth import Principal
@@ -71,10 +72,6 @@ def row_digest(jurisdiction: str, data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _rejected(number: int, record: dict[str, Any], errors: Any) -> dict[str, Any]:
-    return {"row": number, "credit_code": record.get("credit_code"), "errors": errors}
-
-
 def import_demands(
     uow: UnitOfWork, actor: Principal, sheet: Sheet, *, correlation_id: str
 ) -> dict[str, Any]:
@@ -102,7 +99,7 @@ def import_demands(
             try:
                 data = schema.load(demand_input(record))
             except ValidationError as exc:
-                report["rejected"].append(_rejected(number, record, exc.messages))
+                report["rejected"].append(rejected(number, record.get("credit_code"), exc.messages))
                 continue
             known = s.execute(
                 REGISTERED, {"credit_code": data["enterprise"]["credit_code"]}
@@ -112,12 +109,14 @@ def import_demands(
                     uow.directory, actor, data, known.jurisdiction if known else None
                 )
             except DomainError as exc:
-                report["rejected"].append(_rejected(number, record, _reasons(exc)))
+                report["rejected"].append(
+                    rejected(number, record.get("credit_code"), _reasons(exc))
+                )
                 continue
             digest = row_digest(jurisdiction, data)
             if digest in seen:
                 errors = {"title": [f"the same demand as row {seen[digest]}"]}
-                report["rejected"].append(_rejected(number, record, errors))
+                report["rejected"].append(rejected(number, record.get("credit_code"), errors))
                 continue
             seen[digest] = number
             before = s.execute(

@@ -111,13 +111,14 @@ def forget_time_rules(db: Database) -> None:
 
 
 # -- the use cases ---------------------------------------------------------------------
-def _require_known(uow: UnitOfWork, actor: Principal, jurisdiction: str) -> None:
+def require_known(uow: UnitOfWork, actor: Principal, jurisdiction: str) -> None:
+    """A unit of the actor's subtree that the directory knows, or NotFound."""
     if not actor.can_see(jurisdiction) or uow.directory.jurisdiction(jurisdiction) is None:
         raise NotFound(f"No jurisdiction {jurisdiction} in your subtree.")
 
 
 def get_time_limits(uow: UnitOfWork, actor: Principal, jurisdiction: str) -> dict[str, Any]:
-    _require_known(uow, actor, jurisdiction)
+    require_known(uow, actor, jurisdiction)
     with uow.read() as s:
         source, limits, calendar = time_rules(s, jurisdiction)
     return {
@@ -134,7 +135,7 @@ def set_time_limits(
     """A jurisdiction's own time limits and closure days (applies to new demands — at
     once in this process, within ``RULES_TTL`` seconds in the others — and to deadlines
     recomputed by screening)."""
-    _require_known(uow, actor, jurisdiction)
+    require_known(uow, actor, jurisdiction)
     closures: list[date] = sorted(set(command["closures"]))
     values = {
         "simple": command["simple"],

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+
+from shared.timezone import CHINA
 
 PERIOD_RE = re.compile(r"([0-9]{4})(?:-W([0-9]{2})|-([0-9]{2})(?:-([0-9]{2}))?|-Q([1-4]))?")
 FORMS = {
@@ -34,6 +36,14 @@ class Period:
 
     def closed_on(self, today: date) -> bool:
         return self.end < today
+
+    def instants(self) -> tuple[datetime, datetime]:
+        """The period as UTC instants, half-open: from midnight in China on its first day
+        to midnight after its last."""
+        return (
+            datetime.combine(self.start, time.min, CHINA).astimezone(UTC),
+            datetime.combine(self.end + timedelta(days=1), time.min, CHINA).astimezone(UTC),
+        )
 
     @property
     def months(self) -> tuple[str, ...]:

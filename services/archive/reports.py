@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from services.archive.analysis import analyse, progress_of, progress_title
@@ -21,7 +21,6 @@ from services.archive.exports import export_rows
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.periods import Period, period_arg
-from shared.timezone import CHINA
 from shared.usecases import Forbidden
 
 REPORT_PERIODS = ("day", "week", "month", "quarter")
@@ -40,11 +39,7 @@ def span_of(text: str) -> Span:
     """The period a report covers (``YYYY-MM-DD``, ``YYYY-Www``, ``YYYY-MM`` or
     ``YYYY-Qn``; Invalid else)."""
     period = period_arg(text, REPORT_PERIODS)
-    return Span(
-        period,
-        datetime.combine(period.start, time.min, CHINA).astimezone(UTC),
-        datetime.combine(period.end + timedelta(days=1), time.min, CHINA).astimezone(UTC),
-    )
+    return Span(period, *period.instants())
 
 
 def report_events(

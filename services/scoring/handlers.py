@@ -30,7 +30,7 @@ from services.scoring.models import (
 )
 from shared.db import UnitOfWork, claim, upsert
 from shared.events import Event
-from shared.timezone import china_today
+from shared.timezone import CHINA, china_today
 
 t = tally_records
 
@@ -178,7 +178,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
         uow.session.execute(
             visit_enterprises.delete().where(visit_enterprises.c.visit_id == p["visit_id"])
         )
-    month = p["visited_on"][:7]
+    month, day = p["visited_on"][:7], date.fromisoformat(p["visited_on"])
     for unit_type, unit_id, name in (
         ("staff", p.get("staff_id"), p.get("staff_name")),
         ("department", p.get("department_id"), p.get("department_name")),
@@ -193,6 +193,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
                 unit_name=name or unit_id,
                 jurisdiction=event.jurisdiction,
                 period=month,
+                day=day,
                 item="visits",
                 stage="logged",
                 demand_code=None,
@@ -209,6 +210,7 @@ def on_visit_logged(event: Event, uow: UnitOfWork) -> None:
             credit_code=e["credit_code"],
             jurisdiction=e["jurisdiction"],
             period=month,
+            day=day,
             visit_id=p["visit_id"],
         )
 
@@ -231,6 +233,7 @@ def on_cohandling_reported(event: Event, uow: UnitOfWork) -> None:
             unit_name=p["cohandler_name"],
             jurisdiction=p.get("cohandler_jurisdiction") or event.jurisdiction,
             period=period_of(at),
+            day=at.astimezone(CHINA).date(),
             item=demand_item(p["category"]),
             stage=CO_HANDLED,
             demand_code=p["demand_code"],

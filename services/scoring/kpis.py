@@ -30,17 +30,25 @@ from services.scoring.domain.kpis import (
     Tiers,
     kpis_of,
     same_day_a_year_before,
+    tally_demands,
 )
 from services.scoring.domain.table import targets_of
-from services.scoring.models import demand_months, enterprises, tier_history, visit_enterprises
+from services.scoring.models import (
+    demand_facts,
+    demand_months,
+    enterprises,
+    tier_history,
+    visit_enterprises,
+)
 from services.scoring.rulesets import rule_set_for
+from services.scoring.spans import selects
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.events import subtree_prefix
 from shared.periods import Period
 from shared.scoping import require_visible, under
 
-dm, v, th = demand_months.c, visit_enterprises.c, tier_history.c
+dm, v, th, f = demand_months.c, visit_enterprises.c, tier_history.c, demand_facts.c
 
 
 def _tiers(s: Session, prefix: str, day: date, period: Period | None = None) -> Tiers:
@@ -114,15 +122,38 @@ def _demands(s: Session, prefix: str, period: Period) -> tuple[DemandTally, int]
     return tally, int(cohort_closed)
 
 
+def _day_demands(s: Session, prefix: str, period: Period) -> tuple[DemandTally, int]:
+    """A day's demands (日调度), by the same rule from the day's facts themselves
+    (``domain.kpis.tally_demands``): a day has few."""
+    rows = s.execute(
+        select(f.fact, f.demand_code, f.value)
+        .where(under(f.jurisdiction, prefix), selects(period, f.period, at=f.at))
+        .order_by(f.at, f.event_id)
+    ).all()
+    tally = tally_demands((r.fact, r.demand_code, r.value) for r in rows)
+    accepted = {r.demand_code for r in rows if r.fact == "accepted"}
+    closed = {r.demand_code for r in rows if r.fact == "closed"}
+    return tally, len(accepted & closed)
+
+
 def _served(prefix: str, period: Period) -> CompoundSelect[Any]:
     """Enterprises served in the period, each once (a query): a demand accepted, or a
     visit."""
-    return union(
-        select(dm.accepted_by.label("code")).where(
+    if period.kind == "day":
+        demanded = select(f.credit_code.label("code")).where(
+            f.fact == "accepted",
+            f.credit_code.is_not(None),
+            under(f.jurisdiction, prefix),
+            selects(period, f.period, at=f.at),
+        )
+    else:
+        demanded = select(dm.accepted_by.label("code")).where(
             dm.accepted, under(dm.jurisdiction, prefix), dm.month.in_(period.months)
-        ),
+        )
+    return union(
+        demanded,
         select(v.credit_code.label("code")).where(
-            under(v.jurisdiction, prefix), v.period.in_(period.months)
+            under(v.jurisdiction, prefix), selects(period, v.period, day=v.day)
         ),
     )
 
@@ -185,7 +216,8 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     """The facts of ``jurisdiction``'s subtree the KPIs of ``period`` are computed from."""
     prefix = subtree_prefix(jurisdiction)
     _, _, body = rule_set_for(s, jurisdiction, period.start)
-    demands, cohort_closed = _demands(s, prefix, period)
+    count = _day_demands if period.kind == "day" else _demands
+    demands, cohort_closed = count(s, prefix, period)
     certified, incubated = _incubation(s, prefix, period)
     flags = s.execute(
         select(

@@ -42,6 +42,7 @@ tally_records = Table(
     Column("unit_name", String(200), nullable=False),
     Column("jurisdiction", String(CODE_LENGTH), nullable=False, index=True),
     Column("period", String(7), nullable=False, index=True),
+    Column("day", Date, nullable=True, index=True),  # China-time day: a visit's, a report's
     Column("item", String(40), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("demand_code", String(DEMAND_CODE_LENGTH), nullable=True),
@@ -141,6 +142,7 @@ visit_enterprises = Table(  # enterprises served by visits, for coverage KPIs
     Column("credit_code", String(18), primary_key=True, index=True),  # an enterprise's visits
     Column("jurisdiction", String(CODE_LENGTH), nullable=False),
     Column("period", String(7), nullable=False, index=True),
+    Column("day", Date, nullable=True, index=True),  # the visit's day
     Column("visit_id", String(36), nullable=True, index=True),
 )
 

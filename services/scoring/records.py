@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.scoring.domain.facts import period_arg
 from services.scoring.domain.records import record_problem
 from services.scoring.models import manual_records, units
+from services.scoring.spans import selects
 from shared.auth import Principal
 from shared.contracts import scoring as contract
 from shared.db import UnitOfWork
@@ -117,16 +118,16 @@ def retract_record(
 def list_records(
     uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """A unit's records in a period (``query``: ``unit``, ``period``), retracted ones too."""
+    """A unit's records in a period (``query``: ``unit``, ``period``), retracted ones too:
+    those entered for its months — for a day, those entered on it (a record is entered for
+    a month, and counts in no day)."""
     period = period_arg(query["period"])
+    m = manual_records.c
     with uow.read() as s:
         find_unit(s, actor, query["unit"])
         rows = s.execute(
             select(manual_records)
-            .where(
-                manual_records.c.unit_id == query["unit"],
-                manual_records.c.period.in_(period.months),
-            )
+            .where(m.unit_id == query["unit"], selects(period, m.period, at=m.at))
             .order_by(manual_records.c.at)
         ).mappings()
         return [dict(x) for x in rows]

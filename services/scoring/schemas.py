@@ -4,13 +4,13 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.scoring.domain.facts import MONTH_RE
+from services.scoring.domain.facts import MONTH_RE, parse_period
 from services.scoring.domain.records import RECORD_KINDS
 from services.scoring.domain.table import COUNT_INPUTS, OVERRIDE_INPUTS, RATING_INPUTS
 from shared.events import UNIT_CODE_RE
 
 CODE = validate.Regexp(UNIT_CODE_RE, error="not a unit code")  # any unit of the tree
-PERIOD = "YYYY-MM, YYYY-Qn or YYYY"
+PERIOD = "YYYY-MM-DD (a day: 日调度), YYYY-MM, YYYY-Qn or YYYY"
 
 
 class Strict(Schema):
@@ -18,9 +18,18 @@ class Strict(Schema):
         unknown = RAISE
 
 
+def _month_or_day(text: str) -> None:
+    try:
+        kind = parse_period(text).kind
+    except ValueError:
+        kind = None
+    if kind not in ("month", "day"):
+        raise ValidationError("must be YYYY-MM or YYYY-MM-DD")
+
+
 class TallyArgs(Strict):
     period = fields.String(
-        required=True, validate=validate.Regexp(MONTH_RE, error="must be YYYY-MM")
+        required=True, validate=_month_or_day, metadata={"description": "YYYY-MM or YYYY-MM-DD"}
     )
     unit_id = fields.String()
 
@@ -64,7 +73,7 @@ class ItemOut(Schema):
 
 class ItemRecordsArgs(Schema):
     unit = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    period = fields.String(required=True, metadata={"description": "2026-11, 2026-Q4 or 2026"})
+    period = fields.String(required=True, metadata={"description": PERIOD})
     item = fields.String(required=True, validate=validate.Length(min=1, max=60))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

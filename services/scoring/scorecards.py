@@ -2,7 +2,9 @@
 (``aggregates``), evaluated and ranked by the domain (``services.scoring.domain.scorecard``);
 the records behind an item a page at a time; what-if evaluation of raw figures under a rule
 set. ``collect`` attributes every fact in Python, by the domain's rule: the reference the
-aggregates are checked against."""
+aggregates are checked against, and how a day (日调度: a few facts) is counted — the
+aggregates are kept by month. Manual records are entered for a month: they count in months,
+quarters and years, not in a day."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.scoring.aggregates import PAGE, Tallied, records, tally
 from services.scoring.domain.evaluation import Inputs, evaluate
-from services.scoring.domain.facts import CO_HANDLED, period_arg
+from services.scoring.domain.facts import CO_HANDLED, months_long, period_arg
 from services.scoring.domain.scorecard import (
     CoHandled,
     Collected,
@@ -26,6 +28,7 @@ from services.scoring.domain.scorecard import (
     card,
     item_inputs,
     ranked,
+    records_for,
 )
 from services.scoring.domain.scorecard import collect as attribute_all
 from services.scoring.models import (
@@ -38,6 +41,7 @@ from services.scoring.models import (
 )
 from services.scoring.records import find_unit
 from services.scoring.rulesets import rule_set_for, rule_set_version
+from services.scoring.spans import selects
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.periods import Period
@@ -60,7 +64,9 @@ def gather(s: Session, period: Period, unit_ids: list[str]) -> ScoringFacts:
         VisitTally(row.unit_id, row.event_id, row.period)
         for row in s.execute(
             select(t.unit_id, t.event_id, t.period)
-            .where(t.unit_id.in_(unit_ids), t.item == "visits", t.period.in_(period.months))
+            .where(
+                t.unit_id.in_(unit_ids), t.item == "visits", selects(period, t.period, day=t.day)
+            )
             .order_by(t.period, t.event_id)
         )
     ]
@@ -80,7 +86,11 @@ def gather(s: Session, period: Period, unit_ids: list[str]) -> ScoringFacts:
         DemandFact(row.demand_code, row.fact, row.value, row.at, row.event_id)
         for row in s.execute(
             select(f.demand_code, f.fact, f.value, f.at, f.event_id)
-            .where(f.demand_code.in_(codes), f.period.in_(period.months), f.fact != "accepted")
+            .where(
+                f.demand_code.in_(codes),
+                selects(period, f.period, at=f.at),
+                f.fact != "accepted",
+            )
             .order_by(f.at, f.event_id)
         )
     ]
@@ -91,12 +101,17 @@ def gather(s: Session, period: Period, unit_ids: list[str]) -> ScoringFacts:
             .where(m.unit_id.in_(unit_ids), m.period.in_(period.months), m.retracted_at.is_(None))
             .order_by(m.at, m.id)
         )
+        if period.kind != "day"  # entered for a month
     ]
     cohandled = [
         CoHandled(row.unit_id, row.event_id, row.demand_code, row.item)
         for row in s.execute(
             select(t.unit_id, t.event_id, t.demand_code, t.item)
-            .where(t.unit_id.in_(unit_ids), t.stage == CO_HANDLED, t.period.in_(period.months))
+            .where(
+                t.unit_id.in_(unit_ids),
+                t.stage == CO_HANDLED,
+                selects(period, t.period, day=t.day),
+            )
             .order_by(t.recorded_at, t.event_id)
         )
     ]
@@ -108,46 +123,43 @@ def collect(s: Session, period: Period, unit_ids: list[str]) -> dict[str, Collec
     them."""
     if not unit_ids:
         return {}
-    return attribute_all(unit_ids, len(period.months), gather(s, period, unit_ids))
+    return attribute_all(unit_ids, months_long(period), gather(s, period, unit_ids))
 
 
 def cards_for(
     s: Session, period: Period, unit_rows: Sequence[Row[Any]], *, records_of: str | None = None
 ) -> list[dict[str, Any]]:
     """The units' scorecards, each under the rule set in force at the period's start; the
-    card of the unit ``records_of`` lists each item's first records (``PAGE``)."""
-    tallied = tally(s, period, [u.id for u in unit_rows])
+    card of the unit ``records_of`` lists each item's first records (``PAGE``). A day's
+    facts are attributed one by one (``collect``), a longer period's added up (``tally``)."""
+    ids = [u.id for u in unit_rows]
+    collected = collect(s, period, ids) if period.kind == "day" else None
+    if collected is not None:
+        tallied = {uid: Tallied(c.inputs, c.totals) for uid, c in collected.items()}
+    else:
+        tallied = tally(s, period, ids)
     rule_sets: dict[str, tuple[str, int, Mapping[str, Any]]] = {}
     cards = []
     for u in unit_rows:
         if u.jurisdiction not in rule_sets:  # peers share their jurisdiction's
             rule_sets[u.jurisdiction] = rule_set_for(s, u.jurisdiction, period.start)
         rule_set = rule_sets[u.jurisdiction]
-        got = tallied.get(u.id) or Tallied(Inputs(months=len(period.months)))
+        got = tallied.get(u.id) or Tallied(Inputs(months=months_long(period)))
         c = card(dict(u._mapping), period.label, rule_set, got.inputs, got.totals)
         if u.id == records_of:
-            _first_records(s, period, u.id, rule_set[2], c, got.totals)
+            by_item = {i["item"]: i for p in rule_set[2]["parts"] for i in p["items"]}
+            for part in c["parts"]:
+                for item in part["items"]:
+                    rule = by_item[item["item"]]
+                    if collected is not None:
+                        listed = records_for(rule, collected[u.id].records)
+                        item["records"], item["records_total"] = listed[:PAGE], len(listed)
+                    else:  # each input's total is known from the tally: no count query
+                        item["records"], item["records_total"] = records(
+                            s, period, u.id, item_inputs(rule), 0, PAGE, got.totals
+                        )
         cards.append(c)
     return cards
-
-
-def _first_records(
-    s: Session,
-    period: Period,
-    unit_id: str,
-    body: Mapping[str, Any],
-    c: dict[str, Any],
-    totals: Mapping[str, int],
-) -> None:
-    """Each item's first records (its inputs' totals are known from the tally: a query per
-    input with records, none for counting them)."""
-    by_item = {i["item"]: i for p in body["parts"] for i in p["items"]}
-    for part in c["parts"]:
-        for item in part["items"]:
-            names = item_inputs(by_item[item["item"]])
-            item["records"], item["records_total"] = records(
-                s, period, unit_id, names, 0, PAGE, totals
-            )
 
 
 def _peers(s: Session, jurisdiction: str, unit_type: str) -> Sequence[Row[Any]]:
@@ -182,8 +194,12 @@ def item_records(uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]) ->
                 f"not an item of the rule set in force ({', '.join(by_item)})",
                 where="query",
             )
-        names = item_inputs(by_item[query["item"]])
-        page, total = records(s, period, u.id, names, offset, limit)
+        if period.kind == "day":
+            listed = records_for(by_item[query["item"]], collect(s, period, [u.id])[u.id].records)
+            page, total = listed[offset : offset + limit], len(listed)
+        else:
+            names = item_inputs(by_item[query["item"]])
+            page, total = records(s, period, u.id, names, offset, limit)
     return {
         "unit": u.id,
         "period": period.label,

@@ -523,9 +523,14 @@ def test_an_unanswered_demand_is_escalated_and_the_daily_board_shows_it(platform
         f"/archive/api/v1/reports/progress?jurisdiction=630102&period={today}", headers=h
     )
     assert report.status_code == 200 and report.get_json()["title"].startswith("日调度")
-    kpis = c.get(f"/scoring/api/v1/kpis?jurisdiction=630102&period={today}", headers=h)
-    assert kpis.status_code == 422
-    assert "daily board" in kpis.get_json()["error"]["fields"]["query"]["period"][0]
+
+    # and of scoring: today's KPIs count the two demands accepted today
+    def todays():
+        r = c.get(f"/scoring/api/v1/kpis?jurisdiction=630102&period={today}", headers=h)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return r.get_json() if r.get_json()["demands"]["accepted"] >= 2 else None
+
+    assert wait_for(todays)["period"] == today
 
 
 def test_a_survey_sheet_yields_demands_once_each_through_the_loop(platform):

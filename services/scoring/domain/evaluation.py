@@ -7,6 +7,7 @@ Pure Python: no Flask, SQLAlchemy or kombu. The kinds of item are described in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ class Inputs:
     counts: dict[str, int] = field(default_factory=dict)
     ratings: dict[str, list[float]] = field(default_factory=dict)
     overrides: dict[str, float] = field(default_factory=dict)
-    months: int | None = None  # the period's length, for items stated per year
+    months: float | None = None  # the period's length (a day: 12 / 365), for items per year
     rating_sums: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def count(self, name: str) -> int:
@@ -72,7 +73,7 @@ def score_item(item: Mapping[str, Any], inputs: Inputs) -> tuple[float, dict[str
         if per and inputs.months and inputs.months != per:
             # the table's figure is per `per_months` (a year): a shorter or longer period
             # is judged on its rate, scaled to that span
-            scaled = n * per // inputs.months
+            scaled = math.floor(n * per / inputs.months + 1e-9)  # 1e-9: 12 / (12 / 365)
             pts = float(min(max(scaled - item["floor"], 0), cap))
             return pts, {item["input"]: n, f"{item['input']}_per_{per}_months": scaled}
         return float(min(max(n - item["floor"], 0), cap)), {item["input"]: n}

@@ -21,7 +21,9 @@ TECHNOLOGY_ITEM = "technology_demands"
 GENERAL_ITEM = "general_demands"
 TECH_STAGES = ("collected", "analysed", "published", "matched", "solved")
 
-SCORING_PERIODS = ("month", "quarter", "year")
+# A day (日调度, ``YYYY-MM-DD``) is counted from the facts' instants and the visits' days; a
+# month, quarter or year from the facts' months.
+SCORING_PERIODS = ("day", "month", "quarter", "year")
 
 # A co-handler's reported work on a complex demand (XN 联合处置: cohandling.reported, outcome
 # done) counts for the co-handling department as a demand it helped solve (A.1 解决企业需求:
@@ -58,18 +60,20 @@ CO_HANDLED_INPUTS = ("general_solved", "tech_solved")
 
 
 def parse_period(text: str) -> Period:
-    """``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise — a day too: the
-    100-point table and the KPIs are assessed by month at the finest (facts are kept by
-    month), and a day's figures are on intake's daily board."""
-    try:
-        return periods.parse_period(text, SCORING_PERIODS)
-    except ValueError:
-        if periods.PERIOD_RE.fullmatch(text) and text.count("-") == 2:
-            raise ValueError(
-                "scoring is assessed by month, quarter or year (YYYY-MM, YYYY-Qn, YYYY); "
-                "a day's figures are on the daily board (/intake/api/v1/board)"
-            ) from None
-        raise
+    """``2026-12-01``, ``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise."""
+    return periods.parse_period(text, SCORING_PERIODS)
+
+
+def months_long(period: Period) -> float:
+    """The period's length in months, for the items the table states per year (a day: its
+    share of its year's months, so it is judged on its rate like a month is)."""
+    if period.kind == "day":
+        year_days = (
+            period.start.replace(year=period.start.year + 1, month=1, day=1)
+            - period.start.replace(month=1, day=1)
+        ).days
+        return 12 / year_days
+    return float(len(period.months))
 
 
 def period_arg(text: str) -> Period:

@@ -100,7 +100,7 @@ class Collected:
         return {name: len(recs) for name, recs in self.records.items()}
 
 
-def collect(unit_ids: Collection[str], months: int, facts: ScoringFacts) -> dict[str, Collected]:
+def collect(unit_ids: Collection[str], months: float, facts: ScoringFacts) -> dict[str, Collected]:
     """Each unit's counts, ratings and overrides over ``months`` months, with the records
     behind them."""
     out = {u: Collected(Inputs(months=months), defaultdict(list)) for u in unit_ids}

@@ -49,3 +49,11 @@ def test_tier_counts(svc, seed):
 @pytest.mark.parametrize("seed", range(2))
 def test_incubation(svc, seed):
     test_kpis.test_incubation_counted_in_the_database_is_what_the_rule_gives(svc, seed)
+
+
+def test_the_days_of_a_month_add_up_to_the_month(svc):
+    test_aggregates.test_the_days_of_a_month_add_up_to_the_month(svc, 0)
+
+
+def test_a_days_kpis(svc):
+    test_kpis.test_a_days_kpis_count_what_happened_on_that_china_time_day(svc)

@@ -135,6 +135,35 @@ def test_the_kpis_demand_counts_from_the_months_are_those_the_rule_gives(svc, se
             assert (got.rating_sum, got.ratings) == (want.rating_sum, want.ratings)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_days_of_a_month_add_up_to_the_month(svc, seed):
+    """A day (日调度) is counted from the facts' instants and the visits' days: the days of
+    November together hold every visit, rating, co-handled demand and accepted demand of
+    the month, and every demand the month counts at a stage."""
+    feed(svc, *world(random.Random(seed)))
+    ids = [u for u, _ in UNITS] + [s for s, _ in STAFF]
+    nov = parse_period("2026-11")
+    days = [parse_period(f"2026-11-{d:02d}") for d in range(1, 31)]
+    with svc.db.session() as s:
+        month, by_day = collect(s, nov, ids), [collect(s, day, ids) for day in days]
+        for unit in ids:
+            for name in ("visits", "satisfaction"):  # each counts wherever it happened
+                got = sum(len(d[unit].records.get(name, [])) for d in by_day)
+                assert got == len(month[unit].records.get(name, [])), (seed, unit, name)
+            for name, behind in month[unit].records.items():
+                codes = {r.get("demand_code") for d in by_day for r in d[unit].records[name]}
+                assert {r.get("demand_code") for r in behind} <= codes, (seed, unit, name)
+        (whole, _), parts = (
+            kpis._demands(s, "630102", nov),
+            [kpis._day_demands(s, "630102", day)[0] for day in days],
+        )
+        assert whole.count("accepted") == sum(p.count("accepted") for p in parts), seed
+        assert (whole.rating_sum, whole.ratings) == (
+            sum(p.rating_sum for p in parts),
+            sum(p.ratings for p in parts),
+        )
+
+
 def test_records_are_paged_across_an_items_inputs(svc):
     feed(svc, *(visit(on=f"2026-11-{d:02d}") for d in range(1, 8)))
     record(svc, "paper", 2, unit="s-1")

@@ -726,8 +726,49 @@ def test_the_principals_own_jurisdiction_and_below_are_visible(svc):
     assert kpis(svc, jurisdiction=J, principal=city)["jurisdiction"] == J
 
 
+# --- a day (日调度) ------------------------------------------------------------------------
+
+
+def test_a_days_kpis_count_what_happened_on_that_china_time_day(svc):
+    """3 November (China time): D1 accepted and closed on time, D2 accepted at 23:30
+    (15:30 UTC), D0 (accepted in October) closed late and rated 4, an SME visited; D3
+    accepted at 00:30 on the 4th (16:30 UTC on the 3rd) is the next day's."""
+    smes = [cc(i) for i in range(4)]
+    feed(svc, *(enterprise(c, "tech_sme", BEFORE) for c in smes))
+    feed(
+        svc,
+        accepted("D0", utc(2026, 10, 20), credit=smes[3]),
+        accepted("D1", utc(2026, 11, 3), credit=smes[0]),
+        accepted("D2", utc(2026, 11, 3, 15).replace(minute=30)),
+        accepted("D3", utc(2026, 11, 3, 16).replace(minute=30), credit=smes[2]),
+        closed("D1", utc(2026, 11, 3, 6)),
+        closed("D0", utc(2026, 11, 3, 7), on_time=False, resolution="unsolvable"),
+        revisited("D0", 4, utc(2026, 11, 3, 8)),
+        visit("2026-11-03", smes[1]),
+        visit("2026-11-04", smes[3]),
+    )
+    k = kpis(svc, "2026-11-03")
+    assert k["period"] == "2026-11-03"
+    assert k["demands"] == {
+        "accepted": 2,
+        "closed": 2,
+        "solved": 1,
+        "closure_rate": 0.5,  # of the day's two, D1 closed that day
+        "on_time_rate": 0.5,
+        "problem_solving_rate": 0.5,
+        "satisfaction": 4.0,
+        "ratings": 1,
+    }
+    sc = k["station_coverage"]
+    assert (sc["tech_smes"], sc["tech_smes_served"]) == (4, 2)  # D1's and the visit's
+    nxt = kpis(svc, "2026-11-04")
+    assert (nxt["demands"]["accepted"], nxt["station_coverage"]["tech_smes_served"]) == (1, 2)
+    assert kpis(svc, "2026-11")["demands"]["accepted"] == 3  # the month holds its days
+
+
 @pytest.mark.parametrize(
-    "period", ["2026-13", "2026-00", "2026-Q5", "2026/11", "26-11", "", "2026-11-01", "1899"]
+    "period",
+    ["2026-13", "2026-00", "2026-Q5", "2026/11", "26-11", "", "2026-11-31", "2026-W48", "1899"],
 )
 def test_a_bad_period_is_422(svc, period):
     with pytest.raises(DomainError) as exc:

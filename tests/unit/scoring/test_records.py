@@ -3,7 +3,7 @@ announced), listed, retracted once; refusals in the domain's words."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from services.scoring.models import manual_records, metadata
 from services.scoring.records import enter_record, find_unit, list_records, retract_record
 from shared.errors import status_of
 from shared.events import make_event
-from shared.timezone import china_today
+from shared.timezone import CHINA, china_today
 from shared.usecases import Conflict, Invalid, NotFound
 from tests.fakes import FakeUnitOfWork, actor
 
@@ -154,6 +154,13 @@ def test_a_units_records_of_a_period_retracted_ones_included(uow):
     assert [r["id"] for r in listed] == [first["id"], second["id"]]
     assert listed[0]["retracted_at"] is not None and listed[1]["retracted_at"] is None
     assert list_records(uow, DISTRICT, {"unit": "d-a", "period": str(int(year) - 1)}) == []
+    # a day lists the records entered on it (a record is entered for a month)
+    entered = second["at"].astimezone(CHINA).date()
+    assert first["at"].astimezone(CHINA).date() == entered
+    on_it = list_records(uow, DISTRICT, {"unit": "d-a", "period": entered.isoformat()})
+    assert [r["id"] for r in on_it] == [first["id"], second["id"]]
+    before = (entered - timedelta(days=1)).isoformat()
+    assert list_records(uow, DISTRICT, {"unit": "d-a", "period": before}) == []
 
 
 def test_listing_needs_a_period_and_a_visible_unit(uow):

@@ -17,7 +17,14 @@ from services.scoring.domain.scorecard import ranked
 from services.scoring.domain.table import DEFAULT_RULE_SET, default_rule_set
 from services.scoring.models import demand_facts, manual_records, units
 from services.scoring.rulesets import publish_rule_set
-from services.scoring.scorecards import cards_for, collect, rankings, scorecard, what_if
+from services.scoring.scorecards import (
+    cards_for,
+    collect,
+    item_records,
+    rankings,
+    scorecard,
+    what_if,
+)
 from shared.events import make_event
 from shared.timezone import china_today
 from shared.usecases import Forbidden, Invalid, NotFound
@@ -576,9 +583,10 @@ def test_a_scorecard_of_an_unseen_unit_is_not_found_and_a_bad_period_invalid(uow
     ranked_world(uow)
     with pytest.raises(NotFound):
         scorecard(uow, actor("district", "630103"), {"unit": "d-a", "period": "2026-11"})
-    with pytest.raises(Invalid) as exc:
-        scorecard(uow, DISTRICT, {"unit": "d-a", "period": "2026-11-01"})
-    assert list(exc.value.fields["query"]) == ["period"]
+    for bad in ("2026-11-31", "2026-W48"):
+        with pytest.raises(Invalid) as exc:
+            scorecard(uow, DISTRICT, {"unit": "d-a", "period": bad})
+        assert list(exc.value.fields["query"]) == ["period"]
 
 
 def test_rankings_of_a_jurisdiction(uow):
@@ -636,3 +644,55 @@ def test_what_if_under_a_given_version(uow):
     assert exc.value.fields == {"json": {"version": [f"{J} has no rule set version 2"]}}
     with pytest.raises(Forbidden):
         what_if(uow, DISTRICT, {"jurisdiction": "630103"})
+
+
+# --- a day (日调度) ------------------------------------------------------------------------
+
+
+def test_a_day_counts_what_happened_on_that_china_time_day(svc):
+    """The pipeline closes D1 (solved, on time) on 15 November; two visits that day, one the
+    next; a co-handling report at 01:00 China time on the 16th; a manual record entered for
+    November counts in no day."""
+    feed(svc, *pipeline("D1"))
+    feed(svc, visit(on="2026-11-15"), visit(staff=None, on="2026-11-15"), visit(on="2026-11-16"))
+    feed(svc, cohandled("D9", when=at(15, hour=17)))
+    record(svc, "paper", 2)
+    fifteenth, sixteenth = parse_period("2026-11-15"), parse_period("2026-11-16")
+    c = inputs_of(svc, period=fifteenth)
+    assert c.inputs.counts == {"tech_solved": 1, "closed": 1, "closed_on_time": 1, "visits": 2}
+    assert c.inputs.months == pytest.approx(12 / 365)
+    assert inputs_of(svc, period=sixteenth).inputs.counts == {"visits": 1, "tech_solved": 1}
+    assert inputs_of(svc, STAFF[0], fifteenth).inputs.counts == {"visits": 1}
+    assert inputs_of(svc, period=parse_period("2026-11-14")).inputs.counts == {}
+    assert inputs_of(svc).inputs.counts["paper"] == 2  # the month has it
+
+
+def test_a_days_card_judges_the_visits_on_their_rate_and_lists_the_days_records(uow):
+    consume(uow, department(*DEPT), *pipeline("D1"))
+    consume(uow, visit(staff=None, on="2026-11-15"))
+    card = scorecard(uow, DISTRICT, {"unit": DEPT[0], "period": "2026-11-15"})
+    assert card["period"] == "2026-11-15" and card["rank"] == 1
+    items = {i["item"]: i for p in card["parts"] for i in p["items"]}
+    assert items["visits"]["basis"] == {"visits": 1, "visits_per_12_months": 365}
+    assert items["visits"]["points"] == 15
+    assert [r["demand_code"] for r in items["efficiency"]["records"]] == ["D1"]
+    assert items["technology_demands"]["records_total"] == 1  # solved that day
+    page = item_records(
+        uow,
+        DISTRICT,
+        {"unit": DEPT[0], "period": "2026-11-15", "item": "visits", "offset": 0, "limit": 5},
+    )
+    assert page["total"] == 1 and page["items"][0]["input"] == "visits"
+    assert (
+        item_records(
+            uow,
+            DISTRICT,
+            {"unit": DEPT[0], "period": "2026-11-14", "item": "visits", "offset": 0, "limit": 5},
+        )["items"]
+        == []
+    )
+    day = rankings(
+        uow, DISTRICT, {"jurisdiction": J, "unit_type": "department", "period": "2026-11-02"}
+    )
+    # the 2nd: D1 collected (its owner assigned), 1 point
+    assert [(c["unit"]["id"], c["total"]) for c in day["items"]] == [(DEPT[0], 1)]

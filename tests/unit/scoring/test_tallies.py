@@ -99,6 +99,20 @@ def test_tallies_of_one_unit_and_of_the_city(uow):
     assert tallies(uow, actor("district", J), {"period": "2026-12"}) == []
 
 
+def test_a_days_tallies(uow):
+    """The owner assignments were made on 2 November (China time); the visit was on the
+    12th."""
+    owner(uow, "D1", "technology")
+    seen = visit(uow)
+    second = tallies(uow, actor("district", J), {"period": "2026-11-02"})
+    assert [(t["unit_id"], t["stage"], t["period"]) for t in second] == [
+        ("cd-kjj", "collected", "2026-11-02")
+    ]
+    [twelfth] = tallies(uow, actor("district", J), {"period": "2026-11-12"})
+    assert twelfth["records"] == [{"event_id": seen, "demand_code": None}]
+    assert tallies(uow, actor("district", J), {"period": "2026-11-13"}) == []
+
+
 PARK, SIBLING = "630102-P0001", "630102-P0002"
 
 

@@ -9,6 +9,7 @@ from services.scoring.domain.facts import (
     TECH_STAGES,
     TECHNOLOGY_ITEM,
     demand_item,
+    months_long,
     parse_period,
     period_arg,
     period_of,
@@ -100,6 +101,19 @@ def test_a_year():
     assert (p.start, p.end) == (date(2028, 1, 1), date(2028, 12, 31))
 
 
+def test_a_day_is_a_period_judged_on_its_rate():
+    p = parse_period("2026-12-01")
+    assert (p.kind, p.start, p.end, p.months) == (
+        "day",
+        date(2026, 12, 1),
+        date(2026, 12, 1),
+        ("2026-12",),
+    )
+    assert months_long(p) == pytest.approx(12 / 365)
+    assert months_long(parse_period("2028-02-29")) == pytest.approx(12 / 366)
+    assert months_long(parse_period("2026-Q4")) == 3
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -119,7 +133,9 @@ def test_a_year():
         "2026-１１",
         "٢٠٢٦-11",  # Arabic-Indic digits
         "",
-        "2026-11-01",
+        "2026-11-31",
+        "2026-02-29",
+        "2026-11-1",
         "2026/11",
         "1899",
         "2201-01",

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.scoring.domain.facts import period_arg
+from services.scoring.domain.facts import by_day, period_arg
 from services.scoring.domain.kpis import (
     INCUBATION_MONTHS,
     DemandTally,
@@ -123,8 +123,8 @@ def _demands(s: Session, prefix: str, period: Period) -> tuple[DemandTally, int]
 
 
 def _day_demands(s: Session, prefix: str, period: Period) -> tuple[DemandTally, int]:
-    """A day's demands (日调度), by the same rule from the day's facts themselves
-    (``domain.kpis.tally_demands``): a day has few."""
+    """A day's or a week's demands (日调度, 周推进), by the same rule from their facts
+    themselves (``domain.kpis.tally_demands``): a day or a week has few."""
     rows = s.execute(
         select(f.fact, f.demand_code, f.value)
         .where(under(f.jurisdiction, prefix), selects(period, f.period, at=f.at))
@@ -139,7 +139,7 @@ def _day_demands(s: Session, prefix: str, period: Period) -> tuple[DemandTally, 
 def _served(prefix: str, period: Period) -> CompoundSelect[Any]:
     """Enterprises served in the period, each once (a query): a demand accepted, or a
     visit."""
-    if period.kind == "day":
+    if by_day(period):
         demanded = select(f.credit_code.label("code")).where(
             f.fact == "accepted",
             f.credit_code.is_not(None),
@@ -216,7 +216,7 @@ def gather(s: Session, jurisdiction: str, period: Period) -> KpiFacts:
     """The facts of ``jurisdiction``'s subtree the KPIs of ``period`` are computed from."""
     prefix = subtree_prefix(jurisdiction)
     _, _, body = rule_set_for(s, jurisdiction, period.start)
-    count = _day_demands if period.kind == "day" else _demands
+    count = _day_demands if by_day(period) else _demands
     demands, cohort_closed = count(s, prefix, period)
     certified, incubated = _incubation(s, prefix, period)
     flags = s.execute(

@@ -119,8 +119,8 @@ def list_records(
     uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """A unit's records in a period (``query``: ``unit``, ``period``), retracted ones too:
-    those entered for its months — for a day, those entered on it (a record is entered for
-    a month, and counts in no day)."""
+    those entered for its months — for a day or a week, those entered in it (a record is
+    entered for a month, and counts in no day or week)."""
     period = period_arg(query["period"])
     m = manual_records.c
     with uow.read() as s:

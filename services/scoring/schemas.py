@@ -10,7 +10,7 @@ from services.scoring.domain.table import COUNT_INPUTS, OVERRIDE_INPUTS, RATING_
 from shared.events import UNIT_CODE_RE
 
 CODE = validate.Regexp(UNIT_CODE_RE, error="not a unit code")  # any unit of the tree
-PERIOD = "YYYY-MM-DD (a day: 日调度), YYYY-MM, YYYY-Qn or YYYY"
+PERIOD = "YYYY-MM-DD (a day: 日调度), YYYY-Www (an ISO week: 周推进), YYYY-MM, YYYY-Qn or YYYY"
 
 
 class Strict(Schema):
@@ -18,18 +18,20 @@ class Strict(Schema):
         unknown = RAISE
 
 
-def _month_or_day(text: str) -> None:
+def _tally_period(text: str) -> None:
     try:
         kind = parse_period(text).kind
     except ValueError:
         kind = None
-    if kind not in ("month", "day"):
-        raise ValidationError("must be YYYY-MM or YYYY-MM-DD")
+    if kind not in ("month", "week", "day"):
+        raise ValidationError("must be YYYY-MM, YYYY-Www or YYYY-MM-DD")
 
 
 class TallyArgs(Strict):
     period = fields.String(
-        required=True, validate=_month_or_day, metadata={"description": "YYYY-MM or YYYY-MM-DD"}
+        required=True,
+        validate=_tally_period,
+        metadata={"description": "YYYY-MM, YYYY-Www or YYYY-MM-DD"},
     )
     unit_id = fields.String()
 

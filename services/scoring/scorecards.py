@@ -2,9 +2,9 @@
 (``aggregates``), evaluated and ranked by the domain (``services.scoring.domain.scorecard``);
 the records behind an item a page at a time; what-if evaluation of raw figures under a rule
 set. ``collect`` attributes every fact in Python, by the domain's rule: the reference the
-aggregates are checked against, and how a day (日调度: a few facts) is counted — the
-aggregates are kept by month. Manual records are entered for a month: they count in months,
-quarters and years, not in a day."""
+aggregates are checked against, and how a day or a week (日调度, 周推进: a few facts) is
+counted — the aggregates are kept by month. Manual records are entered for a month: they
+count in months, quarters and years, not in a day or a week."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.scoring.aggregates import PAGE, Tallied, records, tally
 from services.scoring.domain.evaluation import Inputs, evaluate
-from services.scoring.domain.facts import CO_HANDLED, months_long, period_arg
+from services.scoring.domain.facts import CO_HANDLED, by_day, months_long, period_arg
 from services.scoring.domain.scorecard import (
     CoHandled,
     Collected,
@@ -101,7 +101,7 @@ def gather(s: Session, period: Period, unit_ids: list[str]) -> ScoringFacts:
             .where(m.unit_id.in_(unit_ids), m.period.in_(period.months), m.retracted_at.is_(None))
             .order_by(m.at, m.id)
         )
-        if period.kind != "day"  # entered for a month
+        if not by_day(period)  # entered for a month
     ]
     cohandled = [
         CoHandled(row.unit_id, row.event_id, row.demand_code, row.item)
@@ -130,10 +130,11 @@ def cards_for(
     s: Session, period: Period, unit_rows: Sequence[Row[Any]], *, records_of: str | None = None
 ) -> list[dict[str, Any]]:
     """The units' scorecards, each under the rule set in force at the period's start; the
-    card of the unit ``records_of`` lists each item's first records (``PAGE``). A day's
-    facts are attributed one by one (``collect``), a longer period's added up (``tally``)."""
+    card of the unit ``records_of`` lists each item's first records (``PAGE``). A day's or
+    a week's facts are attributed one by one (``collect``), a month's and longer periods'
+    added up from the units' monthly tallies (``tally``)."""
     ids = [u.id for u in unit_rows]
-    collected = collect(s, period, ids) if period.kind == "day" else None
+    collected = collect(s, period, ids) if by_day(period) else None
     if collected is not None:
         tallied = {uid: Tallied(c.inputs, c.totals) for uid, c in collected.items()}
     else:
@@ -194,7 +195,7 @@ def item_records(uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]) ->
                 f"not an item of the rule set in force ({', '.join(by_item)})",
                 where="query",
             )
-        if period.kind == "day":
+        if by_day(period):
             listed = records_for(by_item[query["item"]], collect(s, period, [u.id])[u.id].records)
             page, total = listed[offset : offset + limit], len(listed)
         else:

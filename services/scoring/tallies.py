@@ -1,4 +1,4 @@
-"""The facts behind the A.1 items for one month or one day, per unit, with their
+"""The facts behind the A.1 items for one month, week or day, per unit, with their
 records."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from shared.events import subtree_prefix
 
 
 def tallies(uow: UnitOfWork, actor: Principal, query: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Counts per unit, item and stage for one month or day (``query``: ``period``,
+    """Counts per unit, item and stage for one month, week or day (``query``: ``period``,
     optionally ``unit_id``), each with its records: visits, and the facts of the demands
     each unit owns, in the actor's subtree."""
     period, unit_id = parse_period(query["period"]), query.get("unit_id")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from werkzeug.test import Client
@@ -531,6 +531,10 @@ def test_an_unanswered_demand_is_escalated_and_the_daily_board_shows_it(platform
         return r.get_json() if r.get_json()["demands"]["accepted"] >= 2 else None
 
     assert wait_for(todays)["period"] == today
+    year, week, _ = date.fromisoformat(today).isocalendar()
+    this_week = f"{year}-W{week:02d}"
+    r = c.get(f"/scoring/api/v1/kpis?jurisdiction=630102&period={this_week}", headers=h)
+    assert r.status_code == 200 and r.get_json()["demands"]["accepted"] >= 2
 
 
 def test_a_survey_sheet_yields_demands_once_each_through_the_loop(platform):

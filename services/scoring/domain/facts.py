@@ -21,9 +21,10 @@ TECHNOLOGY_ITEM = "technology_demands"
 GENERAL_ITEM = "general_demands"
 TECH_STAGES = ("collected", "analysed", "published", "matched", "solved")
 
-# A day (日调度, ``YYYY-MM-DD``) is counted from the facts' instants and the visits' days; a
-# month, quarter or year from the facts' months.
-SCORING_PERIODS = ("day", "month", "quarter", "year")
+# A day (日调度, ``YYYY-MM-DD``) or an ISO week (周推进, ``YYYY-Www``) is counted from the
+# facts' instants and the visits' days (``by_day``); a month, quarter or year from the facts'
+# months.
+SCORING_PERIODS = ("day", "week", "month", "quarter", "year")
 
 # A co-handler's reported work on a complex demand (XN 联合处置: cohandling.reported, outcome
 # done) counts for the co-handling department as a demand it helped solve (A.1 解决企业需求:
@@ -60,19 +61,23 @@ CO_HANDLED_INPUTS = ("general_solved", "tech_solved")
 
 
 def parse_period(text: str) -> Period:
-    """``2026-12-01``, ``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError`` otherwise."""
+    """``2026-12-01``, ``2026-W48``, ``2026-11``, ``2026-Q4`` or ``2026``; ``ValueError``
+    otherwise."""
     return periods.parse_period(text, SCORING_PERIODS)
 
 
+def by_day(period: Period) -> bool:
+    """Whether the period is counted day by day (a day, a week), not month by month."""
+    return period.kind in ("day", "week")
+
+
 def months_long(period: Period) -> float:
-    """The period's length in months, for the items the table states per year (a day: its
-    share of its year's months, so it is judged on its rate like a month is)."""
-    if period.kind == "day":
-        year_days = (
-            period.start.replace(year=period.start.year + 1, month=1, day=1)
-            - period.start.replace(month=1, day=1)
-        ).days
-        return 12 / year_days
+    """The period's length in months, for the items the table states per year (a day or a
+    week: its share of its year's months, so it is judged on its rate like a month is)."""
+    if by_day(period):
+        first = period.start.replace(month=1, day=1)
+        year_days = (first.replace(year=first.year + 1) - first).days
+        return 12 * ((period.end - period.start).days + 1) / year_days
     return float(len(period.months))
 
 

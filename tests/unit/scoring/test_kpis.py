@@ -764,11 +764,14 @@ def test_a_days_kpis_count_what_happened_on_that_china_time_day(svc):
     nxt = kpis(svc, "2026-11-04")
     assert (nxt["demands"]["accepted"], nxt["station_coverage"]["tech_smes_served"]) == (1, 2)
     assert kpis(svc, "2026-11")["demands"]["accepted"] == 3  # the month holds its days
+    week = kpis(svc, "2026-W45")  # 周推进: 2–8 November
+    assert (week["demands"]["accepted"], week["demands"]["closed"]) == (3, 2)
+    assert week["station_coverage"]["tech_smes_served"] == 4
 
 
 @pytest.mark.parametrize(
     "period",
-    ["2026-13", "2026-00", "2026-Q5", "2026/11", "26-11", "", "2026-11-31", "2026-W48", "1899"],
+    ["2026-13", "2026-00", "2026-Q5", "2026/11", "26-11", "", "2026-11-31", "2026-W54", "1899"],
 )
 def test_a_bad_period_is_422(svc, period):
     with pytest.raises(DomainError) as exc:

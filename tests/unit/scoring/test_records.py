@@ -166,7 +166,7 @@ def test_a_units_records_of_a_period_retracted_ones_included(uow):
 def test_listing_needs_a_period_and_a_visible_unit(uow):
     department(uow)
     with pytest.raises(Invalid) as exc:
-        list_records(uow, DISTRICT, {"unit": "d-a", "period": "2026-W48"})
+        list_records(uow, DISTRICT, {"unit": "d-a", "period": "2026-W54"})
     assert list(exc.value.fields["query"]) == ["period"]
     with pytest.raises(NotFound):
         list_records(uow, SIBLING, {"unit": "d-a", "period": THIS_MONTH})

@@ -583,7 +583,7 @@ def test_a_scorecard_of_an_unseen_unit_is_not_found_and_a_bad_period_invalid(uow
     ranked_world(uow)
     with pytest.raises(NotFound):
         scorecard(uow, actor("district", "630103"), {"unit": "d-a", "period": "2026-11"})
-    for bad in ("2026-11-31", "2026-W48"):
+    for bad in ("2026-11-31", "2026-W54", "2026-11-1"):
         with pytest.raises(Invalid) as exc:
             scorecard(uow, DISTRICT, {"unit": "d-a", "period": bad})
         assert list(exc.value.fields["query"]) == ["period"]
@@ -665,6 +665,12 @@ def test_a_day_counts_what_happened_on_that_china_time_day(svc):
     assert inputs_of(svc, STAFF[0], fifteenth).inputs.counts == {"visits": 1}
     assert inputs_of(svc, period=parse_period("2026-11-14")).inputs.counts == {}
     assert inputs_of(svc).inputs.counts["paper"] == 2  # the month has it
+    week = inputs_of(svc, period=parse_period("2026-W46"))  # 周推进: 9–15 November
+    assert week.inputs.counts == {"tech_solved": 1, "closed": 1, "closed_on_time": 1, "visits": 2}
+    assert inputs_of(svc, period=parse_period("2026-W47")).inputs.counts == {
+        "visits": 1,
+        "tech_solved": 1,
+    }
 
 
 def test_a_days_card_judges_the_visits_on_their_rate_and_lists_the_days_records(uow):

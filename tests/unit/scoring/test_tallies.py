@@ -111,6 +111,8 @@ def test_a_days_tallies(uow):
     [twelfth] = tallies(uow, actor("district", J), {"period": "2026-11-12"})
     assert twelfth["records"] == [{"event_id": seen, "demand_code": None}]
     assert tallies(uow, actor("district", J), {"period": "2026-11-13"}) == []
+    week = tallies(uow, actor("district", J), {"period": "2026-W46"})  # 9–15 November
+    assert [t["stage"] for t in week] == ["logged"]
 
 
 PARK, SIBLING = "630102-P0001", "630102-P0002"

@@ -112,6 +112,9 @@ def test_a_day_is_a_period_judged_on_its_rate():
     assert months_long(p) == pytest.approx(12 / 365)
     assert months_long(parse_period("2028-02-29")) == pytest.approx(12 / 366)
     assert months_long(parse_period("2026-Q4")) == 3
+    week = parse_period("2026-W46")  # 9–15 November, judged on its rate too
+    assert (week.kind, week.start, week.end) == ("week", date(2026, 11, 9), date(2026, 11, 15))
+    assert months_long(week) == pytest.approx(7 * 12 / 365)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +151,7 @@ def test_invalid_periods(text):
 
 def test_a_bad_period_argument_is_invalid_naming_the_query_field():
     with pytest.raises(Invalid) as exc:
-        period_arg("2026-W48")  # weeks are not scored
+        period_arg("2026-W54")  # 2026 has 53 ISO weeks
     assert status_of(exc.value) == 422
     assert list(exc.value.fields["query"]) == ["period"]
     assert period_arg("2026-Q4").months == ("2026-10", "2026-11", "2026-12")

@@ -1,4 +1,5 @@
-"""The embedded default: five services, their workers and relays in one process.
+"""The embedded default: the services, their workers and relays, and the web console in
+one process.
 
 SQLite files under the data directory and kombu's in-process ``memory://``
 transport, so nothing external is needed. Shutdown (SIGTERM or Ctrl-C) is
@@ -33,6 +34,7 @@ from sqlalchemy import update
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
+from services.console.app import create_app as create_console
 from shared.config import SERVICES, Settings
 from shared.logs import setup_logging
 from shared.messaging import connect, declare_topology
@@ -40,22 +42,6 @@ from shared.runtime import Service
 from shared.worker import Periodic, WorkerThread
 
 log = logging.getLogger(__name__)
-
-
-def _not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    body = json.dumps(
-        {
-            "error": {
-                "status": 404,
-                "code": "not_found",
-                "message": "Use one of /intake, /dispatch, /visits, /scoring, /archive.",
-            }
-        }
-    ).encode()
-    start_response(
-        "404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
 
 
 class InFlight:
@@ -89,7 +75,11 @@ class Platform:
             app = importlib.import_module(f"services.{name}.app").create_app(settings)
             self.apps[f"/{name}"] = app
             self.services[name] = app.extensions["onestop"]
-        self.in_flight = InFlight(DispatcherMiddleware(_not_found, self.apps))
+        # the console answers under "/": it calls the services in-process, through the same
+        # router, as it calls the gateway in the stack
+        console = create_console(settings, wsgi=lambda environ, start: self.router(environ, start))
+        self.router = DispatcherMiddleware(console, self.apps)
+        self.in_flight = InFlight(self.router)
         self.wsgi = self.in_flight
         self._state_path = settings.data_dir / "embedded-state.json"
 

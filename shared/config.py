@@ -104,6 +104,13 @@ class Settings:
     callback_timeout: float = 10.0
     callback_loopback_http: bool = False
     callback_private_networks: tuple[str, ...] = ()
+    # the web console (services.console): where it reaches the services' APIs (the gateway;
+    # the embedded default calls them in-process), the key its cookies are signed with
+    # (generated under the data directory when not given), and whether its cookies are
+    # Secure (behind TLS)
+    console_api_url: str | None = None
+    console_secret_key: str | None = None
+    console_secure_cookies: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -156,6 +163,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env.get("ONESTOP_BROKER_URL", "memory://").startswith("memory://"),
         ),
         callback_private_networks=_networks(env, "ONESTOP_CALLBACK_PRIVATE_NETWORKS"),
+        console_api_url=(env.get("ONESTOP_CONSOLE_API_URL") or "").rstrip("/") or None,
+        console_secret_key=env.get("ONESTOP_CONSOLE_SECRET_KEY") or None,
+        console_secure_cookies=_bool(env, "ONESTOP_CONSOLE_SECURE_COOKIES", False),
         **_oidc(env),
     )
 

@@ -52,6 +52,11 @@ LABELS: dict[str, dict[str, Any]] = {
 }
 
 
+def register(kind: str, mapping: dict[str, Any]) -> None:
+    """More labels (a page module's own codes), added at import."""
+    LABELS.setdefault(kind, {}).update(mapping)
+
+
 def label(value: Any, kind: str) -> Any:
     """``value`` as people read it (the code itself when it has no label)."""
     if value is None:

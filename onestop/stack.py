@@ -227,10 +227,10 @@ class Stack:
         del self._server_due[name]
         return [name]
 
-    def start_api(self, name: str, app: str | None = None) -> int:
+    def start_api(self, name: str, app: str | None = None, **extra: str) -> int:
         port = self.api_ports.get(name) or free_port()
         self.api_ports[name] = port
-        env = self.env(name)
+        env = {**self.env(name), **extra}
         env.update(
             {
                 "GUNICORN_BIND": f"127.0.0.1:{port}",
@@ -267,9 +267,17 @@ class Stack:
             raise RuntimeError("nginx not found: apt-get install nginx")
         gw = self.base / "gateway"
         gw.mkdir(parents=True, exist_ok=True)
+        # the web console under "/": it calls the services through this gateway
+        self.start_api(
+            "console",
+            "services.console.app:create_app()",
+            ONESTOP_CONSOLE_API_URL=f"http://127.0.0.1:{port}",
+        )
         template = (ROOT / "deploy" / "nginx.local.conf.template").read_text()
         conf = template.format(
-            base=gw, port=port, **{f"{n}_port": self.api_ports[n] for n in SERVICES}
+            base=gw,
+            port=port,
+            **{f"{n}_port": self.api_ports[n] for n in (*SERVICES, "console")},
         )
         (gw / "nginx.conf").write_text(conf)
         proc = self._spawn(

@@ -215,7 +215,28 @@ def test_gateway_serves_every_service_under_its_prefix(stack):
         assert "paths" in requests.get(f"{gw}/{svc}/openapi.json", timeout=5).json()
         r = requests.get(f"{gw}/{svc}/metrics", timeout=5)  # not public
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    r = requests.get(f"{gw}/nowhere", timeout=5)
+    # the console answers "/" and calls the services through this gateway
+    from onestop.demo import DEMO_PASSWORD
+    from tests.console.conftest import csrf_of
+
+    browser = requests.Session()
+    page = browser.get(f"{gw}/sign-in", timeout=10)
+    assert page.status_code == 200 and "登录" in page.text
+    r = browser.post(
+        f"{gw}/sign-in",
+        data={
+            "username": "qiye.gaoyuan",
+            "password": DEMO_PASSWORD,
+            "csrf_token": csrf_of(page.text),
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert r.status_code == 302, r.text[:2000]
+    hall = browser.get(f"{gw}/hall/", timeout=10)
+    assert hall.status_code == 200 and "我的需求" in hall.text
+    assert browser.get(f"{gw}/nowhere", timeout=5).status_code == 404  # the console's page
+    r = requests.get(f"{gw}/metrics", timeout=5)  # not public either
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 

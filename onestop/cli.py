@@ -59,7 +59,7 @@ def seed_demo_cmd() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--no-demo", is_flag=True, help="do not load the demo data")
 def run(port: int | None, host: str, no_demo: bool) -> None:
-    """Embedded default: all five services and their workers in one process."""
+    """Embedded default: every service, its workers and the web console in one process."""
     from onestop.embedded import serve
 
     settings = _settings()

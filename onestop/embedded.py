@@ -194,6 +194,7 @@ class Platform:
 def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> None:
     setup_logging(settings.log_level)
     from onestop import migrate
+    from onestop.demo import DEMO_PASSWORD
     from onestop.seed import seed_demo, wait_for_copies
 
     migrate.upgrade(settings)
@@ -220,9 +221,17 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> Non
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
     print(
-        f"onestop (embedded) serving on http://{host}:{port} "
-        "— /directory /intake /dispatch /visits /scoring /archive",
+        f"onestop (embedded) serving on http://{host}:{port} — the web console at /, the "
+        "APIs under /directory /intake /dispatch /visits /scoring /archive",
         flush=True,
     )
+    if creds:
+        print(
+            f"Sign in at http://{host}:{port}/sign-in as qiye.gaoyuan (an enterprise), "
+            f"chen.jing (office staff), leader.xn, station.cd, clerk.pat (an agency) — "
+            f"password {DEMO_PASSWORD}; the administrators also need the code of their "
+            "second factor (its secret is in demo-credentials.json)",
+            flush=True,
+        )
     server.serve_forever()
     log.info("stopped")

@@ -70,3 +70,25 @@ def test_a_wrong_password_is_refused_on_the_form(browser):
     r = browser.submit("/sign-in", {"username": "qiye.gaoyuan", "password": "wrong-password"})
     assert r.status_code == 422
     assert "Wrong log-in name or password." in r.get_data(as_text=True)
+
+
+def test_a_service_that_is_down_shows_a_retry_page_never_a_trace(person, platform):
+    """Intake stops accepting (it answers 503 with Retry-After, as during a shutdown): the
+    console answers 503 with Retry-After and a page that says to retry."""
+    ent = person("qiye.gaoyuan")
+    form = {
+        "enterprise": ENT,
+        "category": "technology",
+        "title": "停机时提交",
+        "description": "服务暂停时的提交。",
+    }
+    platform.services["intake"].accepting.clear()
+    try:
+        r = ent.submit("/hall/demands/new", form)
+    finally:
+        platform.services["intake"].accepting.set()
+    assert r.status_code == 503
+    assert int(r.headers["Retry-After"]) >= 1
+    html = r.get_data(as_text=True)
+    assert "服务暂时不可用" in html and "Traceback" not in html
+    assert ent.submit("/hall/demands/new", form).status_code == 302  # back: accepted

@@ -66,7 +66,15 @@ bench-province: $(STAMP) ## a province-year (1M demands, 100k enterprises): ever
 fault-bench: $(STAMP) ## every infrastructure fault with 2,000 demands each; prints a table
 	$(PY) -m bench.faults --demands 2000 --rate 20 --down 10
 
+CONSOLE := services/console
+translations: $(STAMP) ## the console's catalogues: extract the strings, update the English one, compile
+	@mkdir -p $(CONSOLE)/translations
+	$(VENV)/bin/pybabel extract -F $(CONSOLE)/babel.cfg -k _l -o $(CONSOLE)/translations/messages.pot $(CONSOLE)
+	@test -f $(CONSOLE)/translations/en/LC_MESSAGES/messages.po || $(VENV)/bin/pybabel init -l en -i $(CONSOLE)/translations/messages.pot -d $(CONSOLE)/translations
+	$(VENV)/bin/pybabel update --no-fuzzy-matching -l en -i $(CONSOLE)/translations/messages.pot -d $(CONSOLE)/translations
+	$(VENV)/bin/pybabel compile --statistics -l en -d $(CONSOLE)/translations
+
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench bench-peer bench-province fault-bench clean
+.PHONY: help install run run-stack lint test bench bench-peer bench-province fault-bench translations clean

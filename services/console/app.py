@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.console import admin, alliance, auth, cockpit, hall, work
-from services.console.client import Api, ServiceDown, SignedOut, transport_for
+from services.console.client import Api, Refused, ServiceDown, SignedOut, transport_for
 from services.console.labels import china_time, label
 from services.console.nav import nav_for
 from shared import metrics
@@ -154,6 +154,12 @@ def create_app(
         log.warning("service %s unavailable", exc.service)
         page = render_template("error.html", status=503, service=exc.service, retry=exc.retry_after)
         return page, 503, {"Retry-After": str(exc.retry_after)}
+
+    @app.errorhandler(Refused)
+    def _refused(exc: Refused) -> tuple[str, int]:
+        """A refusal no page handled itself: the service's status and message."""
+        status = exc.status if 400 <= exc.status < 500 else 502
+        return render_template("error.html", status=status, message=exc.message), status
 
     @app.errorhandler(CSRFError)
     def _csrf(_: CSRFError) -> tuple[str, int]:

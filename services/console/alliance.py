@@ -111,6 +111,12 @@ class RefuseForm(FlaskForm):
 
 
 # --- the station's alliance -----------------------------------------------------------------
+def _item_names() -> dict[str, str]:
+    """The catalogue's service items by code → name."""
+    catalogue = g.api.get("/intake/api/v1/services")["categories"]
+    return {i["code"]: i["name"] for c in catalogue for i in c.get("items") or []}
+
+
 def _optional(path: str, **params: Any) -> Any:
     """A read the person may not be allowed: None when the service refuses it."""
     try:
@@ -160,8 +166,6 @@ def _station_page(
         resume.setdefault(m["id"], ResumeForm(prefix=f"resume-{m['id']}", formdata=None))
     for o in orders:
         reassign.setdefault(o["id"], ReassignForm(prefix=f"reassign-{o['id']}", formdata=None))
-    catalogue = g.api.get("/intake/api/v1/services")["categories"]
-    items = {i["code"]: i["name"] for c in catalogue for i in c.get("items") or []}
     return render_template(
         "alliance/station.html",
         city=city,
@@ -170,7 +174,7 @@ def _station_page(
         offers=_grouped(offers["items"]) if not members else [],
         rules=rules,
         menu=menu,
-        items=items,
+        items=_item_names(),
         decisions=decisions,
         orders=orders,
         final=FINAL,
@@ -249,7 +253,9 @@ def reassign(assignment_id: str) -> Any:
 def orders() -> Any:
     status = request.args.get("status") or None
     items = g.api.get(f"{API}/assignments", kind="agency", status=status, limit=200)["items"]
-    return render_template("alliance/orders.html", orders=items, status=status, final=FINAL)
+    return render_template(
+        "alliance/orders.html", orders=items, status=status, final=FINAL, items=_item_names()
+    )
 
 
 ACTIONS: dict[str, type[FlaskForm]] = {
@@ -268,7 +274,9 @@ def _order_page(assignment_id: str, acting: dict[str, FlaskForm] | None = None) 
     forms = {name: cls(prefix=name, formdata=None) for name, cls in ACTIONS.items()} | (
         acting or {}
     )
-    return render_template("alliance/order.html", order=order, forms=forms, final=FINAL)
+    return render_template(
+        "alliance/order.html", order=order, forms=forms, final=FINAL, items=_item_names()
+    )
 
 
 @bp.get("/orders/<assignment_id>")

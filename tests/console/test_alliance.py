@@ -116,7 +116,8 @@ def test_an_agency_clerk_acknowledges_reports_and_completes_an_order(platform, p
     assert re.search(r'id="order-status">已完成<', html)
     assert (funds + timedelta(days=7)).isoformat() in html  # settlement due, from the service
     assert "拒单理由" not in html  # a finished order offers no more actions
-    assert "已完成" in clerk.get("/alliance/orders?status=completed").get_data(as_text=True)
+    done = clerk.get("/alliance/orders?status=completed").get_data(as_text=True)
+    assert "已完成" in done and "知识产权申请" in done  # the item by its catalogue name
 
 
 def test_a_refusal_needs_its_reason_and_is_recorded(platform, person):

@@ -387,6 +387,8 @@ ACTIONS: tuple[Action, ...] = (
         ("rules", "GET", "/alliances/<city>/rules", _each("path", *OFFICE)),
         ("publish_rules", "PUT", "/alliances/<city>/rules", _each("alliance", *MANAGERS)),
         ("menu", "GET", "/alliances/<city>/menu", _each("path", *OFFICE, "agency")),
+        # who serves what (企业点单): any signed-in person reads names, categories, pauses
+        ("offers", "GET", "/alliances/<city>/offers", _each("all", *EVERYONE)),
         ("put_menu", "PUT", "/alliances/<city>/menu/<item>", _each("alliance", *MANAGERS)),
         # the operator closes the month's tallies (CX 第十七条: 全市服务站月度累计数据)
         ("month_close", "POST", "/alliances/<city>/month-close", _each("alliance", *OFFICE)),

@@ -37,7 +37,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from services.console import admin, alliance, auth, cockpit, hall, work
+from services.console import admin, alliance, auth, cockpit, hall, ordering, work
 from services.console.client import Api, Refused, ServiceDown, SignedOut, transport_for
 from services.console.labels import china_time, label
 from services.console.nav import nav_for
@@ -47,7 +47,7 @@ from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
 NAME = "console"
-BLUEPRINTS = (auth.bp, hall.bp, work.bp, cockpit.bp, alliance.bp, admin.bp)
+BLUEPRINTS = (auth.bp, hall.bp, ordering.bp, work.bp, cockpit.bp, alliance.bp, admin.bp)
 LANGUAGES = ("zh_CN", "en")
 
 # No inline script or style, no other origin: the pages' scripts are files of this service.

@@ -119,9 +119,11 @@ def file() -> Any:
             "category": form.category.data,
             "title": form.title.data,
             "description": form.description.data,
-            "source": "online",
+            "source": "order" if request.args.get("item") else "online",
             "consent_to_share": bool(form.consent_to_share.data),
         }
+        if request.args.get("agency"):  # 企业点单 naming an agency (dispatch checks it)
+            body["ordered_agency"] = request.args["agency"]
         if form.service_item.data:
             body["service_item"] = form.service_item.data
         if contact:

@@ -340,6 +340,17 @@ def menu(city: str) -> dict[str, Any]:
     return {"items": city_rules.get_menu(service().uow(), current_principal(), city)}
 
 
+@blp.get("/alliances/<city>/offers")
+@permit("dispatch.offers")
+@blp.response(200, sc.OfferList)
+def offers(city: str) -> dict[str, Any]:
+    """The members of the alliance that serves ``city`` (any unit: the nearest unit on its
+    path with members) for anyone signed in, e.g. an enterprise ordering a service
+    (企业点单): name, category and whether paused, in rotation order per category — never
+    contacts or internals. Exited members are left out."""
+    return membership.list_offers(service().uow(), city)
+
+
 @blp.put("/alliances/<city>/menu/<item>")
 @permit("dispatch.put_menu")
 @blp.arguments(sc.MenuItemIn)

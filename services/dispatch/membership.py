@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from services.dispatch.alliance import EXIT_GROUNDS, admission_problem
 from services.dispatch.broker import AgencyBroker, Credentials, ProvisioningError
-from services.dispatch.city_alliance import city_scope, current_rules
+from services.dispatch.city_alliance import alliance_of, city_scope, current_rules
 from services.dispatch.models import agencies, api_keys
 from shared.auth import Principal, new_key
 from shared.contracts import dispatch as contract
 from shared.db import UnitOfWork
+from shared.events import jurisdiction_path
 from shared.timezone import china_today
 from shared.usecases import Conflict, Forbidden, Invalid, NotFound, Unavailable
 
@@ -213,6 +214,44 @@ def list_agencies(uow: UnitOfWork, actor: Principal, query: dict[str, Any]) -> l
     with uow.read() as s:
         rows = s.execute(q.order_by(a.category, a.rank_basis.desc(), a.id)).mappings().all()
     return [public(r) for r in rows if actor.can_see(r["jurisdiction"])]
+
+
+def list_offers(uow: UnitOfWork, city: str) -> dict[str, Any]:
+    """What the alliance serving ``city`` (any unit: the nearest unit on its path with
+    members, else its prefecture) offers, for anyone signed in — an enterprise choosing an
+    agency for its order (企业点单): each member that has not exited, in rotation order per
+    category, with its name, category and whether dispatch to it is paused (an
+    enterprise's order still reaches a paused member). Nothing else of a member: no
+    contacts, rank basis, engagements or reasons."""
+    try:
+        jurisdiction_path(city)
+    except ValueError as exc:
+        raise Invalid(str(exc), fields={"path": {"city": [str(exc)]}}) from exc
+    a = agencies.c
+    with uow.read() as s:
+        alliance = alliance_of(s, city)
+        rows = (
+            s.execute(
+                select(a.id, a.name, a.category, a.status, a.paused_until)
+                .where(a.jurisdiction == alliance, a.status != "exited")
+                .order_by(a.category, a.rank_basis.desc(), a.id)
+            )
+            .mappings()
+            .all()
+            if alliance
+            else []
+        )
+    items = [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "category": r["category"],
+            "paused": r["status"] == "paused",
+            "paused_until": r["paused_until"],
+        }
+        for r in rows
+    ]
+    return {"city": alliance, "items": items}
 
 
 def get_agency(uow: UnitOfWork, actor: Principal, agency_id: str) -> dict[str, Any]:

@@ -288,6 +288,24 @@ class AgencyList(Schema):
     items = fields.List(fields.Nested(AgencyOut))
 
 
+class OfferOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    category = fields.String(metadata={"enum": list(CATEGORIES)})
+    paused = fields.Boolean(
+        metadata={"description": "dispatch to it is paused; an enterprise's order still reaches it"}
+    )
+    paused_until = fields.Date(allow_none=True)
+
+
+class OfferList(Schema):
+    city = fields.String(
+        allow_none=True,
+        metadata={"description": "the alliance that serves the unit asked about (None: none)"},
+    )
+    items = fields.List(fields.Nested(OfferOut))
+
+
 class RankBasisIn(Strict):
     rank_basis = fields.Integer(
         required=True,

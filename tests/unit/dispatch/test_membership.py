@@ -179,3 +179,30 @@ def test_an_alliance_belongs_to_the_unit_that_runs_it_at_any_level(uow):
     """A county-level city running its own station (慈溪 330282) admits its own members."""
     out = admit(uow, body(city="630102", id="ag-county-1"))
     assert out["jurisdiction"] == "630102" and out["status"] == "active"
+
+
+def test_offers_name_the_serving_alliance_members_without_their_internals(uow, refusal):
+    """企业点单: anyone reads who serves what — names, categories, pauses; no internals."""
+    admit(uow, body(id="ag-pat-9", rank_basis=10))
+    admit(uow, body(id="ag-pat-8", rank_basis=30))
+    admit(uow, body(id="ag-rd-9", category="rd"))
+    admit(uow, body(id="ag-gone"))
+    until = china_today() + timedelta(days=3)
+    membership.change_status(
+        uow, CITY, "ag-pat-9", "pause", {"until": until, "reason": "满额"}, correlation_id="c"
+    )
+    membership.change_status(
+        uow, CITY, "ag-gone", "exit", {"ground": "reputation", "note": "x"}, correlation_id="c"
+    )
+    answer = membership.list_offers(uow, "630102-S0001")  # a station below the city
+    assert answer["city"] == "630100"
+    assert [(o["id"], o["paused"]) for o in answer["items"]] == [
+        ("ag-pat-8", False),
+        ("ag-pat-9", True),
+        ("ag-rd-9", False),
+    ]
+    assert answer["items"][1]["paused_until"] == until
+    assert set(answer["items"][0]) == {"id", "name", "category", "paused", "paused_until"}
+    assert membership.list_offers(uow, "630202") == {"city": "630200", "items": []}
+    status, e = refusal(lambda: membership.list_offers(uow, "63x"))
+    assert status == 422 and list(e.fields["path"]) == ["city"]

@@ -140,7 +140,12 @@ def test_a_leader_reads_and_changes_nothing():
 def test_a_commissioner_files_demands_and_logs_visits_only():
     commissioner = {a.name for a in permissions.ACTIONS if a.allows("commissioner")}
     assert {"intake.create_demand", "visits.log_visit", "visits.create_plan"} <= commissioner
-    assert {s.split(".")[0] for s in commissioner} == {"directory", "intake", "visits"}
+    # who serves what (dispatch.offers) is read by anyone signed in
+    assert {s.split(".")[0] for s in commissioner - {"dispatch.offers"}} == {
+        "directory",
+        "intake",
+        "visits",
+    }
     assert not commissioner & {"intake.transitions", "visits.publish_rules", "visits.put_team"}
 
 
@@ -160,6 +165,7 @@ def test_the_auditor_reads_the_security_trail_and_verifies_the_chain_only():
         "directory.me": "self",
         "directory.change_password": "self",
         "intake.services": "all",
+        "dispatch.offers": "all",  # who serves what, like the catalogue
         "archive.events": "trail",
         "archive.export": "trail",
         "archive.verify": "province",
@@ -175,6 +181,7 @@ def test_an_enterprise_user_serves_itself_and_reads_the_catalogue_and_the_tree()
         "directory.me",
         "directory.change_password",
         "intake.services",
+        "dispatch.offers",  # 企业点单: the member agencies that serve a category
         # self-service (issue 13): its own enterprises' demands only
         "intake.create_demand",
         "intake.list_demands",

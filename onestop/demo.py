@@ -120,6 +120,9 @@ PEOPLE: list[tuple[str, str, str, tuple[str, ...], dict[str, object]]] = [
     ("leader.xn", "西宁市科技局领导", "630100", ("leader",), {}),
     ("chen.jing", "陈静", "630102", ("office_staff",), {"staff_id": "staff-005"}),
     ("station.cd", "城东区科技服务站", "630102-S0001", ("station_staff",), {}),
+    # the operator of 西宁's alliance (CX 服务站): an alliance belongs to the unit that runs
+    # it, so its station staff are bound to the city
+    ("station.xn", "西宁市科技服务站", "630100", ("station_staff",), {}),
     ("tepai.li", "李特派", "630102", ("commissioner",), {}),
     ("clerk.pat", "专利代理机构办事员", "630100", ("agency_clerk",), {"agency_id": "ag-pat-1"}),
     (

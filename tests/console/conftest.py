@@ -12,8 +12,7 @@ import pytest
 from werkzeug.test import Client
 
 from onestop import demo
-
-pytest_plugins = ["tests.e2e.conftest"]
+from tests.e2e.conftest import platform  # noqa: F401 — the whole platform, embedded
 
 CSRF = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"'
@@ -29,7 +28,7 @@ def csrf_of(html: str) -> str:
 class Browser:
     """A cookie-keeping client that submits the console's forms with their CSRF token."""
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Any) -> None:  # noqa: F811
         self.c = Client(platform.wsgi, use_cookies=True)
         self.platform = platform
 
@@ -52,12 +51,12 @@ class Browser:
 
 
 @pytest.fixture
-def browser(platform: Any) -> Browser:
+def browser(platform: Any) -> Browser:  # noqa: F811
     return Browser(platform)
 
 
 @pytest.fixture
-def person(platform: Any):
+def person(platform: Any):  # noqa: F811
     """``person(login)``: a Browser signed in as that demo person."""
 
     def make(login: str) -> Browser:

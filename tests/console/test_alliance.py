@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from werkzeug.test import Client
 
-from onestop import demo
 from shared.timezone import china_today
 from tests.console.conftest import csrf_of
 from tests.e2e.support import auth
@@ -176,19 +175,8 @@ def test_a_leader_reads_members_and_decisions_but_is_offered_no_action(platform,
 
 
 def test_the_citys_station_pauses_resumes_and_reassigns(platform, person):
+    """station.xn (the demo's operator of 西宁's alliance, bound to 630100)."""
     c, admin = Client(platform.wsgi), auth(platform, "admin")
-    r = c.post(
-        "/directory/api/v1/people",
-        json={
-            "person_id": "station.xn",
-            "name": "西宁市科技服务站",
-            "unit": "630100",
-            "roles": ["station_staff"],
-            "password": demo.DEMO_PASSWORD,
-        },
-        headers=admin,
-    )
-    assert r.status_code == 201, r.get_data(as_text=True)
     station = wait_for(lambda: _signed_in(person, "station.xn"))
     html = station.get("/alliance/").get_data(as_text=True)
     assert 'name="pause-ag-pat-2-reason"' in html

@@ -13,6 +13,7 @@ from werkzeug.test import Client
 
 from onestop import demo
 from services.console.work import arrange
+from shared.timezone import CHINA
 from tests.console.conftest import csrf_of
 
 ENT = "91630102MA7522T5X6"
@@ -168,7 +169,7 @@ def test_screen_move_close_and_revisit_with_the_services_refusals(person):
 
 def test_a_visit_with_raised_demands_the_ledger_and_its_xlsx(person):
     staff = person("chen.jing")
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    today = datetime.now(CHINA).strftime("%Y-%m-%d")
     # a refused visit: the visits service's message sits next to the field it names
     r = staff.submit(
         "/work/visits/new",
@@ -203,7 +204,7 @@ def test_a_visit_with_raised_demands_the_ledger_and_its_xlsx(person):
     assert "走访已登记，提出需求 1 条" in staff.get(r.headers["Location"]).get_data(as_text=True)
     listing = staff.get("/work/visits").get_data(as_text=True)
     assert "企业需要检测设备共享" in listing and "需求摸排" in listing
-    period = datetime.now(UTC).strftime("%Y-%m")
+    period = datetime.now(CHINA).strftime("%Y-%m")
     ledger = staff.get(f"/work/ledger?period={period}").get_data(as_text=True)
     assert "企业需要检测设备共享" in ledger and "陈静" in ledger
     xlsx = staff.get(f"/work/ledger.xlsx?period={period}")
@@ -218,7 +219,7 @@ def test_a_visit_with_raised_demands_the_ledger_and_its_xlsx(person):
 
 def test_plans_are_made_and_cancelled(person):
     staff = person("chen.jing")
-    day = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d")
+    day = (datetime.now(CHINA) + timedelta(days=3)).strftime("%Y-%m-%d")
     r = staff.submit(
         "/work/plans",
         {
@@ -241,33 +242,70 @@ def test_plans_are_made_and_cancelled(person):
     assert "已取消" in html and "企业停产检修" in html
 
 
-def test_the_scorecard_point_by_point_with_its_records(person):
-    code = file_demand(person)
-    staff = person("chen.jing")
-    page = f"/work/demands/{code}"
-    for to in ("in_progress", "feedback"):
-        assert (
-            post(staff, f"{page}/transitions", {"to": to, "move_note": ""}, page).status_code == 302
-        )
-    assert (
-        post(staff, f"{page}/close", {"resolution": "solved", "close_note": ""}, page).status_code
-        == 302
+def log_visit(staff: Any, findings: str) -> None:
+    r = staff.submit(
+        "/work/visits/new",
+        {
+            "enterprises": ENT,
+            "kind": "policy_briefing",
+            "visited_on": datetime.now(CHINA).strftime("%Y-%m-%d"),
+            "findings": findings,
+        },
     )
-    period = datetime.now(UTC).strftime("%Y-%m")
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+
+
+def test_the_scorecard_point_by_point_with_its_records(person, platform):
+    staff = person("chen.jing")
+    for n in range(3):
+        log_visit(staff, f"第{n + 1}次走访")
+    period = datetime.now(CHINA).strftime("%Y-%m")
+    read = api(platform, "chen.jing")
+
+    def visits_counted() -> Any:
+        card = read(f"/scoring/api/v1/scorecards?unit=staff-005&period={period}")
+        items = [i for part in card["parts"] for i in part["items"]]
+        item = next(i for i in items if i["item"] == "visits")
+        return item if item["records_total"] >= 3 else None
+
+    item = until(visits_counted)
+    assert item, "scoring never counted the visits"
     card = staff.get(f"/work/scorecard?period={period}")
     html = card.get_data(as_text=True)
     assert card.status_code == 200
     assert "服务次数" in html and "服务效率" in html and "总分" in html
+    assert "3 条" in html  # the visits item's records
+    # the records behind the item, a page at a time: htmx gets a fragment with a "more"
+    records = read(f"/scoring/api/v1/scorecards/records?unit=staff-005&period={period}&item=visits")
+    assert records["total"] == 3
     fragment = staff.get(
-        f"/work/scorecard/records?item=efficiency&period={period}", headers={"HX-Request": "true"}
+        f"/work/scorecard/records?item=visits&period={period}&offset=1",
+        headers={"HX-Request": "true"},
     )
-    assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
-    full = staff.get(f"/work/scorecard/records?item=efficiency&period={period}")
+    text = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in text
+    assert text.count("<li") == 2  # records 2 and 3, and no "more" after the last
+    shown = [str(v) for r in records["items"][1:] for v in r.values() if v not in (None, "")]
+    assert all(v in text for v in shown[:4])
+    full = staff.get(f"/work/scorecard/records?item=visits&period={period}")
     assert full.status_code == 200 and "考核记录" in full.get_data(as_text=True)
-    bad = staff.get("/work/scorecard?period=yesterday")
-    assert bad.status_code == 200  # not a period: this month instead
-    refused = staff.get("/work/scorecard/records?item=nonsense")
-    assert refused.status_code == 400
+    assert staff.get("/work/scorecard/records?item=nonsense").status_code == 400
+
+
+def test_a_plan_is_done_with_its_visit(person):
+    staff = person("chen.jing")
+    log_visit(staff, "按计划走访")
+    day = datetime.now(CHINA).strftime("%Y-%m-%d")
+    r = staff.submit(
+        "/work/plans", {"plan_enterprises": ENT, "plan_kind": "policy_briefing", "planned_on": day}
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    html = staff.get("/work/plans").get_data(as_text=True)
+    plan_id = re.search(r"/work/plans/([0-9a-f-]{36})/done", html).group(1)
+    visit_id = re.search(r'<option value="([0-9a-f-]{36})">', html).group(1)
+    r = post(staff, f"/work/plans/{plan_id}/done", {"visit_id": visit_id}, "/work/plans")
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    assert "已完成" in staff.get("/work/plans").get_data(as_text=True)
 
 
 def test_a_commissioner_sees_the_unit_but_not_what_the_services_keep_from_them(person):

@@ -35,11 +35,12 @@ bp = Blueprint("work", __name__, url_prefix="/work")
 link("work.board", _l("我的工作台"), OFFICE)
 
 register(
-    "urgency", {"low": _l("不急"), "normal": _l("一般"), "high": _l("较急"), "urgent": _l("紧急")}
+    "work_urgency",
+    {"low": _l("不急"), "normal": _l("一般"), "high": _l("较急"), "urgent": _l("紧急")},
 )
-register("feasibility", {"low": _l("低"), "medium": _l("中"), "high": _l("高")})
+register("work_feasibility", {"low": _l("低"), "medium": _l("中"), "high": _l("高")})
 register(
-    "decision",
+    "work_decision",
     {
         "ordered": _l("企业点单"),
         "rotation": _l("轮流派单"),
@@ -49,7 +50,7 @@ register(
     },
 )
 register(
-    "assignee",
+    "work_assignee",
     {"department": _l("责任部门"), "staff": _l("责任人"), "agency": _l("服务机构")},
 )
 
@@ -130,8 +131,8 @@ def _forms(demand: dict[str, Any], **given: FlaskForm) -> dict[str, Any]:
         feasibility=demand.get("feasibility") or "",
     )
     screen.complexity.choices = _blank("complexity")
-    screen.urgency.choices = _blank("urgency")
-    screen.feasibility.choices = _blank("feasibility")
+    screen.urgency.choices = _blank("work_urgency")
+    screen.feasibility.choices = _blank("work_feasibility")
     move = given.get("move") or MoveForm(formdata=None)
     moves = [m for m in MOVES.get(demand["status"], ()) if m != "closed"]
     move.to.choices = options((m, _label_status(m)) for m in moves)
@@ -312,8 +313,8 @@ def _act(
 def screen(code: str) -> Any:
     form = ScreeningForm()
     form.complexity.choices = _blank("complexity")
-    form.urgency.choices = _blank("urgency")
-    form.feasibility.choices = _blank("feasibility")
+    form.urgency.choices = _blank("work_urgency")
+    form.feasibility.choices = _blank("work_feasibility")
 
     def send() -> Any:
         body = {

@@ -43,7 +43,7 @@ link("work.ledger", _l("服务台账"), OFFICE)
 link("work.scorecard", _l("我的考核"), OFFICE)
 
 register(
-    "visit_kind",
+    "work_visit_kind",
     {
         "policy_briefing": _l("政策宣讲"),
         "demand_survey": _l("需求摸排"),
@@ -53,7 +53,7 @@ register(
     },
 )
 register(
-    "plan_status",
+    "work_plan_status",
     {
         "planned": _l("计划中"),
         "done": _l("已完成"),
@@ -123,7 +123,7 @@ class VisitForm(FlaskForm):
 def _visit_form(enterprises: list[tuple[str, str]]) -> VisitForm:
     form = VisitForm()
     form.enterprises.choices = options(enterprises)
-    form.kind.choices = options(choices("visit_kind"))
+    form.kind.choices = options(choices("work_visit_kind"))
     for entry in form.demands.entries:
         entry.form.credit_code.choices = options([("", _("（同走访企业）")), *enterprises])
         entry.form.category.choices = options(choices("category"))
@@ -258,7 +258,7 @@ PLAN_ACTIONS = ("done", "missed", "cancel")
 def _plan_form(enterprises: list[tuple[str, str]]) -> PlanForm:
     form = PlanForm()
     form.plan_enterprises.choices = options(enterprises)
-    form.plan_kind.choices = options(choices("visit_kind"))
+    form.plan_kind.choices = options(choices("work_visit_kind"))
     return form
 
 

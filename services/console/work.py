@@ -65,7 +65,7 @@ MOVES: dict[str, tuple[str, ...]] = {
     "closed": ("follow_up",),
     "rejected": (),
 }
-BOARD_CAP = 1000  # demands read for one board (pages of 200)
+BOARD_CAP = 1000  # open demands read for one board (pages of 200)
 
 
 # --- forms ---------------------------------------------------------------------------------
@@ -174,18 +174,28 @@ def my_owners() -> set[str]:
     return owners
 
 
-def _demands(status: str | None) -> tuple[list[dict[str, Any]], bool]:
-    """The demands of my subtree (newest first), and whether there were more than read."""
+ENDED_SHOWN = 20  # the newest ended demands the board lists under its open ones
+
+
+def _demands(status: str | None, owners: set[str] | None) -> tuple[list[dict[str, Any]], bool]:
+    """The board's demands (``owners``: only theirs; none: the whole subtree): with a status,
+    those; else every open one and the newest ended ones — and whether more were left out.
+    The service filters (``owner``, ``open``): a county's thousands of ended demands are
+    never read."""
+    mine = {"owner": sorted(owners)} if owners else {}
+    if status:
+        page = g.api.get("/intake/api/v1/demands", status=status, limit=200, **mine)
+        return list(page["items"]), bool(page.get("next_cursor"))
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = g.api.get("/intake/api/v1/demands", status=status, cursor=cursor, limit=200)
+        page = g.api.get("/intake/api/v1/demands", open="true", cursor=cursor, limit=200, **mine)
         items.extend(page["items"])
         cursor = page.get("next_cursor")
-        if not cursor:
-            return items, False
-        if len(items) >= BOARD_CAP:
-            return items, True
+        if not cursor or len(items) >= BOARD_CAP:
+            break
+    ended = g.api.get("/intake/api/v1/demands", open="false", limit=ENDED_SHOWN, **mine)
+    return items + list(ended["items"]), bool(cursor)
 
 
 def _parse(at: str | None) -> datetime | None:
@@ -226,9 +236,7 @@ def board() -> Any:
     scope = request.args.get("scope") or ("mine" if owners else "unit")
     if scope not in ("mine", "unit") or not owners:
         scope = "unit"
-    demands, truncated = _demands(status)
-    if scope == "mine":
-        demands = [d for d in demands if (d.get("owner") or {}).get("id") in owners]
+    demands, truncated = _demands(status, owners if scope == "mine" else None)
     counts = {s: sum(1 for d in demands if d["status"] == s) for s in STATUSES}
     return render_template(
         "work/board.html",

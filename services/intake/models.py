@@ -86,7 +86,7 @@ demands = Table(
     Column("consent_to_share", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
     Column("owner_type", String(20), nullable=True),
-    Column("owner_id", String(40), nullable=True),
+    Column("owner_id", String(40), nullable=True, index=True),
     Column("owner_name", String(200), nullable=True),
     Column("correlation_id", String(100), nullable=False),
     Column("accepted_by", String(100), nullable=False),

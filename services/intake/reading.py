@@ -140,6 +140,10 @@ def demand_filters(args: Mapping[str, Any], now: datetime) -> list[ColumnElement
     if "overdue" in args:
         late = d.c.status.notin_(FINAL) & (d.c.expected_at < now)
         found.append(late if args["overdue"] else ~late)
+    if "open" in args:
+        found.append(d.c.status.notin_(FINAL) if args["open"] else d.c.status.in_(FINAL))
+    if args.get("owner"):
+        found.append(d.c.owner_id.in_(args["owner"]))
     return found
 
 

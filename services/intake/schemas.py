@@ -194,6 +194,17 @@ class DemandListArgs(Strict):
     closed_from = fields.AwareDateTime(validate=SANE_TIME)
     closed_to = fields.AwareDateTime(validate=SANE_TIME)
     overdue = fields.Boolean(metadata={"description": "open and past the promised deadline"})
+    open = fields.Boolean(
+        metadata={"description": "true: not closed or rejected; false: closed or rejected"}
+    )
+    owner = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)),
+        validate=validate.Length(min=1, max=20),
+        metadata={
+            "description": "the owner's id (a staff member or a department); repeat it "
+            "for any of several (a person's own and their department's: a workbench)"
+        },
+    )
     cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     format = fields.String(

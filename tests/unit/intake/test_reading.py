@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from marshmallow import ValidationError
 
 from services.intake.accepting import AcceptDemand, accept_demand
 from services.intake.reading import as_demand, demand_filters, get_demand, list_demands
@@ -168,3 +169,35 @@ def test_a_park_reads_its_own_demands_its_county_sees_them_a_sibling_park_does_n
         listed(park, jurisdiction="630102")
     with pytest.raises(Forbidden):
         listed(actor("district", "630103"), jurisdiction="630102-P0001")
+
+
+def test_a_workbench_lists_the_open_demands_of_its_owners(uow, accept):
+    """``owner`` (any of several ids: a person's own and their department's) and ``open``."""
+    from sqlalchemy import update
+
+    from services.intake.models import demands
+
+    mine, departments, others, done = (accept(title=t)["code"] for t in ("甲", "乙", "丙", "丁"))
+    with uow:
+        for code, owner, status in (
+            (mine, "staff-005", "in_progress"),
+            (departments, "dept-kjk", "accepted"),
+            (others, "staff-009", "accepted"),
+            (done, "staff-005", "closed"),
+        ):
+            uow.session.execute(
+                update(demands).where(demands.c.code == code).values(owner_id=owner, status=status)
+            )
+        uow.commit()
+    city = actor("district", "630100")
+    args = ARGS | {"owner": ["staff-005", "dept-kjk"]}
+    listed = list_demands(uow, city, args | {"open": True})
+    assert {d["code"] for d in listed["items"]} == {mine, departments}
+    ended = list_demands(uow, city, args | {"open": False})
+    assert [d["code"] for d in ended["items"]] == [done]
+    assert len(list_demands(uow, city, args)["items"]) == 3
+    loaded = DemandListArgs().load({"owner": ["staff-005"], "open": "true"})
+    assert loaded["owner"] == ["staff-005"] and loaded["open"] is True
+    with pytest.raises(ValidationError) as bad:
+        DemandListArgs().load({"owner": [""]})
+    assert "owner" in bad.value.messages

@@ -10,7 +10,7 @@ back. Charts are ECharts options in ``<script type="application/json" data-chart
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -153,11 +153,11 @@ def _filter(
     return form, unit, day, period_of(form.grain.data, day)
 
 
-def _ask(call: Callable[[], Any]) -> tuple[Any, Refused | None]:
+def _ask(path: str, **params: Any) -> tuple[Any, Refused | None]:
     """A service's answer, or its refusal to show on the page (a wrong period, a unit
     outside the person's subtree)."""
     try:
-        return call(), None
+        return g.api.get(path, **params), None
     except Refused as exc:
         return None, exc
 
@@ -364,9 +364,7 @@ def kpi_charts(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @requires(*LEADER)
 def index() -> Any:
     form, unit, day, period = _filter()
-    kpis, refused = _ask(
-        lambda: g.api.get("/scoring/api/v1/kpis", jurisdiction=unit, period=period)
-    )
+    kpis, refused = _ask("/scoring/api/v1/kpis", jurisdiction=unit, period=period)
     rows = kpi_rows(kpis) if kpis else []
     return render_template(
         "cockpit/index.html",
@@ -387,9 +385,7 @@ def trend() -> Any:
     _form, unit, day, _period = _filter()
     points = []
     for month in months_back(day, 6):
-        kpis, refused = _ask(
-            lambda m=month: g.api.get("/scoring/api/v1/kpis", jurisdiction=unit, period=m)
-        )
+        kpis, refused = _ask("/scoring/api/v1/kpis", jurisdiction=unit, period=month)
         if refused:
             return render_template("cockpit/_trend_body.html", refused=refused, points=[]), 422
         d = kpis["demands"]
@@ -421,12 +417,12 @@ def trend() -> Any:
 @bp.get("/rankings")
 @requires(*LEADER)
 def rankings() -> Any:
-    form, unit, day, period = _filter()
+    form, unit, _day, period = _filter()
     unit_type = "staff" if request.args.get("unit_type") == "staff" else "department"
     params = {"jurisdiction": unit, "period": period, "unit_type": unit_type}
     if request.args.get("format") == "xlsx":
         return _download("/scoring/api/v1/rankings", **params)
-    answer, refused = _ask(lambda: g.api.get("/scoring/api/v1/rankings", **params))
+    answer, refused = _ask("/scoring/api/v1/rankings", **params)
     items = (answer or {}).get("items") or []
     chart = None
     if items:
@@ -492,10 +488,8 @@ def breaches() -> Any:
 @bp.get("/compliance")
 @requires(*LEADER)
 def compliance() -> Any:
-    form, unit, day, period = _filter(COMPLIANCE_GRAINS, default="week")
-    answer, refused = _ask(
-        lambda: g.api.get("/visits/api/v1/compliance", jurisdiction=unit, period=period)
-    )
+    form, unit, _day, period = _filter(COMPLIANCE_GRAINS, default="week")
+    answer, refused = _ask("/visits/api/v1/compliance", jurisdiction=unit, period=period)
     items = (answer or {}).get("items") or []
     by_rule: dict[str, dict[str, Any]] = {}
     for i in items:
@@ -526,7 +520,7 @@ def board() -> Any:
     path = f"/intake/api/v1/board/{unit}"
     if request.args.get("format") == "xlsx":
         return _download(path, date=day.isoformat())
-    answer, refused = _ask(lambda: g.api.get(path, date=day.isoformat()))
+    answer, refused = _ask(path, date=day.isoformat())
     return render_template(
         "cockpit/board.html",
         form=form,

@@ -5,6 +5,7 @@ compliance by rule — and the pages closed to everyone but leaders."""
 
 from __future__ import annotations
 
+import html as html_lib
 import io
 import json
 import re
@@ -112,7 +113,9 @@ def test_the_period_selector_and_the_trend(platform, person):
     trend = leader.get("/cockpit/trend?unit=630102", headers={"HX-Request": "true"})
     body = trend.get_data(as_text=True)
     assert trend.status_code == 200 and "<html" not in body  # a fragment for htmx
-    line = charts(body)["chart-trend"]
+    attr = re.search(r'id="chart-trend"[^>]*data-chart-option="([^"]*)"', body)
+    assert attr, body[:2000]
+    line = json.loads(html_lib.unescape(attr.group(1)))
     months = line["xAxis"]["data"]
     assert len(months) == 6 and months[-1] == today.strftime("%Y-%m")
     assert line["series"][0]["data"][-1] == 100.0 and line["series"][0]["data"][0] is None

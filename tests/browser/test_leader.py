@@ -53,11 +53,11 @@ def test_a_leader_reads_the_cockpit(people, platform):
     page.get_by_role("button", name="查询").click()
     page.wait_for_url("**unit_type=staff**")
     assert page.locator("#ranking-table tbody tr").count() >= 1
+    leader.check_a11y()  # before the download: a button mid-hover is no contrast to judge
+    leader.shot("rankings")
     with page.expect_download() as download:
         page.get_by_role("link", name="下载 Excel").click()
     assert download.value.suggested_filename.endswith(".xlsx")
-    leader.check_a11y()
-    leader.shot("rankings")
 
     page.get_by_role("link", name="超时预警").click()
     page.wait_for_url("**/cockpit/breaches")
@@ -74,11 +74,11 @@ def test_a_leader_reads_the_cockpit(people, platform):
     page.get_by_role("link", name="日调度").click()
     page.wait_for_url("**/cockpit/board")
     assert page.get_by_text(code).first.is_visible()
+    leader.check_a11y()
+    leader.shot("board")
     with page.expect_download() as download:
         page.get_by_role("link", name="下载 Excel").click()
     assert download.value.suggested_filename.endswith(".xlsx")
-    leader.check_a11y()
-    leader.shot("board")
     leader.check_clean()
 
 

@@ -44,7 +44,7 @@ test: lint $(OIDC_MODULES) ## lint, then the whole suite (unit, integration, e2e
 
 WRK = command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q wrk; } || { echo "wrk not found: apt-get install wrk"; exit 1; }
 
-bench: $(STAMP) ## benchmarks: the peer (django-helpdesk), the stack, the relay, dispatch, archive, auth; JSON reports
+bench: $(STAMP) ## benchmarks: the peer (django-helpdesk), the stack, the relay, dispatch, archive, auth, the console; JSON reports
 	@$(WRK)
 	$(PY) -m bench.peer_bench
 	$(PY) -m bench.stack_bench
@@ -52,6 +52,10 @@ bench: $(STAMP) ## benchmarks: the peer (django-helpdesk), the stack, the relay,
 	$(PY) -m bench.dispatch_bench
 	$(PY) -m bench.archive_bench
 	$(PY) -m bench.auth_bench
+	$(PY) -m bench.console_bench
+
+bench-console: $(STAMP) ## the console's board, demand page and leader's dashboard for a county of 10,000 demands (embedded): p50/p95
+	$(PY) -m bench.console_bench
 
 bench-peer: $(STAMP) ## P1/P2 against django-helpdesk 2.6.1 (installed into a venv under /tmp), driven by wrk
 	@$(WRK)
@@ -77,4 +81,4 @@ translations: $(STAMP) ## the console's catalogues: extract the strings, update 
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench bench-peer bench-province fault-bench translations clean
+.PHONY: help install run run-stack lint test bench bench-peer bench-console bench-province fault-bench translations clean

@@ -90,6 +90,7 @@ def create_app(
         SESSION_TYPE="cachelib",
         SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=100_000, mode=0o600),
         SESSION_PERMANENT=True,
+        SESSION_REFRESH_EACH_REQUEST=False,  # written when it changes (a sign-in, a token refresh)
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),  # the directory's idle time-out rules
         SESSION_COOKIE_NAME="onestop_console",
         SESSION_COOKIE_HTTPONLY=True,

@@ -70,6 +70,9 @@ bench-province: $(STAMP) ## a province-year (1M demands, 100k enterprises): ever
 fault-bench: $(STAMP) ## every infrastructure fault with 2,000 demands each; prints a table
 	$(PY) -m bench.faults --demands 2000 --rate 20 --down 10
 
+screenshots: $(STAMP) ## the README's console screenshots, one per role (docs/console/), in headless Chromium
+	$(PY) -m tests.browser.readme_shots
+
 CONSOLE := services/console
 translations: $(STAMP) ## the console's catalogues: extract the strings, update the English one, compile
 	@mkdir -p $(CONSOLE)/translations
@@ -81,4 +84,4 @@ translations: $(STAMP) ## the console's catalogues: extract the strings, update 
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench bench-peer bench-console bench-province fault-bench translations clean
+.PHONY: help install run run-stack lint test bench bench-peer bench-console bench-province fault-bench screenshots translations clean

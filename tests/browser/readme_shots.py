@@ -41,7 +41,8 @@ SHOTS = (
 
 
 def _loop(platform: Any) -> str:
-    """A demand of the enterprise, screened and in progress; an agency order."""
+    """A demand of the enterprise, screened and in progress; another closed and rated; an
+    agency order."""
     c, district = Client(platform.wsgi), auth(platform, "district")
     r = c.post(
         "/intake/api/v1/demands",
@@ -57,6 +58,23 @@ def _loop(platform: Any) -> str:
         json={"to": "in_progress", "note": "已联系高校团队"},
         headers=district,
     )
+    closed = c.post(
+        "/intake/api/v1/demands",
+        json={**DEMO_DEMAND, "title": "低温锂电池检测"},
+        headers=district,
+    ).get_json()["code"]
+    c.patch(
+        f"/intake/api/v1/demands/{closed}/screening",
+        json={"complexity": "simple"},
+        headers=district,
+    )
+    for step in (
+        {"to": "in_progress", "note": "已联系检测机构"},
+        {"to": "feedback", "note": "检测报告已送达"},
+        {"to": "closed", "note": "企业确认", "resolution": "solved"},
+    ):
+        c.post(f"/intake/api/v1/demands/{closed}/transitions", json=step, headers=district)
+    c.post(f"/intake/api/v1/demands/{closed}/revisit", json={"rating": 5}, headers=district)
     agency_order(platform, ordered_agency="ag-pat-1")
     wait_for(lambda: platform.quiesce())
     return f"/hall/demands/{code}"

@@ -76,9 +76,9 @@ screenshots: $(STAMP) ## the README's console screenshots, one per role (docs/co
 CONSOLE := services/console
 translations: $(STAMP) ## the console's catalogues: extract the strings, update the English one, compile
 	@mkdir -p $(CONSOLE)/translations
-	$(VENV)/bin/pybabel extract -F $(CONSOLE)/babel.cfg -k _l -o $(CONSOLE)/translations/messages.pot $(CONSOLE)
+	$(VENV)/bin/pybabel extract -F $(CONSOLE)/babel.cfg -k _l --no-location --sort-output -o $(CONSOLE)/translations/messages.pot $(CONSOLE)
 	@test -f $(CONSOLE)/translations/en/LC_MESSAGES/messages.po || $(VENV)/bin/pybabel init -l en -i $(CONSOLE)/translations/messages.pot -d $(CONSOLE)/translations
-	$(VENV)/bin/pybabel update --no-fuzzy-matching -l en -i $(CONSOLE)/translations/messages.pot -d $(CONSOLE)/translations
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date -l en -i $(CONSOLE)/translations/messages.pot -d $(CONSOLE)/translations
 	$(VENV)/bin/pybabel compile --statistics -l en -d $(CONSOLE)/translations
 
 clean: ## remove runtime data (var/)

@@ -136,7 +136,10 @@ def _staff_form(staff_id: str | None, known: dict[str, Any] | None) -> StaffForm
 def _transfer_form(staff_id: str, everyone: list[dict[str, Any]]) -> TransferForm:
     form = TransferForm()
     form.to_staff_id.choices = options(
-        (s["id"], f"{s['name']}（{s['id']}，{s['jurisdiction']}）")
+        (
+            s["id"],
+            _("%(name)s（%(id)s，%(unit)s）", name=s["name"], id=s["id"], unit=s["jurisdiction"]),
+        )
         for s in everyone
         if s["id"] != staff_id
     )
@@ -246,7 +249,8 @@ def _owner_form(link: dict[str, Any] | None) -> OwnerForm:
         [("", _("（按规则，不指定）"))] + [(d["id"], d["name"]) for d in _departments()]
     )
     form.staff_id.choices = options(
-        [("", _("（不指定个人）"))] + [(s["id"], f"{s['name']}（{s['id']}）") for s in _staff()]
+        [("", _("（不指定个人）"))]
+        + [(s["id"], _("%(name)s（%(id)s）", name=s["name"], id=s["id"])) for s in _staff()]
     )
     if request.method == "GET" and link and link.get("basis") == "explicit":
         form.department_id.data = link.get("department_id") or ""

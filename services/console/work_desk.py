@@ -271,7 +271,7 @@ def _plans_page(form: PlanForm, status: int = 200, action_error: str | None = No
         + [
             (
                 v["visit_id"],
-                f"{v['visited_on']} {'、'.join(e.get('name') or '' for e in v['enterprises'])}",
+                f"{v['visited_on']} {_('、').join(e.get('name') or '' for e in v['enterprises'])}",
             )
             for v in mine
         ]

@@ -7,7 +7,6 @@ Create Date: 2026-12-01 21:10:35.954312
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "f8a274e09b49"

@@ -22,6 +22,7 @@ from wtforms import DateField, SelectField
 from wtforms.validators import Optional
 
 from services.console.client import Refused
+from services.console.downloads import passthrough
 from services.console.forms import options
 from services.console.labels import register
 from services.console.nav import LEADER, link, requires
@@ -165,13 +166,9 @@ def _ask(path: str, **params: Any) -> tuple[Any, Refused | None]:
 def _download(path: str, **params: Any) -> Response:
     """A service's XLSX as it came (its type and file name)."""
     try:
-        r = g.api.raw("GET", path, params={**params, "format": "xlsx"})
+        return passthrough(path, **params, format="xlsx")
     except Refused as exc:
         abort(exc.status if exc.status in (403, 404) else 400)
-    resp = Response(r.content, content_type=r.headers.get("Content-Type"))
-    if r.headers.get("Content-Disposition"):
-        resp.headers["Content-Disposition"] = r.headers["Content-Disposition"]
-    return resp
 
 
 # --- KPIs ------------------------------------------------------------------------------------

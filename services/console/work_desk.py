@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -31,6 +31,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from services.console.client import Refused
+from services.console.downloads import passthrough
 from services.console.forms import options, show_refusal
 from services.console.labels import choices, register
 from services.console.nav import OFFICE, link, requires
@@ -368,18 +369,12 @@ def ledger_xlsx() -> Any:
     if not _staff_id():
         abort(404)
     try:
-        r = g.api.raw(
-            "GET",
-            "/visits/api/v1/ledger",
-            params={"unit": _staff_id(), "period": _period(), "format": "xlsx"},
+        return passthrough(
+            "/visits/api/v1/ledger", unit=_staff_id(), period=_period(), format="xlsx"
         )
     except Refused as exc:
         flash(exc.message, "error")
         return redirect(url_for("work.ledger", period=_period()))
-    resp = Response(r.content, content_type=r.headers.get("Content-Type"))
-    if r.headers.get("Content-Disposition"):
-        resp.headers["Content-Disposition"] = r.headers["Content-Disposition"]
-    return resp
 
 
 # --- scorecard -----------------------------------------------------------------------------

@@ -9,9 +9,10 @@ and waits until scoring has counted them all. Then, for each page, ``--requests`
 through the platform's WSGI application (the console renders the page and calls the
 services in-process, exactly as it does under ``make run``; no network, no browser):
 
-* ``board``: the staff board ``/work/`` (chen.jing, staff-005 of 城东区) — whatever that
-  page renders in this tree — and the enterprise's list of demands ``/hall/``;
-* ``demand``: a demand's page ``/hall/demands/<code>`` (qiye.gaoyuan, its enterprise);
+* ``board``: the staff board ``/work/`` (chen.jing, staff-005 of 城东区: her open demands
+  and her department's, and the newest ended ones) and the enterprise's list ``/hall/``;
+* ``demand``: a demand's page for its enterprise ``/hall/demands/<code>`` and for the staff
+  ``/work/demands/<code>`` (with the dispatch decision, the orders and the archive trace);
 * ``dashboard``: the leader's cockpit ``/cockpit/?unit=630102`` (leader.xn, the county's
   KPIs for the month), and its six months' trend ``/cockpit/trend`` (htmx, after load).
 
@@ -207,12 +208,18 @@ def measure(p: Any, codes: list[str], n: int) -> dict[str, Any]:
         "board /work/ (staff)": staff.page("/work/"),
         "board /hall/ (enterprise's demands)": ent.page("/hall/"),
         "demand /hall/demands/<code>": ent.page(f"/hall/demands/{code}"),
+        "demand /work/demands/<code> (staff: decision, orders, trace)": staff.page(
+            f"/work/demands/{code}"
+        ),
         "dashboard /cockpit/?unit=630102": leader.page(f"/cockpit/?unit={COUNTY}"),
         "dashboard trend /cockpit/trend (htmx)": leader.page(
             f"/cockpit/trend?unit={COUNTY}", **{"HX-Request": "true"}
         ),
     }
     baselines = {
+        "board /work/ (staff)": staff.api(
+            "/intake/api/v1/demands?open=true&owner=staff-005&limit=200"
+        ),
         "board /hall/ (enterprise's demands)": ent.api("/intake/api/v1/demands?limit=100"),
         "demand /hall/demands/<code>": ent.api(f"/intake/api/v1/demands/{code}"),
         "dashboard /cockpit/?unit=630102": leader.api(kpis),

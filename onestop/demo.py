@@ -118,6 +118,8 @@ PEOPLE: list[tuple[str, str, str, tuple[str, ...], dict[str, object]]] = [
     ("sec.admin", "安全管理员", "630000", ("secadmin",), {}),
     ("audit.admin", "审计管理员", "630000", ("auditor",), {}),
     ("leader.xn", "西宁市科技局领导", "630100", ("leader",), {}),
+    # 城东区科技局's deputy director, cd-kjj's leader: its breaches are escalated to her
+    ("zhao.min", "赵敏", "630102", ("leader",), {"staff_id": "staff-004"}),
     ("chen.jing", "陈静", "630102", ("office_staff",), {"staff_id": "staff-005"}),
     ("station.cd", "城东区科技服务站", "630102-S0001", ("station_staff",), {}),
     # the operator of 西宁's alliance (CX 服务站): an alliance belongs to the unit that runs

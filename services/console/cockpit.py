@@ -468,6 +468,11 @@ def breaches() -> Any:
     escalated_only = request.args.get("escalated") == "1"
     if escalated_only:
         items = [b for b in items if b.get("escalated_to")]
+    # a leader who leads a department (bound to their staff record) sees first what was
+    # escalated to them; ``to=all``: every breach of the subtree
+    to_me = bool(mine) and request.args.get("to") != "all"
+    if to_me:
+        items = [b for b in items if b.get("escalated_to") == mine]
     counts: dict[str, int] = {}
     for b in answer.get("items") or []:
         counts[b.get("level") or ""] = counts.get(b.get("level") or "", 0) + 1
@@ -477,6 +482,7 @@ def breaches() -> Any:
         level=level,
         counts=counts,
         mine=mine,
+        to_me=to_me,
         escalated_only=escalated_only,
     )
 

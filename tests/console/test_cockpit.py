@@ -201,6 +201,12 @@ def test_breaches_escalated_to_the_leaders(platform, person):
     assert "staff-004" not in only  # warnings are not escalated
     escalated = leader.get("/cockpit/breaches?escalated=1").get_data(as_text=True)
     assert code in escalated and "临期预警</span></td>" not in escalated
+    # 赵敏 leads cd-kjj: what was escalated to her, first; every breach of her county on ask
+    zhao = person("zhao.min")
+    to_me = zhao.get("/cockpit/breaches").get_data(as_text=True)
+    assert code in to_me and "临期预警</span></td>" not in to_me  # warnings go to no one
+    assert code in zhao.get("/cockpit/breaches?to=all").get_data(as_text=True)
+    assert "上报给我的" in to_me and "上报给我的" not in empty  # leader.xn leads no department
 
 
 def test_visit_compliance_by_rule(platform, person):

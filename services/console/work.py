@@ -65,7 +65,6 @@ MOVES: dict[str, tuple[str, ...]] = {
     "closed": ("follow_up",),
     "rejected": (),
 }
-BOARD_CAP = 1000  # open demands read for one board (pages of 200)
 
 
 # --- forms ---------------------------------------------------------------------------------
@@ -175,27 +174,25 @@ def my_owners() -> set[str]:
 
 
 ENDED_SHOWN = 20  # the newest ended demands the board lists under its open ones
+OPEN_SHOWN = 100  # the open demands the board lists of each kind (overdue, the others)
 
 
 def _demands(status: str | None, owners: set[str] | None) -> tuple[list[dict[str, Any]], bool]:
     """The board's demands (``owners``: only theirs; none: the whole subtree): with a status,
-    those; else every open one and the newest ended ones — and whether more were left out.
-    The service filters (``owner``, ``open``): a county's thousands of ended demands are
-    never read."""
+    those (newest first); else the overdue ones and the other open ones, each the soonest
+    deadline first, and the newest ended ones — and whether more were left out. The
+    service filters and orders (``owner``, ``open``, ``overdue``, ``order=deadline``): a
+    county's thousands of demands are never read for one page."""
     mine = {"owner": sorted(owners)} if owners else {}
+    api = "/intake/api/v1/demands"
     if status:
-        page = g.api.get("/intake/api/v1/demands", status=status, limit=200, **mine)
+        page = g.api.get(api, status=status, limit=200, **mine)
         return list(page["items"]), bool(page.get("next_cursor"))
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = g.api.get("/intake/api/v1/demands", open="true", cursor=cursor, limit=200, **mine)
-        items.extend(page["items"])
-        cursor = page.get("next_cursor")
-        if not cursor or len(items) >= BOARD_CAP:
-            break
-    ended = g.api.get("/intake/api/v1/demands", open="false", limit=ENDED_SHOWN, **mine)
-    return items + list(ended["items"]), bool(cursor)
+    late = g.api.get(api, open="true", overdue="true", order="deadline", limit=OPEN_SHOWN, **mine)
+    due = g.api.get(api, open="true", overdue="false", order="deadline", limit=OPEN_SHOWN, **mine)
+    ended = g.api.get(api, open="false", limit=ENDED_SHOWN, **mine)
+    items = [*late["items"], *due["items"], *ended["items"]]
+    return items, bool(late.get("next_cursor") or due.get("next_cursor"))
 
 
 def _parse(at: str | None) -> datetime | None:

@@ -195,19 +195,30 @@ def ledger(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> bytes:
 
 
 def list_demands(uow: UnitOfWork, actor: Principal, args: dict[str, Any]) -> dict[str, Any]:
-    """Demands in the subtree (an enterprise user's: its own enterprises'), newest first,
-    filtered, a page at a time (keyset cursor)."""
+    """Demands in the subtree (an enterprise user's: its own enterprises'), filtered, a page
+    at a time (keyset cursor): newest first, or (``order=deadline``) those with a promised
+    deadline, the soonest first."""
     d = demands
     q = _listing(actor, args)
+    by_deadline = args.get("order") == "deadline"
+    when = d.c.expected_at if by_deadline else d.c.accepted_at
     key = cursor_key(args.get("cursor"), 2, lambda k: [_cursor_time(k[0]), str(k[1])])
-    if key is not None:
-        q = q.where(tuple_(d.c.accepted_at, d.c.code) < tuple_(key[0], key[1]))
+    if by_deadline:
+        q = q.where(when.is_not(None))
+        if key is not None:
+            q = q.where(tuple_(when, d.c.code) > tuple_(key[0], key[1]))
+        q = q.order_by(when, d.c.code)
+    else:
+        if key is not None:
+            q = q.where(tuple_(when, d.c.code) < tuple_(key[0], key[1]))
+        q = q.order_by(when.desc(), d.c.code.desc())
     limit = args["limit"]
     with uow.read() as s:
-        rows = s.execute(q.order_by(d.c.accepted_at.desc(), d.c.code.desc()).limit(limit + 1)).all()
+        rows = s.execute(q.limit(limit + 1)).all()
     items = [as_demand(r) for r in rows[:limit]]
     cursor = None
     if len(rows) > limit:
-        last = items[-1]
-        cursor = encode_cursor([last["accepted_at"].isoformat(), last["code"]])
+        last = rows[limit - 1]
+        last_at = last.expected_at if by_deadline else last.accepted_at
+        cursor = encode_cursor([last_at.isoformat(), last.code])
     return {"items": items, "next_cursor": cursor}

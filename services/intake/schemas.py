@@ -205,6 +205,14 @@ class DemandListArgs(Strict):
             "for any of several (a person's own and their department's: a workbench)"
         },
     )
+    order = fields.String(
+        load_default="newest",
+        validate=validate.OneOf(("newest", "deadline")),
+        metadata={
+            "description": "newest: newest first (every demand); deadline: the soonest "
+            "promised deadline first (only the demands that have one) — a workbench's order"
+        },
+    )
     cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     format = fields.String(

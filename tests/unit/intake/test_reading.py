@@ -201,3 +201,31 @@ def test_a_workbench_lists_the_open_demands_of_its_owners(uow, accept):
     with pytest.raises(ValidationError) as bad:
         DemandListArgs().load({"owner": [""]})
     assert "owner" in bad.value.messages
+
+
+def test_a_workbench_lists_the_soonest_deadline_first_a_page_at_a_time(uow, accept):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from services.intake.models import demands
+
+    now = datetime.now(UTC)
+    codes = [accept(title=f"第{i}个")["code"] for i in range(4)]
+    due = {codes[0]: now + timedelta(days=3), codes[1]: now - timedelta(days=1)}
+    due |= {codes[2]: now + timedelta(hours=2), codes[3]: None}  # none: not listed by deadline
+    with uow:
+        for code, at in due.items():
+            uow.session.execute(
+                update(demands).where(demands.c.code == code).values(expected_at=at)
+            )
+        uow.commit()
+    city = actor("district", "630100")
+    first = list_demands(uow, city, ARGS | {"order": "deadline", "limit": 2})
+    assert [d["code"] for d in first["items"]] == [codes[1], codes[2]]
+    rest = list_demands(
+        uow, city, ARGS | {"order": "deadline", "limit": 2, "cursor": first["next_cursor"]}
+    )
+    assert [d["code"] for d in rest["items"]] == [codes[0]] and rest["next_cursor"] is None
+    newest = list_demands(uow, city, ARGS | {"limit": 10})  # the default order: every demand
+    assert [d["code"] for d in newest["items"]] == codes[::-1]

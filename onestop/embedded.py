@@ -228,7 +228,8 @@ def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> Non
     if creds:
         print(
             f"Sign in at http://{host}:{port}/sign-in as qiye.gaoyuan (an enterprise), "
-            f"chen.jing (office staff), leader.xn, station.cd, clerk.pat (an agency) — "
+            f"chen.jing (office staff), leader.xn or zhao.min (leaders), station.xn (the "
+            f"alliance's station), clerk.pat (an agency) — "
             f"password {DEMO_PASSWORD}; the administrators also need the code of their "
             "second factor (its secret is in demo-credentials.json)",
             flush=True,

@@ -6,10 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from services.console.client import Refused
+
+# The satisfaction revisit's scale (满意度回访: 1–5), best first: the enterprise's and the staff's
+# forms.
+RATINGS = (
+    ("5", _l("非常满意")),
+    ("4", _l("满意")),
+    ("3", _l("基本满意")),
+    ("2", _l("不满意")),
+    ("1", _l("非常不满意")),
+)
 
 
 def show_refusal(form: FlaskForm, refused: Refused, names: Mapping[str, str] | None = None) -> None:

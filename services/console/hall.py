@@ -14,7 +14,7 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from services.console.client import Refused
-from services.console.forms import options, show_refusal
+from services.console.forms import RATINGS, options, show_refusal
 from services.console.labels import choices
 from services.console.nav import ENTERPRISE, link, requires
 
@@ -48,15 +48,7 @@ class DemandForm(FlaskForm):
 class RevisitForm(FlaskForm):
     rating = RadioField(
         _l("满意度"),
-        choices=options(
-            [
-                ("5", _l("非常满意")),
-                ("4", _l("满意")),
-                ("3", _l("基本满意")),
-                ("2", _l("不满意")),
-                ("1", _l("非常不满意")),
-            ]
-        ),
+        choices=options(RATINGS),
         validators=[DataRequired()],
     )
     comment = TextAreaField(

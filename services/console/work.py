@@ -26,7 +26,7 @@ from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from services.console.client import Refused
-from services.console.forms import options, show_refusal
+from services.console.forms import RATINGS, options, show_refusal
 from services.console.labels import choices, label, register
 from services.console.nav import OFFICE, link, requires
 from shared.timezone import CHINA
@@ -100,16 +100,7 @@ class CloseForm(FlaskForm):
 class StaffRevisitForm(FlaskForm):
     rating = SelectField(
         _l("企业满意度"),
-        choices=options(
-            [
-                ("", _l("请选择")),
-                ("5", _l("非常满意")),
-                ("4", _l("满意")),
-                ("3", _l("基本满意")),
-                ("2", _l("不满意")),
-                ("1", _l("非常不满意")),
-            ]
-        ),
+        choices=options([("", _l("请选择")), *RATINGS]),
         validators=[DataRequired()],
     )
     comment = TextAreaField(

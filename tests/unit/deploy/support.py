@@ -28,3 +28,24 @@ def run(*argv: str, cwd: Path = DEPLOY) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool(argv[0]), *argv[1:]], cwd=cwd, capture_output=True, text=True, timeout=120
     )
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (parsed, not pattern-matched)."""
+    import promql_parser
+
+    names: set[str] = set()
+
+    def walk(node: object) -> None:
+        if type(node).__name__ == "VectorSelector":
+            names.add(node.name)  # type: ignore[attr-defined]
+        for attr in dir(node):
+            if attr.startswith("_") or attr in ("parse", "prettify"):
+                continue
+            value = getattr(node, attr)
+            for child in value if isinstance(value, list) else [value]:
+                if hasattr(child, "prettify"):
+                    walk(child)
+
+    walk(promql_parser.parse(expr))
+    return names

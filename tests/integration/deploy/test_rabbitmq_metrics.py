@@ -20,6 +20,8 @@ from onestop.topology import declare_broker_topology
 from shared.config import load_settings
 from tests.support import need, wait_for
 
+pytestmark = pytest.mark.integration
+
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 
 

@@ -101,18 +101,19 @@ def alertmanager(tmp_path: Path, webhook: Webhook) -> Iterator[str]:
         r["group_wait"] = "1s"
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
     listen = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'alertmanager.yml'}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{listen}",
-            "--cluster.listen-address=",  # one instance, no gossip port
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "alertmanager.log", "wb"),  # noqa: SIM115 (the child keeps it)
-        start_new_session=True,
-    )
+    with open(tmp_path / "alertmanager.log", "wb") as log:  # the child keeps its own fd
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'alertmanager.yml'}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{listen}",
+                "--cluster.listen-address=",  # one instance, no gossip port
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_port(listen, 30, proc)
         url = f"http://127.0.0.1:{listen}"

@@ -481,23 +481,29 @@ def queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def registered_metrics() -> set[str]:
-    """The names every module of the code exposes (shared.metrics and each
-    ``services.<name>.metrics``), as Prometheus scrapes them."""
+    """The names the code exposes, as Prometheus scrapes them: every metric object of
+    ``shared.metrics`` and of each ``services.<name>.metrics`` (whatever registry it is
+    in), and whatever else the default registry holds."""
     from prometheus_client import REGISTRY
+    from prometheus_client.metrics import MetricWrapperBase
 
     import services
-    import shared.metrics  # noqa: F401
 
-    for module in pkgutil.iter_modules(services.__path__):
+    modules = [importlib.import_module("shared.metrics")]
+    for package in pkgutil.iter_modules(services.__path__):
         try:
-            importlib.import_module(f"services.{module.name}.metrics")
+            modules.append(importlib.import_module(f"services.{package.name}.metrics"))
         except ModuleNotFoundError as e:
-            if e.name != f"services.{module.name}.metrics":
+            if e.name != f"services.{package.name}.metrics":
                 raise
+    collectors: list[Any] = [REGISTRY]
+    for module in modules:
+        collectors += [v for v in vars(module).values() if isinstance(v, MetricWrapperBase)]
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
     return {
         family.name + suffix
-        for family in REGISTRY.collect()
+        for collector in collectors
+        for family in collector.collect()
         for suffix in suffixes.get(family.type, ("",))
     }
 

@@ -1,6 +1,7 @@
 """deploy/alertmanager/alertmanager.yml: amtool checks it and routes by severity; the real
-Alertmanager, started on loopback with the webhook pointed at this test, delivers a
-critical alert to the webhook and inhibits the warning of the same service."""
+Alertmanager, started on loopback with the webhook and the mail relay pointed at this test,
+delivers a critical alert to the webhook and by mail, a warning by mail, and inhibits the
+warning of a service that has a critical one."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
 
 from onestop.localservers import free_port, terminate, wait_port
 from tests.support import need, wait_for
@@ -84,17 +86,38 @@ def webhook() -> Iterator[Webhook]:
     server.server_close()
 
 
+class Mailbox:
+    """An SMTP relay on loopback (aiosmtpd) that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.mails: list[tuple[list[str], str]] = []  # (recipients, message)
+        self.port = free_port()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+
 @pytest.fixture
-def alertmanager(tmp_path: Path, webhook: Webhook) -> Iterator[str]:
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    relay = Controller(box, hostname="127.0.0.1", port=box.port)
+    relay.start()
+    yield box
+    relay.stop()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, webhook: Webhook, mailbox: Mailbox) -> Iterator[str]:
     """The real Alertmanager on loopback with the repository's config, but the webhook
-    pointed at ``webhook``, no e-mail (no relay here) and no waiting to group."""
+    and the mail relay pointed at this test and no waiting to group."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     need(binary is not None, "prometheus-alertmanager")
     assert binary is not None
     config = yaml.safe_load(CONFIG.read_text())
     port = webhook.server_address[1]
+    config["global"]["smtp_smarthost"] = f"127.0.0.1:{mailbox.port}"
     for receiver in config["receivers"]:
-        receiver.pop("email_configs")
         for hook in receiver.get("webhook_configs", []):
             hook["url"] = f"http://127.0.0.1:{port}/alertmanager"
     for r in [config["route"], *config["route"]["routes"]]:
@@ -131,7 +154,7 @@ def alert(name: str, severity: str, service: str) -> dict[str, Any]:
 
 
 def test_alertmanager_delivers_a_critical_alert_to_the_webhook_and_inhibits_the_warning(
-    alertmanager: str, webhook: Webhook
+    alertmanager: str, webhook: Webhook, mailbox: Mailbox
 ) -> None:
     sent = [
         alert("OnestopTargetDown", "critical", "intake"),
@@ -160,3 +183,20 @@ def test_alertmanager_delivers_a_critical_alert_to_the_webhook_and_inhibits_the_
         "OnestopOutboxBacklog/intake": "suppressed",
         "OnestopHttpLatencyHigh/visits": "active",
     }
+
+    # by mail: the critical one to on-call, visits' warning to operations, intake's none
+    def mails() -> dict[str, list[str]]:
+        got: dict[str, list[str]] = {}
+        for recipients, message in mailbox.mails:
+            for to in recipients:
+                got.setdefault(to, []).append(message)
+        return got
+
+    wait_for(lambda: len(mails()) == 2, timeout=30)
+    got = mails()
+    assert sorted(got) == ["oncall@onestop.example", "operations@onestop.example"]
+    [critical] = got["oncall@onestop.example"]
+    [warning] = got["operations@onestop.example"]
+    assert "OnestopTargetDown" in critical
+    assert "OnestopHttpLatencyHigh" in warning
+    assert "OnestopOutboxBacklog" not in critical + warning

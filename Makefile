@@ -81,7 +81,10 @@ translations: $(STAMP) ## the console's catalogues: extract the strings, update 
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date -l en -i $(CONSOLE)/translations/messages.pot -d $(CONSOLE)/translations
 	$(VENV)/bin/pybabel compile --statistics -l en -d $(CONSOLE)/translations
 
+dashboards: $(STAMP) ## the Grafana dashboards' JSON (deploy/grafana/dashboards/) from onestop/dashboards.py
+	$(PY) -m onestop.dashboards
+
 clean: ## remove runtime data (var/)
 	rm -rf var
 
-.PHONY: help install run run-stack lint test bench bench-peer bench-console bench-province fault-bench screenshots translations clean
+.PHONY: help install run run-stack lint test bench bench-peer bench-console bench-province fault-bench screenshots translations dashboards clean

@@ -20,13 +20,6 @@ from onestop.cli import main
 from tests.unit.deploy.support import DEPLOY, ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
-# Files other parts of issue 17 add (dashboards, Alertmanager): mounted here already.
-# Remove a path once it is merged.
-PENDING_FILES = {
-    "deploy/grafana/dashboards.yml",
-    "deploy/grafana/dashboards",
-    "deploy/alertmanager/alertmanager.yml",
-}
 
 
 @cache
@@ -199,7 +192,7 @@ def test_observability_is_provisioned_and_reaches_people() -> None:
             source = volume.split(":")[0]
             if source.startswith("./"):
                 path = source[2:]
-                assert path in PENDING_FILES or (ROOT / path).exists(), f"{name}: {source}"
+                assert (ROOT / path).exists(), f"{name}: {source}"
 
 
 def test_onestop_containers_log_json() -> None:

@@ -134,12 +134,13 @@ def not_routed_reason(result: dict[str, Any], bindings: Bindings) -> str | None:
 
 
 def embedded_refusal(queue: str) -> str:
-    """Why the command line cannot replay in the embedded shape, and what can."""
+    """Why the command line cannot replay to a queue no service consumes in the embedded
+    shape, and what can."""
     return (
         f"cannot replay to {queue!r} from this command: the embedded shape's broker"
-        " (memory://) lives inside the `onestop run` process and delivers in-process, so"
-        f" no queue named {queue!r} exists here and what this command published would reach"
-        " no consumer. Replay through the running platform instead:"
+        " (memory://) lives inside the `onestop run` process, so no queue named"
+        f" {queue!r} exists here and what this command published would reach no consumer."
+        " Replay through the running platform instead:"
         f' POST /archive/api/v1/replay {{"queue": "{queue}"}} on its address'
         " (http://127.0.0.1:8080 by default) with an admin key, or run this command against"
         " the stack's broker (ONESTOP_BROKER_URL=amqp://…)."

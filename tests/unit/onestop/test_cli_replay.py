@@ -1,6 +1,6 @@
-"""``onestop archive replay`` says why when it cannot deliver (issue 17): in the embedded
-shape the broker lives inside ``onestop run``, and a replay that routes nothing to its
-queue is not a success."""
+"""``onestop archive replay`` says why when it cannot deliver (issue 17): a queue no
+service here consumes in the embedded shape (whose broker lives inside ``onestop run``),
+and a replay that routes nothing to its queue, are not a success."""
 
 import json
 
@@ -17,13 +17,18 @@ from tests.unit.archive.conftest import archived_event
 from tests.unit.archive.test_replays import FakePublisher
 
 
-def test_the_embedded_shape_refuses_naming_the_queue_and_the_way_that_works(tmp_path, monkeypatch):
+def test_the_embedded_shape_refuses_a_queue_no_service_here_consumes(tmp_path, monkeypatch):
+    """In the embedded shape the command applies events to the queue's consumer in its own
+    process (tests/e2e/test_archive_replay_cli.py); a queue the topology names but no
+    service consumes (an agency's) cannot be replayed here, and the command says why."""
     monkeypatch.setenv("ONESTOP_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("ONESTOP_BROKER_URL", raising=False)  # the embedded default
-    r = CliRunner().invoke(main, ["archive", "replay", "scoring.on_demand_accepted"])
+    queues = {"agency.ag-1": [("dispatch", "agency.order_placed.ag-1")]}
+    monkeypatch.setattr("services.archive.replays.known_queues", lambda settings: queues)
+    r = CliRunner().invoke(main, ["archive", "replay", "agency.ag-1"])
     assert r.exit_code == 1, r.output
-    assert "'scoring.on_demand_accepted'" in r.output and "embedded shape" in r.output
-    assert "POST /archive/api/v1/replay" in r.output
+    assert "no service of this platform consumes 'agency.ag-1'" in r.output
+    assert "embedded shape" in r.output and "POST /archive/api/v1/replay" in r.output
     unknown = CliRunner().invoke(main, ["archive", "replay", "scoring.nowhere"])
     assert unknown.exit_code == 1 and "Unknown consumer queue 'scoring.nowhere'" in unknown.output
 

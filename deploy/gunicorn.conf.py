@@ -11,6 +11,9 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
+# gunicorn 25.1+ opens a control socket (for gunicornc) by default, in $XDG_RUNTIME_DIR or
+# ~/.gunicorn/: a second way in that nobody here uses, and a file in the home directory.
+control_socket_disable = True
 
 
 def on_starting(server):

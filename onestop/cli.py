@@ -299,19 +299,36 @@ def archive_verify(full: bool) -> None:
 @click.option("--type", "types", multiple=True, help="event type (repeatable)")
 @click.option("--jurisdiction", default=None, help="a subtree (GB/T 2260 code)")
 def archive_replay(queue: str, types: tuple[str, ...], jurisdiction: str | None) -> None:
-    """Re-publish archived events to a consumer QUEUE, marked as replays."""
+    """Re-publish archived events to a consumer QUEUE, marked as replays. In the embedded
+    shape (whose broker lives inside `onestop run`) each event is applied to the queue's
+    consumer in this process, through its inbox. Exits 1 when the queue is unknown, has no
+    consumer here, or none of the events selected is routed to it."""
+    from onestop.replay import NoConsumerHere, delivery
     from services import archive as archive_service
-    from services.archive.replays import broker, known_queues, replay
+    from services.archive import replays
     from shared.errors import ApiError
     from shared.usecases import DomainError
 
     data: dict[str, Any] = {"queue": queue, "types": list(types), "jurisdiction": jurisdiction}
     svc = archive_service.build(_settings())
-    queues, connect = known_queues(svc.settings), broker(svc.settings)
+    queues, connect = replays.known_queues(svc.settings), replays.broker(svc.settings)
+    here = None
+    if svc.settings.embedded and queue in queues:
+        try:
+            here = delivery(svc.settings, queue)
+        except NoConsumerHere as exc:
+            raise click.ClickException(f"{exc}: {replays.embedded_refusal(queue)}") from None
+        connect = lambda: here  # noqa: E731
     try:  # the operator's CLI is not bound to a jurisdiction
-        click.echo(json.dumps(replay(svc.uow(), None, data, queues=queues, connect=connect)))
+        result = replays.replay(svc.uow(), None, data, queues=queues, connect=connect)
     except (ApiError, DomainError) as exc:
         raise click.ClickException(exc.message) from None
+    if here is not None:
+        result.update(applied=here.applied, duplicates=here.duplicates)
+    click.echo(json.dumps(result))
+    reason = replays.not_routed_reason(result, queues[queue])
+    if reason:
+        raise click.ClickException(reason)
 
 
 @main.group()

@@ -119,6 +119,7 @@ class Stack:
                 "ONESTOP_DATA_DIR": str(self.base / "data"),
                 "ONESTOP_BROKER_URL": self.broker_url or "",
                 "ONESTOP_SWEEP_INTERVAL": "1",
+                "ONESTOP_METRICS_HOST": "127.0.0.1",  # every listener on loopback
                 "PYTHONUNBUFFERED": "1",
             }
         )

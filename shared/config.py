@@ -83,6 +83,7 @@ class Settings:
     log_level: str = "INFO"
     metrics_dir: str | None = None
     metrics_port: int = 0
+    metrics_host: str = "0.0.0.0"  # a worker's /metrics address (run-stack: loopback)
     periodic_interval: float = 60.0  # seconds between a worker's periodic jobs
     broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
     secret_keys: tuple[str, ...] = ()  # the directory's sealing keys (Fernet), first seals
@@ -144,6 +145,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("ONESTOP_LOG_LEVEL", "INFO"),
         metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
+        metrics_host=env.get("ONESTOP_METRICS_HOST", "0.0.0.0"),
         periodic_interval=_float(env, "ONESTOP_PERIODIC_INTERVAL", 60.0),
         broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
         credential_cache=_float(env, "ONESTOP_CREDENTIAL_CACHE", 30.0),

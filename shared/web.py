@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, jsonify, request, send_from_directory
+from flask import Flask, Response, g, jsonify, redirect, request, send_from_directory, url_for
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -58,7 +58,10 @@ def _refuse_nul() -> None:
         "\x00" in k or "\x00" in v for k, v in request.form.items(multi=True)
     ):
         where["form"] = ["contains a NUL character"]
-    body = request.get_data(cache=True) if request.content_length else b""
+    # An upload (multipart) is read by its view, under ``views.UPLOAD_LIMIT``: reading it
+    # here would hold it to the 1 MiB of a JSON body (a 20 MiB sheet was a 413).
+    scan = request.content_length and request.mimetype != "multipart/form-data"
+    body = request.get_data(cache=True) if scan else b""
     if b"\\u0000" in body:
         where["json"] = ["contains a NUL character (\\u0000)"]
     elif b"\\u" in body and LONE_SURROGATE.search(body):
@@ -170,6 +173,10 @@ def make_app(
                 }
             },
             "security": [{"apiKey": []}],
+            # Paths are written as the service sees them (/api/v1/...); the gateway and the
+            # embedded router serve each service under /<svc>, so Swagger UI's "Try it out"
+            # needs the prefix as the (relative) server URL.
+            "servers": [{"url": f"/{svc.name}", "description": "through the gateway"}],
         },
         MAX_CONTENT_LENGTH=1 << 20,
         JSON_AS_ASCII=False,
@@ -216,6 +223,11 @@ def make_app(
         import swagger_ui_bundle
 
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+    @app.get("/docs/")
+    def docs_slash() -> Response:
+        # The page loads its assets relative to /<svc>/docs: one canonical address.
+        return redirect(url_for("api-docs.openapi_swagger_ui"), 308)  # type: ignore[return-value]
 
     @app.get("/healthz")
     def healthz() -> Response:

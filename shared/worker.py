@@ -109,7 +109,7 @@ def run_worker(
     if svc.settings.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(svc.settings.metrics_port)
+        start_http_server(svc.settings.metrics_port, addr=svc.settings.metrics_host)
     consumer = svc.consumer(subscriptions(svc))
     svc.relay.ensure_started()  # sweeps leftovers of the API processes too
     job = Periodic(svc, periodic) if periodic else None

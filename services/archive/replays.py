@@ -76,6 +76,11 @@ def replay(
             fields={"json": {"queue": [f"one of {', '.join(sorted(queues))}"]}},
         )
     bindings = queues[queue]
+    if not bindings:
+        raise Invalid(
+            f"Queue {queue!r} has no bindings: no event is ever routed to it.",
+            fields={"json": {"queue": ["a queue bound to the events to replay"]}},
+        )
     args = {
         "jurisdiction": command.get("jurisdiction"),
         "from": command.get("from"),
@@ -112,4 +117,31 @@ def _publish(publisher: QueuePublisher, queue: str, envelope: dict[str, Any]) ->
             "event_type": envelope["event_type"],
             "x-onestop-replay": True,
         },
+    )
+
+
+def not_routed_reason(result: dict[str, Any], bindings: Bindings) -> str | None:
+    """Why a replay that selected events sent none of them (their routing keys match none
+    of the queue's bindings), or None when it sent some or selected none."""
+    if result["sent"] or not result["not_routed"]:
+        return None
+    bound = "; ".join(f"{producer}: {key}" for producer, key in bindings)
+    return (
+        f"none of the {result['not_routed']} archived events selected would have been routed"
+        f" to {result['queue']!r} (its bindings: {bound}): nothing was sent. Choose the"
+        " queue that consumes them, or narrow the selection with --type."
+    )
+
+
+def embedded_refusal(queue: str) -> str:
+    """Why the command line cannot replay to a queue no service consumes in the embedded
+    shape, and what can."""
+    return (
+        f"cannot replay to {queue!r} from this command: the embedded shape's broker"
+        " (memory://) lives inside the `onestop run` process, so no queue named"
+        f" {queue!r} exists here and what this command published would reach no consumer."
+        " Replay through the running platform instead:"
+        f' POST /archive/api/v1/replay {{"queue": "{queue}"}} on its address'
+        " (http://127.0.0.1:8080 by default) with an admin key, or run this command against"
+        " the stack's broker (ONESTOP_BROKER_URL=amqp://…)."
     )

@@ -213,8 +213,24 @@ def test_gateway_serves_every_service_under_its_prefix(stack):
     for svc in ("intake", "dispatch", "visits", "scoring", "archive"):
         assert requests.get(f"{gw}/{svc}/healthz", timeout=5).json()["service"] == svc
         assert "paths" in requests.get(f"{gw}/{svc}/openapi.json", timeout=5).json()
+        # the docs with or without the slash, and "Try it out" under the gateway's prefix
+        assert requests.get(f"{gw}/{svc}/docs", timeout=5).status_code == 200
+        r = requests.get(f"{gw}/{svc}/docs/", timeout=5, allow_redirects=False)
+        assert r.status_code == 308 and r.headers["Location"] == f"/{svc}/docs", r.headers
+        [server] = requests.get(f"{gw}/{svc}/openapi.json", timeout=5).json()["servers"]
+        assert requests.get(f"{gw}{server['url']}/healthz", timeout=5).json()["service"] == svc
         r = requests.get(f"{gw}/{svc}/metrics", timeout=5)  # not public
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    # the survey sheet the README promises (up to 20 MiB) passes the gateway's body limit
+    from tests.e2e.test_body_limits import big_sheet
+
+    r = requests.post(
+        f"{gw}/intake/api/v1/enterprises/import",
+        headers=hdr(stack, "staff"),
+        files={"file": ("survey.csv", big_sheet())},
+        timeout=60,
+    )
+    assert r.status_code == 200 and r.json()["rejected"] == [], r.text[:500]
     # the console answers "/" and calls the services through this gateway
     from onestop.demo import DEMO_PASSWORD
     from tests.console.conftest import csrf_of

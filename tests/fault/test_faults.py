@@ -12,6 +12,8 @@ than a 503 with Retry-After. ``make fault-bench`` runs the same with 2,000 a fau
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import time
 
 import pytest
@@ -73,6 +75,65 @@ def test_the_stack_keeps_its_node_and_listens_on_loopback_only(rig):
     for name in ("postgres", "amqp", "dist", "management"):
         addresses = _listening(ports[name])
         assert addresses and addresses <= loopback, (name, addresses)
+
+
+def _listeners(sessions: set[int]) -> dict[str, set[str]]:
+    """``{"<name> <pid>": {"ip:port", ...}}``: every listening TCP socket of the processes
+    in these sessions (each child of the stack is started in a session of its own), and of
+    epmd, which daemonizes into one of its own."""
+    import os
+
+    import psutil
+
+    found: dict[str, set[str]] = {}
+    for proc in psutil.process_iter(["pid", "name"]):
+        try:
+            if os.getsid(proc.pid) not in sessions and proc.info["name"] != "epmd":
+                continue
+            for c in proc.net_connections(kind="inet"):
+                if c.status == psutil.CONN_LISTEN:
+                    key = f"{proc.info['name']} {proc.pid}"
+                    found.setdefault(key, set()).add(f"{c.laddr.ip}:{c.laddr.port}")
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
+    return found
+
+
+def test_every_listener_of_run_stack_is_on_loopback(rig):
+    """PostgreSQL, RabbitMQ (AMQP, management, Erlang distribution, epmd), nginx, the
+    gunicorn APIs and the console, the workers — and a worker's /metrics when it serves
+    one (ONESTOP_METRICS_PORT): nothing of run-stack listens beyond 127.0.0.1."""
+    from onestop.localservers import free_port, terminate, wait_port
+
+    stack = rig.stack
+    port = free_port()
+    probe = stack._spawn(  # a worker serving its metrics, as compose's do on 9100
+        "metrics-probe",
+        [sys.executable, "-m", "services.scoring.worker"],
+        {**stack.env(), "ONESTOP_METRICS_PORT": str(port)},
+    )
+    try:
+        wait_port(port, 60, probe)
+        assert stack.pg is not None and stack.mq is not None
+        servers = [stack.pg.proc, stack.mq.proc]
+        sessions = {p.pid for p in [*stack.procs.values(), *servers] if p is not None}
+        found = _listeners(sessions)
+        every = {a for addresses in found.values() for a in addresses}
+        ports = json.loads((rig.base / "ports.json").read_text())
+        for p in [*ports.values(), *stack.api_ports.values(), rig.port, port, 4369]:
+            assert any(a.endswith(f":{p}") for a in every), (p, found)  # all seen
+        outside = {k: a for k, a in found.items() if any(not _loopback(x) for x in a)}
+        assert outside == {}
+    finally:
+        with stack._lock:
+            stack.procs.pop("metrics-probe")
+            stack.children.pop("metrics-probe")
+        terminate(probe, signal.SIGTERM, 30)
+
+
+def _loopback(address: str) -> bool:
+    ip = address.rsplit(":", 1)[0]
+    return ip == "::1" or ip.startswith("127.")
 
 
 def test_a_dead_letter_waits_on_the_broker_while_the_database_is_down(rig):

@@ -123,3 +123,25 @@ def test_a_subtree_outside_the_actors_is_forbidden_before_the_broker_is_touched(
         connect=connect,
     )
     assert mine["sent"] == 10 and publisher.opened == 1
+
+
+def test_a_queue_without_bindings_is_invalid_before_the_broker_is_touched(
+    uow, ten_demands, publisher, connect
+):
+    with pytest.raises(Invalid) as refused:
+        replay(uow, None, {"queue": "lonely"}, queues={"lonely": []}, connect=connect)
+    assert status_of(refused.value) == 422
+    assert "no bindings" in refused.value.message and publisher.opened == 0
+
+
+def test_why_nothing_was_sent_names_the_queues_bindings():
+    from services.archive.replays import not_routed_reason
+
+    bindings = QUEUES["scoring.on_assignment_made"]
+    nothing = {"queue": "scoring.on_assignment_made", "sent": 0, "not_routed": 36}
+    reason = not_routed_reason(nothing, bindings)
+    assert reason is not None
+    assert "none of the 36" in reason and "'scoring.on_assignment_made'" in reason
+    assert "dispatch: assignment.made.#" in reason
+    assert not_routed_reason({**nothing, "sent": 1}, bindings) is None
+    assert not_routed_reason({**nothing, "not_routed": 0}, bindings) is None  # none selected

@@ -17,7 +17,9 @@ SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell|console)\n(.*?)^```", re.M | re.
 CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 # a bare interpreter or tool as a command (followed by an argument), not .venv/bin/<it>
 BARE = re.compile(r"(?:^|[\s(;|&])(python3?|pip3?|pytest|gunicorn)\s+\S")
-BARE_ONESTOP = re.compile(r"(?:^|[\s(;|&])onestop\s+[a-z]")
+# onestop as the command (a line's first word, or after ; | & or $( ), not as an argument
+# (`kubectl -n onestop …`)
+BARE_ONESTOP = re.compile(r"(?:^|[;|&(]\s*)onestop\s+[a-z]")
 VENV_TOOL = re.compile(r"\.venv/bin/([\w.-]+)")
 MODULE = re.compile(r"\.venv/bin/python\s+-m\s+([\w.<>]+)")
 SCRIPT = re.compile(r"\.venv/bin/python\s+([\w./-]+\.py)")

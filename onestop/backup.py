@@ -206,8 +206,10 @@ def _pg_snapshots(urls: dict[str, str]) -> Iterator[dict[str, tuple[str, Snapsho
     with ExitStack() as stack:
         out: dict[str, tuple[str, Snapshot]] = {}
         for name, url in urls.items():
-            conn = stack.enter_context(_psycopg(url))
+            conn = stack.enter_context(_psycopg(url, autocommit=True))  # our own BEGIN
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if conn.execute("SHOW transaction_isolation").fetchone()[0] != "repeatable read":
+                raise BackupError(f"{name}: no REPEATABLE READ snapshot")
             snap, taken, version = conn.execute(
                 "SELECT pg_export_snapshot(), clock_timestamp(), current_setting('server_version')"
             ).fetchone()
@@ -503,6 +505,10 @@ def _pg_restore(url: str, dump: Path, *, clean: bool) -> None:
     if clean:
         argv += ["--clean", "--if-exists"]
     _run([*argv, str(dump)], env)
+    # a dump carries no planner statistics: without them the first queries (the chain walk
+    # among them) plan as if every table were empty
+    with _psycopg(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def _sqlite_restore(url: str, copy: Path) -> None:

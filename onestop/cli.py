@@ -419,6 +419,84 @@ def rebuild_cmd(service: str) -> None:
     click.echo(json.dumps(counts))
 
 
+@main.command("backup")
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/backups"),
+    show_default=True,
+    help="directory the dated bundle is written under",
+)
+def backup_cmd(to: Path) -> None:
+    """Write one dated bundle: a dump per service database, the archive chain's head, the
+    broker's definitions (agency users' password hashes) and a manifest of sha256 sums.
+    Store it encrypted (README: Backup and restore)."""
+    from onestop.backup import BackupError, backup
+
+    try:
+        bundle = backup(_settings(), to, say=click.echo)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"bundle {bundle}")
+
+
+@main.command("restore")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace what the bundle holds in non-empty databases")
+@click.option(
+    "--republish-minutes",
+    type=click.IntRange(0, None),
+    default=60,
+    show_default=True,
+    help="outbox events published this long before the backup are sent again",
+)
+def restore_cmd(bundle: Path, force: bool, republish_minutes: int) -> None:
+    """Bring BUNDLE up on the configured empty databases and broker, then walk the archive
+    chain to the recorded head. Checks every sha256 before writing anything."""
+    from datetime import timedelta
+
+    from onestop.backup import BackupError, restore
+
+    try:
+        restore(
+            _settings(),
+            bundle,
+            force=force,
+            republish=timedelta(minutes=republish_minutes),
+            say=click.echo,
+        )
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("restored; start the workers and APIs")
+
+
+@main.group()
+def agencies() -> None:
+    """Member agencies' broker access."""
+
+
+@agencies.command("reprovision")
+def agencies_reprovision() -> None:
+    """Make every agency's queue, broker user and read-only permission again from
+    dispatch's records (stored password hashes: the agencies' passwords keep working)."""
+    from services import dispatch
+    from services.dispatch.broker import ProvisioningError, agency_records, reprovision
+
+    settings = _settings()
+    if not settings.embedded and not settings.broker_admin_url:
+        raise click.ClickException("ONESTOP_BROKER_ADMIN_URL is not set: no broker users")
+    svc = dispatch.build(settings)
+    svc.relay.stop()
+    try:
+        done = reprovision(settings, agency_records(svc.db))
+    except ProvisioningError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in done:
+        click.echo(json.dumps(line, ensure_ascii=False))
+    click.echo(f"reprovisioned {len(done)} agencies")
+
+
 @main.command("make-revision")
 @click.argument("name", type=click.Choice(list(SERVICES)))
 @click.option("-m", "--message", required=True)

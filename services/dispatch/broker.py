@@ -9,6 +9,8 @@
   generated once, given to the agency once, and only RabbitMQ's salted SHA-256
   hash of it is stored or sent (``password_hash``), never the password.
 * In the embedded default the queue exists in-process; there are no broker users.
+* ``reprovision`` makes them all again from dispatch's records (a broker rebuilt without
+  its definitions): the stored hash is set as it is, so every agency keeps its password.
 """
 
 from __future__ import annotations
@@ -167,6 +169,36 @@ def _management_user(
         r.raise_for_status()
     except requests.RequestException as exc:
         raise ProvisioningError(f"RabbitMQ management API refused the agency user: {exc}") from exc
+
+
+def agency_records(db: Any) -> list[dict[str, Any]]:
+    """What dispatch knows of each agency's broker access (``db``: dispatch's Database)."""
+    from sqlalchemy import select
+
+    from services.dispatch.models import agencies
+
+    a = agencies.c
+    with db.session() as s:
+        rows = s.execute(
+            select(a.id, a.status, a.broker_user, a.broker_password_hash).order_by(a.id)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+
+def reprovision(settings: Settings, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every agency's queue, and its broker user and read-only permission where its record
+    has one, made again from ``records`` (``id``, ``broker_user``,
+    ``broker_password_hash``): the user gets the stored RabbitMQ hash (``password_hash``),
+    so the password the agency was given at admission works again and nothing new is
+    issued. Idempotent (declare and PUT); one line of outcome per agency."""
+    out = []
+    for record in records:
+        with_user = bool(record["broker_user"] and record["broker_password_hash"])
+        info = provision(
+            settings, record["id"], record["broker_password_hash"] if with_user else None
+        )
+        out.append({"agency_id": record["id"], "status": record.get("status"), **info})
+    return out
 
 
 def queue_depths(settings: Settings, agency_ids: list[str]) -> dict[str, int]:

@@ -74,6 +74,7 @@ class Stack:
     pg: Postgres | None = None
     mq: RabbitMQ | None = None
     api_ports: dict[str, int] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # each worker's /metrics
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
@@ -255,10 +256,14 @@ class Stack:
         return port
 
     def start_worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        """The worker, serving its own ``/metrics`` on a loopback port of its own."""
+        port = self.metrics_ports.get(name) or free_port()
+        self.metrics_ports[name] = port
+        metrics = {"ONESTOP_METRICS_PORT": str(port), "ONESTOP_METRICS_ADDR": "127.0.0.1"}
         return self._spawn(
             f"{name}-worker",
             [sys.executable, "-m", f"services.{name}.worker"],
-            {**self.env(), **env},
+            {**self.env(), **metrics, **env},
         )
 
     def start_gateway(self, port: int) -> None:
@@ -290,6 +295,9 @@ class Stack:
         self._stopping.clear()
         self.start_infra()
         self.prepare()
+        # the workers' metrics ports, kept across restarts (an operator's scrape targets)
+        ports = stable_ports(self.base / "metrics-ports.json", SERVICES)
+        self.metrics_ports = {**ports, **self.metrics_ports}
         for name in SERVICES:
             self.start_worker(name)
         for name in SERVICES:
@@ -365,6 +373,10 @@ def run_stack(base: Path, port: int) -> None:
     try:
         stack.start(gateway_port=port)
         print(f"onestop stack on http://127.0.0.1:{port} (gateway); APIs: {stack.api_ports}")
+        print(
+            "metrics: each API at http://127.0.0.1:<its port>/metrics, each worker at "
+            f"http://127.0.0.1:<port>/metrics: {stack.metrics_ports}"
+        )
         print(f"broker {stack.broker_url}; data and logs in {base}")
         print((base / "data" / "demo-credentials.json").read_text(), flush=True)
         while not stopping.wait(0.5):

@@ -38,6 +38,7 @@ from onestop.localservers import (
 from shared.config import SERVICES, explicit_infrastructure
 
 ROOT = Path(__file__).resolve().parent.parent
+LOGS = ("ONESTOP_LOG_FORMAT", "ONESTOP_LOG_LEVEL")  # the operator's, passed to every process
 log = logging.getLogger(__name__)
 
 
@@ -114,7 +115,7 @@ class Stack:
             self.extra_env.setdefault("ONESTOP_BROKER_ADMIN_URL", self.mq.admin_url or "")
 
     def env(self, name: str | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_") or k in LOGS}
         env.update(
             {
                 "ONESTOP_DATA_DIR": str(self.base / "data"),
@@ -260,11 +261,10 @@ class Stack:
         port = self.metrics_ports.get(name) or free_port()
         self.metrics_ports[name] = port
         metrics = {"ONESTOP_METRICS_PORT": str(port), "ONESTOP_METRICS_ADDR": "127.0.0.1"}
-        return self._spawn(
-            f"{name}-worker",
-            [sys.executable, "-m", f"services.{name}.worker"],
-            {**self.env(), **metrics, **env},
-        )
+        full = {**self.env(), **metrics, **env}
+        full.pop("PROMETHEUS_MULTIPROC_DIR", None)  # an API's: a worker serves its own registry
+        argv = [sys.executable, "-m", f"services.{name}.worker"]
+        return self._spawn(f"{name}-worker", argv, full)
 
     def start_gateway(self, port: int) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -39,8 +39,9 @@ def test_a_direct_caller_s_correlation_id_is_kept_and_a_hostile_one_replaced(cli
     assert len(r.get_json()["cid"]) == 36 and r.headers["X-Request-ID"] == r.get_json()["cid"]
 
 
-def test_no_request_s_id_is_left_on_the_thread_after_it(client, caplog):
-    caplog.handler.addFilter(CorrelationFilter())
+def test_no_request_s_id_is_left_on_the_thread_after_it(client, caplog, monkeypatch):
+    # pytest keeps its capturing handler from test to test: the filter is this test's
+    monkeypatch.setattr(caplog.handler, "filters", [CorrelationFilter()])
     with caplog.at_level(logging.INFO):
         client.get("/probe", headers={"X-Request-ID": "req-7"})
         client.get("/nowhere", headers={"X-Request-ID": "req-8"})  # a 404 too

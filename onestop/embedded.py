@@ -192,7 +192,7 @@ class Platform:
 
 
 def serve(settings: Settings, *, host: str, port: int, demo: bool = True) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from onestop import migrate
     from onestop.demo import DEMO_PASSWORD
     from onestop.seed import seed_demo, wait_for_copies

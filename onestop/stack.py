@@ -38,6 +38,7 @@ from onestop.localservers import (
 from shared.config import SERVICES, explicit_infrastructure
 
 ROOT = Path(__file__).resolve().parent.parent
+LOGS = ("ONESTOP_LOG_FORMAT", "ONESTOP_LOG_LEVEL")  # the operator's, passed to every process
 log = logging.getLogger(__name__)
 
 
@@ -74,6 +75,7 @@ class Stack:
     pg: Postgres | None = None
     mq: RabbitMQ | None = None
     api_ports: dict[str, int] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # each worker's /metrics
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
@@ -113,13 +115,13 @@ class Stack:
             self.extra_env.setdefault("ONESTOP_BROKER_ADMIN_URL", self.mq.admin_url or "")
 
     def env(self, name: str | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ONESTOP_") or k in LOGS}
         env.update(
             {
                 "ONESTOP_DATA_DIR": str(self.base / "data"),
                 "ONESTOP_BROKER_URL": self.broker_url or "",
                 "ONESTOP_SWEEP_INTERVAL": "1",
-                "ONESTOP_METRICS_HOST": "127.0.0.1",  # every listener on loopback
+                "ONESTOP_METRICS_ADDR": "127.0.0.1",  # every listener on loopback
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -256,11 +258,14 @@ class Stack:
         return port
 
     def start_worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
-        return self._spawn(
-            f"{name}-worker",
-            [sys.executable, "-m", f"services.{name}.worker"],
-            {**self.env(), **env},
-        )
+        """The worker, serving its own ``/metrics`` on a loopback port of its own."""
+        port = self.metrics_ports.get(name) or free_port()
+        self.metrics_ports[name] = port
+        metrics = {"ONESTOP_METRICS_PORT": str(port)}  # on loopback: env() sets the address
+        full = {**self.env(), **metrics, **env}
+        full.pop("PROMETHEUS_MULTIPROC_DIR", None)  # an API's: a worker serves its own registry
+        argv = [sys.executable, "-m", f"services.{name}.worker"]
+        return self._spawn(f"{name}-worker", argv, full)
 
     def start_gateway(self, port: int) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -291,6 +296,9 @@ class Stack:
         self._stopping.clear()
         self.start_infra()
         self.prepare()
+        # the workers' metrics ports, kept across restarts (an operator's scrape targets)
+        ports = stable_ports(self.base / "metrics-ports.json", SERVICES)
+        self.metrics_ports = {**ports, **self.metrics_ports}
         for name in SERVICES:
             self.start_worker(name)
         for name in SERVICES:
@@ -366,6 +374,10 @@ def run_stack(base: Path, port: int) -> None:
     try:
         stack.start(gateway_port=port)
         print(f"onestop stack on http://127.0.0.1:{port} (gateway); APIs: {stack.api_ports}")
+        print(
+            "metrics: each API at http://127.0.0.1:<its port>/metrics, each worker at "
+            f"http://127.0.0.1:<port>/metrics: {stack.metrics_ports}"
+        )
         print(f"broker {stack.broker_url}; data and logs in {base}")
         print((base / "data" / "demo-credentials.json").read_text(), flush=True)
         while not stopping.wait(0.5):

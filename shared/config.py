@@ -41,6 +41,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when not set)."""
+    raw = (env.get(name) or "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of networks (CIDR), each checked."""
     out = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
@@ -81,9 +89,10 @@ class Settings:
     consumer_batch: int = 50
     heartbeat: int = 30
     log_level: str = "INFO"
+    log_format: str = "text"  # or json: one object per line (shared.logs)
     metrics_dir: str | None = None
-    metrics_port: int = 0
-    metrics_host: str = "0.0.0.0"  # a worker's /metrics address (run-stack: loopback)
+    metrics_port: int = 0  # a worker's /metrics (0: none)
+    metrics_addr: str = "0.0.0.0"  # the address it listens on (run-stack: loopback)
     periodic_interval: float = 60.0  # seconds between a worker's periodic jobs
     broker_admin_url: str | None = None  # RabbitMQ management API: provisions agency users
     secret_keys: tuple[str, ...] = ()  # the directory's sealing keys (Fernet), first seals
@@ -143,9 +152,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         consumer_batch=_int(env, "ONESTOP_CONSUMER_BATCH", 50),
         heartbeat=_int(env, "ONESTOP_HEARTBEAT", 30),
         log_level=env.get("ONESTOP_LOG_LEVEL", "INFO"),
+        log_format=_choice(env, "ONESTOP_LOG_FORMAT", ("text", "json")),
         metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         metrics_port=_int(env, "ONESTOP_METRICS_PORT", 0),
-        metrics_host=env.get("ONESTOP_METRICS_HOST", "0.0.0.0"),
+        metrics_addr=env.get("ONESTOP_METRICS_ADDR") or "0.0.0.0",
         periodic_interval=_float(env, "ONESTOP_PERIODIC_INTERVAL", 60.0),
         broker_admin_url=env.get("ONESTOP_BROKER_ADMIN_URL") or None,
         credential_cache=_float(env, "ONESTOP_CREDENTIAL_CACHE", 30.0),

@@ -37,7 +37,7 @@ from kombu.mixins import ConsumerMixin
 
 from shared.events import Event, parse_event
 from shared.faults import BROKER, DATABASE, unavailable
-from shared.logs import acting, correlation_id
+from shared.logs import acting, correlation_id, scope, service
 from shared.messaging import (
     ATTEMPT_HEADER,
     DLX,
@@ -299,6 +299,10 @@ class EventConsumer(ConsumerMixin):
     def handle_batch(self, sub: Subscription, messages: Sequence[Message]) -> list[str]:
         """Apply ``messages`` of ``sub``'s queue in one transaction and acknowledge them
         after its commit; when that fails, or cannot be tried, one by one (``handle``)."""
+        with scope():
+            return self._handle_batch(sub, messages)
+
+    def _handle_batch(self, sub: Subscription, messages: Sequence[Message]) -> list[str]:
         applied = self._apply_batch(sub, messages)
         if applied is None:
             return [self.handle(sub, m) for m in messages]
@@ -338,9 +342,12 @@ class EventConsumer(ConsumerMixin):
 
     @staticmethod
     def _enter(sub: Subscription, event: Event) -> None:
-        """The log context of ``event``'s handling (and of the events it emits)."""
+        """The log context of ``event``'s handling (and of the events it emits), inside the
+        ``scope`` of its delivery (``handle``, ``handle_batch``), which puts it back after."""
+        name = sub.queue.split(".")[0]
         correlation_id.set(event.correlation_id)
-        acting.set((f"service:{sub.queue.split('.')[0]}", event.actor))
+        acting.set((f"service:{name}", event.actor))
+        service.set(name)
 
     def _reset_publisher(self) -> None:
         if self._publisher is not None:
@@ -378,6 +385,11 @@ class EventConsumer(ConsumerMixin):
         return Outcome.REQUEUED
 
     def handle(self, sub: Subscription, message: Message) -> str:
+        """Handle one delivery, in a log ``scope`` of its own: no id outlives it."""
+        with scope():
+            return self._deliver(sub, message)
+
+    def _deliver(self, sub: Subscription, message: Message) -> str:
         self._depth += 1
         try:
             if self.pause.active:  # delivered before the cancel took effect

@@ -23,7 +23,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from shared.logs import acting
+from shared.logs import NONE, acting
+from shared.logs import correlation_id as current_correlation_id
 
 JURISDICTION_RE = re.compile(r"^[1-9]\d{5}$")  # a GB/T 2260 division
 # any unit of the tree: a division, a township (9 digits), a platform-coded unit below them
@@ -201,6 +202,12 @@ class Event:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
 
+def _current_correlation_id() -> str | None:
+    """The id of the request or event being handled (``shared.logs``), if any."""
+    current = current_correlation_id.get()
+    return None if current == NONE else current
+
+
 def make_event(
     event_type: str,
     version: int,
@@ -215,6 +222,8 @@ def make_event(
 
     ``audience`` appends one word to the routing key (an agency id): the agency's
     own queue binds ``agency.#.<agency id>`` and receives only what is meant for it.
+    Without a ``correlation_id``, the event carries the one of the request or event being
+    handled (``shared.logs``), else a new one.
     """
     schema = payload_schema(event_type, version)
     try:
@@ -229,7 +238,7 @@ def make_event(
         producer=producer,
         jurisdiction=jurisdiction,
         payload=schema.dump(loaded),
-        correlation_id=correlation_id or str(uuid.uuid4()),
+        correlation_id=correlation_id or _current_correlation_id() or str(uuid.uuid4()),
         audience=audience,
         actor=who[0] if who else None,
         on_behalf_of=who[1] if who else None,

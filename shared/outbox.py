@@ -47,6 +47,7 @@ from sqlalchemy import (
 from shared.db import Database, UnitOfWork, UtcDateTime, insert_or_ignore
 from shared.events import Event
 from shared.faults import unavailable
+from shared.logs import scope
 from shared.messaging import Outgoing, Unconfirmed, exchange_for
 
 log = logging.getLogger(__name__)
@@ -173,17 +174,22 @@ class OutboxRelay:
         while not self._stop.is_set():
             woken = self._wake.wait(self.sweep_interval)
             self._wake.clear()
-            try:
-                while self.publish_pending() == self.batch and not self._stop.is_set():
-                    pass
-                if not woken and self._on_sweep is not None:
-                    self._on_sweep(self.pending())  # the backlog, for the metrics
-            except Exception as exc:  # broker or database down: the sweep tries again
-                if unavailable(exc) is None:
-                    log.exception("outbox relay could not publish; will retry")
-                else:
-                    log.warning("outbox relay could not publish (%s); will retry", exc)
-                self._close_publisher()
+            with scope():  # the relay's lines carry no request's or event's id
+                self._round(woken)
+
+    def _round(self, woken: bool) -> None:
+        """Publish what is pending; after a sweep's wait, report the backlog."""
+        try:
+            while self.publish_pending() == self.batch and not self._stop.is_set():
+                pass
+            if not woken and self._on_sweep is not None:
+                self._on_sweep(self.pending())  # the backlog, for the metrics
+        except Exception as exc:  # broker or database down: the sweep tries again
+            if unavailable(exc) is None:
+                log.exception("outbox relay could not publish; will retry")
+            else:
+                log.warning("outbox relay could not publish (%s); will retry", exc)
+            self._close_publisher()
 
     # -- work --------------------------------------------------------------
     def _close_publisher(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, redirect, request, send_from_directory, url_for
 from flask_smorest import Api
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,7 +32,7 @@ from shared.errors import (
     register_error_handlers,
 )
 from shared.events import make_event
-from shared.logs import acting, correlation_id, setup_logging
+from shared.logs import acting, scope, setup_logging
 from shared.runtime import Service
 from shared.tokens import InvalidToken
 
@@ -45,6 +46,18 @@ LONE_SURROGATE = re.compile(
     rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
+
+
+def correlation_of(headers: Headers) -> str:
+    """The request's correlation id: the gateway's ``X-Request-ID`` (the caller's own when
+    it sent a safe one, else nginx's ``$request_id``), a direct caller's
+    ``X-Correlation-ID``, or a new one. A caller's id is kept only when it is a safe token:
+    it travels in every event envelope (max 100 characters) and every log line."""
+    for name in ("X-Request-ID", "X-Correlation-ID"):
+        given = headers.get(name, "")
+        if CORRELATION_RE.match(given):
+            return given
+    return str(uuid.uuid4())
 
 
 def _refuse_nul() -> None:
@@ -154,7 +167,7 @@ def make_app(
     on_scrape: Callable[[Service], None] | None = None,
 ) -> Flask:
     """The service's Flask app; ``on_scrape`` refreshes gauges read from the database."""
-    setup_logging(svc.settings.log_level)
+    setup_logging(svc.settings.log_level, svc.settings.log_format)
     app = Flask(f"onestop.{svc.name}")
     app.config.update(
         API_TITLE=title,
@@ -192,12 +205,9 @@ def make_app(
     @app.before_request
     def _before() -> None:
         g.started = time.perf_counter()
-        given = request.headers.get("X-Correlation-ID", "")
-        # A caller's id is kept only when it is a safe token: it travels in
-        # every event envelope (max 100 characters) and every log line.
-        g.correlation_id = given if CORRELATION_RE.match(given) else str(uuid.uuid4())
-        correlation_id.set(g.correlation_id)
-        acting.set(None)
+        g.correlation_id = correlation_of(request.headers)
+        g.log_scope = scope(g.correlation_id, None, svc.name)
+        g.log_scope.__enter__()  # left in teardown: no id outlives its request
         _refuse_nul()
         if request.path.startswith("/api/"):
             view = app.view_functions.get(request.endpoint or "")
@@ -206,9 +216,16 @@ def make_app(
                 acting.set((g.principal.key_id, None))
             _refuse_other_media()
 
+    @app.teardown_request
+    def _teardown(_exc: BaseException | None) -> None:
+        log_scope = g.pop("log_scope", None)
+        if log_scope is not None:
+            log_scope.__exit__(None, None, None)
+
     @app.after_request
     def _after(resp: Response) -> Response:
         resp.headers["X-Correlation-ID"] = g.get("correlation_id", "")
+        resp.headers["X-Request-ID"] = g.get("correlation_id", "")
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.HTTP_REQUESTS.labels(svc.name, request.method, endpoint, resp.status_code).inc()
         started = g.get("started")
@@ -256,7 +273,7 @@ def make_app(
             )
             if on_scrape is not None:
                 on_scrape(svc)
-        data, ctype = metrics.render(svc.settings.metrics_dir)
+        data, ctype = metrics.render(svc.settings.metrics_dir, svc.name)
         return Response(data, content_type=ctype)
 
     return app

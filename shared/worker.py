@@ -13,7 +13,7 @@ import shared.contracts  # noqa: F401  (registers the event schemas)
 from shared.config import Settings
 from shared.consumer import EventConsumer
 from shared.faults import unavailable
-from shared.logs import setup_logging
+from shared.logs import scope, setup_logging
 from shared.messaging import Subscription
 from shared.runtime import Service
 
@@ -48,7 +48,8 @@ class Periodic:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.job(self.svc)
+                with scope(svc=self.svc.name):
+                    self.job(self.svc)
             except Exception as exc:
                 dependency = unavailable(exc)
                 if dependency is None:
@@ -103,13 +104,15 @@ def run_worker(
     periodic: Callable[[Service], object] | None = None,
 ) -> None:
     """Consume until SIGTERM/SIGINT, then finish the message in hand and drain the outbox."""
-    setup_logging(svc.settings.log_level)
+    setup_logging(svc.settings.log_level, svc.settings.log_format, svc.name)
     if on_start is not None:
         _when_available(svc, on_start)
     if svc.settings.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(svc.settings.metrics_port, addr=svc.settings.metrics_host)
+        # this process's registry: only this service's consumers, relay and jobs
+        start_http_server(svc.settings.metrics_port, svc.settings.metrics_addr)
+        log.info("metrics on %s:%d", svc.settings.metrics_addr, svc.settings.metrics_port)
     consumer = svc.consumer(subscriptions(svc))
     svc.relay.ensure_started()  # sweeps leftovers of the API processes too
     job = Periodic(svc, periodic) if periodic else None

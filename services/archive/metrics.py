@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge
 
+from shared.metrics import belong
+
 if TYPE_CHECKING:
     from shared.runtime import Service
 
@@ -28,6 +30,7 @@ VERIFY_TIME = Gauge(
     multiprocess_mode="livemax",
 )
 REPLAYED = Counter("onestop_archive_replayed_total", "Events re-published by replay", ["queue"])
+belong("archive", ARCHIVED, CHAIN_LENGTH, VERIFY_OK, VERIFY_TIME, REPLAYED)
 
 
 def refresh(svc: Service) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -43,7 +42,8 @@ from services.console.labels import china_time, label
 from services.console.nav import nav_for
 from shared import metrics
 from shared.config import Settings, load_settings
-from shared.logs import correlation_id
+from shared.logs import scope, setup_logging
+from shared.web import correlation_of
 
 log = logging.getLogger(__name__)
 NAME = "console"
@@ -82,6 +82,7 @@ def create_app(
     """The console; ``wsgi``: the platform's application to call in-process (the embedded
     default and the tests), else the gateway at ``ONESTOP_CONSOLE_API_URL``."""
     settings = settings or load_settings()
+    setup_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     sessions = Path(settings.data_dir) / "console-sessions"
@@ -114,14 +115,21 @@ def create_app(
     @app.before_request
     def _begin() -> None:
         g.started = time.perf_counter()
-        given = request.headers.get("X-Correlation-ID") or request.headers.get("X-Request-ID")
-        g.correlation_id = given if given and len(given) <= 100 else str(uuid.uuid4())
-        correlation_id.set(g.correlation_id)
+        g.correlation_id = correlation_of(request.headers)
+        g.log_scope = scope(g.correlation_id, None, NAME)
+        g.log_scope.__enter__()  # left in teardown: no id outlives its request
         g.api = Api(http, session.get("tokens"), correlation_id=g.correlation_id)
         g.person = session.get("person")
 
+    @app.teardown_request
+    def _end(_exc: BaseException | None) -> None:
+        log_scope = g.pop("log_scope", None)
+        if log_scope is not None:
+            log_scope.__exit__(None, None, None)
+
     @app.after_request
     def _headers(resp: Response) -> Response:
+        resp.headers["X-Request-ID"] = g.get("correlation_id", "")
         resp.headers["Content-Security-Policy"] = CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "same-origin"
@@ -181,7 +189,8 @@ def create_app(
 
     @app.get("/metrics")
     def metrics_page() -> Response:
-        data, ctype = metrics.render(settings.metrics_dir)
+        # the embedded shape: the console's samples and the process's own (CPU, memory)
+        data, ctype = metrics.render(settings.metrics_dir, NAME, unowned=True)
         return Response(data, content_type=ctype)
 
     return app

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from services.dispatch.domain import COUNTED
 from services.dispatch.models import agencies, assignments
+from shared.metrics import belong
 from shared.runtime import Service
 from shared.timezone import china_today
 
@@ -67,6 +68,36 @@ OVERDUE = Gauge(
     ["kind"],
     multiprocess_mode="livemax",
 )
+BREACH_KINDS = ("overdue", "unanswered")
+BREACHES = Counter(
+    "onestop_breaches_total",
+    "Breaches the deadline sweep escalated to the responsible leader, by kind: overdue (an "
+    "open assignment past its time limit), unanswered (an owner with no response by its "
+    "first-response limit); counted once per assignment and kind, when the sweep commits",
+    ["kind"],
+)
+for _kind in BREACH_KINDS:
+    BREACHES.labels(_kind)  # born at 0: the first breach is an increase
+belong(
+    "dispatch",
+    DECISIONS,
+    SKIPS,
+    REASSIGNMENTS,
+    OWNERS,
+    ORDERS,
+    VALUE_SHARE,
+    AGENCIES,
+    QUEUE_DEPTH,
+    OVERDUE,
+    BREACHES,
+)
+
+
+def breached(counts: dict[str, int]) -> None:
+    """Count the breaches a committed sweep escalated (its counts by level)."""
+    for kind in BREACH_KINDS:
+        if counts.get(kind):
+            BREACHES.labels(kind).inc(counts[kind])
 
 
 def refresh(svc: Service) -> None:

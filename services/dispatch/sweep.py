@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.dispatch import metrics
 from services.dispatch.alliance import AllianceRules
 from services.dispatch.city_alliance import (
     city_agencies,
@@ -179,6 +180,7 @@ def sweep_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
         for r in unanswered:
             counts["unanswered"] += _announce(uow, r, "unanswered", r.respond_by, now)
         uow.commit()
+    metrics.breached(counts)
     if any(counts.values()):
         log.info("deadline sweep: %s", counts)
     return counts

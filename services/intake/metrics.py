@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select
 
 from services.intake.models import demands
 from shared.events import jurisdiction_path
+from shared.metrics import belong
 from shared.runtime import Service
 
 LEVELS = ("province", "city", "county")  # a six-digit division, by its path
@@ -40,6 +41,7 @@ ON_TIME_RATE = Gauge(
     "Demands closed by their deadline / closed demands",
     multiprocess_mode="livemax",
 )
+belong("intake", DEMANDS, OPEN, OVERDUE, CLOSURE_RATE, ON_TIME_RATE)
 
 
 def level(jurisdiction: str) -> str:

@@ -204,6 +204,41 @@ def test_health_readiness_metrics_and_openapi(platform):
     wait_for(lambda: 'outcome="applied"' in c.get("/archive/metrics").get_data(as_text=True))
 
 
+def samples(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_each_service_s_metrics_are_its_own_in_the_embedded_shape(platform):
+    """One process, one registry: ``/<svc>/metrics`` shows that service's part of it."""
+    c = Client(platform.wsgi)
+    r = c.post("/intake/api/v1/demands", json=DEMO_DEMAND, headers=auth(platform, "district"))
+    code = r.get_json()["code"]
+    wait_for(lambda: len(trace(c, auth(platform, "district"), code)) >= 2)
+    c.get("/dispatch/healthz")
+    intake = c.get("/intake/metrics").get_data(as_text=True)
+    dispatch = c.get("/dispatch/metrics").get_data(as_text=True)
+    # intake's HTTP, its consumers, its relay, its business gauges — and nothing else
+    assert 'method="POST",service="intake",status="201"' in intake
+    assert 'queue="intake.on_assignment_made"' in intake
+    assert 'onestop_events_published_total{event_type="demand.accepted",producer="intake"}' in (
+        intake
+    )
+    assert "onestop_demands_open{" in intake
+    assert 'onestop_outbox_pending{service="intake"}' in intake
+    assert not [line for line in samples(intake) if "dispatch" in line]
+    assert "onestop_dispatch_" not in intake and "process_" not in intake
+    # and the other way round
+    assert 'service="dispatch"' in dispatch and 'queue="dispatch.on_demand_accepted"' in dispatch
+    assert 'producer="dispatch"' in dispatch and "onestop_dispatch_agencies{" in dispatch
+    assert "onestop_breaches_total" in dispatch
+    assert not [line for line in samples(dispatch) if "intake" in line]
+    assert "onestop_demands_open" not in dispatch
+    # the process's own (CPU, memory) and the console's are at the console's /metrics
+    console = c.get("/metrics").get_data(as_text=True)
+    assert "process_" in console or "python_gc" in console
+    assert 'service="intake"' not in console and "onestop_dispatch_" not in console
+
+
 class EmbeddedProcess:
     """``onestop run`` as a real process on a free port, with its own data directory."""
 

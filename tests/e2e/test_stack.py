@@ -99,6 +99,42 @@ def test_thread_over_http_and_amqp(stack):
 
 
 @pytest.mark.fault
+def consumed(text, queue, outcome="applied"):
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("onestop_events_consumed_total")
+        and f'queue="{queue}"' in line
+        and f'outcome="{outcome}"' in line
+    )
+
+
+def test_every_worker_serves_its_metrics_and_its_consumer_counters_move(stack):
+    assert set(stack.metrics_ports) == set(stack.api_ports) - {"console"}
+
+    def scrape(name):
+        return requests.get(f"http://127.0.0.1:{stack.metrics_ports[name]}/metrics", timeout=5)
+
+    for name in stack.metrics_ports:
+        r = scrape(name)
+        assert r.status_code == 200 and "onestop_events_consumed_total" in r.text, name
+    before = consumed(scrape("dispatch").text, "dispatch.on_demand_accepted")
+    code = post_demand(stack)
+    wait_for(lambda: complete(stack, code), timeout=10)
+    text = wait_for(
+        lambda: (
+            (t := scrape("dispatch").text)
+            and consumed(t, "dispatch.on_demand_accepted") > before
+            and t
+        )
+    )
+    # the worker's relay published dispatch's assignment.made, confirmed by the broker
+    assert 'onestop_events_published_total{event_type="assignment.made",producer="dispatch"}' in (
+        text
+    )
+
+
+@pytest.mark.fault
 def test_broker_outage_accepts_demands_and_delivers_when_back(stack):
     stack.rabbit.stop()
     try:
@@ -187,15 +223,65 @@ def test_same_event_delivered_twice_is_applied_once(stack):
     assert [e["event_type"] for e in trace(stack, code)] == ["demand.accepted", "assignment.made"]
 
 
-def test_gateway_serves_every_service_under_its_prefix(stack):
+@pytest.fixture(scope="module")
+def gateway(stack):
+    """The nginx gateway in front of the stack (started once): its base URL."""
     import shutil
 
     from tests.support import need
 
     need(bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), "nginx")
-    port = free_port()
-    stack.start_gateway(port)
-    gw = f"http://127.0.0.1:{port}"
+    if stack.gateway_port is None:
+        stack.gateway_port = free_port()
+        stack.start_gateway(stack.gateway_port)
+    return f"http://127.0.0.1:{stack.gateway_port}"
+
+
+def test_the_gateway_s_request_id_is_the_one_services_publish_and_it_logs(stack, gateway):
+    """nginx gives a request its id (the caller's X-Request-ID, else its own $request_id),
+    answers it, logs it, and the services put it on every event of the demand."""
+    r = requests.post(
+        f"{gateway}/intake/api/v1/demands", json=DEMO_DEMAND, headers=hdr(stack), timeout=10
+    )
+    assert r.status_code == 201, r.text
+    rid = r.headers["X-Request-ID"]
+    assert len(rid) == 32 and int(rid, 16) >= 0  # nginx's $request_id: the caller sent none
+    assert r.headers["X-Correlation-ID"] == rid  # the service took it as its own
+    code = r.json()["code"]
+    events = wait_for(lambda: complete(stack, code), timeout=10)
+    assert {e["correlation_id"] for e in events} == {rid}  # intake's and dispatch's events
+    wait_for(lambda: f'cid="{rid}"' in access_log(stack))
+    # the lines the intake API and the dispatch worker logged about this demand
+    for key in ("intake-api", "dispatch-worker"):
+        lines = wait_for(lambda key=key: service_lines(stack, key, code))
+        assert all(f"cid={rid} " in line for line in lines), lines
+    # a caller's own id is kept end to end; an unsafe one is replaced by nginx's
+    mine = requests.post(
+        f"{gateway}/intake/api/v1/demands",
+        json=DEMO_DEMAND,
+        headers={**hdr(stack), "X-Request-ID": "caller-42"},
+        timeout=10,
+    )
+    assert mine.headers["X-Request-ID"] == "caller-42"
+    events = wait_for(lambda: complete(stack, mine.json()["code"]), timeout=10)
+    assert {e["correlation_id"] for e in events} == {"caller-42"}
+    bad = requests.get(f"{gateway}/intake/healthz", headers={"X-Request-ID": "a b"}, timeout=5)
+    assert len(bad.headers["X-Request-ID"]) == 32
+    assert wait_for(lambda: f'cid="{bad.headers["X-Request-ID"]}"' in access_log(stack))
+
+
+def access_log(stack):
+    return (stack.base / "gateway" / "access.log").read_text()
+
+
+def service_lines(stack, key, code):
+    """The lines a process of the stack logged that name ``code``."""
+    text = (stack.base / "logs" / f"{key}.log").read_text(errors="replace")
+    return [line for line in text.splitlines() if code in line]
+
+
+def test_gateway_serves_every_service_under_its_prefix(stack, gateway):
+    gw = gateway
     r = requests.post(
         f"{gw}/intake/api/v1/demands", json=DEMO_DEMAND, headers=hdr(stack), timeout=10
     )

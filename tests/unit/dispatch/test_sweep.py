@@ -161,3 +161,26 @@ def test_a_past_month_is_closed_on_request_once(alliance, accept, refusal):
         lambda: sweep.close_past_month(alliance, ADMIN, "630100", {"month": "2020-01"})
     )
     assert status == 409 and e.message == "630100 2020-01 is already closed."
+
+
+def test_each_escalated_breach_is_counted_once_by_kind(alliance, accept):
+    from services.dispatch.metrics import BREACHES
+
+    def count(kind):
+        return BREACHES.labels(kind)._value.get()
+
+    before = {k: count(k) for k in ("overdue", "unanswered")}
+    code = accept()
+    now = datetime.now(UTC)
+    with alliance:
+        alliance.session.execute(
+            update(assignments)
+            .where(assignments.c.demand_code == code)
+            .values(due_at=now - timedelta(minutes=1), respond_by=now - timedelta(minutes=1))
+        )
+        alliance.commit()
+    counts = sweep.sweep_deadlines(alliance, now)
+    assert counts["overdue"] == 2 and counts["unanswered"] == 1
+    sweep.sweep_deadlines(alliance, now)  # announced already: not counted again
+    assert count("overdue") - before["overdue"] == 2
+    assert count("unanswered") - before["unanswered"] == 1

@@ -209,3 +209,28 @@ def test_an_outage_during_a_batch_puts_every_message_back_and_pauses(world):
     assert not world.consumer.pause.active
     assert sorted(world.applied()) == sorted(eid for eid, _ in sent)
     assert world.outcomes[4:] == ["applied"] * 4
+
+
+@pytest.mark.parametrize("batch", [1, 50])
+def test_no_event_s_id_is_left_on_the_thread_after_it_is_handled(
+    tmp_path, caplog, monkeypatch, batch
+):
+    """A line logged after the deliveries (the worker's own: a reconnect, a pause) belongs
+    to no event: it carries no correlation id, one by one or in a batch."""
+    import logging
+
+    from shared.logs import CorrelationFilter, acting, correlation_id, service
+
+    w = World(tmp_path, batch=batch)
+    for i in range(3):
+        w.publish(event(f"c-{i}")[1])
+    w.run(1 if batch > 1 else 3)
+    assert len(w.applied()) == 3
+    assert (correlation_id.get(), acting.get(), service.get()) == ("-", None, None)
+    # pytest keeps its capturing handler from test to test: the filter is this test's
+    monkeypatch.setattr(caplog.handler, "filters", [CorrelationFilter()])
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("onestop.test").info("between deliveries")
+    [record] = [r for r in caplog.records if r.getMessage() == "between deliveries"]
+    assert record.correlation_id == "-" and record.actor == "-"
+    w.consumer.connection.release()

@@ -181,3 +181,23 @@ def test_a_fake_unit_of_work_keeps_what_was_committed_only(tmp_path):
         uow.emit(contract.demand_accepted(jurisdiction="630102", payload=accepted_payload()))
         uow.commit()
     assert uow.types() == ["demand.accepted"] and uow.commits == 1
+
+
+def test_an_event_made_while_handling_a_request_or_event_carries_its_correlation_id():
+    from shared.logs import scope
+
+    def made(**kw):
+        return make_event(
+            "demand.accepted",
+            1,
+            producer="intake",
+            jurisdiction="630102",
+            payload=accepted_payload(),
+            **kw,
+        )
+
+    with scope("req-9"):
+        assert made().correlation_id == "req-9"  # a handler that did not pass it on
+        assert made(correlation_id="given").correlation_id == "given"
+    outside = made().correlation_id  # a periodic job's: a new one
+    assert outside not in ("req-9", "-") and len(outside) == 36

@@ -20,16 +20,12 @@ ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
 
-# Settings another part of issue 17 adds (JSON logs); deployments set them already.
-# Remove a name here once the code that reads it is merged.
-PENDING_SETTINGS = {"ONESTOP_LOG_FORMAT"}
-
 
 def known_settings() -> set[str]:
     """Every environment variable the code or the image reads: the quoted names in
     shared/config.py and deploy/gunicorn.conf.py, the database URL of each service (built
-    from SERVICES), the ${NAME}s of the Dockerfile, and PENDING_SETTINGS."""
-    names = set(PENDING_SETTINGS)
+    from SERVICES), and the ${NAME}s of the Dockerfile."""
+    names: set[str] = set()
     for path in (ROOT / "shared" / "config.py", DEPLOY / "gunicorn.conf.py"):
         names |= set(
             re.findall(r"\"((?:ONESTOP|GUNICORN|PROMETHEUS)_[A-Z0-9_]+)\"", path.read_text())

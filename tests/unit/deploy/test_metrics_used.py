@@ -9,7 +9,7 @@ import yaml
 from onestop import dashboards
 from tests.unit.deploy.support import DEPLOY, metric_names
 
-KNOWN = dashboards.RABBITMQ_METRICS | dashboards.PROMETHEUS_METRICS | dashboards.EXPECTED_METRICS
+KNOWN = dashboards.RABBITMQ_METRICS | dashboards.PROMETHEUS_METRICS
 
 
 def dashboard_exprs() -> list[tuple[str, str]]:

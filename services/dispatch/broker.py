@@ -26,7 +26,7 @@ import requests
 from kombu import Queue, binding
 
 from shared.config import Settings
-from shared.messaging import DLX, connect, dead_letter_queue, exchange_for
+from shared.messaging import DLX, connect, dead_letter_queue, exchange_for, quorum_arguments
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def agency_queue(agency_id: str) -> Queue:
         name,
         bindings=[binding(exchange_for("dispatch"), routing_key=f"agency.#.{agency_id}")],
         durable=True,
-        queue_arguments={"x-dead-letter-exchange": DLX.name, "x-dead-letter-routing-key": name},
+        queue_arguments=quorum_arguments(name),
     )
 
 

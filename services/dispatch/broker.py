@@ -83,7 +83,7 @@ class ProvisioningError(RuntimeError):
 
 
 def _vhost(broker_url: str) -> str:
-    path = urlsplit(broker_url).path.lstrip("/")
+    path = urlsplit(broker_url.split(";")[0]).path.lstrip("/")  # a cluster: its first node
     return path or "/"
 
 
@@ -91,7 +91,7 @@ def public_broker_url(settings: Settings, username: str) -> str | None:
     """The AMQP URL an agency connects to (its password left out), or None when embedded."""
     if settings.embedded:
         return None
-    u = urlsplit(settings.broker_url)
+    u = urlsplit(settings.broker_url.split(";")[0])  # a cluster's nodes: the first
     host = u.hostname or "localhost"
     port = f":{u.port}" if u.port else ""
     return (

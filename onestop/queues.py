@@ -115,17 +115,21 @@ def move(conn: Connection, source: str, target: str) -> int:
 
 
 def drain_and_delete(conn: Connection, source: str, target: str) -> None:
-    """Move ``source``'s messages to ``target`` and delete it once it is empty (what
-    arrives meanwhile — a publish straight to the queue — is moved too)."""
+    """Move ``source``'s messages to ``target`` and delete it once it is seen empty with
+    no consumer. (Quorum queues refuse ``if-empty`` deletes; with the queue unbound and
+    the workers stopped nothing else reaches it — a stray publish straight to it between
+    the check and the delete would be dropped, and is reported.)"""
     for _ in range(10):
         move(conn, source, target)
         with _channel(conn) as ch:
-            try:
-                ch.queue_delete(queue=source, if_empty=True)
-                return
-            except PreconditionFailed:
+            ok = ch.queue_declare(queue=source, passive=True)
+            if ok.message_count or ok.consumer_count:
                 continue
-    raise RuntimeError(f"{source} keeps receiving messages: stop what publishes to it")
+            dropped = ch.queue_delete(queue=source)
+        if dropped:
+            raise RuntimeError(f"{dropped} messages reached {source} while it was deleted")
+        return
+    raise RuntimeError(f"{source} keeps receiving messages or has consumers: stop the workers")
 
 
 def ensure(conn: Connection, queue: Queue) -> int | None:

@@ -53,7 +53,10 @@ def take_all(url, name):
 
 
 def kind(rabbitmq, name):
-    rows = [r.split("\t") for r in rabbitmq.ctl("list_queues", "name", "type").splitlines()]
+    rows = [
+        r.split("\t")
+        for r in rabbitmq.ctl("list_queues", "--no-table-headers", "name", "type").splitlines()
+    ]
     return {r[0]: r[1] for r in rows if len(r) == 2}.get(name)
 
 

@@ -30,7 +30,9 @@ pytestmark = pytest.mark.integration
 
 
 def queue_types(rabbitmq, *names):
-    rows = rabbitmq.ctl("list_queues", "name", "type", "arguments").splitlines()
+    rows = rabbitmq.ctl(
+        "list_queues", "--no-table-headers", "name", "type", "arguments"
+    ).splitlines()
     found = {r.split("\t")[0]: r.split("\t")[1:] for r in rows if "\t" in r}
     return {n: found[n] for n in names}
 

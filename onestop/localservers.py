@@ -432,6 +432,11 @@ class RabbitCluster:
                 raise ServerError(f"fewer than {count} nodes running: {self.running_nodes()}")
             time.sleep(0.5)
 
+    @property
+    def url_node(self) -> str:
+        """The node clients try first (the first of ``url``)."""
+        return self.nodes[0].nodename
+
     def node(self, nodename: str) -> RabbitMQ:
         return next(n for n in self.nodes if n.nodename == nodename)
 

@@ -36,8 +36,9 @@ class ClusterRig(Rig):
     def node_kill(self, down: float) -> None:
         """The leader of the busiest queues dies (SIGKILL to all its processes) with a
         backlog queued, and stays down for the rest of the run: two nodes carry on."""
-        [(leader, _)] = Counter(self.leaders().values()).most_common(1)
-        self.killed = self.cluster.node(leader)
+        leaders = Counter(n for n in self.leaders().values() if n).most_common(1)
+        # (classic queues have no leader: their node, the first, is killed then)
+        self.killed = self.cluster.node(leaders[0][0] if leaders else self.cluster.url_node)
         self._backlog()
         self.killed.kill()
         self._strike()

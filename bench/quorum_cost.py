@@ -73,8 +73,8 @@ def consume(url: str, name: str, n: int) -> float:
             message.ack()
             got += 1
 
-        q = Queue(name, EXCHANGE, routing_key=f"{name}.#", durable=True)
-        with conn.Consumer([q], callbacks=[on_message], accept=["json"], no_declare=True) as c:
+        q = Queue(name, no_declare=True)  # declared with its arguments by ``declare``
+        with conn.Consumer([q], callbacks=[on_message], accept=["json"]) as c:
             c.qos(prefetch_count=20)
             start = time.perf_counter()
             deadline = time.monotonic() + 120
@@ -95,8 +95,8 @@ def latency(url: str, name: str, n: int, rate: float) -> dict[str, float]:
                 seen[int(message.headers["i"])] = time.perf_counter()
                 message.ack()
 
-            q = Queue(name, EXCHANGE, routing_key=f"{name}.#", durable=True)
-            with conn.Consumer([q], callbacks=[on_message], accept=["json"], no_declare=True) as c:
+            q = Queue(name, no_declare=True)  # declared with its arguments by ``declare``
+            with conn.Consumer([q], callbacks=[on_message], accept=["json"]) as c:
                 c.qos(prefetch_count=20)
                 ready.set()
                 while not stop.is_set():

@@ -22,7 +22,7 @@ from onestop.localservers import Postgres, RabbitCluster, RabbitMQ
 from tests.fault.cluster import BUSY, ClusterRig
 from tests.support import FAULT_REPORTS, need
 
-pytestmark = [pytest.mark.fault, pytest.mark.integration]
+pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.timeout(600)]
 
 DEMANDS = 300
 RATE = 25.0

@@ -12,7 +12,8 @@ the database unreachable or restarting, a serialization failure or deadlock, a
 broker error) uses up no attempt: the consumer puts the message back untouched
 (republished to its queue, then acknowledged: ``_requeue``), stops taking messages
 (``basic.cancel``), probes the dependency with capped exponential backoff while
-keeping its connection alive, and resumes consuming once the probe passes — however long that takes.
+keeping its connection alive, and resumes consuming once the probe passes — however
+long that takes.
 
 **Batches.** With ``batch`` above 1, the deliveries at hand (up to ``batch``, never
 waiting for more than the broker has already sent within the prefetch window) are

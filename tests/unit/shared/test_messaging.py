@@ -109,11 +109,12 @@ def test_durable_queues_are_quorum_queues_with_the_brokers_poison_guard_above_ou
 def test_the_in_process_broker_takes_quorum_arguments(url):
     from shared.messaging import Subscription, declare_topology
 
-    sub = Subscription("test.q", [("intake", "demand.accepted.#")], bool)
+    name = f"quorum.{uuid.uuid4().hex[:8]}"  # one in-process broker for every test
+    sub = Subscription(name, [("intake", "demand.accepted.#")], bool)
     with Connection(url) as conn:
         declare_topology(conn.default_channel, [sub])
         declare_topology(conn.default_channel, [sub])
     pub = KombuPublisher(url)
     pub.publish(exchange_for("intake"), KEY, '{"x": 1}', {})
     pub.close()
-    assert [m.body for m in take_all(url, "test.q")] in ([b'{"x": 1}'], ['{"x": 1}'])
+    assert [m.body for m in take_all(url, name)] in ([b'{"x": 1}'], ['{"x": 1}'])

@@ -123,12 +123,17 @@ def declare_broker_topology(settings: Settings) -> dict[str, int]:
 
 
 def agency_ids(settings: Settings) -> list[str]:
-    """Every member agency (each has a queue of its own), from dispatch's records."""
+    """Every member agency (each has a queue of its own), from dispatch's records (none
+    while dispatch's database has no schema yet: ``onestop migrate --service`` another)."""
+    from sqlalchemy import inspect
+
     from services import dispatch
     from services.dispatch.models import agencies
 
     svc = dispatch.build(settings)
     try:
+        if not inspect(svc.db.engine).has_table(agencies.name):
+            return []
         with svc.db.session() as s:
             return list(s.execute(agencies.select().with_only_columns(agencies.c.id)).scalars())
     finally:

@@ -30,7 +30,9 @@ def main() -> None:
     help="only these databases",
 )
 def migrate(names: tuple[str, ...]) -> None:
-    """Bring every service database (and the directory) to the latest schema."""
+    """Bring every service database (and the directory) to the latest schema, and
+    declare the broker's topology: a classic queue left from an older release becomes a
+    quorum queue with its messages (stop the workers first)."""
     from onestop import migrate as m
 
     settings = _settings()
@@ -39,8 +41,10 @@ def migrate(names: tuple[str, ...]) -> None:
     if not settings.embedded:
         from onestop.topology import declare_broker_topology
 
-        declare_broker_topology(settings)
+        migrated = declare_broker_topology(settings)
         click.echo("declared the broker topology (exchanges, queues, bindings, dead-letter queues)")
+        for queue, moved in migrated.items():
+            click.echo(f"migrated {queue} to a quorum queue: {moved} messages kept")
 
 
 @main.command("seed-demo")

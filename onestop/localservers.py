@@ -22,6 +22,7 @@ from pathlib import Path
 
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 DATABASES = ("directory", "intake", "dispatch", "visits", "scoring", "archive")
 
 
@@ -256,6 +257,7 @@ class RabbitMQ(LocalServer):
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-mq-")))
     user: str = "rabbitmq"
     name: str = ""  # the node's name before @localhost (default: onestop<port>)
+    cookie: str = ""  # the Erlang cookie (the nodes of a cluster share one; default: its own)
     proc: subprocess.Popen[bytes] | None = None
     STOP_WAIT = 60.0
 
@@ -308,12 +310,43 @@ class RabbitMQ(LocalServer):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
 
+    def _write_cookie(self) -> None:
+        """The cookie in the node's home (``HOME`` is ``base``), where both the server and
+        ``rabbitmqctl`` read it; Erlang wants it readable by its owner only."""
+        path = self.base / ".erlang.cookie"
+        if self.cookie and (not path.exists() or path.read_text() != self.cookie):
+            path.unlink(missing_ok=True)
+            path.write_text(self.cookie)
+        if path.exists():
+            path.chmod(0o400)
+
+    def ctl(self, *args: str, timeout: float = 120) -> str:
+        """``rabbitmqctl -n <this node> args…`` (as the node's user, with its cookie; the
+        CLI's own Erlang distribution listener on loopback too); its output."""
+        env = {
+            "HOME": str(self.base),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_ZFLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+        out = subprocess.run(
+            _as_user(self.user, [RABBITMQCTL, "-q", "-n", self.nodename, *args], env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=str(self.base),
+        )
+        if out.returncode != 0:
+            raise ServerError(f"rabbitmqctl {' '.join(args)}: {out.stderr.strip() or out.stdout}")
+        return out.stdout
+
     def start(self, timeout: float = 120) -> RabbitMQ:
         if not self.available():
             raise ServerError("rabbitmq-server not found: apt-get install rabbitmq-server")
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o755)
         env = self._env()
+        self._write_cookie()
         _chown(self.base, self.user)
         with open(self.base / "server.log", "ab") as log:  # the child keeps its own fd
             self.proc = subprocess.Popen(
@@ -342,3 +375,75 @@ class RabbitMQ(LocalServer):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
+
+
+@dataclass
+class RabbitCluster:
+    """``size`` RabbitMQ nodes on loopback clustered together: each with its own node
+    name, AMQP and distribution ports and data directory, all sharing one Erlang cookie
+    (``rabbitmqctl join_cluster``). ``url`` lists every node (kombu's failover URL,
+    ``amqp://a;amqp://b;…``): a client whose node dies connects to the next one.
+    Quorum queues declared on it are replicated on every node."""
+
+    size: int = 3
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-mqc-")))
+    nodes: list[RabbitMQ] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return ";".join(n.url for n in self.nodes)
+
+    def start(self, timeout: float = 180) -> RabbitCluster:
+        import secrets
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.base.chmod(0o755)
+        if not self.nodes:
+            cookie = secrets.token_hex(16).upper()
+            tag = free_port()
+            self.nodes = [
+                RabbitMQ(base=self.base / f"node{i}", name=f"onestop-c{tag}-{i}", cookie=cookie)
+                for i in range(self.size)
+            ]
+        with ThreadPoolExecutor(self.size) as pool:  # each boot takes seconds: in parallel
+            list(pool.map(lambda n: n.start(timeout), self.nodes))
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            if first.nodename not in node.ctl("cluster_status", "--formatter", "json"):
+                node.ctl("stop_app")
+                node.ctl("join_cluster", first.nodename)
+                node.ctl("start_app")
+                node._wait_amqp(timeout)
+        self.wait_running(len(self.nodes), timeout)
+        return self
+
+    def running_nodes(self, via: RabbitMQ | None = None) -> list[str]:
+        import json
+
+        node = via or next(n for n in self.nodes if n.running())
+        status = json.loads(node.ctl("cluster_status", "--formatter", "json"))
+        return sorted(status.get("running_nodes", []))
+
+    def wait_running(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.running_nodes()) < count:
+            if time.monotonic() > deadline:
+                raise ServerError(f"fewer than {count} nodes running: {self.running_nodes()}")
+            time.sleep(0.5)
+
+    @property
+    def url_node(self) -> str:
+        """The node clients try first (the first of ``url``)."""
+        return self.nodes[0].nodename
+
+    def node(self, nodename: str) -> RabbitMQ:
+        return next(n for n in self.nodes if n.nodename == nodename)
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)

@@ -10,9 +10,10 @@ and the admin API re-drive them.
 **Transient is not poison.** A failure of the infrastructure (``shared.faults``:
 the database unreachable or restarting, a serialization failure or deadlock, a
 broker error) uses up no attempt: the consumer puts the message back untouched
-(``basic.reject`` with requeue), stops taking messages (``basic.cancel``), probes
-the dependency with capped exponential backoff while keeping its connection
-alive, and resumes consuming once the probe passes — however long that takes.
+(republished to its queue, then acknowledged: ``_requeue``), stops taking messages
+(``basic.cancel``), probes the dependency with capped exponential backoff while
+keeping its connection alive, and resumes consuming once the probe passes — however
+long that takes.
 
 **Batches.** With ``batch`` above 1, the deliveries at hand (up to ``batch``, never
 waiting for more than the broker has already sent within the prefetch window) are
@@ -372,15 +373,27 @@ class EventConsumer(ConsumerMixin):
         self, sub: Subscription, message: Message, event_type: str, queue: str | None = None
     ) -> str:
         """Put the message back on ``queue`` (the subscription's by default) untouched:
-        same body, same headers, no attempt used."""
-        if self.url.startswith("memory://"):
-            # kombu's in-process transport requeues through the original exchange, which
-            # would copy a topic event into every bound queue: send it to its own queue.
-            target = queue or sub.queue
-            self._pub().publish_to_queue(target, message.body, dict(message.headers or {}))
-            message.ack()
-        else:
+        same body, same headers, no attempt used — republished to the queue's tail and
+        then acknowledged, not requeued. A quorum queue counts every requeue against its
+        delivery limit (``shared.messaging.DELIVERY_LIMIT``) and would dead-letter a
+        message that merely waited out a long or flapping outage; a republished message
+        starts its count afresh. (kombu's in-process transport would requeue through the
+        original exchange, copying a topic event into every bound queue: the same
+        republish avoids that.) A crash between the publish and the ack leaves a
+        duplicate, which the inbox recognises. When the publish itself fails (the broker
+        is the trouble) the message is requeued after all: one delivery counted."""
+        target = queue or sub.queue
+        headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
+        try:
+            self._pub().publish_to_queue(target, message.body, headers)
+        except Exception:
+            if self.url.startswith("memory://"):
+                raise
+            log.warning("could not republish a message to %s; requeueing it", target)
+            self._reset_publisher()
             message.requeue()
+        else:
+            message.ack()
         self._outcome(sub, event_type, Outcome.REQUEUED)
         return Outcome.REQUEUED
 

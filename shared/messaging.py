@@ -9,6 +9,11 @@ Topology (the same on RabbitMQ and on kombu's in-process ``memory://``):
 * one durable **queue per consuming handler**: ``<service>.<handler>``;
 * a direct **dead-letter exchange** ``onestop.dlx`` and one ``<queue>.dlq`` per
   queue, where ``shared.consumer`` puts what it cannot apply.
+
+On RabbitMQ every one of these durable queues is a **quorum queue** (replicated on
+the cluster's nodes, RabbitMQ 3.8+; ``quorum_arguments``); exclusive and auto-delete
+queues (probes, replies) stay classic. The in-process transport ignores queue
+arguments.
 """
 
 from __future__ import annotations
@@ -39,8 +44,50 @@ def exchange_for(producer: str) -> Exchange:
     return Exchange(f"onestop.{producer}", type="topic", durable=True)
 
 
+# The broker's own poison guard on a consumer queue, beside ours (``shared.consumer``:
+# ONESTOP_MAX_ATTEMPTS tries, then our dead letter with the reason). Our retries never
+# reach it: a retry is a fresh message published to the queue (its delivery count starts
+# at 0), and a message put back while a dependency is down is republished too, not
+# requeued, so a long outage spends none of it. What it counts is a message returned to
+# the queue without our say — its consumer's connection lost or the worker killed while
+# holding it, every time it is delivered (a message that crashes the process) — so it
+# stays well above our attempts (5 by default) and above the redeliveries a few worker
+# restarts and node failovers cause; 20 is also RabbitMQ 4's default. The queue type
+# and its arguments cannot change on a declared queue: changing one means
+# ``onestop topology migrate`` (``onestop.queues``).
+DELIVERY_LIMIT = 20
+
+
+def quorum_arguments(dead_letter_routing_key: str | None = None) -> dict[str, Any]:
+    """The arguments of a durable queue of ours: a quorum queue; with a routing key, one
+    whose messages the broker dead-letters to ``onestop.dlx`` — **at least once** (3.10+:
+    the source queue keeps a message until the dead-letter queue confirms it, which
+    needs ``reject-publish`` overflow; no length limit is set, so nothing is refused),
+    not quorum queues' default at-most-once — after ``DELIVERY_LIMIT`` returns.
+
+    A ``.dlq`` (no routing key) has no delivery limit: nothing would take what it
+    dropped (3.10 has no default limit; on RabbitMQ 4 the default 20 applies there, and
+    our ``.dlq`` consumer republishes instead of requeueing for the same reason)."""
+    if dead_letter_routing_key is None:
+        return {"x-queue-type": "quorum"}
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": DLX.name,
+        "x-dead-letter-routing-key": dead_letter_routing_key,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+        "x-delivery-limit": DELIVERY_LIMIT,
+    }
+
+
 def dead_letter_queue(queue_name: str) -> Queue:
-    return Queue(f"{queue_name}.dlq", exchange=DLX, routing_key=queue_name, durable=True)
+    return Queue(
+        f"{queue_name}.dlq",
+        exchange=DLX,
+        routing_key=queue_name,
+        durable=True,
+        queue_arguments=quorum_arguments(),
+    )
 
 
 def connect(url: str, heartbeat: int = 30) -> Connection:
@@ -303,11 +350,7 @@ class Subscription:
     apply_batch: BatchHandler | None = None
 
     def queue_arguments(self) -> dict[str, Any]:
-        return {
-            "x-dead-letter-exchange": DLX.name,
-            "x-dead-letter-routing-key": self.queue,
-            **self.args,
-        }
+        return {**quorum_arguments(self.queue), **self.args}
 
     def kombu_queue(self) -> Queue:
         from kombu import binding

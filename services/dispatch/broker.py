@@ -28,7 +28,7 @@ import requests
 from kombu import Queue, binding
 
 from shared.config import Settings
-from shared.messaging import DLX, connect, dead_letter_queue, exchange_for
+from shared.messaging import DLX, connect, dead_letter_queue, exchange_for, quorum_arguments
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def agency_queue(agency_id: str) -> Queue:
         name,
         bindings=[binding(exchange_for("dispatch"), routing_key=f"agency.#.{agency_id}")],
         durable=True,
-        queue_arguments={"x-dead-letter-exchange": DLX.name, "x-dead-letter-routing-key": name},
+        queue_arguments=quorum_arguments(name),
     )
 
 
@@ -85,7 +85,7 @@ class ProvisioningError(RuntimeError):
 
 
 def _vhost(broker_url: str) -> str:
-    path = urlsplit(broker_url).path.lstrip("/")
+    path = urlsplit(broker_url.split(";")[0]).path.lstrip("/")  # a cluster: its first node
     return path or "/"
 
 
@@ -93,7 +93,7 @@ def public_broker_url(settings: Settings, username: str) -> str | None:
     """The AMQP URL an agency connects to (its password left out), or None when embedded."""
     if settings.embedded:
         return None
-    u = urlsplit(settings.broker_url)
+    u = urlsplit(settings.broker_url.split(";")[0])  # a cluster's nodes: the first
     host = u.hostname or "localhost"
     port = f":{u.port}" if u.port else ""
     return (

@@ -21,7 +21,7 @@ def test_definitions_match_the_declared_queues_and_bindings(tmp_path):
     expected = {}
     for sub in subs:
         expected[sub.queue] = sub.kombu_queue().queue_arguments
-        expected[f"{sub.queue}.dlq"] = {}
+        expected[f"{sub.queue}.dlq"] = {"x-queue-type": "quorum"}
     assert queues == expected
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in defs["bindings"]}
     want = {(f"onestop.{p}", s.queue, k) for s in subs for p, k in s.bindings}

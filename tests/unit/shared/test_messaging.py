@@ -80,3 +80,41 @@ def test_an_empty_batch_publishes_nothing(url):
     pub = KombuPublisher(url)
     pub.publish_batch([])
     assert take_all(url, queue) == []
+
+
+def test_durable_queues_are_quorum_queues_with_the_brokers_poison_guard_above_ours():
+    from services.dispatch.broker import agency_queue
+    from shared.config import load_settings
+    from shared.messaging import DELIVERY_LIMIT, Subscription, dead_letter_queue
+
+    args = Subscription("intake.on_x", [("dispatch", "x.#")], bool).kombu_queue().queue_arguments
+    assert args == {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": "onestop.dlx",
+        "x-dead-letter-routing-key": "intake.on_x",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",  # what at-least-once dead-lettering needs
+        "x-delivery-limit": DELIVERY_LIMIT,
+    }
+    # our attempts decide first (each retry is a fresh message, but even counted they fit)
+    assert 2 * load_settings({}).max_attempts < DELIVERY_LIMIT
+    # a .dlq is replicated too, with no limit: nothing would take what it dropped
+    assert dead_letter_queue("intake.on_x").queue_arguments == {"x-queue-type": "quorum"}
+    agency = agency_queue("ag-pat-1").queue_arguments
+    assert agency["x-queue-type"] == "quorum" and agency["x-dead-letter-routing-key"] == (
+        "agency.ag-pat-1"
+    )
+
+
+def test_the_in_process_broker_takes_quorum_arguments(url):
+    from shared.messaging import Subscription, declare_topology
+
+    name = f"quorum.{uuid.uuid4().hex[:8]}"  # one in-process broker for every test
+    sub = Subscription(name, [("intake", "demand.accepted.#")], bool)
+    with Connection(url) as conn:
+        declare_topology(conn.default_channel, [sub])
+        declare_topology(conn.default_channel, [sub])
+    pub = KombuPublisher(url)
+    pub.publish(exchange_for("intake"), KEY, '{"x": 1}', {})
+    pub.close()
+    assert [m.body for m in take_all(url, name)] in ([b'{"x": 1}'], ['{"x": 1}'])

@@ -119,5 +119,7 @@ def test_every_dashboard_query_evaluates(prometheus: str) -> None:
     }
     assert results["intake.json: Requests per second"]
     assert results["intake.json: Outbox backlog"][0]["value"][1] == "3"
-    [share] = results["overview.json: 5xx share"]
-    assert share["metric"] == {"service": "intake"}
+    # by service: intake's, and those of any other service an earlier test of this process
+    # counted requests for
+    shares = {r["metric"]["service"] for r in results["overview.json: 5xx share"]}
+    assert "intake" in shares

@@ -203,6 +203,13 @@ def events_row(board: Board, service: str) -> None:
         ),
     )
     board.graph(
+        "Relay failures",
+        "ops",
+        (_rate("onestop_relay_failures_total", f'service="{service}"', "cause"), "{{cause}}"),
+        description="Relay rounds that could not publish (unavailable: broker or database"
+        " down); the rows wait in the outbox (alert after 10 minutes of failures).",
+    )
+    board.graph(
         "Outbox backlog",
         "short",
         (f'max(onestop_outbox_pending{{service="{service}"}})', "pending"),

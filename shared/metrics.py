@@ -60,6 +60,13 @@ OUTBOX_PENDING = Gauge(
     ["service"],
     multiprocess_mode="max",
 )
+RELAY_FAILURES = Counter(
+    "onestop_relay_failures_total",
+    "Outbox relay rounds that could not publish, by cause (unavailable: the broker or the"
+    " database is down; error: anything else); the rows wait in the outbox and the relay"
+    " tries again",
+    ["service", "cause"],
+)
 CONSUMER_PAUSED = Gauge(
     "onestop_consumer_paused",
     "1 while a service's consumer waits for its database to come back (no attempt is used)",
@@ -88,6 +95,7 @@ SERVICE_LABEL: dict[str, str] = {
         (EVENTS_PUBLISHED, "producer"),
         (EVENTS_CONSUMED, "queue"),
         (OUTBOX_PENDING, "service"),
+        (RELAY_FAILURES, "service"),
         (CONSUMER_PAUSED, "service"),
         (DEAD_LETTERS, "service"),
     )

@@ -127,6 +127,7 @@ class OutboxRelay:
         batch: int = 200,
         on_published: Callable[[str, str], None] | None = None,
         on_sweep: Callable[[int], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -142,6 +143,7 @@ class OutboxRelay:
         self._closed = False
         self._on_published = on_published
         self._on_sweep = on_sweep
+        self._on_failure = on_failure  # a round that failed: "unavailable" or "error"
 
     # -- control -----------------------------------------------------------
     def notify(self) -> None:
@@ -185,10 +187,13 @@ class OutboxRelay:
             if not woken and self._on_sweep is not None:
                 self._on_sweep(self.pending())  # the backlog, for the metrics
         except Exception as exc:  # broker or database down: the sweep tries again
-            if unavailable(exc) is None:
+            cause = "error" if unavailable(exc) is None else "unavailable"
+            if cause == "error":
                 log.exception("outbox relay could not publish; will retry")
             else:
                 log.warning("outbox relay could not publish (%s); will retry", exc)
+            if self._on_failure is not None:
+                self._on_failure(cause)
             self._close_publisher()
 
     # -- work --------------------------------------------------------------

@@ -149,7 +149,10 @@ def bootstrap(name: str, metadata: MetaData, settings: Settings | None = None) -
         sweep_interval=settings.sweep_interval,
         on_published=metrics.published,
         on_sweep=metrics.OUTBOX_PENDING.labels(name).set,
+        on_failure=lambda cause: metrics.RELAY_FAILURES.labels(name, cause).inc(),
     )
+    for cause in ("unavailable", "error"):  # born at 0: the first failure is an increase
+        metrics.RELAY_FAILURES.labels(name, cause)
     directory = LocalDirectory(db, cache_seconds=settings.credential_cache)
     svc = Service(name, settings, db, outbox, inbox, relay, directory)
     svc.accepting.set()

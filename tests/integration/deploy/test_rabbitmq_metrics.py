@@ -54,6 +54,14 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusRabbitM
             }
         )
         declare_broker_topology(settings)
+        # a quorum queue's statistics reach the plugin a few seconds after its declaration
+        wait_for(
+            lambda: (
+                'rabbitmq_detailed_queue_consumers{vhost="/",queue="intake.on_directory"}'
+                in scrape(mq, "rabbitmq-queues")
+            ),
+            60,
+        )
         yield mq
     finally:
         mq.destroy()

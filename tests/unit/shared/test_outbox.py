@@ -143,6 +143,29 @@ def test_a_batch_failing_with_nothing_known_confirmed_leaves_every_row_pending(s
     assert attempts(svc) == {**dict.fromkeys(ids, 0), ids[0]: 1}
 
 
+def test_a_failed_round_is_counted_by_its_cause_and_the_rows_wait(svc):
+    """The relay's failures reach /metrics (onestop_relay_failures_total{service, cause}):
+    an outage as ``unavailable``, anything else as ``error``; the rows stay pending."""
+    from shared import metrics
+
+    def count(cause):
+        return metrics.RELAY_FAILURES.labels("intake", cause)._value.get()
+
+    stage(svc, 2)
+    before = {cause: count(cause) for cause in ("unavailable", "error")}
+    svc.relay._publisher_factory = lambda: FakePublisher(fail_after=0)  # broker unreachable
+    svc.relay._round(woken=True)
+
+    def broken():
+        raise ValueError("a bug, not an outage")
+
+    svc.relay._publisher_factory = broken
+    svc.relay._round(woken=True)
+    assert count("unavailable") == before["unavailable"] + 1
+    assert count("error") == before["error"] + 1
+    assert svc.relay.pending() == 2
+
+
 def test_commit_wakes_the_relay(live_svc):
     svc = live_svc
     pub = FakePublisher()

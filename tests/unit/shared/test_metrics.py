@@ -80,6 +80,7 @@ def test_the_platform_s_shared_metrics_all_name_their_service():
         "onestop_events_published",
         "onestop_events_consumed",
         "onestop_outbox_pending",
+        "onestop_relay_failures",
         "onestop_consumer_paused",
         "onestop_dead_letters",
     }

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,20 +80,14 @@ def problems(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def check_spec(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema against its vendored compose specification."""
+    argv = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+    return subprocess.run([*argv, str(path)], capture_output=True, text=True, timeout=120)
+
+
 def test_the_compose_file_matches_the_compose_specification() -> None:
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.compose-spec",
-            str(COMPOSE),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = check_spec(COMPOSE)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -102,19 +97,7 @@ def test_the_specification_check_catches_a_wrong_file(tmp_path) -> None:
     doc["services"]["gateway"]["depends_on"]["console"]["condition"] = "service_ready"
     bad = tmp_path / "docker-compose.yml"
     bad.write_text(yaml.safe_dump(doc))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "check_jsonschema",
-            "--builtin-schema",
-            "vendor.compose-spec",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = check_spec(bad)
     assert r.returncode == 1 and "service_ready" in r.stdout, r.stdout + r.stderr
 
 

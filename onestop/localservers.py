@@ -23,6 +23,7 @@ from pathlib import Path
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+EPMD = "/usr/bin/epmd"
 DATABASES = ("directory", "intake", "dispatch", "visits", "scoring", "archive")
 
 
@@ -249,10 +250,17 @@ class RabbitMQ(LocalServer):
     """A RabbitMQ node with its own name, ports and mnesia directory, on loopback only
     (AMQP, management, Erlang distribution and epmd). Started again with the same
     ``name`` and ``base`` it is the same node: durable queues and persistent messages
-    survive a stop and a crash."""
+    survive a stop and a crash.
+
+    The node registers with an epmd of its own on ``epmd_port`` (``ERL_EPMD_PORT``), not
+    the machine's shared one on 4369: an epmd some other Erlang program started first
+    (the Debian ``rabbitmq-server`` service does, on every interface) would otherwise
+    hold this node's name, and outlive it. A clean ``stop`` ends that epmd as well; a
+    crash (``kill``) leaves it running, as a crash on a real machine does."""
 
     port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
+    epmd_port: int = field(default_factory=free_port)
     management_port: int = 0
     base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="onestop-mq-")))
     user: str = "rabbitmq"
@@ -295,6 +303,7 @@ class RabbitMQ(LocalServer):
         )
         return {
             "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_EPMD_PORT": str(self.epmd_port),
             "HOME": str(self.base),
             "RABBITMQ_NODENAME": self.nodename,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
@@ -326,6 +335,7 @@ class RabbitMQ(LocalServer):
         env = {
             "HOME": str(self.base),
             "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_EPMD_PORT": str(self.epmd_port),
             "ERL_ZFLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
@@ -339,6 +349,21 @@ class RabbitMQ(LocalServer):
         if out.returncode != 0:
             raise ServerError(f"rabbitmqctl {' '.join(args)}: {out.stderr.strip() or out.stdout}")
         return out.stdout
+
+    def stop(self) -> None:
+        super().stop()
+        self.stop_epmd()
+
+    def stop_epmd(self) -> None:
+        """End this node's epmd. epmd refuses while a node is still registered with it
+        (the other nodes of a cluster sharing it), and it is gone already if none ran."""
+        if os.path.exists(EPMD):
+            subprocess.run(
+                [EPMD, "-port", str(self.epmd_port), "-kill"],
+                capture_output=True,
+                timeout=10,
+                env={"ERL_EPMD_ADDRESS": "127.0.0.1", "PATH": os.environ.get("PATH", "")},
+            )
 
     def start(self, timeout: float = 120) -> RabbitMQ:
         if not self.available():
@@ -402,8 +427,14 @@ class RabbitCluster:
         if not self.nodes:
             cookie = secrets.token_hex(16).upper()
             tag = free_port()
+            epmd = free_port()  # one epmd the nodes find each other through
             self.nodes = [
-                RabbitMQ(base=self.base / f"node{i}", name=f"onestop-c{tag}-{i}", cookie=cookie)
+                RabbitMQ(
+                    base=self.base / f"node{i}",
+                    name=f"onestop-c{tag}-{i}",
+                    cookie=cookie,
+                    epmd_port=epmd,
+                )
                 for i in range(self.size)
             ]
         with ThreadPoolExecutor(self.size) as pool:  # each boot takes seconds: in parallel

@@ -93,7 +93,9 @@ class Stack:
         ``base/ports.json`` remembers: the same servers, node and data at every start."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o755)  # the postgres and rabbitmq users work below it
-        ports = stable_ports(self.base / "ports.json", ("postgres", "amqp", "dist", "management"))
+        ports = stable_ports(
+            self.base / "ports.json", ("postgres", "amqp", "dist", "management", "epmd")
+        )
         if self.pg is None and not self.database_urls:
             self.pg = Postgres(port=ports["postgres"], base=self.base / "postgres")
         if self.pg is not None:
@@ -104,6 +106,7 @@ class Stack:
             self.mq = RabbitMQ(
                 port=ports["amqp"],
                 dist_port=ports["dist"],
+                epmd_port=ports["epmd"],
                 management_port=ports["management"],
                 base=self.base / "rabbitmq",
                 name=self.broker_node,

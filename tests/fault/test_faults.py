@@ -72,15 +72,16 @@ def test_the_stack_keeps_its_node_and_listens_on_loopback_only(rig):
     )
     assert rig.stack.mq.port == ports["amqp"] and rig.stack.pg.port == ports["postgres"]
     loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
-    for name in ("postgres", "amqp", "dist", "management"):
+    for name in ("postgres", "amqp", "dist", "management", "epmd"):
         addresses = _listening(ports[name])
         assert addresses and addresses <= loopback, (name, addresses)
 
 
-def _listeners(sessions: set[int]) -> dict[str, set[str]]:
+def _listeners(sessions: set[int], epmd_port: int) -> dict[str, set[str]]:
     """``{"<name> <pid>": {"ip:port", ...}}``: every listening TCP socket of the processes
     in these sessions (each child of the stack is started in a session of its own), and of
-    epmd, which daemonizes into one of its own."""
+    the stack's epmd (on ``epmd_port``), which daemonizes into a session of its own. An
+    epmd of the machine's (the Debian service's, on 4369) is not the stack's."""
     import os
 
     import psutil
@@ -90,10 +91,16 @@ def _listeners(sessions: set[int]) -> dict[str, set[str]]:
         try:
             if os.getsid(proc.pid) not in sessions and proc.info["name"] != "epmd":
                 continue
-            for c in proc.net_connections(kind="inet"):
-                if c.status == psutil.CONN_LISTEN:
-                    key = f"{proc.info['name']} {proc.pid}"
-                    found.setdefault(key, set()).add(f"{c.laddr.ip}:{c.laddr.port}")
+            listening = [
+                c.laddr
+                for c in proc.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
+            ours = os.getsid(proc.pid) in sessions or (
+                proc.info["name"] == "epmd" and any(a.port == epmd_port for a in listening)
+            )
+            if ours and listening:
+                found[f"{proc.info['name']} {proc.pid}"] = {f"{a.ip}:{a.port}" for a in listening}
         except (psutil.NoSuchProcess, ProcessLookupError):
             continue
     return found
@@ -117,10 +124,10 @@ def test_every_listener_of_run_stack_is_on_loopback(rig):
         assert stack.pg is not None and stack.mq is not None
         servers = [stack.pg.proc, stack.mq.proc]
         sessions = {p.pid for p in [*stack.procs.values(), *servers] if p is not None}
-        found = _listeners(sessions)
-        every = {a for addresses in found.values() for a in addresses}
         ports = json.loads((rig.base / "ports.json").read_text())
-        for p in [*ports.values(), *stack.api_ports.values(), rig.port, port, 4369]:
+        found = _listeners(sessions, ports["epmd"])
+        every = {a for addresses in found.values() for a in addresses}
+        for p in [*ports.values(), *stack.api_ports.values(), rig.port, port]:
             assert any(a.endswith(f":{p}") for a in every), (p, found)  # all seen
         outside = {k: a for k, a in found.items() if any(not _loopback(x) for x in a)}
         assert outside == {}

@@ -92,9 +92,7 @@ def _listeners(sessions: set[int], epmd_port: int) -> dict[str, set[str]]:
             if os.getsid(proc.pid) not in sessions and proc.info["name"] != "epmd":
                 continue
             listening = [
-                c.laddr
-                for c in proc.net_connections(kind="inet")
-                if c.status == psutil.CONN_LISTEN
+                c.laddr for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
             ]
             ours = os.getsid(proc.pid) in sessions or (
                 proc.info["name"] == "epmd" and any(a.port == epmd_port for a in listening)

@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
-    CursorResult,
     DateTime,
     Engine,
     MetaData,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
-    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -147,13 +145,15 @@ def insert_or_ignore(db: Database, table: Any) -> Any:
 
 
 def upsert(session: Session, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
-    """Update the row with ``key`` (a dict of key columns), or insert it. Safe where the
-    caller's transaction already serialises writers of that row (a consumer's inbox, a
-    lock, SQLite's single writer); a lost race shows as an IntegrityError (a 409)."""
-    where = [table.c[k] == v for k, v in key.items()]
-    updated = cast(CursorResult[Any], session.execute(update(table).where(*where).values(**values)))
-    if not updated.rowcount:
-        session.execute(insert(table).values(**key, **values))
+    """Update the row with ``key`` (a dict of the columns of a unique key), or insert it:
+    one ``INSERT … ON CONFLICT DO UPDATE``, so two transactions writing a new row at once
+    both succeed (the later commit's values stand) instead of one failing."""
+    stmt = dialect_insert(session.get_bind().dialect.name)(table).values(**key, **values)
+    if values:
+        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=values)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    session.execute(stmt)
 
 
 def claim(session: Session, db: Database, table: Table, **values: Any) -> bool:
@@ -172,6 +172,8 @@ class UnitOfWork:
 
     ``emit(event)`` stages an event in the outbox of this same transaction;
     after a successful commit ``on_commit`` is called (the relay's wake-up).
+    ``before_commit(job, item)`` collects work that the handlers of one transaction (a
+    consumer's batch) share: each job runs once, just before the commit, with its items.
     ``with uow.read() as s:`` is a session for reading only (on SQLite it takes no write
     lock), always rolled back. ``directory`` is where the use case looks up places and
     the people behind keys (``shared.auth.Directory``, or a fake in tests).
@@ -193,6 +195,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: Session
         self.events: list[Event] = []
+        self._jobs: dict[Callable[[Session, list[Any]], None], dict[Any, None]] = {}
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -206,6 +209,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self.db.write_session()
         self.events = []
+        self._jobs = {}
         return self
 
     def __exit__(
@@ -231,7 +235,16 @@ class UnitOfWork:
             )
         )
 
+    def before_commit(self, job: Callable[[Session, list[Any]], None], item: Any) -> None:
+        """Have ``job(session, items)`` run once before this transaction commits, with
+        ``item`` among its items (each once, in the order first asked for): work that
+        several handlers in one transaction would otherwise each repeat."""
+        self._jobs.setdefault(job, {})[item] = None
+
     def commit(self) -> None:
+        jobs, self._jobs = self._jobs, {}
+        for job, items in jobs.items():
+            job(self.session, list(items))
         self.session.commit()
         if self.events and self._on_commit is not None:
             self._on_commit()
@@ -240,3 +253,4 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self.events = []
+        self._jobs = {}

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from services.scoring.attribution import attribute
+from services.scoring.attribution import attribute_later
 from services.scoring.domain.facts import CO_HANDLED, demand_item, period_of
 from services.scoring.models import (
     demand_facts,
@@ -46,8 +46,8 @@ def _fact(
     credit_code: str | None = None,
     value: int | None = None,
 ) -> bool:
-    """Store a demand fact once (True: stored now). The caller attributes the demand once
-    after storing its facts (``attribute``): a handler storing two does it once."""
+    """Store a demand fact once (True: stored now). The caller then has the demand
+    attributed (``attribute_later``: once per transaction, however many facts)."""
     return claim(
         uow.session,
         uow.db,
@@ -79,7 +79,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
         category=p["category"],
         credit_code=p["enterprise"]["credit_code"],
     ):
-        attribute(uow.session, p["demand_code"])
+        attribute_later(uow, p["demand_code"])
 
 
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
@@ -109,15 +109,15 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         )
         if not p.get("replaces"):  # a transfer's new owner did not collect the demand
             _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
-        attribute(uow.session, p["demand_code"])  # the new owner takes the facts of its days
+        attribute_later(uow, p["demand_code"])  # the new owner takes the facts of its days
     elif _fact(uow, event, "matched", p["demand_code"], at, category=p["category"]):
-        attribute(uow.session, p["demand_code"])
+        attribute_later(uow, p["demand_code"])
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
     if _fact(uow, event, "analysed", p["demand_code"], _at(p, "at", event)):
-        attribute(uow.session, p["demand_code"])
+        attribute_later(uow, p["demand_code"])
 
 
 def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
@@ -143,13 +143,13 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
         if p.get("resolution") == "solved":
             stored.append(_fact(uow, event, "solved", p["demand_code"], at, category=p["category"]))
     if any(stored):
-        attribute(uow.session, p["demand_code"])
+        attribute_later(uow, p["demand_code"])
 
 
 def on_demand_revisited(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
     if _fact(uow, event, "rating", p["demand_code"], _at(p, "at", event), value=p["rating"]):
-        attribute(uow.session, p["demand_code"])
+        attribute_later(uow, p["demand_code"])
 
 
 def on_visit_logged(event: Event, uow: UnitOfWork) -> None:

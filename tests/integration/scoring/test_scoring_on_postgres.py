@@ -57,3 +57,38 @@ def test_the_days_of_a_month_add_up_to_the_month(svc):
 
 def test_a_days_kpis(svc):
     test_kpis.test_a_days_kpis_count_what_happened_on_that_china_time_day(svc)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_events_applied_in_batches_give_what_the_rule_gives(svc, seed):
+    test_aggregates.test_events_applied_in_batches_give_what_the_rule_gives(svc, seed)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_workers_applying_batches_of_the_same_demands_at_once(svc, seed):
+    """Two scoring workers take batches touching the same demands in opposite orders at
+    the same time: each batch locks its demands in one order (``lock_demands``), so neither
+    deadlocks nor loses the other's facts — the tallies are what the rule gives."""
+    import random
+    import threading
+
+    rng = random.Random(seed)
+    events = test_aggregates.world(rng)
+    halves = [events[0::2], list(reversed(events[1::2]))]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def worker(part: list, n: int) -> None:
+        barrier.wait()
+        try:
+            test_aggregates.feed_in_batches(svc, part, random.Random(n))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(h, i)) for i, h in enumerate(halves)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    test_aggregates.check_against_rule(svc, rng, seed)

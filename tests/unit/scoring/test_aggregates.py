@@ -19,6 +19,7 @@ from services.scoring.domain.kpis import tally_demands
 from services.scoring.models import demand_facts
 from services.scoring.scorecards import collect
 from tests.unit.scoring.test_scorecards import (
+    HANDLER,
     accepted,
     agency,
     cohandled,
@@ -84,10 +85,37 @@ def world(rng: random.Random) -> list:
     return events
 
 
+def feed_in_batches(svc, events: list, rng: random.Random) -> None:
+    """Deliver ``events`` as a consumer does under load: taken a few at a time from the
+    broker, each queue's share applied in one transaction (``Inbox.apply_batch``), so
+    one transaction's handlers ask for the same demands and attribute them together."""
+    while events:
+        n = rng.randint(1, 12)
+        taken, events = events[:n], events[n:]
+        by_handler: dict = {}
+        for event in taken:
+            by_handler.setdefault(HANDLER[event.event_type], []).append(event)
+        for handler, group in by_handler.items():
+            svc.inbox.apply_batch(svc.uow, f"scoring.{handler.__name__}", group, handler)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_the_aggregates_give_the_inputs_and_records_the_rule_gives(svc, seed):
     rng = random.Random(seed)
     feed(svc, *world(rng))
+    check_against_rule(svc, rng, seed)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_events_applied_in_batches_give_what_the_rule_gives(svc, seed):
+    """A batch attributes each of its demands once, all together, before it commits
+    (``attribution.attribute_later``): the same inputs and records as one by one."""
+    rng = random.Random(seed)
+    feed_in_batches(svc, world(rng), rng)
+    check_against_rule(svc, rng, seed)
+
+
+def check_against_rule(svc, rng: random.Random, seed: int) -> None:
     for _ in range(rng.randint(0, 5)):
         kind = rng.choice(("integrity_rating", "efficiency_override", "paper", "attitude_rating"))
         value = rng.randint(1, 5)

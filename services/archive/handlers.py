@@ -7,9 +7,11 @@ The other features have their own modules: ``verification`` (walking the chain),
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
 
 from services.archive.domain import GENESIS, canonical, chain_hash, demand_code_of, subjects_of
 from services.archive.metrics import ARCHIVED
@@ -23,23 +25,40 @@ CHAIN_LOCK = 7_330_001  # advisory lock id serialising chain appends on PostgreS
 CHAIN_HEAD_KEY = "onestop.archive.chain_head"
 
 
+@dataclass
+class Head:
+    """The chain's head as this transaction leaves it: stored (``stored``: its row existed
+    when the transaction read it) once, before the commit (``_store_head``)."""
+
+    length: int
+    last_hash: str
+    last_seq: int | None
+    stored: bool
+
+
 def on_any_event(event: Event, uow: UnitOfWork) -> None:
     """Append the event to the chain and move the head (the inbox makes this exactly-once).
 
     The first append of a transaction takes the chain's lock (held until it ends) and
     reads the head; the next appends of the same transaction (a consumer's batch) go on
-    from the head it left in the session."""
+    from the head it left in the session, and the head row is written once, just before
+    the commit."""
     s = uow.session
     cached = s.info.get(CHAIN_HEAD_KEY)
-    head = cached[1] if cached and cached[0] is s.get_transaction() else None
+    head: Head | None = cached[1] if cached and cached[0] is s.get_transaction() else None
     if head is None:
         if uow.db.is_postgres:
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
         row = s.execute(select(chain_head).where(chain_head.c.id == 1)).first()
-        head = (row.length, row.last_hash) if row else None
-    prev_hash = head[1] if head else GENESIS
+        head = (
+            Head(row.length, row.last_hash, row.last_seq, True)
+            if row
+            else Head(0, GENESIS, None, False)
+        )
+        s.info[CHAIN_HEAD_KEY] = (s.get_transaction(), head)
+        uow.before_commit(_store_head, CHAIN_HEAD_KEY)
     body = canonical(event.to_dict())
-    new_hash = chain_hash(prev_hash, body)
+    new_hash = chain_hash(head.last_hash, body)
     seq = s.execute(
         insert(t)
         .values(
@@ -54,18 +73,20 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
             occurred_at=event.occurred_at,
             archived_at=datetime.now(UTC),
             body=body,
-            prev_hash=prev_hash,
+            prev_hash=head.last_hash,
             hash=new_hash,
         )
         .returning(t.c.seq)
     ).scalar_one()
-    if head is None:
-        s.execute(insert(chain_head).values(id=1, length=1, last_seq=seq, last_hash=new_hash))
-    else:
-        s.execute(
-            update(chain_head)
-            .where(chain_head.c.id == 1)
-            .values(length=head[0] + 1, last_seq=seq, last_hash=new_hash)
-        )
-    s.info[CHAIN_HEAD_KEY] = (s.get_transaction(), ((head[0] if head else 0) + 1, new_hash))
+    head.length, head.last_hash, head.last_seq = head.length + 1, new_hash, seq
     ARCHIVED.labels(event.producer, event.event_type).inc()
+
+
+def _store_head(s: Session, _keys: list[str]) -> None:
+    """Write the head this transaction's appends left (``on_any_event``), once."""
+    _, head = s.info[CHAIN_HEAD_KEY]
+    values = {"length": head.length, "last_seq": head.last_seq, "last_hash": head.last_hash}
+    if head.stored:
+        s.execute(update(chain_head).where(chain_head.c.id == 1).values(**values))
+    else:
+        s.execute(insert(chain_head).values(id=1, **values))

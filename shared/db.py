@@ -7,6 +7,7 @@ publish them once the commit succeeds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from sqlalchemy import (
     event,
     insert,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -85,11 +87,47 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 1.0  # seconds a pooled connection may rest and still be taken unpinged
+
+
+def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:
+    """Check a pooled connection before use when it has rested ``idle`` seconds or more:
+    a ``SELECT 1`` (the dialect's ping), and a failed one swaps it for a new connection
+    (``DisconnectionError``: the pool tries again, up to three times) — what
+    ``pool_pre_ping`` does, without a round trip before every transaction of a busy
+    process. A database restarted within a connection's last second of use shows on the
+    first statement instead: SQLAlchemy then invalidates the whole pool, and the caller
+    meets an outage it already handles (a 503 with Retry-After, a consumer's pause)."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info[USED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[USED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(USED_AT, 0.0) < idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
+        record.info[USED_AT] = time.monotonic()
+
+
+USED_AT = "onestop_used_at"
 
 
 class Database:

@@ -1,0 +1,81 @@
+"""Pooled connections on a real PostgreSQL that restarts (``shared.db.ping_when_idle``):
+a busy process takes its connections without a ping; one that rested is pinged, and a
+dead one is swapped for a new connection before the caller sees it; a restart within a
+connection's last moments of use shows as one outage (``shared.faults``), and the pool
+recovers at once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from onestop.localservers import Postgres
+from shared.db import ping_when_idle
+from shared.faults import unavailable
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not Postgres.available():
+        pytest.skip("PostgreSQL is not installed")
+    pg = Postgres(durable=False).start()
+    yield pg
+    pg.destroy()
+
+
+def engine_on(server, idle: float):
+    engine = create_engine(server.create_database("pings"), pool_size=2, max_overflow=0)
+    ping_when_idle(engine, idle)
+    pings = []
+    ping = engine.dialect.do_ping
+
+    def counted(conn):
+        pings.append(time.monotonic())
+        return ping(conn)
+
+    engine.dialect.do_ping = counted  # type: ignore[method-assign]
+    return engine, pings
+
+
+def one(engine) -> int:
+    with engine.connect() as c:
+        return int(c.execute(text("SELECT 1")).scalar_one())
+
+
+def test_a_busy_pool_takes_its_connections_without_a_ping(server):
+    engine, pings = engine_on(server, idle=5.0)
+    for _ in range(50):
+        assert one(engine) == 1
+    assert pings == []
+    engine.dispose()
+
+
+def test_a_rested_connection_is_pinged_and_a_dead_one_replaced_unseen(server):
+    engine, pings = engine_on(server, idle=0.3)
+    assert one(engine) == 1
+    time.sleep(0.4)
+    assert one(engine) == 1
+    assert len(pings) == 1  # rested: pinged once, alive
+    server.stop()
+    server.start()  # every pooled connection is dead now
+    time.sleep(0.4)
+    assert one(engine) == 1  # the ping failed, the pool connected anew: no error seen
+    engine.dispose()
+
+
+def test_a_restart_within_the_idle_time_is_one_outage_then_the_pool_recovers(server):
+    engine, pings = engine_on(server, idle=60.0)
+    assert one(engine) == 1
+    server.stop()
+    server.start()
+    with pytest.raises(OperationalError) as failed:
+        one(engine)  # not pinged: the first statement meets the dead connection
+    assert unavailable(failed.value) == "database"  # a 503 / a consumer's pause
+    assert one(engine) == 1  # the whole pool was invalidated: the next one works
+    assert pings == []
+    engine.dispose()

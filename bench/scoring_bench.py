@@ -32,27 +32,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _pg_cpu(pid: int) -> float:
-    """CPU seconds used so far by the PostgreSQL started as ``pid``: every process of its
-    tree, and the backends that have exited (their parents' children times)."""
-    import psutil
-
-    total = 0.0
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            t = proc.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
 def run(url: str, pg_pid: int, demands: int, batch: int) -> dict[str, Any]:
     """One run in this process, against the tree on ``sys.path``."""
     import resource
 
     import services
+    from bench.intake_bench import _cpu_seconds
     from onestop import migrate
     from services import scoring
     from services.scoring import handlers as h
@@ -102,13 +87,14 @@ def run(url: str, pg_pid: int, demands: int, batch: int) -> dict[str, Any]:
             ),
         ]
         count = sum(len(events) for _, events in queues)
-        cpu0, pg0, t0 = resource.getrusage(resource.RUSAGE_SELF), _pg_cpu(pg_pid), time.monotonic()
+        pg0 = _cpu_seconds({"pg": pg_pid})["pg"]
+        cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         for handler, events in queues:
             consumer = f"scoring.{handler.__name__}"
             for i in range(0, len(events), batch):
                 svc.inbox.apply_batch(svc.uow, consumer, events[i : i + batch], handler)
         seconds = time.monotonic() - t0
-        cpu1, pg1 = resource.getrusage(resource.RUSAGE_SELF), _pg_cpu(pg_pid)
+        cpu1, pg1 = resource.getrusage(resource.RUSAGE_SELF), _cpu_seconds({"pg": pg_pid})["pg"]
         svc.db.dispose()
     own = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     return {

@@ -124,7 +124,6 @@ def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
             raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
-        record.info[USED_AT] = time.monotonic()
 
 
 USED_AT = "onestop_used_at"

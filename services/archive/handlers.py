@@ -25,7 +25,7 @@ CHAIN_LOCK = 7_330_001  # advisory lock id serialising chain appends on PostgreS
 CHAIN_HEAD_KEY = "onestop.archive.chain_head"
 
 
-@dataclass
+@dataclass(eq=False)  # hashable by identity: the pre-commit job's item
 class Head:
     """The chain's head as this transaction leaves it: stored (``stored``: its row existed
     when the transaction read it) once, before the commit (``_store_head``)."""
@@ -56,7 +56,7 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
             else Head(0, GENESIS, None, False)
         )
         s.info[CHAIN_HEAD_KEY] = (s.get_transaction(), head)
-        uow.before_commit(_store_head, CHAIN_HEAD_KEY)
+        uow.before_commit(_store_head, head)
     body = canonical(event.to_dict())
     new_hash = chain_hash(head.last_hash, body)
     seq = s.execute(
@@ -82,9 +82,9 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
     ARCHIVED.labels(event.producer, event.event_type).inc()
 
 
-def _store_head(s: Session, _keys: list[str]) -> None:
+def _store_head(s: Session, heads: list[Head]) -> None:
     """Write the head this transaction's appends left (``on_any_event``), once."""
-    _, head = s.info[CHAIN_HEAD_KEY]
+    [head] = heads
     values = {"length": head.length, "last_seq": head.last_seq, "last_hash": head.last_hash}
     if head.stored:
         s.execute(update(chain_head).where(chain_head.c.id == 1).values(**values))

@@ -66,11 +66,6 @@ LOCK = text(
 )
 
 
-def attribute(s: Session, demand_code: str, *, tallies: bool = True) -> None:
-    """``attribute_all`` of one demand."""
-    attribute_all(s, [demand_code], tallies=tallies)
-
-
 def attribute_later(uow: UnitOfWork, demand_code: str) -> None:
     """Attribute the demand once, just before the transaction commits (``attribute_all``
     of every demand the transaction's handlers asked for): a consumer's batch attributes

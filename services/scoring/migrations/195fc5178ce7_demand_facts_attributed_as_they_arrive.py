@@ -54,12 +54,11 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     from sqlalchemy.orm import Session
 
-    from services.scoring.attribution import attribute
+    from services.scoring.attribution import attribute_all
 
     s = Session(bind=op.get_bind())
     codes = s.execute(sa.text("SELECT DISTINCT demand_code FROM demand_facts")).scalars().all()
-    for code in codes:
-        attribute(s, code, tallies=False)  # their table comes with a later revision
+    attribute_all(s, codes, tallies=False)  # the tallies' table comes with a later revision
     s.flush()
 
 

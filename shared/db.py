@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -185,30 +186,53 @@ def upsert(session: Session, table: Table, key: dict[str, Any], values: dict[str
     """Update the row with ``key`` (a dict of the columns of a unique key), or insert it:
     one ``INSERT … ON CONFLICT DO UPDATE``, so two transactions writing a new row at once
     both succeed (the later commit's values stand) instead of one failing."""
-    stmt = dialect_insert(session.get_bind().dialect.name)(table).values(**key, **values)
-    if values:
-        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=values)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-    session.execute(stmt)
+    stmt = _upsert_statement(
+        session.get_bind().dialect.name, table, tuple(key), tuple(sorted(values))
+    )
+    session.execute(stmt, {**key, **values})
+
+
+@cache
+def _upsert_statement(
+    dialect: str, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    """The statement of ``upsert``, built once per table and set of columns: the values
+    are bound at execution (``SET c = excluded.c`` sets what the insert would have), so
+    SQLAlchemy neither builds nor compiles it again."""
+    ins = dialect_insert(dialect)(table)
+    if columns:
+        return ins.on_conflict_do_update(
+            index_elements=list(key), set_={c: ins.excluded[c] for c in columns}
+        )
+    return ins.on_conflict_do_nothing(index_elements=list(key))
 
 
 def claim(session: Session, db: Database, table: Table, **values: Any) -> bool:
     """Insert a row unless its key exists; True when this call inserted it.
 
     Uses ``RETURNING`` rather than ``rowcount``: with ``ON CONFLICT DO NOTHING``,
-    PostgreSQL drivers may report -1 rows, which would look like a claim.
+    PostgreSQL drivers may report -1 rows, which would look like a claim. The statement
+    is built once per table; the values are bound at execution.
     """
+    return session.execute(_claim_statement(db.is_postgres, table), values).first() is not None
+
+
+@cache
+def _claim_statement(postgres: bool, table: Table) -> Any:
     key = next(iter(table.primary_key.columns))
-    stmt = insert_or_ignore(db, table).values(**values).returning(key)
-    return session.execute(stmt).first() is not None
+    return (
+        dialect_insert("postgresql" if postgres else "sqlite")(table)
+        .on_conflict_do_nothing()
+        .returning(key)
+    )
 
 
 class UnitOfWork:
     """``with uow: ...; uow.commit()`` — anything not committed is rolled back.
 
-    ``emit(event)`` stages an event in the outbox of this same transaction;
-    after a successful commit ``on_commit`` is called (the relay's wake-up).
+    ``emit(event)`` stages an event in the outbox of this same transaction (its rows
+    are written with one insert just before the commit); after a successful commit
+    ``on_commit`` is called (the relay's wake-up).
     ``before_commit(job, item)`` collects work that the handlers of one transaction (a
     consumer's batch) share: each job runs once, just before the commit, with its items.
     ``with uow.read() as s:`` is a session for reading only (on SQLite it takes no write
@@ -259,18 +283,10 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event: Event) -> None:
+        """Publish ``event`` when this transaction commits: its outbox row is written in
+        the transaction, just before the commit, with every other event it emits (one
+        multi-row insert, in the order emitted), so it exists only if the work does."""
         self.events.append(event)
-        self.session.execute(
-            insert(self._outbox).values(
-                event_id=event.event_id,
-                event_type=event.event_type,
-                event_version=event.event_version,
-                producer=event.producer,
-                routing_key=event.routing_key,
-                body=event.to_json(),
-                created_at=event.occurred_at,
-            )
-        )
 
     def before_commit(self, job: Callable[[Session, list[Any]], None], item: Any) -> None:
         """Have ``job(session, items)`` run once before this transaction commits, with
@@ -282,6 +298,22 @@ class UnitOfWork:
         jobs, self._jobs = self._jobs, {}
         for job, items in jobs.items():
             job(self.session, list(items))
+        if self.events:
+            self.session.execute(
+                insert(self._outbox),
+                [
+                    {
+                        "event_id": e.event_id,
+                        "event_type": e.event_type,
+                        "event_version": e.event_version,
+                        "producer": e.producer,
+                        "routing_key": e.routing_key,
+                        "body": e.to_json(),
+                        "created_at": e.occurred_at,
+                    }
+                    for e in self.events
+                ],
+            )
         self.session.commit()
         if self.events and self._on_commit is not None:
             self._on_commit()

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     select,
     update,
@@ -144,6 +145,19 @@ class OutboxRelay:
         self._on_published = on_published
         self._on_sweep = on_sweep
         self._on_failure = on_failure  # a round that failed: "unavailable" or "error"
+        # a round's statements, built once (values bound at execution)
+        t = outbox
+        self._pending_columns = (
+            t.c.seq,
+            t.c.event_id,
+            t.c.event_type,
+            t.c.event_version,
+            t.c.producer,
+            t.c.routing_key,
+            t.c.body,
+        )
+        self._select_pending: tuple[int, Any] | None = None  # (batch, its statement)
+        self._mark_published = update(t).where(t.c.seq.in_(bindparam("seqs", expanding=True)))
 
     # -- control -----------------------------------------------------------
     def notify(self) -> None:
@@ -217,25 +231,25 @@ class OutboxRelay:
                 or 0
             )
 
-    def publish_pending(self) -> int:
-        """Publish up to ``batch`` pending rows; returns how many were published."""
-        t = self.outbox
-        with self._publishing, self.db.write_session() as s:
-            rows = s.execute(
-                select(
-                    t.c.seq,
-                    t.c.event_id,
-                    t.c.event_type,
-                    t.c.event_version,
-                    t.c.producer,
-                    t.c.routing_key,
-                    t.c.body,
-                )
+    def _pending_statement(self) -> Any:
+        """The next ``batch`` unpublished rows, skipping those another relay holds."""
+        if self._select_pending is None or self._select_pending[0] != self.batch:
+            t = self.outbox
+            stmt = (
+                select(*self._pending_columns)
                 .where(t.c.published_at.is_(None))
                 .order_by(t.c.seq)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
-            ).all()
+            )
+            self._select_pending = (self.batch, stmt)
+        return self._select_pending[1]
+
+    def publish_pending(self) -> int:
+        """Publish up to ``batch`` pending rows; returns how many were published."""
+        t = self.outbox
+        with self._publishing, self.db.write_session() as s:
+            rows = s.execute(self._pending_statement()).all()
             if not rows:
                 s.rollback()
                 return 0
@@ -267,9 +281,8 @@ class OutboxRelay:
                 done = rows[:confirmed]
                 if done:
                     s.execute(
-                        update(t)
-                        .where(t.c.seq.in_([r.seq for r in done]))
-                        .values(published_at=datetime.now(UTC))
+                        self._mark_published,
+                        {"seqs": [r.seq for r in done], "published_at": datetime.now(UTC)},
                     )
                 if confirmed < len(rows):  # the first unconfirmed row counts an attempt
                     s.execute(
@@ -365,11 +378,12 @@ class Inbox:
                 },
             )
         with uow_factory() as uow:
+            # an executemany: compiled once and cached, sent as multi-row statements
+            # (SQLAlchemy's insertmanyvalues) — not a new VALUES list to compile per size
             claimed = set(
                 uow.session.execute(
-                    insert_or_ignore(uow.db, self.table)
-                    .values(list(rows.values()))
-                    .returning(self.table.c.event_id)
+                    insert_or_ignore(uow.db, self.table).returning(self.table.c.event_id),
+                    list(rows.values()),
                 ).scalars()
             )
             applied = []

@@ -7,8 +7,9 @@ The other features have their own modules: ``verification`` (walking the chain),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
@@ -27,13 +28,15 @@ CHAIN_HEAD_KEY = "onestop.archive.chain_head"
 
 @dataclass(eq=False)  # hashable by identity: the pre-commit job's item
 class Head:
-    """The chain's head as this transaction leaves it: stored (``stored``: its row existed
-    when the transaction read it) once, before the commit (``_store_head``)."""
+    """The chain's head as this transaction leaves it, and the appends that lead there:
+    written (``rows``, then the head; ``stored``: its row existed when the transaction
+    read it) once, before the commit (``_store_head``)."""
 
     length: int
     last_hash: str
     last_seq: int | None
     stored: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def on_any_event(event: Event, uow: UnitOfWork) -> None:
@@ -41,8 +44,8 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
 
     The first append of a transaction takes the chain's lock (held until it ends) and
     reads the head; the next appends of the same transaction (a consumer's batch) go on
-    from the head it left in the session, and the head row is written once, just before
-    the commit."""
+    from the head it left in the session. The appended records and the head row are
+    written once, just before the commit: one multi-row insert, in chain order."""
     s = uow.session
     cached = s.info.get(CHAIN_HEAD_KEY)
     head: Head | None = cached[1] if cached and cached[0] is s.get_transaction() else None
@@ -59,32 +62,37 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
         uow.before_commit(_store_head, head)
     body = canonical(event.to_dict())
     new_hash = chain_hash(head.last_hash, body)
-    seq = s.execute(
-        insert(t)
-        .values(
-            event_id=event.event_id,
-            event_type=event.event_type,
-            event_version=event.event_version,
-            producer=event.producer,
-            jurisdiction=event.jurisdiction,
-            correlation_id=event.correlation_id,
-            demand_code=demand_code_of(event.payload),
+    head.rows.append(
+        {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "event_version": event.event_version,
+            "producer": event.producer,
+            "jurisdiction": event.jurisdiction,
+            "correlation_id": event.correlation_id,
+            "demand_code": demand_code_of(event.payload),
             **subjects_of(event.payload),
-            occurred_at=event.occurred_at,
-            archived_at=datetime.now(UTC),
-            body=body,
-            prev_hash=head.last_hash,
-            hash=new_hash,
-        )
-        .returning(t.c.seq)
-    ).scalar_one()
-    head.length, head.last_hash, head.last_seq = head.length + 1, new_hash, seq
+            "occurred_at": event.occurred_at,
+            "archived_at": datetime.now(UTC),
+            "body": body,
+            "prev_hash": head.last_hash,
+            "hash": new_hash,
+        }
+    )
+    head.length, head.last_hash = head.length + 1, new_hash
     ARCHIVED.labels(event.producer, event.event_type).inc()
 
 
+APPEND = insert(t).returning(t.c.seq, sort_by_parameter_order=True)
+
+
 def _store_head(s: Session, heads: list[Head]) -> None:
-    """Write the head this transaction's appends left (``on_any_event``), once."""
+    """Write the records this transaction appended (``on_any_event``), in chain order,
+    then the head they leave — once."""
     [head] = heads
+    if head.rows:
+        head.last_seq = s.execute(APPEND, head.rows).scalars().all()[-1]
+        head.rows = []
     values = {"length": head.length, "last_seq": head.last_seq, "last_hash": head.last_hash}
     if head.stored:
         s.execute(update(chain_head).where(chain_head.c.id == 1).values(**values))

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.dispatch import cohandling, standing
@@ -29,10 +29,18 @@ from shared.events import Event, jurisdiction_path
 log = logging.getLogger(__name__)
 
 
+# the owner decision's reads, built once (values bound at execution)
+CANDIDATES = select(departments).where(
+    departments.c.jurisdiction.in_(bindparam("path", expanding=True))
+)
+READ_ENTERPRISE = select(enterprises).where(enterprises.c.credit_code == bindparam("code"))
+READ_STAFF = select(staff).where(staff.c.id == bindparam("id"))
+INSERT_ASSIGNMENT = insert(assignments)
+
+
 def candidate_departments(session: Session, jurisdiction: str) -> list[Department]:
     """The departments of the jurisdiction and its ancestors (the candidates)."""
-    path = jurisdiction_path(jurisdiction)
-    rows = session.execute(select(departments).where(departments.c.jurisdiction.in_(path))).all()
+    rows = session.execute(CANDIDATES, {"path": jurisdiction_path(jurisdiction)}).all()
     return [
         Department(
             id=r.id,
@@ -51,12 +59,10 @@ def owner_decision(session: Session, event: Event) -> OwnerDecision | None:
     linked = standing.demand_owner(session, p["enterprise"]["credit_code"])
     if linked is not None:  # the standing 包保 link first
         return linked
-    ent = session.execute(
-        select(enterprises).where(enterprises.c.credit_code == p["enterprise"]["credit_code"])
-    ).first()
+    ent = session.execute(READ_ENTERPRISE, {"code": p["enterprise"]["credit_code"]}).first()
     person = None
     if ent is not None and ent.named_staff_id:
-        st = session.execute(select(staff).where(staff.c.id == ent.named_staff_id)).first()
+        st = session.execute(READ_STAFF, {"id": ent.named_staff_id}).first()
         person = Person(st.id, st.name) if st is not None else None
     return choose_owner(
         event.jurisdiction,
@@ -140,7 +146,7 @@ def _assign_owner(
         "due_at": due_at,
         "respond_by": datetime.fromisoformat(p["respond_by"]) if p.get("respond_by") else None,
     }
-    uow.session.execute(insert(assignments).values(**row))
+    uow.session.execute(INSERT_ASSIGNMENT, row)
     log.info("demand %s owned by %s (%s)", p["demand_code"], assignee[1], decision.reason)
     kept = ("jurisdiction", "status", "due_at", "respond_by")
     payload = {k: v for k, v in row.items() if k not in kept}

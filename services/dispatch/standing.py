@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -516,14 +516,19 @@ def link_of(uow: UnitOfWork, actor: Principal, credit_code: str) -> dict[str, An
 # --- the demand's owner -------------------------------------------------------------------
 
 
+# a new demand's reads (every demand.accepted), built once; values bound at execution
+READ_LINK = select(standing_links).where(L.credit_code == bindparam("code"))
+READ_DEPARTMENT = select(departments).where(departments.c.id == bindparam("id"))
+
+
 def demand_owner(s: Session, credit_code: str) -> OwnerDecision | None:
     """The owner a new demand of the enterprise gets from its standing link: its
     department, and its person when it names one — when the link is explicit or made by
     a segment (a default-only link leaves the choice to the category rule)."""
-    cur = s.execute(select(standing_links).where(L.credit_code == credit_code)).first()
+    cur = s.execute(READ_LINK, {"code": credit_code}).first()
     if cur is None or cur.department_id is None or not follows_link(cur.basis):
         return None
-    d = s.execute(select(departments).where(departments.c.id == cur.department_id)).first()
+    d = s.execute(READ_DEPARTMENT, {"id": cur.department_id}).first()
     if d is None:
         return None
     dept = Department(

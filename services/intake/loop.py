@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from services.intake import metrics, subscribing
 from services.intake.calendar import Deadline
@@ -117,17 +117,23 @@ def change_status(
     return get_demand(uow, actor, code)
 
 
+# every owner assignment's write, built once (values bound at execution)
+SET_OWNER = update(demands).where(demands.c.code == bindparam("k_code"))
+
+
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
     """Record the demand's responsible owner when dispatch assigns one."""
     p = event.payload
     if p["kind"] != "owner":
         return
     uow.session.execute(
-        update(demands)
-        .where(demands.c.code == p["demand_code"])
-        .values(
-            owner_type=p["assignee_type"], owner_id=p["assignee_id"], owner_name=p["assignee_name"]
-        )
+        SET_OWNER,
+        {
+            "k_code": p["demand_code"],
+            "owner_type": p["assignee_type"],
+            "owner_id": p["assignee_id"],
+            "owner_name": p["assignee_name"],
+        },
     )
 
 

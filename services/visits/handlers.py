@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from services.visits.domain import EnterpriseLink, link_owner
 from services.visits.models import (
@@ -27,6 +27,17 @@ from shared.events import Event
 t = enterprise_links
 
 
+# one enterprise's link to one unit, read and written by key (built once; values bound)
+_LINK_KEY = (
+    (t.c.enterprise_credit_code == bindparam("k_enterprise"))
+    & (t.c.unit_type == bindparam("k_unit_type"))
+    & (t.c.unit_id == bindparam("k_unit_id"))
+)
+READ_LINK = select(t).where(_LINK_KEY)
+INSERT_LINK = insert(t)
+UPDATE_LINK = update(t).where(_LINK_KEY)
+
+
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
     """An owner assignment makes that unit responsible for visiting the enterprise."""
     p = event.payload
@@ -41,18 +52,18 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         since=datetime.fromisoformat(p["assigned_at"]),
         last_demand_code=p["demand_code"],
     )
-    key = (
-        (t.c.enterprise_credit_code == new.enterprise_credit_code)
-        & (t.c.unit_type == new.unit_type)
-        & (t.c.unit_id == new.unit_id)
-    )
-    row = uow.session.execute(select(t).where(key)).mappings().first()
+    key = {
+        "k_enterprise": new.enterprise_credit_code,
+        "k_unit_type": new.unit_type,
+        "k_unit_id": new.unit_id,
+    }
+    row = uow.session.execute(READ_LINK, key).mappings().first()
     existing = EnterpriseLink(**row) if row else None
     merged = asdict(link_owner(existing, new))
     if existing is None:
-        uow.session.execute(insert(t).values(**merged))
+        uow.session.execute(INSERT_LINK, merged)
     else:
-        uow.session.execute(update(t).where(key).values(**merged))
+        uow.session.execute(UPDATE_LINK, {**key, **merged})
 
 
 def on_responsibility_linked(event: Event, uow: UnitOfWork) -> None:

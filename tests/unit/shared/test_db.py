@@ -1,18 +1,28 @@
-"""The unit of work's shared pre-commit jobs (``UnitOfWork.before_commit``): each runs once
-per transaction, inside it, with every item asked for — and not at all when the
-transaction rolls back."""
+"""The unit of work: its shared pre-commit jobs (``UnitOfWork.before_commit``) run once per
+transaction, inside it, with every item asked for — and not at all when the transaction
+rolls back; its events reach the outbox with the commit, in the order emitted; and the
+shared ``upsert`` and ``claim`` keep their meaning with statements built once."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
+from shared.db import claim, upsert
+from shared.events import Event
 from shared.outbox import add_outbox_tables
 from tests.fakes import FakeUnitOfWork
 
 metadata = MetaData()
-add_outbox_tables(metadata)
+outbox, _, _ = add_outbox_tables(metadata)
 notes = Table("notes", metadata, Column("text", String, primary_key=True))
+counts = Table(
+    "counts",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("n", Integer),
+    Column("label", String),
+)
 
 
 @pytest.fixture
@@ -65,3 +75,70 @@ def test_a_failing_job_fails_the_commit_and_writes_nothing(uow):
             uow.commit()
     with uow.read() as s:
         assert s.execute(select(notes.c.text)).all() == []
+
+
+def _event(n: int) -> Event:
+    return Event("thing.happened", 1, "test", "630102", {"n": n}, correlation_id="c")
+
+
+def test_emitted_events_reach_the_outbox_with_the_commit_in_the_order_emitted(uow):
+    events = [_event(n) for n in (3, 1, 2)]
+    with uow:
+        for e in events:
+            uow.emit(e)
+        uow.session.execute(notes.insert(), [{"text": "work"}])
+        uow.commit()
+    with uow.read() as s:
+        rows = s.execute(select(outbox.c.event_id, outbox.c.body).order_by(outbox.c.seq)).all()
+    assert [r.event_id for r in rows] == [e.event_id for e in events]
+    assert [r.body for r in rows] == [e.to_json() for e in events]
+    assert uow.committed == events
+    with uow:
+        uow.commit()  # a transaction that emitted nothing writes no outbox row
+    with uow.read() as s:
+        assert len(s.execute(select(outbox.c.seq)).all()) == 3
+
+
+def test_events_of_a_rolled_back_or_failed_transaction_never_reach_the_outbox(uow):
+    with uow:
+        uow.emit(_event(1))
+        uow.rollback()
+        uow.commit()
+    with uow:
+        uow.emit(_event(2))  # left without a commit
+
+    def failing(session, items):
+        raise RuntimeError("no")
+
+    with uow:
+        uow.emit(_event(3))
+        uow.before_commit(failing, 1)
+        with pytest.raises(RuntimeError):
+            uow.commit()
+    with uow.read() as s:
+        assert s.execute(select(outbox.c.seq)).all() == []
+    assert uow.committed == []
+
+
+def test_upsert_inserts_then_updates_only_the_columns_given(uow):
+    with uow:
+        upsert(uow.session, counts, {"name": "a"}, {"n": 1, "label": "first"})
+        upsert(uow.session, counts, {"name": "a"}, {"n": 2})  # another set of columns
+        upsert(uow.session, counts, {"name": "b"}, {"label": "b"})
+        upsert(uow.session, counts, {"name": "b"}, {})  # exists: nothing changes
+        upsert(uow.session, counts, {"name": "c"}, {})  # inserted with its key alone
+        uow.commit()
+    with uow.read() as s:
+        rows = s.execute(select(counts).order_by(counts.c.name)).all()
+    assert [tuple(r) for r in rows] == [("a", 2, "first"), ("b", None, "b"), ("c", None, None)]
+
+
+def test_claim_is_true_only_for_the_call_that_inserted_the_row(uow):
+    with uow:
+        assert claim(uow.session, uow.db, counts, name="x", n=1) is True
+        assert claim(uow.session, uow.db, counts, name="x", n=2) is False
+        assert claim(uow.session, uow.db, counts, name="y", label="y") is True
+        uow.commit()
+    with uow.read() as s:
+        rows = s.execute(select(counts).order_by(counts.c.name)).all()
+    assert [tuple(r) for r in rows] == [("x", 1, None), ("y", None, "y")]

@@ -87,6 +87,8 @@ class Settings:
     retry_backoff: float = 0.2
     prefetch: int = 50
     consumer_batch: int = 50
+    # seconds a consumer waits for a batch to fill (None: its worker's own default)
+    consumer_linger: float | None = None
     heartbeat: int = 30
     log_level: str = "INFO"
     log_format: str = "text"  # or json: one object per line (shared.logs)
@@ -150,6 +152,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retry_backoff=_float(env, "ONESTOP_RETRY_BACKOFF", 0.2),
         prefetch=_int(env, "ONESTOP_PREFETCH", 50),
         consumer_batch=_int(env, "ONESTOP_CONSUMER_BATCH", 50),
+        consumer_linger=(
+            None
+            if env.get("ONESTOP_CONSUMER_LINGER_MS", "") == ""
+            else _int(env, "ONESTOP_CONSUMER_LINGER_MS", 0) / 1000
+        ),
         heartbeat=_int(env, "ONESTOP_HEARTBEAT", 30),
         log_level=env.get("ONESTOP_LOG_LEVEL", "INFO"),
         log_format=_choice(env, "ONESTOP_LOG_FORMAT", ("text", "json")),

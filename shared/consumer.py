@@ -15,13 +15,14 @@ broker error) uses up no attempt: the consumer puts the message back untouched
 keeping its connection alive, and resumes consuming once the probe passes — however
 long that takes.
 
-**Batches.** With ``batch`` above 1, the deliveries at hand (up to ``batch``, never
-waiting for more than the broker has already sent within the prefetch window) are
-applied per queue in one transaction with their inbox rows (``Subscription.apply_batch``)
-and acknowledged after its commit. When the batch fails — for whatever reason — nothing
-of it was applied, and its messages go through the one-by-one path above, which tells a
-poison message from an outage: the failing one is retried alone, the others are applied,
-and an outage pauses the consumer with every message put back. A crash between the
+**Batches.** With ``batch`` above 1, the deliveries at hand (up to ``batch``: what the
+broker has already sent within the prefetch window, and what it sends within ``linger``
+seconds of the first) are applied per queue in one transaction with their inbox rows
+(``Subscription.apply_batch``) and acknowledged after its commit. When the batch fails —
+for whatever reason — nothing of it was applied, and its messages go through the
+one-by-one path above, which tells a poison message from an outage: the failing one is
+retried alone, the others are applied, and an outage pauses the consumer with every
+message put back. A crash between the
 commit and the acknowledgements redelivers messages that the inbox recognises.
 """
 
@@ -118,6 +119,7 @@ class EventConsumer(ConsumerMixin):
         retry_backoff: float = 0.2,
         prefetch: int = 20,
         batch: int = 1,
+        linger: float = 0.0,
         heartbeat: int = 30,
         on_outcome: Callable[[str, str, str], None] | None = None,
         dead_letter_sink: DeadLetterSink | None = None,
@@ -135,6 +137,7 @@ class EventConsumer(ConsumerMixin):
         self.retry_backoff = retry_backoff
         self.prefetch = prefetch
         self.batch = max(1, min(batch, prefetch))
+        self.linger = max(0.0, linger) if self.batch > 1 else 0.0
         self._buffer: list[tuple[Subscription, Message]] = []  # deliveries not yet handled
         self._reading: Any = None  # the connection the consuming loop reads
         self._on_outcome = on_outcome
@@ -273,16 +276,18 @@ class EventConsumer(ConsumerMixin):
             yield item
 
     def flush(self) -> None:
-        """Take what the broker has already sent (up to ``batch``, without waiting), then
-        handle the buffered deliveries, a batch per queue. Deliveries left unhandled
-        when this raises (the connection lost) are redelivered by the broker."""
+        """Take what the broker has already sent or sends within ``linger`` seconds (up to
+        ``batch``), then handle the buffered deliveries, a batch per queue. Deliveries
+        left unhandled when this raises (the connection lost) are redelivered by the
+        broker."""
         if not self._buffer or self._reading is None:
             return
         self._depth += 1
         try:
+            until = time.monotonic() + self.linger
             while len(self._buffer) < self.batch:
                 try:
-                    self._reading.drain_events(timeout=0)
+                    self._reading.drain_events(timeout=max(0.0, until - time.monotonic()))
                 except TimeoutError:  # nothing more at hand (socket.timeout)
                     break
             taken, self._buffer = self._buffer, []

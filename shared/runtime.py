@@ -67,10 +67,15 @@ class Service:
         return self.subscription(name, [(producer, f"{event_type}.#")], handler)
 
     def consumer(
-        self, subscriptions: Sequence[Subscription], *, drain_dead_letters: bool = True
+        self,
+        subscriptions: Sequence[Subscription],
+        *,
+        drain_dead_letters: bool = True,
+        linger: float = 0.0,
     ) -> EventConsumer:
         """The service's consumer: pauses while its database is down, and (by default)
-        drains its ``.dlq`` queues into the ``dead_letters`` table."""
+        drains its ``.dlq`` queues into the ``dead_letters`` table. It waits up to
+        ``linger`` seconds for a batch to fill (``ONESTOP_CONSUMER_LINGER_MS`` overrides)."""
         s = self.settings
         return EventConsumer(
             s.broker_url,
@@ -79,6 +84,7 @@ class Service:
             retry_backoff=s.retry_backoff,
             prefetch=s.prefetch,
             batch=s.consumer_batch,
+            linger=linger if s.consumer_linger is None else s.consumer_linger,
             heartbeat=s.heartbeat,
             on_outcome=metrics.consumed,
             dead_letter_sink=self.record_dead_letter if drain_dead_letters else None,

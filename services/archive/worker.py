@@ -8,6 +8,10 @@ from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
 
+# A record is traced a fifth of a second later at most; a steady flow is appended in
+# batches (shared.worker.run_worker).
+LINGER = 0.2
+
 
 def subscriptions(svc: Service) -> list[Subscription]:
     # the archive's own operational events (its dead letters re-driven, its refusals) too
@@ -17,4 +21,4 @@ def subscriptions(svc: Service) -> list[Subscription]:
 
 
 if __name__ == "__main__":
-    run_worker(build(), subscriptions)
+    run_worker(build(), subscriptions, linger=LINGER)

@@ -9,6 +9,10 @@ from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
 
+# A demand shows its owner (and its callbacks go out) a tenth of a second after dispatch
+# decided at most; a steady flow is applied in batches (shared.worker.run_worker).
+LINGER = 0.1
+
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
@@ -36,4 +40,4 @@ periodic.every = delivery.every  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
-    run_worker(build(), subscriptions, on_start, periodic)
+    run_worker(build(), subscriptions, on_start, periodic, linger=LINGER)

@@ -23,6 +23,10 @@ from shared.messaging import Subscription
 from shared.runtime import Service
 from shared.worker import run_worker
 
+# Scorecards are monthly tallies: a fact counts a fifth of a second later at most, and a
+# steady flow is tallied in batches (shared.worker.run_worker).
+LINGER = 0.2
+
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
@@ -56,4 +60,4 @@ def subscriptions(svc: Service) -> list[Subscription]:
 
 
 if __name__ == "__main__":
-    run_worker(build(), subscriptions)
+    run_worker(build(), subscriptions, linger=LINGER)

@@ -15,6 +15,10 @@ from shared.runtime import Service
 from shared.timezone import china_today
 from shared.worker import run_worker
 
+# Who must visit whom follows an assignment a fifth of a second later at most; a steady
+# flow is applied in batches (shared.worker.run_worker).
+LINGER = 0.2
+
 
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
@@ -44,4 +48,4 @@ periodic = run
 
 
 if __name__ == "__main__":
-    run_worker(build(), subscriptions, periodic=periodic)
+    run_worker(build(), subscriptions, periodic=periodic, linger=LINGER)

@@ -150,6 +150,29 @@ def test_a_batch_never_exceeds_its_size(tmp_path):
     assert w.outcomes.count("applied") == 7
 
 
+def test_a_lingering_consumer_waits_for_deliveries_that_follow_to_fill_its_batch(tmp_path):
+    """With ``linger``, the deliveries that arrive shortly after the first join its batch
+    (one transaction); without, the first is applied at once, alone."""
+    import threading
+
+    def trickle(w):
+        w.publish(event()[1])  # one at hand; three follow within the linger
+        later = threading.Timer(0.2, lambda: [w.publish(event()[1]) for _ in range(3)])
+        later.start()
+        w.run(1)
+        later.join()
+
+    w = World(tmp_path, linger=3.0, batch=4)
+    trickle(w)
+    assert w.batches == [4] and len(w.applied()) == 4 and w.commits() == 1
+    w.consumer.connection.release()
+
+    eager = World(tmp_path / "eager", batch=4)
+    trickle(eager)
+    assert len(eager.applied()) == 1 and eager.commits() == 1  # applied alone, at once
+    eager.consumer.connection.release()
+
+
 def test_a_failing_event_is_split_out_and_retried_alone(world):
     sent = [event() for _ in range(5)]
     world.failing.add(sent[2][0])

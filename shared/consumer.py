@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -518,4 +519,31 @@ class EventConsumer(ConsumerMixin):
             self._depth -= 1
 
     def stop(self) -> None:
+        """Stop consuming: after the message in hand — or, while the broker cannot be
+        reached, within a second (kombu's reconnecting loop would otherwise retry for
+        ever, past a SIGTERM)."""
         self.should_stop = True
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        try:
+            super().run(_tokens, **kwargs)
+        except _Stopped:
+            log.info("stopped while the broker was unreachable")
+
+    @contextmanager
+    def establish_connection(self) -> Iterator[Any]:
+        """kombu's, with a check between its reconnection attempts (every second) that
+        gives up once ``stop()`` was called."""
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error, self.connect_max_retries, callback=self._still_wanted
+            )
+            yield conn
+
+    def _still_wanted(self) -> None:
+        if self.should_stop:
+            raise _Stopped
+
+
+class _Stopped(Exception):
+    """``stop()`` was called while the consumer waited for the broker."""

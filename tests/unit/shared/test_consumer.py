@@ -379,3 +379,26 @@ def test_any_failure_while_the_probe_finds_the_database_down_uses_no_attempt(url
     drain(consumer, 1)
     assert consumer.pause.active and len(calls) == 1
     assert dlq(url, "test.q") == []  # with max_attempts=1 a counted failure would be dead
+
+
+def test_stop_ends_a_consumer_that_waits_for_an_unreachable_broker():
+    """A SIGTERM while the broker is down (``stop()``) ends the worker within a second or
+    two, instead of kombu's reconnecting loop retrying for ever."""
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on: every connection is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sub = Subscription("test.unreachable", [("intake", "demand.accepted.#")], apply=lambda e: True)
+    consumer = EventConsumer(f"amqp://guest:guest@127.0.0.1:{port}//", [sub])
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    time.sleep(2.5)  # a few refused attempts and a wait between them
+    assert thread.is_alive() and not consumer.ready
+    stopped = time.monotonic()
+    consumer.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.monotonic() - stopped < 3

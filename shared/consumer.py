@@ -22,8 +22,8 @@ seconds of the first) are applied per queue in one transaction with their inbox 
 for whatever reason — nothing of it was applied, and its messages go through the
 one-by-one path above, which tells a poison message from an outage: the failing one is
 retried alone, the others are applied, and an outage pauses the consumer with every
-message put back. A crash between the
-commit and the acknowledgements redelivers messages that the inbox recognises.
+message put back. A crash between the commit and the acknowledgements redelivers
+messages that the inbox recognises.
 """
 
 from __future__ import annotations

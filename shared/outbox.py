@@ -45,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 
-from shared.db import Database, UnitOfWork, UtcDateTime, insert_or_ignore
+from shared.db import Database, UnitOfWork, UtcDateTime, claim, insert_or_ignore
 from shared.events import Event
 from shared.faults import unavailable
 from shared.logs import scope
@@ -335,17 +335,15 @@ class Inbox:
             # Claim the event: one statement that inserts the processed-event row
             # unless it exists. On PostgreSQL a concurrent claim of the same
             # event waits for the first transaction and then finds the row.
-            claimed = uow.session.execute(
-                insert_or_ignore(uow.db, self.table)
-                .values(
-                    consumer=consumer,
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    processed_at=datetime.now(UTC),
-                )
-                .returning(self.table.c.event_id)
-            ).first()
-            if claimed is None:
+            if not claim(
+                uow.session,
+                uow.db,
+                self.table,
+                consumer=consumer,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                processed_at=datetime.now(UTC),
+            ):
                 return False
             handler(event, uow)
             uow.commit()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -151,6 +151,24 @@ class Database:
         assert self._sessions is not None
         return self._sessions()
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reading only. It ends with COMMIT — a read has nothing to keep,
+        and on PostgreSQL a ROLLBACK makes psycopg forget every statement it prepared on
+        the connection (``DEALLOCATE ALL``), so that a process whose reads ended so kept
+        parsing and planning its hot statements again. A block that raises is rolled
+        back."""
+        session = self.session()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+        finally:
+            session.close()
+
     def write_session(self) -> Session:
         """A session for a transaction that writes (on SQLite: ``BEGIN IMMEDIATE``)."""
         session = self.session()
@@ -236,7 +254,7 @@ class UnitOfWork:
     ``before_commit(job, item)`` collects work that the handlers of one transaction (a
     consumer's batch) share: each job runs once, just before the commit, with its items.
     ``with uow.read() as s:`` is a session for reading only (on SQLite it takes no write
-    lock), always rolled back. ``directory`` is where the use case looks up places and
+    lock; ``Database.reading``). ``directory`` is where the use case looks up places and
     the people behind keys (``shared.auth.Directory``, or a fake in tests).
 
     Use cases take one as their first parameter — ``f(uow, actor, command)`` — so a test
@@ -258,14 +276,8 @@ class UnitOfWork:
         self.events: list[Event] = []
         self._jobs: dict[Callable[[Session, list[Any]], None], dict[Any, None]] = {}
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        session = self.db.session()
-        try:
-            yield session
-        finally:
-            session.rollback()
-            session.close()
+    def read(self) -> AbstractContextManager[Session]:
+        return self.db.reading()
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.db.write_session()

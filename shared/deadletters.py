@@ -157,19 +157,19 @@ def listing(
         q = q.where(table.c.queue == queue)
     if status:
         q = q.where(table.c.status == status)
-    with db.session() as s:
+    with db.reading() as s:
         return [_summary(r) for r in s.execute(q).all()]
 
 
 def count(db: Database, table: Table, status: str = "dead") -> int:
-    with db.session() as s:
+    with db.reading() as s:
         n = s.scalar(select(func.count()).select_from(table).where(table.c.status == status))
     return int(n or 0)
 
 
 def show(db: Database, table: Table, letter_id: int) -> dict[str, Any] | None:
     """One dead letter with its body and its headers."""
-    with db.session() as s:
+    with db.reading() as s:
         r = s.execute(select(table).where(table.c.id == letter_id)).first()
     if r is None:
         return None

@@ -186,7 +186,7 @@ class LocalDirectory:
         with self._lock:
             hit = self._keys.get(key_id)
         if hit is None or hit[0] < now:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 row = (
                     s.execute(select(self.api_keys).where(self.api_keys.c.key_id == key_id))
                     .mappings()
@@ -244,7 +244,7 @@ class LocalDirectory:
         t = tables.get("accounts", tables.get("persons"))
         found = None
         if t is not None:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 found = s.execute(select(t).where(t.c.person_id == person_id)).mappings().first()
         with self._lock:
             if len(self._accounts) >= MAX_CACHED_KEYS:
@@ -261,7 +261,7 @@ class LocalDirectory:
         t = self.db.metadata.tables.get("signing_keys")
         found: dict[str, dict[str, Any]] = {}
         if t is not None:
-            with self.db.session() as s:
+            with self.db.reading() as s:
                 rows = s.execute(select(t).where(t.c.retired_at.is_(None))).all()
             found = {r.kid: json.loads(r.public_jwk) for r in rows}
         with self._lock:
@@ -275,7 +275,7 @@ class LocalDirectory:
             hit = self._units.get(code)
         if hit is not None and hit[0] >= now:
             return hit[1]
-        with self.db.session() as s:
+        with self.db.reading() as s:
             row = (
                 s.execute(select(self.jurisdictions).where(self.jurisdictions.c.code == code))
                 .mappings()
@@ -288,7 +288,7 @@ class LocalDirectory:
 
     def subtree(self, root: str) -> list[dict[str, Any]]:
         """The units at and below ``root``, by code."""
-        with self.db.session() as s:
+        with self.db.reading() as s:
             rows = s.execute(
                 select(self.jurisdictions)
                 .where(self.jurisdictions.c.code.startswith(subtree_prefix(root)))

@@ -221,7 +221,7 @@ class OutboxRelay:
                 log.debug("closing publisher failed", exc_info=True)
 
     def pending(self) -> int:
-        with self.db.session() as s:
+        with self.db.reading() as s:
             return int(
                 s.scalar(
                     select(func.count())
@@ -250,8 +250,8 @@ class OutboxRelay:
         t = self.outbox
         with self._publishing, self.db.write_session() as s:
             rows = s.execute(self._pending_statement()).all()
-            if not rows:
-                s.rollback()
+            if not rows:  # ended with COMMIT: a ROLLBACK would drop the prepared statements
+                s.commit()
                 return 0
             if self._publisher is None:
                 self._publisher = self._publisher_factory()

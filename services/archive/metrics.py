@@ -39,6 +39,6 @@ def refresh(svc: Service) -> None:
 
     from services.archive.models import chain_head
 
-    with svc.db.session() as s:
+    with svc.db.reading() as s:
         length = s.execute(select(chain_head.c.length).where(chain_head.c.id == 1)).scalar()
     CHAIN_LENGTH.set(length or 0)

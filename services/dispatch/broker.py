@@ -178,7 +178,7 @@ def agency_records(db: Any) -> list[dict[str, Any]]:
     from services.dispatch.models import agencies
 
     a = agencies.c
-    with db.session() as s:
+    with db.reading() as s:
         rows = s.execute(
             select(a.id, a.status, a.broker_user, a.broker_password_hash).order_by(a.id)
         )

@@ -107,7 +107,7 @@ def refresh(svc: Service) -> None:
     a = assignments.c
     month = china_today().strftime("%Y-%m")
     now = datetime.now(UTC)
-    with svc.db.session() as s:
+    with svc.db.reading() as s:
         by_status: dict[str, int] = dict(
             s.execute(select(agencies.c.status, func.count()).group_by(agencies.c.status)).all()
         )

@@ -36,7 +36,7 @@ def on_start(svc: Service) -> None:
     """Every member agency's queue exists before anything is dispatched to it; every
     enterprise known before standing links existed gets its link."""
     standing.link_unlinked(svc.uow)
-    with svc.db.session() as s:
+    with svc.db.reading() as s:
         ids = list(s.execute(agencies.select().with_only_columns(agencies.c.id)).scalars())
     with connect(svc.settings.broker_url) as conn:
         broker.declare_agency_queues(conn.default_channel, ids)

@@ -65,7 +65,7 @@ def refresh(svc: Service) -> None:
     d = demands
     now = datetime.now(UTC)
     is_open = d.c.status.notin_(("closed", "rejected"))
-    with svc.db.session() as s:
+    with svc.db.reading() as s:
         rows = s.execute(select(d.c.status, func.count()).group_by(d.c.status)).all()
         by_status: dict[str, int] = {str(st): int(n) for st, n in rows}
         overdue = s.scalar(select(func.count()).where(is_open, d.c.expected_at < now)) or 0

@@ -79,3 +79,33 @@ def test_a_restart_within_the_idle_time_is_one_outage_then_the_pool_recovers(ser
     assert one(engine) == 1  # the whole pool was invalidated: the next one works
     assert pings == []
     engine.dispose()
+
+
+def prepared_on(session) -> int:
+    """How many statements the session's connection has prepared on the server."""
+    return int(session.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one())
+
+
+def test_a_read_keeps_the_statements_the_connection_prepared(server):
+    """psycopg prepares a statement run five times, and forgets all of them on a ROLLBACK
+    (``DEALLOCATE ALL``): a read (``Database.reading``) ends with COMMIT, so they stay."""
+    from sqlalchemy import MetaData
+
+    from shared.db import Database
+
+    db = Database(server.create_database("reads"), MetaData())
+    hot = text("SELECT 1 + :n")
+    for n in range(6):
+        with db.reading() as s:
+            s.execute(hot, {"n": n})
+    with db.reading() as s:
+        kept = prepared_on(s)
+    assert kept >= 1
+    with db.session() as s:  # a session closed without a commit rolls back …
+        s.execute(hot, {"n": 0})
+    with db.reading() as s:
+        assert prepared_on(s) == 0  # … and psycopg drops what it prepared
+    with pytest.raises(ZeroDivisionError), db.reading() as s:
+        s.execute(hot, {"n": 1})
+        raise ZeroDivisionError  # a read that raises is rolled back
+    db.dispose()

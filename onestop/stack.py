@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,7 +320,20 @@ class Stack:
         from shared.config import load_settings
 
         creds = json.loads((self.base / "data" / "demo-credentials.json").read_text())
-        wait_for_copies(load_settings(self.env()), creds, timeout)
+        try:
+            wait_for_copies(load_settings(self.env()), creds, timeout)
+        except TimeoutError as exc:  # say what the late services' workers last wrote
+            late = [s for s in SERVICES if f"{s}:" in str(exc)]
+            raise TimeoutError(f"{exc}\n{self.log_tails(f'{s}-worker' for s in late)}") from None
+
+    def log_tails(self, keys: Iterable[str], lines: int = 30) -> str:
+        """The last ``lines`` lines of each process's log (``logs/<key>.log``)."""
+        tails = []
+        for key in keys:
+            path = self.base / "logs" / f"{key}.log"
+            text = path.read_text(errors="replace") if path.exists() else "(no log)"
+            tails.append(f"--- {path}\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(tails)
 
     def signal(self, key: str, sig: int = signal.SIGTERM, wait: float = 30) -> int | None:
         """Stop a process group with ``sig`` (SIGKILL after ``wait``); its exit code. The

@@ -43,3 +43,30 @@ def test_each_worker_serves_its_metrics_on_a_loopback_port_of_its_own(tmp_path, 
     spawned.clear()
     s.start_worker("dispatch", ONESTOP_METRICS_PORT="9999")
     assert spawned["dispatch-worker"]["ONESTOP_METRICS_PORT"] == "9999"
+
+
+def test_services_that_never_learn_the_demo_keys_fail_the_start_with_their_workers_logs(
+    tmp_path, monkeypatch
+):
+    import json
+
+    import pytest
+
+    import onestop.seed
+
+    s = stack(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "demo-credentials.json").write_text(json.dumps({}))
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "dispatch-worker.log").write_text("starting\nboom: the broker refused\n")
+
+    def late(settings, creds, timeout):
+        raise TimeoutError("the directory's keys have not reached dispatch: admin, visits: admin")
+
+    monkeypatch.setattr(onestop.seed, "wait_for_copies", late)
+    with pytest.raises(TimeoutError) as failed:
+        s.wait_for_copies(timeout=0.1)
+    text = str(failed.value)
+    assert "boom: the broker refused" in text
+    assert "visits-worker.log\n(no log)" in text
+    assert "intake-worker" not in text

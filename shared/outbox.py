@@ -3,19 +3,21 @@
 Every service database carries two infrastructure tables, added to the
 service's metadata by ``add_outbox_tables``:
 
-* ``outbox`` — events written in the same transaction as the state change.
-  The relay publishes pending rows in ``seq`` order, a batch (up to ``batch``
-  rows) at a time: it sends the batch's messages back to back and waits once
-  for the broker's confirms (``Publisher.publish_batch``), then marks the rows
-  published in one statement — a row only after the broker confirmed it. When
-  the broker nacks a message, the connection is lost or the confirms do not
-  come, the rows confirmed before the first unconfirmed one are marked and that
-  one and every later row of the batch stay pending for the next pass (some may
-  reach the broker twice; consumers deduplicate through the inbox). The relay is
-  woken right after each commit (low latency) and also sweeps on a timer for
-  anything left behind (a crash, a broker outage). Rows are claimed with ``FOR
-  UPDATE SKIP LOCKED`` on PostgreSQL so that several relays (gunicorn workers,
-  the worker process) never publish the same row concurrently.
+* ``outbox`` — events written in the same transaction as the state change. The relay
+  publishes pending rows in ``seq`` order, a batch (up to ``batch`` rows) at a time:
+  one statement claims the batch and marks it published in the relay's transaction
+  (``UPDATE … RETURNING``), it sends the batch's messages back to back and waits
+  once for the broker's confirms (``Publisher.publish_batch``), then commits — so a
+  row is published, for everyone else, only once the broker confirmed it. When the
+  broker nacks a message, the connection is lost or the confirms do not come, the
+  rows from the first unconfirmed one on are unmarked before the commit: the
+  confirmed ones stay published, that one and every later row of the batch stay
+  pending for the next pass (some may reach the broker twice; consumers deduplicate
+  through the inbox); a relay that dies before its commit leaves the whole batch
+  pending. The relay is woken right after each commit (low latency) and also sweeps
+  on a timer for anything left behind (a crash, a broker outage). Rows are claimed
+  with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that several relays (gunicorn
+  workers, the worker process) never publish the same row concurrently.
 * ``processed_events`` — the inbox: ``(consumer, event_id)`` recorded in the
   same transaction as the effect of handling the event, so a redelivered or
   replayed event is recognised and acknowledged without being applied again.
@@ -156,8 +158,12 @@ class OutboxRelay:
             t.c.routing_key,
             t.c.body,
         )
-        self._select_pending: tuple[int, Any] | None = None  # (batch, its statement)
-        self._mark_published = update(t).where(t.c.seq.in_(bindparam("seqs", expanding=True)))
+        self._claim_pending: tuple[int, Any] | None = None  # (batch, its statement)
+        self._unmark = (
+            update(t)
+            .where(t.c.seq.in_(bindparam("seqs", expanding=True)))
+            .values(published_at=None)
+        )
 
     # -- control -----------------------------------------------------------
     def notify(self) -> None:
@@ -231,25 +237,38 @@ class OutboxRelay:
                 or 0
             )
 
-    def _pending_statement(self) -> Any:
-        """The next ``batch`` unpublished rows, skipping those another relay holds."""
-        if self._select_pending is None or self._select_pending[0] != self.batch:
+    def _claim_statement(self) -> Any:
+        """The next ``batch`` unpublished rows (skipping those another relay holds),
+        marked published at ``now`` and returned — in no particular order."""
+        if self._claim_pending is None or self._claim_pending[0] != self.batch:
             t = self.outbox
-            stmt = (
-                select(*self._pending_columns)
+            # a CTE taken whole before the update (MATERIALIZED): as a subquery of the
+            # update, PostgreSQL may run the locking SELECT more than once and so claim
+            # more than ``batch`` rows
+            batch = (
+                select(t.c.seq)
                 .where(t.c.published_at.is_(None))
                 .order_by(t.c.seq)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
+                .cte("batch")
+                .prefix_with("MATERIALIZED")
             )
-            self._select_pending = (self.batch, stmt)
-        return self._select_pending[1]
+            stmt = (
+                update(t)
+                .where(t.c.seq.in_(select(batch.c.seq)))
+                .values(published_at=bindparam("now"))
+                .returning(*self._pending_columns)
+            )
+            self._claim_pending = (self.batch, stmt)
+        return self._claim_pending[1]
 
     def publish_pending(self) -> int:
         """Publish up to ``batch`` pending rows; returns how many were published."""
         t = self.outbox
         with self._publishing, self.db.write_session() as s:
-            rows = s.execute(self._pending_statement()).all()
+            now = datetime.now(UTC)
+            rows = sorted(s.execute(self._claim_statement(), {"now": now}).all(), key=_seq)
             if not rows:  # ended with COMMIT: a ROLLBACK would drop the prepared statements
                 s.commit()
                 return 0
@@ -278,20 +297,15 @@ class OutboxRelay:
                 confirmed = exc.confirmed
                 raise
             finally:
-                done = rows[:confirmed]
-                if done:
-                    s.execute(
-                        self._mark_published,
-                        {"seqs": [r.seq for r in done], "published_at": datetime.now(UTC)},
-                    )
-                if confirmed < len(rows):  # the first unconfirmed row counts an attempt
-                    s.execute(
+                if confirmed < len(rows):  # pending again from the first unconfirmed row,
+                    s.execute(self._unmark, {"seqs": [r.seq for r in rows[confirmed:]]})
+                    s.execute(  # which counts an attempt
                         update(t)
                         .where(t.c.seq == rows[confirmed].seq)
                         .values(attempts=t.c.attempts + 1)
                     )
                 if self._on_published is not None:
-                    for row in done:
+                    for row in rows[:confirmed]:
                         self._on_published(row.producer, row.event_type)
                 s.commit()
             return confirmed
@@ -312,6 +326,10 @@ class OutboxRelay:
                 return True
             time.sleep(0.05)
         return False
+
+
+def _seq(row: Any) -> int:
+    return int(row.seq)
 
 
 class Inbox:

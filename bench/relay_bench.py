@@ -12,7 +12,8 @@ durable queue (persistent messages: every confirm waits for the broker's disk):
 * ``pika_async_confirms``: raw pika, ``SelectConnection`` with asynchronous confirms,
   the same messages in windows of the relay's batch size — the baseline.
 
-Both relay figures include its SELECT … FOR UPDATE SKIP LOCKED and its UPDATE per batch.
+Both relay figures include its claim of each batch (one UPDATE … RETURNING over a locking
+CTE) and its commit.
 Rounds are interleaved (the machine is shared, figures are noisy); the report gives each
 variant's median and their ratios to the baseline. Figures are printed, never asserted.
 Usage: ``python -m bench.relay_bench [--events 3000] [--rounds 3] [--batch 200]``.

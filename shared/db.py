@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     DateTime,
     Engine,
     MetaData,
@@ -138,6 +139,7 @@ class Database:
         self.metadata = metadata
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._apart: Engine | None = None
 
     @property
     def engine(self) -> Engine:
@@ -175,6 +177,32 @@ class Database:
         session.connection(execution_options={WRITE_OPTION: True})
         return session
 
+    @contextmanager
+    def apart(self) -> Iterator[Connection]:
+        """A PostgreSQL connection apart from any unit of work, for counters whose values
+        must never be reused and may be skipped: each statement commits by itself at once
+        (autocommit), so a counter row is locked for one statement, not until the commit
+        of the transaction that uses its value; and without waiting for the WAL flush
+        (``synchronous_commit`` off).
+
+        That is durable enough for such a counter. A transaction that stores a value
+        taken here starts after it was taken and commits synchronously; flushing the WAL
+        up to its own commit flushes the counter's earlier commit too. A crash can only
+        lose increments whose values no stored row holds, so a value is never used twice.
+        A value whose transaction rolls back stays unused: the counter skips it."""
+        if not self.is_postgres:
+            raise RuntimeError("Database.apart is for PostgreSQL; SQLite has one writer")
+        if self._apart is None:
+            self._apart = make_engine(
+                self.url,
+                isolation_level="AUTOCOMMIT",
+                pool_size=2,
+                max_overflow=8,
+                connect_args={"options": "-c synchronous_commit=off"},
+            )
+        with self._apart.connect() as connection:
+            yield connection
+
     @property
     def is_postgres(self) -> bool:
         return self.url.startswith("postgresql")
@@ -184,6 +212,9 @@ class Database:
             self._engine.dispose()
             self._engine = None
             self._sessions = None
+        if self._apart is not None:
+            self._apart.dispose()
+            self._apart = None
 
 
 def dialect_insert(dialect: str) -> Callable[[Any], Any]:

@@ -63,18 +63,23 @@ TAKE_NUMBER = {
 
 
 def take_number(uow: UnitOfWork, jurisdiction: str, year: int) -> int:
-    """Take the next number of a jurisdiction's yearly sequence in the unit of work's
-    own transaction: one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (the first
-    demand of the year creates the row, concurrent first demands included).
+    """Take the next number of a jurisdiction's yearly sequence: one ``INSERT … ON
+    CONFLICT DO UPDATE … RETURNING`` (the first demand of the year creates the row,
+    concurrent first demands included). Numbers are unique, never reused, and taken in
+    order; a demand whose transaction rolls back leaves its number unused (DOMAIN: a
+    unified code is "unique, never reused").
 
-    The row stays locked until that transaction ends, so codes are unique and
-    gap-free: a demand whose transaction rolls back gives its number back, and the
-    next demand of the jurisdiction and year waits for the commit — take the number
-    last, just before the statements that need it.
+    On PostgreSQL the number is taken apart from the demand's transaction
+    (``Database.apart``): the counter row is locked for that one statement, so the
+    demands of a jurisdiction do not queue behind each other's commits. On SQLite, which
+    has one writer at a time anyway, it is taken in the unit of work's transaction (and
+    given back by a rollback).
     """
-    bump = TAKE_NUMBER["postgresql" if uow.db.is_postgres else "sqlite"]
     params = {"jurisdiction": jurisdiction, "year": year}
-    return int(uow.session.execute(bump, params).scalar_one())
+    if uow.db.is_postgres:
+        with uow.db.apart() as counter:
+            return int(counter.execute(TAKE_NUMBER["postgresql"], params).scalar_one())
+    return int(uow.session.execute(TAKE_NUMBER["sqlite"], params).scalar_one())
 
 
 # -- where a demand is filed -------------------------------------------------------
@@ -316,7 +321,8 @@ def store_demand(
 ) -> tuple[dict[str, Any], Demand]:
     """Store an accepted demand with its number, its first update and its
     ``demand.accepted`` (shared by the HTTP intake and the demands raised on a visit):
-    the deadline is worked out first, the number taken last (``take_number``)."""
+    the deadline is worked out first, the number taken last (``take_number``), so that
+    a demand refused on the way leaves no number unused."""
     ent, jurisdiction = data["enterprise"], filing.jurisdiction
     name = filing.registered_name
     if name is None:

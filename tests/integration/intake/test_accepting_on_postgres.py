@@ -1,6 +1,7 @@
-"""Accepting demands at once on PostgreSQL: every demand takes its number in its own
-transaction, so codes stay unique and gap-free under concurrency and rollbacks, and
-concurrent retries with one Idempotency-Key store one demand."""
+"""Accepting demands at once on PostgreSQL: every demand takes its number apart from its
+own transaction, so codes stay unique and never reused under concurrency and rollbacks (a
+rolled-back demand leaves its number unused), and concurrent retries with one
+Idempotency-Key store one demand."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from onestop import migrate
 from services import intake
 from services.intake.accepting import AcceptDemand, Filing, accept_demand, store_demand
 from services.intake.idempotency import IdempotencyKey, Replayed
-from services.intake.models import demands, enterprises
+from services.intake.models import demand_sequences, demands, enterprises
 from services.intake.schemas import DemandIn
 from shared.config import load_settings
 from shared.db import UnitOfWork
@@ -69,7 +70,7 @@ class Abandoned(Exception):
     """A demand's transaction failing after it took its number."""
 
 
-def test_concurrent_demands_and_rollbacks_leave_unique_gap_free_codes(svc):
+def test_concurrent_demands_and_rollbacks_leave_unique_codes_never_reused(svc):
     data = DemandIn().load(DEMO_DEMAND)  # a new enterprise: the first demands register it
 
     def accepting(n: int) -> Callable[[], list[str]]:
@@ -97,11 +98,18 @@ def test_concurrent_demands_and_rollbacks_leave_unique_gap_free_codes(svc):
 
     results = at_once([accepting(10), accepting(10), abandoning(10), accepting(10)])
     assert not [r for r in results if isinstance(r, BaseException)], results
-    codes = sorted(code for r in results if isinstance(r, list) for code in r)
-    assert codes == [f"630102-{YEAR}-{i:06d}" for i in range(1, 31)]
+    codes = [code for r in results if isinstance(r, list) for code in r]
+    numbers = {int(code.removeprefix(f"630102-{YEAR}-")) for code in codes}
+    assert len(numbers) == len(codes) == 30
+    assert numbers < set(range(1, 41))  # the ten abandoned ones left theirs unused
+    for r in results[:2]:  # each filer's own demands are numbered in the order accepted
+        assert r == sorted(r)
     with svc.db.session() as s:
         assert s.execute(select(func.count()).select_from(demands)).scalar_one() == 30
         assert s.execute(select(func.count()).select_from(enterprises)).scalar_one() == 1
+        assert s.execute(select(demand_sequences.c.last_value)).scalar_one() == 40
+    nxt = accept_demand(uow_of(svc), actor("district"), AcceptDemand(data), correlation_id="c")
+    assert nxt["code"] == f"630102-{YEAR}-000041"  # an unused number is never taken again
 
 
 def test_concurrent_retries_with_one_key_store_one_demand(svc):
@@ -125,4 +133,4 @@ def test_concurrent_retries_with_one_key_store_one_demand(svc):
     nxt = accept_demand(
         uow_of(svc), actor("district"), AcceptDemand(command.fields), correlation_id="c"
     )
-    assert nxt["code"] == f"630102-{YEAR}-000002"  # the retries gave their numbers back
+    assert nxt["code"] == f"630102-{YEAR}-000005"  # the retries' numbers stay unused

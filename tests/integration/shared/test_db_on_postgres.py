@@ -109,3 +109,40 @@ def test_a_read_keeps_the_statements_the_connection_prepared(server):
         s.execute(hot, {"n": 1})
         raise ZeroDivisionError  # a read that raises is rolled back
     db.dispose()
+
+
+def test_a_statement_apart_commits_at_once_without_waiting_for_the_flush(server):
+    """``Database.apart``: a counter taken there is seen by others before the transaction
+    that uses it commits, stays taken when that transaction rolls back, and its commit does
+    not wait for the WAL flush."""
+    from sqlalchemy import MetaData
+
+    from shared.db import Database
+
+    db = Database(server.create_database("apart"), MetaData())
+    with db.engine.begin() as c:
+        c.execute(text("CREATE TABLE counter (n integer NOT NULL)"))
+        c.execute(text("INSERT INTO counter VALUES (0)"))
+    bump = text("UPDATE counter SET n = n + 1 RETURNING n")
+    with db.write_session() as user:  # the transaction that uses the value
+        with db.apart() as counter:
+            assert counter.execute(bump).scalar_one() == 1
+            setting = text("SELECT setting, source FROM pg_settings WHERE name = :n")
+            mine = counter.execute(setting, {"n": "synchronous_commit"}).one()
+            assert tuple(mine) == ("off", "client")  # its own, whatever the server's
+        with db.apart() as other:  # not locked until the user's commit: taken again at once
+            assert other.execute(bump).scalar_one() == 2
+        user.rollback()
+    with db.reading() as s:
+        assert s.execute(text("SELECT n FROM counter")).scalar_one() == 2  # never given back
+    db.dispose()
+
+
+def test_apart_is_for_postgresql_only(tmp_path):
+    from sqlalchemy import MetaData
+
+    from shared.db import Database
+
+    db = Database(f"sqlite:///{tmp_path}/x.db", MetaData())
+    with pytest.raises(RuntimeError, match="PostgreSQL"), db.apart():
+        pass

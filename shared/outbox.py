@@ -29,6 +29,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Protocol
 
 from kombu import Exchange
@@ -44,6 +45,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    text,
     update,
 )
 
@@ -328,6 +330,18 @@ class OutboxRelay:
         return False
 
 
+@cache
+def _claim_all_statement(table: str) -> Any:
+    """``Inbox._claim_all`` on PostgreSQL (every row of a batch has one consumer and one
+    time)."""
+    return text(
+        f"INSERT INTO {table} (consumer, event_id, event_type, processed_at) "
+        "SELECT :consumer, e.event_id, e.event_type, :processed_at "
+        "FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) "
+        "AS e(event_id, event_type) ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+
+
 def _seq(row: Any) -> int:
     return int(row.seq)
 
@@ -394,14 +408,7 @@ class Inbox:
                 },
             )
         with uow_factory() as uow:
-            # an executemany: compiled once and cached, sent as multi-row statements
-            # (SQLAlchemy's insertmanyvalues) — not a new VALUES list to compile per size
-            claimed = set(
-                uow.session.execute(
-                    insert_or_ignore(uow.db, self.table).returning(self.table.c.event_id),
-                    list(rows.values()),
-                ).scalars()
-            )
+            claimed = self._claim_all(uow, list(rows.values()))
             applied = []
             for event in events:
                 new = event.event_id in claimed
@@ -412,3 +419,23 @@ class Inbox:
                 applied.append(new)
             uow.commit()
         return applied
+
+    def _claim_all(self, uow: UnitOfWork, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert the rows not claimed yet; the event ids inserted. On PostgreSQL one short
+        statement over arrays (``unnest``): its text is the same for every batch, so psycopg
+        caches its conversion and prepares it, where a multi-row ``VALUES`` list of a
+        batch runs to thousands of characters that psycopg parses again every time. On
+        SQLite an executemany (SQLAlchemy's insertmanyvalues)."""
+        if not rows:
+            return set()
+        if not uow.db.is_postgres:
+            stmt = insert_or_ignore(uow.db, self.table).returning(self.table.c.event_id)
+            return set(uow.session.execute(stmt, rows).scalars())
+        first = rows[0]
+        values = {
+            "consumer": first["consumer"],
+            "processed_at": first["processed_at"],
+            "ids": [r["event_id"] for r in rows],
+            "types": [r["event_type"] for r in rows],
+        }
+        return set(uow.session.execute(_claim_all_statement(self.table.name), values).scalars())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from services.archive.domain import GENESIS, canonical, chain_hash, demand_code_of, subjects_of
@@ -83,7 +83,8 @@ def on_any_event(event: Event, uow: UnitOfWork) -> None:
     ARCHIVED.labels(event.producer, event.event_type).inc()
 
 
-APPEND = insert(t).returning(t.c.seq, sort_by_parameter_order=True)
+APPEND = insert(t)
+LAST_SEQ = select(func.max(t.c.seq))
 
 
 def _store_head(s: Session, heads: list[Head]) -> None:
@@ -91,7 +92,13 @@ def _store_head(s: Session, heads: list[Head]) -> None:
     then the head they leave — once."""
     [head] = heads
     if head.rows:
-        head.last_seq = s.execute(APPEND, head.rows).scalars().all()[-1]
+        # an executemany without RETURNING: psycopg sends one prepared INSERT per record
+        # in a pipeline, where a multi-row VALUES list with RETURNING (SQLAlchemy's
+        # insertmanyvalues) is a statement of thousands of characters that psycopg parses
+        # again every time; the chain's lock keeps every other append out, so the newest
+        # record is the last of these
+        s.execute(APPEND, head.rows)
+        head.last_seq = s.execute(LAST_SEQ).scalar_one()
         head.rows = []
     values = {"length": head.length, "last_seq": head.last_seq, "last_hash": head.last_hash}
     if head.stored:

@@ -19,7 +19,7 @@ from services.intake import metrics
 from services.intake.calendar import Deadline
 from services.intake.domain import Demand, demand_year, unified_code
 from services.intake.feed import record_update
-from services.intake.idempotency import IdempotencyKey, Replayed, keep_response, replay
+from services.intake.idempotency import IdempotencyKey, Replayed, keep_response, stored_response
 from services.intake.models import demand_sequences, demands, enterprises
 from services.intake.reading import as_demand
 from services.intake.registry import bare_registration
@@ -32,7 +32,7 @@ from shared.directory import LocalDirectory
 from shared.events import Event, in_subtree
 from shared.scoping import filing_jurisdiction
 from shared.timezone import CHINA
-from shared.usecases import DomainError, Forbidden, Invalid
+from shared.usecases import Forbidden, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -174,24 +174,19 @@ def accept_demand(
     """Accept a demand: its unified code, its promised deadline, ``demand.accepted``,
     in one transaction. A repeated Idempotency-Key raises ``Replayed`` with the first
     answer (also when the demand would now be refused), or ``Conflict`` for another
-    body; the key is claimed with the answer, last, so a retry that meets it rolls back
-    everything it did (its number included)."""
+    body: the key is looked up first, so a retry takes no number. The key is claimed
+    with the answer, last, so a concurrent retry that meets it there rolls back
+    everything it did (and leaves the number it took unused)."""
     now = datetime.now(UTC)
     data, idempotency = command.fields, command.idempotency
     with uow:
+        if idempotency is not None:  # a retry of an accepted demand: its answer, no number
+            stored = stored_response(uow.session, actor, idempotency)
+            if stored is not None:
+                raise Replayed(stored)
         credit_code = {"credit_code": data["enterprise"]["credit_code"]}
         known = uow.session.execute(REGISTERED, credit_code).first()
-        try:
-            jurisdiction = filing_of(
-                uow.directory, actor, data, known.jurisdiction if known else None
-            )
-        except DomainError:
-            if idempotency is not None:  # a retry of an accepted demand gets its answer
-                uow.rollback()
-                stored = replay(uow, actor, idempotency)
-                if stored is not None:
-                    raise Replayed(stored) from None
-            raise
+        jurisdiction = filing_of(uow.directory, actor, data, known.jurisdiction if known else None)
         values, demand = store_demand(
             uow,
             data,

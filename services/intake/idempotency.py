@@ -1,7 +1,7 @@
 """Idempotency-Key (accepting a demand): a retry with the same key and body gets the
-first answer again; another body with the same key is a Conflict. The key is claimed,
-with the answer, in the transaction that stores the demand, so two concurrent retries
-store one."""
+first answer again; another body with the same key is a Conflict. The key is looked up
+first (a retry takes no number), and claimed, with the answer, in the transaction that
+stores the demand, so two concurrent retries store one."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from services.intake.models import idempotency_keys
 from services.intake.schemas import DemandOut
@@ -49,11 +50,14 @@ def request_fingerprint(body: Any) -> str:
 
 def replay(uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey) -> str | None:
     """The stored response of an earlier request with this Idempotency-Key, if any."""
-    k = idempotency_keys
     with uow.read() as s:
-        row = s.execute(
-            select(k).where(k.c.principal == actor.key_id, k.c.key == idempotency.key)
-        ).first()
+        return stored_response(s, actor, idempotency)
+
+
+def stored_response(s: Session, actor: Principal, idempotency: IdempotencyKey) -> str | None:
+    """``replay`` in ``s``'s transaction: the stored response, None, or ``Conflict`` when
+    the key came with another body."""
+    row = s.execute(STORED, {"principal": actor.key_id, "key": idempotency.key}).first()
     if row is None:
         return None
     if row.request_sha256 != idempotency.fingerprint:
@@ -66,6 +70,10 @@ def replay(uow: UnitOfWork, actor: Principal, idempotency: IdempotencyKey) -> st
 
 
 # built once: only the values change
+STORED = select(idempotency_keys.c.request_sha256, idempotency_keys.c.response).where(
+    idempotency_keys.c.principal == bindparam("principal"),
+    idempotency_keys.c.key == bindparam("key"),
+)
 CLAIM = {
     dialect: ignoring(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
     for dialect, ignoring in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))

@@ -130,7 +130,11 @@ def test_concurrent_retries_with_one_key_store_one_demand(svc):
     assert all(f'"code": "{firsts[0]}"' in r for r in results if r not in firsts), results
     with svc.db.session() as s:
         assert s.execute(select(demands.c.code)).scalars().all() == firsts
+    with svc.db.session() as s:
+        taken = s.execute(select(demand_sequences.c.last_value)).scalar_one()
+    assert 1 <= taken <= 4  # a retry that met the key at its claim left its number unused
+    assert retry().startswith("replayed")  # a later retry meets the key first …
     nxt = accept_demand(
         uow_of(svc), actor("district"), AcceptDemand(command.fields), correlation_id="c"
     )
-    assert nxt["code"] == f"630102-{YEAR}-000005"  # the retries' numbers stay unused
+    assert nxt["code"] == f"630102-{YEAR}-{taken + 1:06d}"  # … and takes no number

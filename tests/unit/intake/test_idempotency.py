@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from services.intake.accepting import AcceptDemand, Filing, accept_demand, store_demand
 from services.intake.idempotency import IdempotencyKey, Replayed, keep_response, request_fingerprint
@@ -46,6 +46,24 @@ def test_a_retry_with_the_same_key_and_body_gets_the_first_answer(uow):
         stored = s.execute(select(idempotency_keys)).one()
     assert (stored.principal, stored.key, stored.status) == ("k-district", "k1", 201)
     assert uow.commits == 1
+
+
+def test_a_retry_meets_its_key_first_and_takes_no_number(uow):
+    accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    statements: list[str] = []
+
+    def on_statement(_conn, _cursor, statement, *_):
+        statements.append(" ".join(statement.split()[:3]))
+
+    event.listen(uow.db.engine, "before_cursor_execute", on_statement)
+    try:
+        with pytest.raises(Replayed):
+            accept_demand(uow, actor("district"), command("k1", DEMO_DEMAND), correlation_id="c")
+    finally:
+        event.remove(uow.db.engine, "before_cursor_execute", on_statement)
+    assert [s for s in statements if not s.startswith("BEGIN")] == [
+        "SELECT idempotency_keys.request_sha256, idempotency_keys.response"
+    ]
 
 
 def test_the_same_key_with_another_body_is_a_conflict(uow):

@@ -186,8 +186,8 @@ class Database:
         (``synchronous_commit`` off).
 
         That is durable enough for such a counter. A transaction that stores a value
-        taken here starts after it was taken and commits synchronously; flushing the WAL
-        up to its own commit flushes the counter's earlier commit too. A crash can only
+        taken here commits after it was taken, and synchronously: flushing the WAL up to
+        its own commit flushes the counter's earlier commit too. A crash can only
         lose increments whose values no stored row holds, so a value is never used twice.
         A value whose transaction rolls back stays unused: the counter skips it."""
         if not self.is_postgres:

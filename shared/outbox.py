@@ -395,20 +395,11 @@ class Inbox:
 
         One multi-row claim answers which are new; an event already processed, or met
         earlier in the same batch, is a duplicate (False in the answer, in order)."""
-        now = datetime.now(UTC)
-        rows: dict[str, dict[str, Any]] = {}
+        types: dict[str, str] = {}  # the batch's events by id (a second copy once)
         for event in events:
-            rows.setdefault(
-                event.event_id,
-                {
-                    "consumer": consumer,
-                    "event_id": event.event_id,
-                    "event_type": event.event_type,
-                    "processed_at": now,
-                },
-            )
+            types.setdefault(event.event_id, event.event_type)
         with uow_factory() as uow:
-            claimed = self._claim_all(uow, list(rows.values()))
+            claimed = self._claim_all(uow, consumer, types)
             applied = []
             for event in events:
                 new = event.event_id in claimed
@@ -420,22 +411,28 @@ class Inbox:
             uow.commit()
         return applied
 
-    def _claim_all(self, uow: UnitOfWork, rows: list[dict[str, Any]]) -> set[str]:
-        """Insert the rows not claimed yet; the event ids inserted. On PostgreSQL one short
-        statement over arrays (``unnest``): its text is the same for every batch, so psycopg
-        caches its conversion and prepares it, where a multi-row ``VALUES`` list of a
-        batch runs to thousands of characters that psycopg parses again every time. On
-        SQLite an executemany (SQLAlchemy's insertmanyvalues)."""
-        if not rows:
+    def _claim_all(self, uow: UnitOfWork, consumer: str, types: dict[str, str]) -> set[str]:
+        """Record the events (``types``: their types by id) not claimed yet by
+        ``consumer``; the ids recorded. On PostgreSQL one short statement over arrays
+        (``unnest``): its text is the same for every batch, so psycopg caches its
+        conversion and prepares it, where a multi-row ``VALUES`` list of a batch runs to
+        thousands of characters that psycopg parses again every time. On SQLite an
+        executemany (SQLAlchemy's insertmanyvalues)."""
+        if not types:
             return set()
-        if not uow.db.is_postgres:
-            stmt = insert_or_ignore(uow.db, self.table).returning(self.table.c.event_id)
-            return set(uow.session.execute(stmt, rows).scalars())
-        first = rows[0]
-        values = {
-            "consumer": first["consumer"],
-            "processed_at": first["processed_at"],
-            "ids": [r["event_id"] for r in rows],
-            "types": [r["event_type"] for r in rows],
-        }
-        return set(uow.session.execute(_claim_all_statement(self.table.name), values).scalars())
+        now = datetime.now(UTC)
+        if uow.db.is_postgres:
+            values = {
+                "consumer": consumer,
+                "processed_at": now,
+                "ids": list(types),
+                "types": list(types.values()),
+            }
+            claim = _claim_all_statement(self.table.name)
+            return set(uow.session.execute(claim, values).scalars())
+        rows = [
+            {"consumer": consumer, "event_id": i, "event_type": t, "processed_at": now}
+            for i, t in types.items()
+        ]
+        stmt = insert_or_ignore(uow.db, self.table).returning(self.table.c.event_id)
+        return set(uow.session.execute(stmt, rows).scalars())

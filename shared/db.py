@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,7 +27,10 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TableClause
 from sqlalchemy.types import TypeDecorator
 
 from shared.events import Event
@@ -146,6 +149,8 @@ class Database:
         if self._engine is None:
             self._engine = make_engine(self.url)
             self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+            event.listen(self._sessions, "do_orm_execute", _write_behind_first)
+            event.listen(self._sessions, "before_commit", _write_behind_at_commit)
         return self._engine
 
     def session(self) -> Session:
@@ -231,6 +236,122 @@ def insert_or_ignore(db: Database, table: Any) -> Any:
     ).on_conflict_do_nothing()
 
 
+WRITE_BEHIND = "onestop_write_behind"  # Session.info: the unit of work's WriteBehind
+
+
+class WriteBehind:
+    """The rows a unit of work writes later (``UnitOfWork.write_later``): each statement's
+    rows go to the database in one executemany (psycopg pipelines it) instead of one
+    round of SQLAlchemy and the driver per row.
+
+    **Nothing reads past them.** They are written before any statement of the same
+    session that could see them — every statement but a ``SELECT`` that reads none of
+    their tables (a textual or ORM statement counts as seeing everything) — and before
+    the commit. So a transaction reads what it would have read had each row been written
+    at once, and a row written later is committed with its transaction or not at all.
+
+    **Order.** The rows of one table are written in the order deferred (a statement's
+    rows are grouped only while no other statement on that table comes between them);
+    tables are written in the order each was first deferred. Defer rows that no other
+    deferred table's row depends on (a foreign key); a transaction whose writes still fail
+    fails at its commit, as a whole, and a consumer's batch is then retried event by event.
+    """
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[Any, list[dict[str, Any]]]] = []
+        self._last: dict[str, int] = {}  # a table's last group
+
+    def add(self, statement: Any, params: dict[str, Any]) -> None:
+        table = statement.table.name
+        at = self._last.get(table)
+        if at is not None and self._groups[at][0] is statement:
+            self._groups[at][1].append(params)
+        else:
+            self._last[table] = len(self._groups)
+            self._groups.append((statement, [params]))
+
+    def __bool__(self) -> bool:
+        return bool(self._groups)
+
+    def seen_by(self, state: ORMExecuteState) -> bool:
+        """Whether the statement about to run could see (or must follow) the rows."""
+        if not state.is_select or state.is_orm_statement:
+            return True
+        read = _tables_read(state.statement)
+        return read is None or not read.isdisjoint(self._last)
+
+    def write(self, session: Session) -> None:
+        groups = self._groups
+        self.clear()  # before executing: the statements below pass the hook with nothing due
+        for statement, rows in groups:
+            session.execute(statement, rows)
+
+    def clear(self) -> None:
+        self._groups, self._last = [], {}
+
+
+@lru_cache(maxsize=1024)
+def _tables_read(statement: Any) -> frozenset[str] | None:
+    """The names of the tables a ``SELECT`` reads; None when it has textual SQL (which
+    could read anything)."""
+    names = set()
+    for element in visitors.iterate(statement):
+        if isinstance(element, TextClause):
+            return None
+        if isinstance(element, TableClause):
+            names.add(element.name)
+    return frozenset(names)
+
+
+def _write_behind_first(state: ORMExecuteState) -> None:
+    """Every session's ``do_orm_execute``: the rows written later that the statement
+    could see are written first."""
+    behind = state.session.info.get(WRITE_BEHIND)
+    if behind and behind.seen_by(state):
+        if state.session.in_nested_transaction():
+            # written now, they would go with the savepoint's rollback
+            raise RuntimeError("rows written later are pending at a savepoint")
+        behind.write(state.session)
+
+
+def _write_behind_at_commit(session: Session) -> None:
+    """Every session's ``before_commit``: what is still written later is written now."""
+    behind = session.info.get(WRITE_BEHIND)
+    if behind:
+        behind.write(session)
+
+
+def write_later(uow: UnitOfWork, statement: Any, params: dict[str, Any]) -> None:
+    """``statement`` (an ``INSERT`` or ``UPDATE`` of one table, its values bound from
+    ``params``) runs later in the unit of work's transaction (``WriteBehind``); the same
+    statement object deferred again joins its rows. Inside a savepoint it runs at once
+    (a savepoint's rollback must take its rows with it)."""
+    if uow.session.in_nested_transaction():
+        uow.session.execute(statement, params)
+    else:
+        uow.behind.add(statement, params)
+
+
+def upsert_later(
+    uow: UnitOfWork, table: Table, key: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """``upsert``, written later in the transaction (``write_later``)."""
+    dialect = "postgresql" if uow.db.is_postgres else "sqlite"
+    statement = _upsert_statement(dialect, table, tuple(key), tuple(sorted(values)))
+    write_later(uow, statement, {**key, **values})
+
+
+def claim_later(uow: UnitOfWork, table: Table, **values: Any) -> None:
+    """Insert a row unless its key exists, written later in the transaction
+    (``write_later``); unlike ``claim``, it cannot say whether this call inserted it."""
+    write_later(uow, _ignore_statement(uow.db.is_postgres, table), values)
+
+
+@cache
+def _ignore_statement(postgres: bool, table: Table) -> Any:
+    return dialect_insert("postgresql" if postgres else "sqlite")(table).on_conflict_do_nothing()
+
+
 def upsert(session: Session, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
     """Update the row with ``key`` (a dict of the columns of a unique key), or insert it:
     one ``INSERT … ON CONFLICT DO UPDATE``, so two transactions writing a new row at once
@@ -284,6 +405,8 @@ class UnitOfWork:
     ``on_commit`` is called (the relay's wake-up).
     ``before_commit(job, item)`` collects work that the handlers of one transaction (a
     consumer's batch) share: each job runs once, just before the commit, with its items.
+    ``write_later(uow, statement, row)`` (``upsert_later``, ``claim_later``) defers a
+    row's write, so that a batch's rows go in one executemany (``WriteBehind``).
     ``with uow.read() as s:`` is a session for reading only (on SQLite it takes no write
     lock; ``Database.reading``). ``directory`` is where the use case looks up places and
     the people behind keys (``shared.auth.Directory``, or a fake in tests).
@@ -306,6 +429,7 @@ class UnitOfWork:
         self.session: Session
         self.events: list[Event] = []
         self._jobs: dict[Callable[[Session, list[Any]], None], dict[Any, None]] = {}
+        self.behind = WriteBehind()
 
     def read(self) -> AbstractContextManager[Session]:
         return self.db.reading()
@@ -314,6 +438,8 @@ class UnitOfWork:
         self.session = self.db.write_session()
         self.events = []
         self._jobs = {}
+        self.behind = WriteBehind()
+        self.session.info[WRITE_BEHIND] = self.behind
         return self
 
     def __exit__(
@@ -322,6 +448,7 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.behind.clear()
         self.session.rollback()
         self.session.close()
 
@@ -363,6 +490,7 @@ class UnitOfWork:
         self.events = []
 
     def rollback(self) -> None:
+        self.behind.clear()
         self.session.rollback()
         self.events = []
         self._jobs = {}

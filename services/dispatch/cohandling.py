@@ -31,7 +31,7 @@ from services.dispatch.models import (
 from services.dispatch.sweep import responsible_leader  # the overdue escalation
 from shared.auth import Principal
 from shared.contracts import dispatch as contract
-from shared.db import UnitOfWork, claim, upsert
+from shared.db import UnitOfWork, claim, upsert_later
 from shared.events import Event
 from shared.timezone import china_today
 from shared.usecases import Conflict, Forbidden, Invalid, NotFound
@@ -277,12 +277,9 @@ def report(
 
 def note_complexity(uow: UnitOfWork, demand_code: str, complexity: str | None) -> None:
     """Keep the demand's complexity (``demand.accepted``, ``demand.screened``)."""
-    if complexity:
-        upsert(
-            uow.session,
-            demand_complexity,
-            {"demand_code": demand_code},
-            {"complexity": complexity},
+    if complexity:  # written later: a batch's in one executemany
+        upsert_later(
+            uow, demand_complexity, {"demand_code": demand_code}, {"complexity": complexity}
         )
 
 

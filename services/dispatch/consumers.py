@@ -23,7 +23,7 @@ from services.dispatch.order_life import NO_LONGER_HANDLING, withdrawn_when
 from services.dispatch.progress import owner_responded
 from shared.contracts import dispatch as contract
 from shared.contracts import intake as intake_contract
-from shared.db import UnitOfWork, upsert
+from shared.db import UnitOfWork, upsert, write_later
 from shared.events import Event, jurisdiction_path
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def _assign_owner(
         "due_at": due_at,
         "respond_by": datetime.fromisoformat(p["respond_by"]) if p.get("respond_by") else None,
     }
-    uow.session.execute(INSERT_ASSIGNMENT, row)
+    write_later(uow, INSERT_ASSIGNMENT, row)  # a batch's owners in one executemany
     log.info("demand %s owned by %s (%s)", p["demand_code"], assignee[1], decision.reason)
     kept = ("jurisdiction", "status", "due_at", "respond_by")
     payload = {k: v for k, v in row.items() if k not in kept}

@@ -18,7 +18,7 @@ from services.intake.reading import demand_rows, get_demand, load_demand
 from services.intake.timelimits import time_rules
 from shared.auth import Principal
 from shared.contracts import intake as contract
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, write_later
 from shared.events import Event
 from shared.usecases import Conflict
 
@@ -126,7 +126,8 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
     if p["kind"] != "owner":
         return
-    uow.session.execute(
+    write_later(  # a batch's owners in one executemany
+        uow,
         SET_OWNER,
         {
             "k_code": p["demand_code"],

@@ -28,7 +28,7 @@ from services.scoring.models import (
     visit_enterprises,
     visit_heads,
 )
-from shared.db import UnitOfWork, claim, upsert
+from shared.db import UnitOfWork, claim, claim_later, upsert, upsert_later
 from shared.events import Event
 from shared.timezone import CHINA, china_today
 
@@ -45,12 +45,12 @@ def _fact(
     category: str | None = None,
     credit_code: str | None = None,
     value: int | None = None,
-) -> bool:
-    """Store a demand fact once (True: stored now). The caller then has the demand
-    attributed (``attribute_later``: once per transaction, however many facts)."""
-    return claim(
-        uow.session,
-        uow.db,
+) -> None:
+    """Store a demand fact once (written later: a batch's facts go in one executemany)
+    and have the demand attributed (``attribute_later``: once per transaction, however
+    many facts; it reads the facts, so they are written before it)."""
+    claim_later(
+        uow,
         demand_facts,
         event_id=event.event_id,
         fact=fact,
@@ -62,6 +62,7 @@ def _fact(
         value=value,
         at=at,
     )
+    attribute_later(uow, demand_code)
 
 
 def _at(p: dict[str, Any], key: str, event: Event) -> datetime:
@@ -70,7 +71,7 @@ def _at(p: dict[str, Any], key: str, event: Event) -> datetime:
 
 def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
-    if _fact(
+    _fact(
         uow,
         event,
         "accepted",
@@ -78,8 +79,7 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
         _at(p, "accepted_at", event),
         category=p["category"],
         credit_code=p["enterprise"]["credit_code"],
-    ):
-        attribute_later(uow, p["demand_code"])
+    )
 
 
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
@@ -95,10 +95,9 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
             "jurisdiction": event.jurisdiction,
             "category": p["category"],
         }
-        upsert(uow.session, demand_owners, {"demand_code": p["demand_code"]}, values)
-        claim(
-            uow.session,
-            uow.db,
+        upsert_later(uow, demand_owners, {"demand_code": p["demand_code"]}, values)
+        claim_later(
+            uow,
             owner_history,
             event_id=event.event_id,
             demand_code=p["demand_code"],
@@ -110,14 +109,13 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         if not p.get("replaces"):  # a transfer's new owner did not collect the demand
             _fact(uow, event, "collected", p["demand_code"], at, category=p["category"])
         attribute_later(uow, p["demand_code"])  # the new owner takes the facts of its days
-    elif _fact(uow, event, "matched", p["demand_code"], at, category=p["category"]):
-        attribute_later(uow, p["demand_code"])
+    else:
+        _fact(uow, event, "matched", p["demand_code"], at, category=p["category"])
 
 
 def on_demand_screened(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
-    if _fact(uow, event, "analysed", p["demand_code"], _at(p, "at", event)):
-        attribute_later(uow, p["demand_code"])
+    _fact(uow, event, "analysed", p["demand_code"], _at(p, "at", event))
 
 
 def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
@@ -125,12 +123,11 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
     A.1's stage); closed: on time or not, and *solved* when its resolution says so."""
     p = event.payload
     at = _at(p, "at", event)
-    stored = []
     if p["to_status"] == "in_progress" and p["from_status"] == "accepted":
-        stored.append(_fact(uow, event, "published", p["demand_code"], at, category=p["category"]))
+        _fact(uow, event, "published", p["demand_code"], at, category=p["category"])
     if p["to_status"] == "closed":
         on_time = p.get("on_time")
-        closed = _fact(
+        _fact(
             uow,
             event,
             "closed",
@@ -139,17 +136,13 @@ def on_demand_status_changed(event: Event, uow: UnitOfWork) -> None:
             category=p["category"],
             value=None if on_time is None else int(bool(on_time)),
         )
-        stored.append(closed)
         if p.get("resolution") == "solved":
-            stored.append(_fact(uow, event, "solved", p["demand_code"], at, category=p["category"]))
-    if any(stored):
-        attribute_later(uow, p["demand_code"])
+            _fact(uow, event, "solved", p["demand_code"], at, category=p["category"])
 
 
 def on_demand_revisited(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
-    if _fact(uow, event, "rating", p["demand_code"], _at(p, "at", event), value=p["rating"]):
-        attribute_later(uow, p["demand_code"])
+    _fact(uow, event, "rating", p["demand_code"], _at(p, "at", event), value=p["rating"])
 
 
 def on_visit_logged(event: Event, uow: UnitOfWork) -> None:

@@ -21,7 +21,7 @@ from services.visits.models import (
     visit_demands,
 )
 from shared.contracts import visits as contract
-from shared.db import UnitOfWork, claim, upsert
+from shared.db import UnitOfWork, claim, claim_later, upsert
 from shared.events import Event
 
 t = enterprise_links
@@ -161,9 +161,8 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     """A demand intake created from a visit is linked back to it (and announced, so the
     demand's archive trace shows the visit)."""
     p = event.payload
-    claim(
-        uow.session,
-        uow.db,
+    claim_later(  # a batch's demands in one executemany
+        uow,
         demands,
         code=p["demand_code"],
         jurisdiction=event.jurisdiction,

@@ -146,3 +146,44 @@ def test_apart_is_for_postgresql_only(tmp_path):
     db = Database(f"sqlite:///{tmp_path}/x.db", MetaData())
     with pytest.raises(RuntimeError, match="PostgreSQL"), db.apart():
         pass
+
+
+def test_rows_written_later_go_in_one_pipelined_executemany_and_only_with_the_commit(server):
+    """``write_later`` on PostgreSQL: a batch's upserts, the same key among them, go as
+    one executemany (psycopg pipelines it) and leave the last value; a SELECT of their
+    table in the transaction sees them; another connection sees nothing before the
+    commit."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
+
+    from shared.db import Database, UnitOfWork, upsert_later
+    from shared.outbox import add_outbox_tables
+
+    metadata = MetaData()
+    outbox, _, _ = add_outbox_tables(metadata)
+    counts = Table(
+        "counts", metadata, Column("name", String, primary_key=True), Column("n", Integer)
+    )
+    db = Database(server.create_database("behind"), metadata)
+    metadata.create_all(db.engine)
+    runs: list[int] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO counts"):
+            runs.append(len(parameters) if executemany else 1)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    with UnitOfWork(db, outbox) as uow:
+        for i in range(50):
+            upsert_later(uow, counts, {"name": f"k{i % 10}"}, {"n": i})
+        with db.reading() as other:
+            assert other.execute(select(counts)).all() == []
+        assert uow.session.execute(select(counts.c.n).where(counts.c.name == "k3")).one() == (43,)
+        assert runs == [50]
+        with db.reading() as other:
+            assert other.execute(select(counts)).all() == []  # not before the commit
+        uow.commit()
+    with db.reading() as s:
+        assert dict(s.execute(select(counts.c.name, counts.c.n)).all()) == {
+            f"k{i}": 40 + i for i in range(10)
+        }
+    db.dispose()

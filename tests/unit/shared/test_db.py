@@ -1,14 +1,16 @@
 """The unit of work: its shared pre-commit jobs (``UnitOfWork.before_commit``) run once per
 transaction, inside it, with every item asked for — and not at all when the transaction
-rolls back; its events reach the outbox with the commit, in the order emitted; and the
-shared ``upsert`` and ``claim`` keep their meaning with statements built once."""
+rolls back; its events reach the outbox with the commit, in the order emitted; the
+shared ``upsert`` and ``claim`` keep their meaning with statements built once; and rows
+written later (``write_later``) are written in one executemany per statement, before
+anything that could see them and before the commit, or not at all."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select, text, update
 
-from shared.db import claim, upsert
+from shared.db import claim, claim_later, upsert, upsert_later, write_later
 from shared.events import Event
 from shared.outbox import add_outbox_tables
 from tests.fakes import FakeUnitOfWork
@@ -142,3 +144,117 @@ def test_claim_is_true_only_for_the_call_that_inserted_the_row(uow):
     with uow.read() as s:
         rows = s.execute(select(counts).order_by(counts.c.name)).all()
     assert [tuple(r) for r in rows] == [("x", 1, None), ("y", None, "y")]
+
+
+@pytest.fixture
+def statements(uow):
+    """Each statement the unit of work's engine runs: (SQL verb, table words, rows)."""
+    seen: list[tuple[str, int]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        rows = len(parameters) if executemany else 1
+        seen.append((" ".join(statement.split()[:3]), rows))
+
+    event.listen(uow.db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(uow.db.engine, "before_cursor_execute", record)
+
+
+def _writes(seen):
+    return [(s, n) for s, n in seen if s.split()[0] in ("INSERT", "UPDATE")]
+
+
+def test_rows_written_later_go_in_one_executemany_per_statement_at_the_commit(uow, statements):
+    with uow:
+        for i in range(5):
+            claim_later(uow, notes, text=f"n{i}")
+            upsert_later(uow, counts, {"name": f"c{i % 2}"}, {"n": i})
+        assert _writes(statements) == []  # nothing written yet
+        uow.commit()
+    assert [n for _, n in _writes(statements)] == [5, 5]
+    with uow.read() as s:
+        assert s.scalar(select(func.count()).select_from(notes)) == 5
+        # the rows of one key in the order deferred: the last one stands
+        assert s.execute(select(counts.c.name, counts.c.n).order_by("name")).all() == [
+            ("c0", 4),
+            ("c1", 3),
+        ]
+
+
+def test_a_select_of_their_table_sees_them_and_one_of_another_table_does_not_write_them(
+    uow, statements
+):
+    with uow:
+        claim_later(uow, notes, text="a")
+        claim_later(uow, notes, text="a")  # its key exists by then: ignored
+        uow.session.execute(select(counts)).all()  # another table
+        assert _writes(statements) == []
+        assert uow.session.scalars(select(notes.c.text)).all() == ["a"]
+        assert _writes(statements) == [("INSERT INTO notes", 2)]
+        uow.commit()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        text("SELECT count(*) FROM notes"),  # textual: could read anything
+        update(counts).values(n=1),  # any write keeps its place after them
+        select(counts).where(counts.c.name.in_(select(notes.c.text))),  # a subquery
+    ],
+    ids=["textual", "write", "subquery"],
+)
+def test_what_could_see_them_is_run_after_them(uow, statements, statement):
+    with uow:
+        claim_later(uow, notes, text="a")
+        uow.session.execute(statement)
+        assert statements[-2] == ("INSERT INTO notes", 1)
+        uow.commit()
+
+
+def test_rows_of_one_table_keep_their_order_across_statements(uow, statements):
+    bump = update(counts).where(counts.c.name == "a").values(n=counts.c.n + 10)
+    with uow:
+        upsert_later(uow, counts, {"name": "a"}, {"n": 1})
+        write_later(uow, bump, {})
+        upsert_later(uow, counts, {"name": "a"}, {"n": 2})  # after the bump: not joined
+        claim_later(uow, notes, text="x")
+        upsert_later(uow, counts, {"name": "b"}, {"n": 3})  # joins the last upsert
+        uow.commit()
+    assert [n for _, n in _writes(statements)] == [1, 1, 2, 1]
+    with uow.read() as s:
+        assert s.execute(select(counts.c.name, counts.c.n).order_by("name")).all() == [
+            ("a", 2),
+            ("b", 3),
+        ]
+
+
+def test_rows_written_later_are_not_written_when_the_transaction_rolls_back(uow):
+    with uow:
+        claim_later(uow, notes, text="gone")
+    with uow:
+        claim_later(uow, notes, text="also gone")
+        uow.rollback()
+        uow.commit()
+    with uow.read() as s:
+        assert s.scalar(select(func.count()).select_from(notes)) == 0
+
+
+def test_a_session_committed_directly_writes_them_first(uow):
+    with uow:
+        claim_later(uow, notes, text="kept")
+        uow.session.commit()
+    with uow.read() as s:
+        assert s.scalars(select(notes.c.text)).all() == ["kept"]
+
+
+def test_inside_a_savepoint_a_row_is_written_at_once_and_pending_rows_are_refused(uow):
+    with uow:
+        with uow.session.begin_nested() as savepoint:
+            claim_later(uow, notes, text="in the savepoint")
+            savepoint.rollback()
+        claim_later(uow, notes, text="before a savepoint")
+        with pytest.raises(RuntimeError, match="savepoint"), uow.session.begin_nested():
+            uow.session.execute(select(notes)).all()
+        uow.rollback()
+    with uow.read() as s:
+        assert s.scalar(select(func.count()).select_from(notes)) == 0

@@ -407,6 +407,8 @@ class UnitOfWork:
     consumer's batch) share: each job runs once, just before the commit, with its items.
     ``write_later(uow, statement, row)`` (``upsert_later``, ``claim_later``) defers a
     row's write, so that a batch's rows go in one executemany (``WriteBehind``).
+    ``memo`` holds what a consumer's ``prepare`` read for the transaction's events at once
+    (``Inbox.apply_batch``); it starts empty with each transaction.
     ``with uow.read() as s:`` is a session for reading only (on SQLite it takes no write
     lock; ``Database.reading``). ``directory`` is where the use case looks up places and
     the people behind keys (``shared.auth.Directory``, or a fake in tests).
@@ -430,6 +432,7 @@ class UnitOfWork:
         self.events: list[Event] = []
         self._jobs: dict[Callable[[Session, list[Any]], None], dict[Any, None]] = {}
         self.behind = WriteBehind()
+        self.memo: dict[Any, Any] = {}
 
     def read(self) -> AbstractContextManager[Session]:
         return self.db.reading()
@@ -440,6 +443,7 @@ class UnitOfWork:
         self._jobs = {}
         self.behind = WriteBehind()
         self.session.info[WRITE_BEHIND] = self.behind
+        self.memo = {}
         return self
 
     def __exit__(

@@ -55,6 +55,9 @@ from shared.faults import unavailable
 from shared.logs import scope
 from shared.messaging import Outgoing, Unconfirmed, exchange_for
 
+# what a consumer's handlers of a transaction read once for its new events (into uow.memo)
+Prepare = Callable[[UnitOfWork, Sequence[Event]], None]
+
 log = logging.getLogger(__name__)
 
 
@@ -358,8 +361,10 @@ class Inbox:
         consumer: str,
         event: Event,
         handler: Callable[[Event, UnitOfWork], None],
+        prepare: Prepare | None = None,
     ) -> bool:
-        """Run ``handler`` and record the event in one transaction.
+        """Run ``handler`` (after ``prepare``, when given) and record the event in one
+        transaction.
 
         Returns False when the event had already been processed (a duplicate).
         """
@@ -377,6 +382,8 @@ class Inbox:
                 processed_at=datetime.now(UTC),
             ):
                 return False
+            if prepare is not None:
+                prepare(uow, [event])
             handler(event, uow)
             uow.commit()
         return True
@@ -388,18 +395,23 @@ class Inbox:
         events: Sequence[Event],
         handler: Callable[[Event, UnitOfWork], None],
         enter: Callable[[Event], None] = lambda event: None,
+        prepare: Prepare | None = None,
     ) -> list[bool]:
         """Run ``handler`` for each of ``events`` in order, and record them, in one
         transaction: all of them or — when any handler raises — none (the exception
         propagates and the caller retries them one by one with ``apply``).
+        ``prepare(uow, new_events)`` runs first, once: it reads what the handlers will
+        need for all of the batch's new events at once (into ``uow.memo``).
 
         One multi-row claim answers which are new; an event already processed, or met
         earlier in the same batch, is a duplicate (False in the answer, in order)."""
-        types: dict[str, str] = {}  # the batch's events by id (a second copy once)
+        firsts: dict[str, Event] = {}  # the batch's events by id (a second copy once)
         for event in events:
-            types.setdefault(event.event_id, event.event_type)
+            firsts.setdefault(event.event_id, event)
         with uow_factory() as uow:
-            claimed = self._claim_all(uow, consumer, types)
+            claimed = self._claim_all(uow, consumer, {i: e.event_type for i, e in firsts.items()})
+            if prepare is not None and claimed:
+                prepare(uow, [e for i, e in firsts.items() if i in claimed])
             applied = []
             for event in events:
                 new = event.event_id in claimed

@@ -21,7 +21,7 @@ from shared.db import Database, UnitOfWork
 from shared.directory import DIRECTORY_EVENTS, LocalDirectory, apply
 from shared.events import Event
 from shared.messaging import KombuPublisher, Subscription, connect
-from shared.outbox import Inbox, OutboxRelay
+from shared.outbox import Inbox, OutboxRelay, Prepare
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +45,37 @@ class Service:
         )
 
     def subscription(
-        self, handler_name: str, bindings: Sequence[tuple[str, str]], handler: EventHandler
+        self,
+        handler_name: str,
+        bindings: Sequence[tuple[str, str]],
+        handler: EventHandler,
+        prepare: Prepare | None = None,
     ) -> Subscription:
-        """A durable queue ``<service>.<handler_name>`` applying ``handler`` once per event."""
+        """A durable queue ``<service>.<handler_name>`` applying ``handler`` once per event
+        (``prepare``: what its handlers read for a transaction's events at once)."""
         consumer = f"{self.name}.{handler_name}"
 
         def apply(event: Event) -> bool:
-            return self.inbox.apply(self.uow, consumer, event, handler)
+            return self.inbox.apply(self.uow, consumer, event, handler, prepare)
 
         def apply_batch(events: Sequence[Event], enter: Callable[[Event], None]) -> list[bool]:
-            return self.inbox.apply_batch(self.uow, consumer, events, handler, enter)
+            return self.inbox.apply_batch(self.uow, consumer, events, handler, enter, prepare)
 
         return Subscription(
             queue=consumer, bindings=list(bindings), apply=apply, apply_batch=apply_batch
         )
 
-    def on(self, producer: str, event_type: str, handler: EventHandler) -> Subscription:
+    def on(
+        self,
+        producer: str,
+        event_type: str,
+        handler: EventHandler,
+        prepare: Prepare | None = None,
+    ) -> Subscription:
         """Consume ``event_type`` from ``producer``, every jurisdiction, into
         the queue ``<service>.on_<event_type>``."""
         name = "on_" + event_type.replace(".", "_")
-        return self.subscription(name, [(producer, f"{event_type}.#")], handler)
+        return self.subscription(name, [(producer, f"{event_type}.#")], handler, prepare)
 
     def consumer(
         self,

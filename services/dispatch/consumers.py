@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.dispatch import cohandling, standing
@@ -18,7 +20,13 @@ from services.dispatch.agency_orders import step
 from services.dispatch.decisions import AgencyRequest, dispatch_to_agency
 from services.dispatch.domain import Department, OwnerDecision, Person, choose_owner
 from services.dispatch.metrics import OWNERS
-from services.dispatch.models import assignments, departments, enterprises, staff
+from services.dispatch.models import (
+    assignments,
+    departments,
+    enterprises,
+    staff,
+    standing_links,
+)
 from services.dispatch.order_life import NO_LONGER_HANDLING, withdrawn_when
 from services.dispatch.progress import owner_responded
 from shared.contracts import dispatch as contract
@@ -29,45 +37,92 @@ from shared.events import Event, jurisdiction_path
 log = logging.getLogger(__name__)
 
 
-# the owner decision's reads, built once (values bound at execution)
-CANDIDATES = select(departments).where(
-    departments.c.jurisdiction.in_(bindparam("path", expanding=True))
+# the owner decisions' reads, built once (values bound at execution)
+READ_LINKS = select(standing_links).where(
+    standing_links.c.credit_code.in_(bindparam("codes", expanding=True))
 )
-READ_ENTERPRISE = select(enterprises).where(enterprises.c.credit_code == bindparam("code"))
-READ_STAFF = select(staff).where(staff.c.id == bindparam("id"))
+READ_ENTERPRISES = select(enterprises).where(
+    enterprises.c.credit_code.in_(bindparam("codes", expanding=True))
+)
+READ_DEPARTMENTS = select(departments).where(
+    or_(
+        departments.c.jurisdiction.in_(bindparam("paths", expanding=True)),
+        departments.c.id.in_(bindparam("ids", expanding=True)),
+    )
+)
+READ_STAFF = select(staff.c.id, staff.c.name).where(
+    staff.c.id.in_(bindparam("ids", expanding=True))
+)
 INSERT_ASSIGNMENT = insert(assignments)
 
 
-def candidate_departments(session: Session, jurisdiction: str) -> list[Department]:
-    """The departments of the jurisdiction and its ancestors (the candidates)."""
-    rows = session.execute(CANDIDATES, {"path": jurisdiction_path(jurisdiction)}).all()
-    return [
-        Department(
-            id=r.id,
-            jurisdiction=r.jurisdiction,
-            name=r.name,
-            segments=tuple(s for s in r.segments.split(",") if s),
-            is_default=r.is_default,
-        )
-        for r in rows
-    ]
+@dataclass(frozen=True)
+class OwnerReads:
+    """What the owner decisions of a transaction's demands read: the enterprises'
+    standing links and profiles, the departments on the demands' jurisdiction paths and
+    the linked ones, the staff named — four statements for all the demands of a
+    consumer's batch instead of four per demand (``prepare_owners``). The handlers of
+    ``demand.accepted`` write none of these tables, so reading them first gives each
+    demand what reading them at its turn would."""
+
+    links: dict[str, Any]  # standing links by credit code
+    enterprises: dict[str, Any]  # profiles by credit code
+    departments: dict[str, Department]  # by id
+    staff: dict[str, str]  # names by id
+
+    @classmethod
+    def load(cls, session: Session, events: Sequence[Event]) -> OwnerReads:
+        codes = sorted({e.payload["enterprise"]["credit_code"] for e in events})
+        paths = sorted({code for e in events for code in jurisdiction_path(e.jurisdiction)})
+        links = {r.credit_code: r for r in session.execute(READ_LINKS, {"codes": codes})}
+        ents = {r.credit_code: r for r in session.execute(READ_ENTERPRISES, {"codes": codes})}
+        linked = sorted({r.department_id for r in links.values() if r.department_id})
+        depts = {
+            r.id: Department(
+                id=r.id,
+                jurisdiction=r.jurisdiction,
+                name=r.name,
+                segments=tuple(s for s in r.segments.split(",") if s),
+                is_default=r.is_default,
+            )
+            for r in session.execute(READ_DEPARTMENTS, {"paths": paths, "ids": linked})
+        }
+        named = {r.staff_id for r in links.values() if r.staff_id}
+        named |= {r.named_staff_id for r in ents.values() if r.named_staff_id}
+        names = {r.id: r.name for r in session.execute(READ_STAFF, {"ids": sorted(named)})}
+        return cls(links, ents, depts, names)
+
+    def candidates(self, jurisdiction: str) -> list[Department]:
+        """The departments of the jurisdiction and its ancestors."""
+        path = set(jurisdiction_path(jurisdiction))
+        return [d for d in self.departments.values() if d.jurisdiction in path]
 
 
-def owner_decision(session: Session, event: Event) -> OwnerDecision | None:
+def prepare_owners(uow: UnitOfWork, events: Sequence[Event]) -> None:
+    """``demand.accepted``'s prepare: the owner decisions' reads for all the events."""
+    uow.memo[OwnerReads] = OwnerReads.load(uow.session, events)
+
+
+def owner_decision(reads: OwnerReads, event: Event) -> OwnerDecision | None:
     """The facts of the map and the enterprise's profile, and the pure rule on them."""
     p = event.payload
-    linked = standing.demand_owner(session, p["enterprise"]["credit_code"])
+    code = p["enterprise"]["credit_code"]
+    link = reads.links.get(code)
+    linked = standing.demand_owner(
+        link,
+        reads.departments.get(link.department_id) if link is not None else None,
+        reads.staff.get(link.staff_id) if link is not None else None,
+    )
     if linked is not None:  # the standing 包保 link first
         return linked
-    ent = session.execute(READ_ENTERPRISE, {"code": p["enterprise"]["credit_code"]}).first()
+    ent = reads.enterprises.get(code)
     person = None
-    if ent is not None and ent.named_staff_id:
-        st = session.execute(READ_STAFF, {"id": ent.named_staff_id}).first()
-        person = Person(st.id, st.name) if st is not None else None
+    if ent is not None and ent.named_staff_id and ent.named_staff_id in reads.staff:
+        person = Person(ent.named_staff_id, reads.staff[ent.named_staff_id])
     return choose_owner(
         event.jurisdiction,
         p["category"],
-        candidate_departments(session, event.jurisdiction),
+        reads.candidates(event.jurisdiction),
         growth_tier=ent.growth_tier if ent is not None else None,
         needs_person=bool(ent and (ent.is_key or ent.needs_named_person or ent.needs_one_plan)),
         person=person,
@@ -80,7 +135,8 @@ def on_demand_accepted(event: Event, uow: UnitOfWork) -> None:
     p = event.payload
     due_at = datetime.fromisoformat(p["expected_at"]) if p.get("expected_at") else None
     cohandling.note_complexity(uow, p["demand_code"], p.get("complexity"))
-    decision = owner_decision(uow.session, event)
+    reads = uow.memo.get(OwnerReads) or OwnerReads.load(uow.session, [event])
+    decision = owner_decision(reads, event)
     if decision is None:
         log.warning("no responsible department for %s", p["demand_code"])
         OWNERS.labels("none").inc()

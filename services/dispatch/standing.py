@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -516,29 +516,21 @@ def link_of(uow: UnitOfWork, actor: Principal, credit_code: str) -> dict[str, An
 # --- the demand's owner -------------------------------------------------------------------
 
 
-# a new demand's reads (every demand.accepted), built once; values bound at execution
-READ_LINK = select(standing_links).where(L.credit_code == bindparam("code"))
-READ_DEPARTMENT = select(departments).where(departments.c.id == bindparam("id"))
-
-
-def demand_owner(s: Session, credit_code: str) -> OwnerDecision | None:
-    """The owner a new demand of the enterprise gets from its standing link: its
-    department, and its person when it names one — when the link is explicit or made by
-    a segment (a default-only link leaves the choice to the category rule)."""
-    cur = s.execute(READ_LINK, {"code": credit_code}).first()
-    if cur is None or cur.department_id is None or not follows_link(cur.basis):
+def demand_owner(
+    link: Any | None, department: Department | None, staff_name: str | None
+) -> OwnerDecision | None:
+    """The owner a new demand of the enterprise gets from its standing ``link`` (a row):
+    its ``department``, and its person (named ``staff_name``) when it names one — when
+    the link is explicit or made by a segment (a default-only link leaves the choice to
+    the category rule). None without a link or its department."""
+    if link is None or link.department_id is None or not follows_link(link.basis):
         return None
-    d = s.execute(READ_DEPARTMENT, {"id": cur.department_id}).first()
-    if d is None:
+    if department is None:
         return None
-    dept = Department(
-        d.id, d.jurisdiction, d.name, tuple(x for x in d.segments.split(",") if x), d.is_default
-    )
     person = None
-    if cur.staff_id is not None:
-        name = _name(s, staff, cur.staff_id)
-        person = Person(cur.staff_id, name) if name is not None else None
-    reason = f"standing 包保 link ({cur.basis}, since {cur.since:%Y-%m-%d})"
+    if link.staff_id is not None and staff_name is not None:
+        person = Person(link.staff_id, staff_name)
+    reason = f"standing 包保 link ({link.basis}, since {link.since:%Y-%m-%d})"
     if person is not None:
         reason += f": named person {person.name}"
-    return OwnerDecision(dept, reason, person)
+    return OwnerDecision(department, reason, person)

@@ -20,7 +20,7 @@ from shared.worker import run_worker
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
         svc.directory_copy(),
-        svc.on("intake", DEMAND_ACCEPTED, consumers.on_demand_accepted),
+        svc.on("intake", DEMAND_ACCEPTED, consumers.on_demand_accepted, consumers.prepare_owners),
         svc.on("intake", DEMAND_SCREENED, consumers.on_demand_screened),
         svc.on("intake", DEMAND_STATUS_CHANGED, consumers.on_demand_status_changed),
         svc.on("intake", DEMAND_CONSENT_CHANGED, consumers.on_demand_consent_changed),

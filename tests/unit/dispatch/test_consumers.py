@@ -1,6 +1,7 @@
 """Dispatch's consumers, applied through the inbox to a fake unit of work: the owner of an
 accepted demand, the enterprise profiles, and what a closed or rejected demand ends."""
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -227,3 +228,87 @@ def test_a_park_demand_is_owned_along_its_path_and_seen_by_its_park_and_county_o
     assert (decision.jurisdiction, decision.city) == (PARK, "630100") and decision.agency_id
     made = {(e["payload"]["kind"], e["payload"]["assignee_id"]) for e in owner_of(market)}
     assert made == {("owner", "dc-office"), ("agency", decision.agency_id)}
+
+
+def test_a_batch_of_demands_gets_the_owners_each_would_get_alone_in_four_reads(tmp_path):
+    """``prepare_owners`` reads the links, profiles, departments and staff of a whole
+    batch at once; each demand's owner is the one it gets when applied alone: a named
+    person, an explicit standing link, the default department, a park's path, none."""
+    from sqlalchemy import event as sa_event
+
+    from services.dispatch import standing
+    from services.dispatch.consumers import prepare_owners
+    from services.dispatch.models import metadata
+    from shared.events import make_event
+    from shared.outbox import Inbox
+    from tests.fakes import FakeDirectory, FakeUnitOfWork
+    from tests.unit.dispatch.conftest import AGENCIES, DEPTS, MENU, STAFF
+
+    key, linked, plain = (f"91630102MA7522T5X{i}" for i in (1, 2, 3))
+
+    def dispatch_db(name):
+        uow = FakeUnitOfWork(metadata, tmp_path / name, directory=FakeDirectory())
+        seed_responsibility(uow, DEPTS, STAFF, AGENCIES, "630100", menu=MENU)
+        inbox = Inbox(metadata.tables["processed_events"])
+        for code in (key, linked, plain):
+            profile = {"credit_code": code, "name": code, "jurisdiction": "630102"}
+            flags = {"is_key": code == key, "needs_named_person": False, "needs_one_plan": False}
+            ev = make_event("enterprise.registered", 1, producer="intake", jurisdiction="630102",
+                            payload={**profile, **flags})  # fmt: skip
+            inbox.apply(lambda: uow, "dispatch.on_enterprise", ev, on_enterprise)
+        with uow:
+            uow.session.execute(
+                update(enterprises)
+                .where(enterprises.c.credit_code == key)
+                .values(named_staff_id="s-1")
+            )
+            uow.commit()
+        standing.set_owner(
+            uow, actor("district", "630102"), linked, {"staff_id": "s-lead", "reason": None}
+        )
+        return uow, inbox
+
+    demands = [
+        make_event("demand.accepted", 1, producer="intake", jurisdiction=where,
+                   payload=accepted_payload(demand_code=f"{where}-2026-{n:06d}",
+                                            enterprise={"credit_code": code, "name": code}))
+        for n, (where, code) in enumerate(
+            [("630102", key), ("630102", linked), ("630102", plain),
+             ("630102-P0001", plain), ("630200", plain), ("630102", key)], start=1)
+    ]  # fmt: skip
+
+    def owners(uow):
+        outbox = metadata.tables["outbox"]
+        with uow.read() as s:
+            bodies = [json.loads(b) for b in s.scalars(select(outbox.c.body).order_by("seq"))]
+        return [
+            (e["payload"]["demand_code"], e["event_type"], e["payload"].get("assignee_id"),
+             e["payload"].get("reason"))
+            for e in bodies if e["event_type"].startswith("assignment.")
+        ]  # fmt: skip
+
+    alone, inbox = dispatch_db("alone.db")
+    for ev in demands:
+        assert inbox.apply(lambda: alone, "dispatch.on_demand_accepted", ev, on_demand_accepted)
+    together, inbox = dispatch_db("together.db")
+    reads: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT") and "FROM processed_events" not in statement:
+            reads.append(statement.split("FROM")[1].split()[0])
+
+    sa_event.listen(together.db.engine, "before_cursor_execute", record)
+    applied = inbox.apply_batch(
+        lambda: together, "dispatch.on_demand_accepted", demands, on_demand_accepted,
+        prepare=prepare_owners,
+    )  # fmt: skip
+    assert applied == [True] * len(demands)
+    assert sorted(reads) == ["departments", "enterprises", "staff", "standing_links"]
+    got = owners(together)
+    assert got == owners(alone)
+    by_code = {code: (kind, who) for code, kind, who, _ in got}
+    assert by_code["630102-2026-000001"] == ("assignment.made", "s-1")  # the named person
+    assert by_code["630102-2026-000002"] == ("assignment.made", "s-lead")  # the explicit link
+    assert by_code["630102-2026-000003"] == ("assignment.made", "cd-kjj")
+    assert by_code["630102-P0001-2026-000004"] == ("assignment.made", "cd-kjj")
+    assert by_code["630200-2026-000005"][0] == "assignment.failed"  # no department on its path

@@ -215,3 +215,43 @@ def test_inbox_applies_once_and_rolls_back_with_the_effect(svc):
     with svc.db.session() as s:
         assert s.execute(select(enterprises)).all().__len__() == 2  # effect rolled back
     assert svc.inbox.apply(svc.uow, "t.c", ev2, handler) is True  # not marked processed
+
+
+def test_prepare_reads_once_for_the_new_events_of_a_batch_before_its_handlers(svc):
+    """``prepare(uow, events)``: once per transaction, before any handler, with the
+    events that are new (no duplicate, one copy of each), its reads kept in ``uow.memo``."""
+    a, b, c = (
+        make_event(
+            "demand.accepted", 1, producer="intake", jurisdiction="630102",
+            payload=accepted_payload(),
+        )
+        for _ in range(3)
+    )  # fmt: skip
+    assert svc.inbox.apply(svc.uow, "t.p", a, lambda event, uow: None) is True  # a is done
+    calls = []
+
+    def prepare(uow, events):
+        calls.append(("prepare", [e.event_id for e in events]))
+        uow.memo["seen"] = len(events)
+
+    def handler(event, uow):
+        calls.append(("handle", event.event_id, uow.memo["seen"]))
+
+    applied = svc.inbox.apply_batch(svc.uow, "t.p", [a, b, c, b], handler, prepare=prepare)
+    assert applied == [False, True, True, False]
+    assert calls == [
+        ("prepare", [b.event_id, c.event_id]),
+        ("handle", b.event_id, 2),
+        ("handle", c.event_id, 2),
+    ]
+    calls.clear()
+    assert svc.inbox.apply_batch(svc.uow, "t.p", [a, b], handler, prepare=prepare) == [
+        False,
+        False,
+    ]
+    assert calls == []  # nothing new: nothing to read
+    d = make_event(
+        "demand.accepted", 1, producer="intake", jurisdiction="630102", payload=accepted_payload()
+    )
+    assert svc.inbox.apply(svc.uow, "t.p", d, handler, prepare) is True  # one at a time
+    assert calls == [("prepare", [d.event_id]), ("handle", d.event_id, 1)]

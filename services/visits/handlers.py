@@ -5,11 +5,13 @@ with ``(event, uow)``, once per event."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from services.visits.domain import EnterpriseLink, link_owner
 from services.visits.models import (
@@ -21,7 +23,7 @@ from services.visits.models import (
     visit_demands,
 )
 from shared.contracts import visits as contract
-from shared.db import UnitOfWork, claim, claim_later, upsert
+from shared.db import UnitOfWork, claim, claim_later, upsert, write_later
 from shared.events import Event
 
 t = enterprise_links
@@ -33,9 +35,38 @@ _LINK_KEY = (
     & (t.c.unit_type == bindparam("k_unit_type"))
     & (t.c.unit_id == bindparam("k_unit_id"))
 )
-READ_LINK = select(t).where(_LINK_KEY)
 INSERT_LINK = insert(t)
 UPDATE_LINK = update(t).where(_LINK_KEY)
+READ_LINKS = select(t).where(t.c.enterprise_credit_code.in_(bindparam("codes", expanding=True)))
+
+
+@dataclass
+class LinkReads:
+    """The links of a transaction's enterprises to their units, read at once for a
+    consumer's batch of owner assignments (``prepare_links``): each assignment is folded
+    into them in turn and written later (``write_later``), so a batch reads once and
+    writes in one executemany per statement. Only these handlers write the links of a
+    batch's enterprises in the transaction, and each keeps ``links`` up to date."""
+
+    enterprises: set[str]
+    links: dict[tuple[str, str, str], EnterpriseLink]
+
+    @classmethod
+    def load(cls, session: Session, events: Sequence[Event]) -> LinkReads:
+        codes = {
+            e.payload["enterprise_credit_code"] for e in events if e.payload["kind"] == "owner"
+        }
+        rows = session.execute(READ_LINKS, {"codes": sorted(codes)}).mappings()
+        links = {
+            (r["enterprise_credit_code"], r["unit_type"], r["unit_id"]): EnterpriseLink(**r)
+            for r in rows
+        }
+        return cls(codes, links)
+
+
+def prepare_links(uow: UnitOfWork, events: Sequence[Event]) -> None:
+    """``assignment.made``'s prepare: the links of all the events' enterprises."""
+    uow.memo[LinkReads] = LinkReads.load(uow.session, events)
 
 
 def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
@@ -52,18 +83,17 @@ def on_assignment_made(event: Event, uow: UnitOfWork) -> None:
         since=datetime.fromisoformat(p["assigned_at"]),
         last_demand_code=p["demand_code"],
     )
-    key = {
-        "k_enterprise": new.enterprise_credit_code,
-        "k_unit_type": new.unit_type,
-        "k_unit_id": new.unit_id,
-    }
-    row = uow.session.execute(READ_LINK, key).mappings().first()
-    existing = EnterpriseLink(**row) if row else None
-    merged = asdict(link_owner(existing, new))
+    reads = uow.memo.get(LinkReads)
+    if reads is None or new.enterprise_credit_code not in reads.enterprises:
+        reads = LinkReads.load(uow.session, [event])
+    key = (new.enterprise_credit_code, new.unit_type, new.unit_id)
+    existing = reads.links.get(key)
+    merged = reads.links[key] = link_owner(existing, new)
     if existing is None:
-        uow.session.execute(INSERT_LINK, merged)
+        write_later(uow, INSERT_LINK, asdict(merged))
     else:
-        uow.session.execute(UPDATE_LINK, {**key, **merged})
+        where = {"k_enterprise": key[0], "k_unit_type": key[1], "k_unit_id": key[2]}
+        write_later(uow, UPDATE_LINK, {**where, **asdict(merged)})
 
 
 def on_responsibility_linked(event: Event, uow: UnitOfWork) -> None:

@@ -23,7 +23,7 @@ LINGER = 0.2
 def subscriptions(svc: Service) -> list[Subscription]:
     return [
         svc.directory_copy(),
-        svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made),
+        svc.on("dispatch", ASSIGNMENT_MADE, handlers.on_assignment_made, handlers.prepare_links),
         svc.on("dispatch", DEPARTMENT_UPDATED, handlers.on_department),
         svc.on("dispatch", STAFF_UPDATED, handlers.on_staff),
         svc.on("dispatch", RESPONSIBILITY_LINKED, handlers.on_responsibility_linked),

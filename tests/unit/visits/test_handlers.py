@@ -69,6 +69,54 @@ def test_owner_assignments_fold_into_one_link_per_enterprise_and_unit(empty):
     assert link["since"].isoformat() == "2026-11-03T02:00:00+00:00"
 
 
+def test_a_batch_folds_its_assignments_as_one_by_one_would_with_one_read(tmp_path):
+    """``prepare_links`` reads the batch's enterprises' links at once; the same pair twice
+    in a batch, a pair stored before and a new one fold as applied one at a time."""
+    from sqlalchemy import event as sa_event
+
+    from services.visits.handlers import prepare_links
+
+    def other(code, ent, at):
+        ev = assignment(code, at=at)
+        return make_event(
+            "assignment.made", 1, producer="dispatch", jurisdiction="630102",
+            payload={**ev.payload, "enterprise_credit_code": ent},
+        )  # fmt: skip
+
+    e2 = "91630102MA7522T5X7"
+    first = assignment("D1")
+    batch = [
+        assignment("D2", at="2026-11-09T02:00:00+00:00"),  # joins D1's link
+        other("D3", e2, "2026-11-10T02:00:00+00:00"),  # a new link …
+        other("D4", e2, "2026-11-04T02:00:00+00:00"),  # … folded again, earlier
+        assignment("D5", kind="agency"),
+    ]
+    alone = FakeUnitOfWork(metadata, tmp_path / "alone.db")
+    for ev in [first, *batch]:
+        assert apply(alone, ev)
+    together = FakeUnitOfWork(metadata, tmp_path / "together.db")
+    assert apply(together, first)
+    reads = []
+    sa_event.listen(
+        together.db.engine,
+        "before_cursor_execute",
+        lambda c, cur, statement, *a: (
+            reads.append(statement) if "FROM enterprise_links" in statement else None
+        ),
+    )
+    inbox = Inbox(metadata.tables["processed_events"])
+    applied = inbox.apply_batch(
+        lambda: together, "visits.on_assignment_made", batch, on_assignment_made,
+        prepare=prepare_links,
+    )  # fmt: skip
+    assert applied == [True] * 4 and len(reads) == 1
+    key = ("enterprise_credit_code", "demand_count", "last_demand_code", "since")
+    both = [sorted(tuple(r[k] for k in key) for r in rows(u, enterprise_links))
+            for u in (alone, together)]  # fmt: skip
+    assert both[0] == both[1]
+    assert [r[:3] for r in both[1]] == [("91630102MA7522T5X6", 2, "D2"), (e2, 2, "D3")]
+
+
 def test_units_and_enterprises_are_kept_as_announced(empty):
     department = {"id": "cd", "jurisdiction": "630102", "name": "城东区", "segments": [],
                   "is_default": True, "leader_staff_id": "lead"}  # fmt: skip
